@@ -1,0 +1,164 @@
+"""analyze(text) -> Analysis: THE entry point the CLI, the language server and every target call.
+
+parse -> resolve `use` imports -> static checks -> lower + infer each network. Never raises on
+user input: every problem comes back as a Diagnostic.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Optional
+
+from .diagnostics import Diagnostic, DiagnosticSink, Related, sort_key
+from .ir.graph import Graph
+from .ir.lower import BlockDef, Lowerer
+from .syntax import nodes as n
+from .syntax import parse
+from .check.static import StaticChecker
+
+STD_DIR = Path(__file__).resolve().parent / "std"
+
+
+@dataclass
+class Analysis:
+    path: Optional[str]
+    text: str
+    module: n.Module
+    diagnostics: list[Diagnostic]
+    graphs: dict = field(default_factory=dict)  # network name -> Graph
+    network: Optional[str] = None  # the selected network
+    blocks: dict = field(default_factory=dict)  # block name -> BlockDef (local and imported)
+
+    @property
+    def graph(self) -> Optional[Graph]:
+        return self.graphs.get(self.network) if self.network else None
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _read_disk(path: str) -> Optional[str]:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def resolve_use(spec: str, base_dir: str) -> str:
+    """`std/x` -> the shipped library; anything else relative to the importing file."""
+    rel = spec if spec.endswith(".nns") else spec + ".nns"
+    if spec.startswith("std/"):
+        return str(STD_DIR / rel[len("std/"):])
+    return os.path.normpath(os.path.join(base_dir, rel))
+
+
+class _Imports:
+    def __init__(self, read: Callable[[str], Optional[str]]):
+        self.read = read
+        self.cache: dict = {}  # abs path -> (module, diagnostics)
+
+    def load(self, path: str):
+        if path not in self.cache:
+            text = self.read(path)
+            if text is None:
+                self.cache[path] = None
+            else:
+                res = parse(text)
+                self.cache[path] = (res.module, res.diagnostics, text)
+        return self.cache[path]
+
+    def collect(self, module: n.Module, base_dir: str, sink: DiagnosticSink, blocks: dict, own_path):
+        """Add the blocks of every file `module` uses (transitively) to `blocks`."""
+        visiting = [own_path] if own_path else []
+        for use in module.uses:
+            self._use(use, base_dir, sink, blocks, visiting, top_use=use)
+
+    def _use(self, use: n.Use, base_dir, sink, blocks, visiting, top_use):
+        path = resolve_use(use.path, base_dir)
+        if path in visiting:
+            chain = " -> ".join(os.path.basename(p) for p in visiting + [path])
+            sink.error("E402", f"import cycle: {chain}", top_use.path_span)
+            return
+        loaded = self.load(path)
+        if loaded is None:
+            where = "the shipped library" if use.path.startswith("std/") else os.path.dirname(path) or "."
+            sink.error("E401", f"cannot read '{use.path}' (looked for {os.path.basename(path)} in {where})",
+                       top_use.path_span)
+            return
+        module, diags, _text = loaded
+        errors = [d for d in diags if d.is_error]
+        if errors:
+            first = errors[0]
+            sink.error("E403", f"{use.path}: {len(errors)} error{'s' if len(errors) != 1 else ''}, first: "
+                       f"{first.span.line}:{first.span.column}: {first.message}", top_use.path_span,
+                       [Related(first.span, first.message, path)])
+        for d in module.definitions:
+            if d.kind != "block":
+                continue
+            prev = blocks.get(d.name.id)
+            if prev is not None and prev.path != path:
+                sink.error("E211", f"block '{d.name.id}' from {use.path} clashes with another block of that name",
+                           top_use.path_span)
+                continue
+            blocks.setdefault(d.name.id, BlockDef(d, path))
+        for sub in module.uses:
+            self._use(sub, os.path.dirname(path), sink, blocks, visiting + [path], top_use)
+
+
+def analyze(text: str, path: Optional[str] = None, network: Optional[str] = None,
+            overrides: Optional[dict] = None, read: Optional[Callable[[str], Optional[str]]] = None) -> Analysis:
+    """Analyse one document. `read(path)` supplies imported files (default: from disk)."""
+    parsed = parse(text)
+    module = parsed.module
+    sink = DiagnosticSink()
+    for d in parsed.diagnostics:
+        sink.add(d)
+    blocks: dict = {}
+    for d in module.definitions:
+        if d.kind == "block":
+            blocks.setdefault(d.name.id, BlockDef(d, None))
+    base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
+    _Imports(read or _read_disk).collect(module, base_dir, sink, blocks, os.path.abspath(path) if path else None)
+    StaticChecker(sink, blocks).check_module(module)
+
+    networks = [d for d in module.definitions if d.kind == "network"]
+    selected = None
+    if network is not None:
+        if any(d.name.id == network for d in networks):
+            selected = network
+        else:
+            names = ", ".join(d.name.id for d in networks) or "none"
+            from .span import Span
+            sink.error("E212", f"no network named '{network}' in this file (networks: {names})",
+                       Span(0, 0, 1, 1, 1, 1))
+    elif networks:
+        selected = networks[-1].name.id
+
+    graphs: dict = {}
+    lowerer = Lowerer(blocks, sink)
+    for d in networks:
+        if d.name.id in graphs:
+            continue
+        graphs[d.name.id] = lowerer.lower_network(d, overrides if d.name.id == selected else None)
+
+    diags = _drop_cascades(parsed.diagnostics, sink.items)
+    if path is not None:
+        diags = [d if d.path else replace(d, path=path) for d in diags]
+    return Analysis(path=path, text=text, module=module, diagnostics=sorted(diags, key=sort_key),
+                    graphs=graphs, network=selected, blocks=blocks)
+
+
+def _drop_cascades(syntax: list, all_diags: list) -> list:
+    """A line with a syntax error shows that error only: the semantic ones there are its echoes."""
+    bad_lines = {d.span.line for d in syntax}
+    if not bad_lines:
+        return list(all_diags)
+    syntax_ids = {id(d) for d in syntax}
+    return [d for d in all_diags if id(d) in syntax_ids or d.span.line not in bad_lines]

@@ -1,0 +1,63 @@
+"""The Python API: load / check / summary / layer reference. The CLI is a thin front over it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from .analyze import Analysis, analyze
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable files (CLI exit code 2)."""
+
+
+def read_source(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: cannot read ({e})") from None
+
+
+def load(path: str, network: Optional[str] = None, overrides: Optional[dict] = None) -> Analysis:
+    return analyze(read_source(path), path=path, network=network, overrides=overrides)
+
+
+def parse_overrides(items) -> dict:
+    """`["classes=10", "width=0.5"]` -> {"classes": 10, "width": 0.5}; values are .nns literals."""
+    from .ir.evaluate import EvalError, evaluate
+    from .syntax.parser import parse_expression
+
+    out = {}
+    for item in items or ():
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UsageError(f"--set expects name=value, got {item!r}")
+        expr, _ = parse_expression(raw.strip())
+        if expr is None:
+            raise UsageError(f"--set {key}: {raw!r} is not a value (use e.g. 10, 0.5, true, \"text\", (1, 2))")
+        try:
+            out[key] = evaluate(expr, _no_names)
+        except EvalError as e:
+            raise UsageError(f"--set {key}: {e.args[0]}") from None
+    return out
+
+
+def _no_names(name, span):
+    from .ir.evaluate import EvalError
+
+    raise EvalError(f"'{name}' is not a value (quote strings: \"{name}\")", span)
+
+
+def summary(path: str, network: Optional[str] = None, overrides: Optional[dict] = None) -> dict:
+    from . import summary as summ
+
+    a = load(path, network, overrides)
+    if a.graph is None:
+        raise UsageError(f"{path}: no network to summarise")
+    return summ.to_json_obj(a.graph)

@@ -1,0 +1,256 @@
+"""Checks that need no shapes or values, run on every definition (instantiated or not).
+
+Unknown layers and parameters (with "did you mean"), surplus or repeated arguments, undefined
+tensors and names, tensors used before their definition, cycles, blocks without inputs or
+outputs, unknown parameter types. Lowering relies on these being reported here and stays quiet.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from ..diagnostics import DiagnosticSink, Related
+from ..ir.binding import BLOCK_PARAM_TYPES
+from ..ir.evaluate import FUNCTIONS
+from ..ir.lower import SEQUENTIAL
+from ..layers import registry
+from ..syntax import nodes as n
+
+
+def _did_you_mean(name: str, candidates) -> str:
+    hits = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
+    if not hits:
+        lowered = {c.lower(): c for c in candidates}
+        if name.lower() in lowered:
+            hits = [lowered[name.lower()]]
+    return f"; did you mean {' or '.join(repr(h) for h in hits)}?" if hits else ""
+
+
+class StaticChecker:
+    def __init__(self, sink: DiagnosticSink, blocks: dict):
+        self.sink = sink
+        self.blocks = blocks  # name -> lower.BlockDef (local and imported)
+
+    def check_module(self, module: n.Module):
+        seen: dict = {}
+        for d in module.definitions:
+            prev = seen.get(d.name.id)
+            if prev is not None:
+                self.sink.error("E211", f"{d.kind} '{d.name.id}' is defined twice", d.name.span,
+                                [Related(prev.name.span, "first defined here")])
+            else:
+                seen[d.name.id] = d
+            self.check_definition(d)
+
+    def check_definition(self, d: n.Definition):
+        consts: set = set()
+        for p in d.params:
+            if p.type is not None and p.type.id not in BLOCK_PARAM_TYPES:
+                self.sink.error("E108", f"unknown parameter type '{p.type.id}' (one of: "
+                                f"{', '.join(BLOCK_PARAM_TYPES)}){_did_you_mean(p.type.id, BLOCK_PARAM_TYPES)}",
+                                p.type.span)
+            if p.type is None and p.default is None:
+                self.sink.error("E108", f"parameter '{p.name.id}' needs a type (e.g. {p.name.id}: int) or a default",
+                                p.name.span)
+            if p.default is not None:
+                self.expr(p.default, consts, set())
+            consts.add(p.name.id)
+        flat = list(_flatten(d.body))
+        has_input = any(isinstance(s, n.InputStmt) for s in flat)
+        has_output = any(isinstance(s, n.OutputStmt) for s in flat)
+        if not has_input:
+            self.sink.error("E207", f"{d.kind} {d.name.id} has no input: add `input x` "
+                            f"{'with a shape, e.g. input x: [N, 3, 224, 224]' if d.kind == 'network' else ''}".rstrip(),
+                            d.name.span)
+        if not has_output:
+            self.sink.error("E207", f"{d.kind} {d.name.id} has no output: add `output y`", d.name.span)
+        self.body(d.body, consts, set(), flat)
+
+    # ---- statements ------------------------------------------------------------------------------
+    def body(self, stmts, consts: set, tensors: set, flat: list):
+        for stmt in stmts:
+            t = type(stmt)
+            if t is n.InputStmt:
+                for decl in stmt.decls:
+                    if decl.shape is not None:
+                        for dim in decl.shape:
+                            if not isinstance(dim, n.NameRef):  # a bare name is a symbolic dim
+                                self.expr(dim, consts, tensors)
+                    tensors.add(decl.name.id)
+            elif t is n.OutputStmt:
+                for name in stmt.names:
+                    if name.id not in tensors:
+                        self.undefined(name, tensors, flat, stmt)
+            elif t is n.LetStmt:
+                self.expr(stmt.value, consts, tensors)
+                consts.add(stmt.name.id)
+            elif t is n.AssignStmt:
+                for src in stmt.chain.sources:
+                    if src.id not in tensors:
+                        self.undefined(src, tensors, flat, stmt)
+                for step in stmt.chain.steps:
+                    self.step(step, consts, tensors)
+                for name in stmt.targets:
+                    tensors.add(name.id)
+            elif t is n.IfStmt:
+                self.expr(stmt.cond, consts, tensors)
+                self.body(stmt.then, consts, tensors, flat)
+                if stmt.orelse is not None:
+                    self.body(stmt.orelse, consts, tensors, flat)
+            elif t is n.ForStmt:
+                self.expr(stmt.iter, consts, tensors)
+                consts.add(stmt.var.id)
+                self.body(stmt.body, consts, tensors, flat)
+
+    def undefined(self, name: n.Name, tensors: set, flat: list, stmt):
+        later = _later_definition(flat, stmt, name.id)
+        if later is None:
+            self.sink.error("E201", f"undefined tensor '{name.id}'{_did_you_mean(name.id, tensors)}", name.span)
+            return
+        targets = {t.id for t in stmt.targets} if isinstance(stmt, n.AssignStmt) else set()
+        loop = _dependency_path(flat, later, name.id, targets)
+        if loop:
+            cycle = " -> ".join(loop)
+            self.sink.error("E203", f"cycle: {cycle}; a network is a DAG, so a tensor cannot depend on itself",
+                            name.span, [Related(later.span, f"'{name.id}' is defined here")])
+        else:
+            self.sink.error("E202", f"tensor '{name.id}' is used before it is defined; move this statement after "
+                            f"its definition", name.span, [Related(later.span, f"'{name.id}' is defined here")])
+
+    def step(self, step: n.Step, consts: set, tensors: set):
+        if step.repeat is not None:
+            self.expr(step.repeat, consts, tensors)
+        term = step.term
+        if isinstance(term, n.LayerCall):
+            self.call(term, consts, tensors)
+        elif isinstance(term, n.LayerSeq):
+            for s in term.steps:
+                self.step(s, consts, tensors)
+        elif isinstance(term, n.LayerGroup):
+            if term.kind.id != SEQUENTIAL:
+                self.sink.error("E101", f"'{term.kind.id} {{ ... }}' is not a group: only Sequential {{ A -> B }} "
+                                f"groups layers inline", term.kind.span)
+            for s in term.steps:
+                self.step(s, consts, tensors)
+
+    def call(self, call: n.LayerCall, consts: set, tensors: set):
+        name = call.name.id
+        block = self.blocks.get(name)
+        spec = registry.get(name) if block is None else None
+        if block is None and spec is None:
+            hint = registry.suggest(name, extra=self.blocks)
+            msg = f"unknown layer '{name}'"
+            if hint:
+                msg += f"; did you mean {' or '.join(repr(h) for h in hint)}?"
+            else:
+                msg += "; see `nnlang layers` for the layer set, or define a block"
+            self.sink.error("E101", msg, call.name.span)
+        for arg in call.args or ():
+            self.expr(arg.value, consts, tensors)
+        if block is None and spec is None:
+            return
+        if spec is not None:
+            positional = [p.name for p in spec.params if p.positional]
+            known = {p.name for p in spec.params} | {a for p in spec.params for a in p.aliases}
+            canon = {a: p.name for p in spec.params for a in p.aliases}
+            label = spec.name
+        else:
+            positional = [p.name.id for p in block.defn.params]
+            known = set(positional)
+            canon = {}
+            label = f"block {name}"
+        given: dict = {}
+        pos = 0
+        for arg in call.args or ():
+            if arg.name is None:
+                if pos >= len(positional):
+                    self.sink.error("E106", f"{label} takes at most {len(positional)} positional argument"
+                                    f"{'s' if len(positional) != 1 else ''}; name the rest (e.g. stride=2)",
+                                    arg.span)
+                    continue
+                key = positional[pos]
+                pos += 1
+            else:
+                if arg.name.id not in known:
+                    self.sink.error("E102", f"{label} has no parameter '{arg.name.id}'"
+                                    f"{_did_you_mean(arg.name.id, known)}", arg.name.span)
+                    continue
+                key = canon.get(arg.name.id, arg.name.id)
+            if key in given:
+                self.sink.error("E107", f"{label}: parameter '{key}' is given twice", arg.span,
+                                [Related(given[key], "first given here")])
+            else:
+                given[key] = arg.span
+
+    # ---- expressions ------------------------------------------------------------------------------
+    def expr(self, e, consts: set, tensors: set):
+        stack = [e]
+        while stack:
+            x = stack.pop()
+            t = type(x)
+            if t is n.NameRef:
+                if x.id not in consts and x.id not in tensors:
+                    self.sink.error("E208", f"undefined name '{x.id}'{_did_you_mean(x.id, consts | tensors)}",
+                                    x.span)
+            elif t is n.BinOp:
+                stack += (x.left, x.right)
+            elif t is n.UnaryOp:
+                stack.append(x.operand)
+            elif t is n.TupleExpr:
+                stack += x.items
+            elif t is n.Attr:
+                stack.append(x.obj)
+            elif t is n.Index:
+                stack += (x.obj, x.index)
+            elif t is n.Call:
+                if x.func.id not in FUNCTIONS:
+                    self.sink.error("E208", f"unknown function '{x.func.id}' (available: "
+                                    f"{', '.join(sorted(FUNCTIONS))})", x.func.span)
+                stack += x.args
+
+
+def _flatten(stmts):
+    for s in stmts:
+        yield s
+        if isinstance(s, n.IfStmt):
+            yield from _flatten(s.then)
+            if s.orelse:
+                yield from _flatten(s.orelse)
+        elif isinstance(s, n.ForStmt):
+            yield from _flatten(s.body)
+
+
+def _later_definition(flat, stmt, name):
+    after = False
+    for s in flat:
+        if s is stmt:
+            after = True
+            continue
+        if after and isinstance(s, n.AssignStmt) and any(t.id == name for t in s.targets):
+            return s
+    return None
+
+
+def _dependency_path(flat, start, name, targets):
+    """If `name`'s later definition depends (through later statements) on one of `targets`,
+    the names along that dependency, e.g. ['a', 'b', 'a']."""
+    if not targets:
+        return None
+    defs = {}
+    for s in flat:
+        if isinstance(s, n.AssignStmt):
+            for t in s.targets:
+                defs.setdefault(t.id, s)
+    seen = set()
+    stack = [(name, [name])]
+    while stack:
+        cur, path = stack.pop()
+        s = defs.get(cur)
+        if s is None or cur in seen:
+            continue
+        seen.add(cur)
+        for src in s.chain.sources:
+            if src.id in targets:
+                return [src.id] + path[::-1] + [src.id]
+            stack.append((src.id, path + [src.id]))
+    return None

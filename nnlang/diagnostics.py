@@ -1,0 +1,171 @@
+"""Diagnostics: stable codes, severities, related locations, and their text / JSON renderings.
+
+Every diagnostic carries the span it is about; nothing downstream computes line numbers again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .span import Span
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+# The code table: one line per code, read by docs and tests. Codes are never reused.
+CODES: dict[str, str] = {
+    # syntax
+    "E001": "syntax error: unexpected token",
+    "E002": "syntax error: unexpected character",
+    "E003": "syntax error: unexpected end of file",
+    "E004": "syntax error: unterminated string",
+    "E005": "nesting too deep",
+    # names and parameters
+    "E101": "unknown layer or block",
+    "E102": "unknown parameter",
+    "E103": "missing required parameter",
+    "E104": "wrong parameter type",
+    "E105": "parameter value out of range",
+    "E106": "too many arguments",
+    "E107": "parameter given twice",
+    "E108": "unknown type",
+    "E109": "invalid layer name",
+    # tensors and graph structure
+    "E201": "undefined tensor",
+    "E202": "tensor used before it is defined",
+    "E203": "cycle",
+    "W204": "unused tensor",
+    "E205": "tensor redefined before its value was used",
+    "E206": "duplicate layer name",
+    "E207": "missing input or output",
+    "E208": "undefined name",
+    "E209": "wrong number of inputs",
+    "E210": "wrong number of outputs",
+    "E211": "duplicate definition",
+    "E212": "unknown network",
+    "W213": "statement has no effect",
+    # shapes
+    "E301": "shape mismatch",
+    "E302": "wrong rank",
+    "E303": "dimension must be known",
+    "E304": "invalid shape",
+    "E305": "wrong dtype",
+    # imports
+    "E401": "import not found",
+    "E402": "import cycle",
+    "E403": "error in imported file",
+    # compile-time evaluation and expansion
+    "E501": "compile-time evaluation error",
+    "E502": "condition is not a bool",
+    "E503": "expansion too large",
+    "E504": "recursive block",
+    "E505": "bad parameter override",
+    # targets
+    "W601": "layer not expressible in target",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    span: Span
+    message: str
+    path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str
+    message: str
+    span: Span
+    severity: Severity = Severity.ERROR
+    related: tuple[Related, ...] = ()
+    path: str | None = None
+
+    def __post_init__(self):
+        assert self.code in CODES, self.code
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+def error(code: str, message: str, span: Span, related=(), path=None) -> Diagnostic:
+    return Diagnostic(code, message, span, Severity.ERROR, tuple(related), path)
+
+
+def warning(code: str, message: str, span: Span, related=(), path=None) -> Diagnostic:
+    return Diagnostic(code, message, span, Severity.WARNING, tuple(related), path)
+
+
+def sort_key(d: Diagnostic):
+    return (d.path or "", d.span.start, d.span.end, d.code, d.message)
+
+
+def render_text(diags, sources: dict[str, str]) -> str:
+    """`path:line:col: error[CODE]: message`, then the source line and a caret under the range."""
+    out: list[str] = []
+    for d in diags:
+        path = d.path or "<input>"
+        out.append(f"{path}:{d.span.line}:{d.span.column}: {d.severity.value}[{d.code}]: {d.message}")
+        text = sources.get(d.path or "")
+        if text is not None:
+            lines = text.splitlines()
+            if 0 < d.span.line <= len(lines):
+                src = lines[d.span.line - 1]
+                width = (d.span.end_column if d.span.end_line == d.span.line else len(src) + 1) - d.span.column
+                out.append(f"    {src}")
+                out.append("    " + " " * (d.span.column - 1) + "^" * max(1, width))
+        for r in d.related:
+            out.append(f"  {r.path or path}:{r.span.line}:{r.span.column}: note: {r.message}")
+    return "\n".join(out)
+
+
+def to_json_obj(d: Diagnostic) -> dict:
+    return {
+        "path": d.path,
+        "line": d.span.line,
+        "column": d.span.column,
+        "end_line": d.span.end_line,
+        "end_column": d.span.end_column,
+        "severity": d.severity.value,
+        "code": d.code,
+        "message": d.message,
+        "related": [
+            {"path": r.path or d.path, "line": r.span.line, "column": r.span.column,
+             "end_line": r.span.end_line, "end_column": r.span.end_column, "message": r.message}
+            for r in d.related
+        ],
+    }
+
+
+def render_json(diags) -> str:
+    return json.dumps({"diagnostics": [to_json_obj(d) for d in diags]}, indent=2)
+
+
+@dataclass
+class DiagnosticSink:
+    """Collects diagnostics; drops exact repeats (a block expanded twice reports its error once)."""
+
+    path: str | None = None
+    items: list[Diagnostic] = field(default_factory=list)
+    _seen: set = field(default_factory=set)
+
+    def add(self, d: Diagnostic) -> None:
+        if d.path is None and self.path is not None:
+            d = Diagnostic(d.code, d.message, d.span, d.severity, d.related, self.path)
+        key = (d.path, d.code, d.span.start, d.span.end, d.message)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.items.append(d)
+
+    def error(self, code, message, span, related=()):
+        self.add(error(code, message, span, related))
+
+    def warning(self, code, message, span, related=()):
+        self.add(warning(code, message, span, related))

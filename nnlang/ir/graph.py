@@ -1,0 +1,100 @@
+"""The IR: a typed dataflow graph plus the hierarchy of scopes (network, block instances, groups).
+
+Nodes are stored in creation order, which is a topological order (a tensor exists before any
+node reads it). Every node and tensor keeps the span it came from and the chain of block
+instantiations that produced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..layers.base import TensorType
+from ..span import Span
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A place in some file: the span plus the file's path (None: the analysed document)."""
+
+    span: Span
+    path: Optional[str] = None
+
+
+@dataclass(slots=True)
+class Tensor:
+    id: int
+    type: Optional[TensorType]  # None: unknown because of an earlier error
+    producer: Optional[int]  # node id; None for a graph input
+    index: int  # which output of the producer
+    site: Site
+    name: Optional[str] = None  # the first tensor name bound to it, if any
+
+
+@dataclass(slots=True)
+class Scope:
+    """One level of hierarchy: the network, a block instance, a Sequential group or a repetition."""
+
+    name: str  # local name: "layer1", "0"
+    path: str  # dotted path from the network: "layer1.0" ("" for the network itself)
+    kind: str  # "network" | "block" | "sequential" | "repeat"
+    type_name: str  # block or network name, "Sequential", or "Repeat"
+    site: Site  # where it was instantiated (the network's own header for the root)
+    parent: Optional["Scope"] = None
+    params: dict = field(default_factory=dict)  # bound block parameters
+    children: list = field(default_factory=list)  # Scopes and Nodes, in order
+    definition: Optional[Site] = None  # where the block is defined
+    doc: Optional[str] = None
+    next_index: int = 0
+
+    def child_path(self, local: str) -> str:
+        return f"{self.path}.{local}" if self.path else local
+
+
+@dataclass(slots=True)
+class Node:
+    id: int
+    name: str  # local name within its scope
+    path: str  # dotted path from the network: the weight-name prefix ("layer1.0.conv1")
+    op: str  # canonical layer type (registry name)
+    attrs: dict
+    inputs: list  # tensor ids
+    outputs: list  # tensor ids
+    site: Site  # the step that created it
+    scope: Scope
+    instantiation: tuple = ()  # Sites of the block calls that produced it, outermost first
+    weights: list = field(default_factory=list)  # layers.base.Weight
+    params: int = 0  # trainable parameter count
+    macs: Optional[int] = 0  # None when not computable (type unknown)
+
+
+@dataclass
+class Graph:
+    name: str
+    nodes: list = field(default_factory=list)
+    tensors: list = field(default_factory=list)
+    inputs: list = field(default_factory=list)  # (name, tensor id)
+    outputs: list = field(default_factory=list)  # (name, tensor id)
+    root: Optional[Scope] = None
+    params: dict = field(default_factory=dict)  # the network's parameters as bound
+    doc: Optional[str] = None
+
+    def tensor(self, tid: int) -> Tensor:
+        return self.tensors[tid]
+
+    @property
+    def total_params(self) -> int:
+        return sum(n.params for n in self.nodes)
+
+    @property
+    def total_macs(self) -> int:
+        return sum(n.macs or 0 for n in self.nodes)
+
+    def consumers(self) -> dict:
+        """tensor id -> list of node ids reading it."""
+        out: dict = {}
+        for node in self.nodes:
+            for t in node.inputs:
+                out.setdefault(t, []).append(node.id)
+        return out

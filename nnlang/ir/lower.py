@@ -1,0 +1,556 @@
+"""Lowering: syntax tree -> typed IR graph, for one network.
+
+Expansion and shape inference happen in one pass, in source order: a block body may branch on
+the shapes of its inputs (`if channels != x.channels`), so the type of every tensor must be known
+when the statement that reads it is expanded. Every node keeps its span and the chain of block
+calls that produced it. Errors become diagnostics; a failed layer yields tensors of unknown type
+that later layers accept quietly, so one mistake gives one diagnostic, not a cascade.
+
+Purely syntactic errors (unknown layer / parameter names, undefined tensors) are reported by
+nnlang.check.static for every definition, instantiated or not; here they only stop expansion.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..diagnostics import DiagnosticSink, Related
+from ..layers import registry
+from ..layers.base import ShapeError, TensorType, format_shape
+from ..syntax import nodes as n
+from .binding import BLOCK_PARAM_TYPES, BindFailed, bind_block, bind_layer
+from .evaluate import EvalError, Poisoned, TensorRef, evaluate
+from .graph import Graph, Node, Scope, Site, Tensor
+
+MAX_NODES = 200_000
+MAX_BLOCK_DEPTH = 48
+MAX_REPEAT = 10_000
+_LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+DTYPES = {"f32": "f32", "f16": "f16", "bf16": "bf16", "f64": "f64", "i64": "i64", "i32": "i32", "i16": "i16",
+          "i8": "i8", "u8": "u8", "bool": "bool"}
+SEQUENTIAL = "Sequential"
+
+
+@dataclass
+class BlockDef:
+    defn: n.Definition
+    path: Optional[str]  # file the block is defined in (None: the analysed document)
+
+
+@dataclass(slots=True)
+class Binding:
+    tensor: int
+    site: Site
+    used: bool = False
+    is_input: bool = False
+
+
+@dataclass
+class Frame:
+    """The state of one network or block instance while its statements run."""
+
+    consts: dict
+    scope: Scope
+    path: Optional[str]
+    instantiation: tuple
+    block_inputs: list = field(default_factory=list)
+    tensors: dict = field(default_factory=dict)  # name -> Binding
+    outputs: list = field(default_factory=list)  # (name, tensor id)
+    layer_names: dict = field(default_factory=dict)  # local layer name -> Site (per scope object id)
+    block_name: str = ""
+
+
+class _Stop(Exception):
+    """Expansion cannot go on (node limit): already reported."""
+
+
+class Lowerer:
+    def __init__(self, blocks: dict, sink: DiagnosticSink):
+        self.blocks = blocks  # name -> BlockDef
+        self.sink = sink
+        self.graph: Graph | None = None
+        self.depth = 0
+        self.active_blocks: list = []
+        self.instantiated: set = set()  # ids of block Definitions expanded at least once
+
+    # ---- reporting -------------------------------------------------------------------------------
+    def report(self, frame: Frame, code: str, message: str, span, related=(), warning=False):
+        rel = list(related)
+        if frame.path is None:
+            where, at = span, None
+            if frame.instantiation:
+                call = frame.instantiation[-1]
+                if call.path is None:
+                    rel.append(Related(call.span, f"in block {frame.block_name} used here"))
+        else:
+            # Inside a block from another file: anchor at the outermost call in this document.
+            at = next((s for s in frame.instantiation if s.path is None), None)
+            if at is None:
+                return
+            rel.insert(0, Related(span, f"in block {frame.block_name}", frame.path))
+            where = at.span
+            message = f"in block {frame.block_name} ({frame.path}:{span.line}:{span.column}): {message}"
+        if warning:
+            self.sink.warning(code, message, where, rel)
+        else:
+            self.sink.error(code, message, where, rel)
+
+    # ---- entry --------------------------------------------------------------------------------
+    def lower_network(self, defn: n.Definition, overrides: dict | None = None) -> Graph:
+        g = Graph(name=defn.name.id, doc=defn.doc)
+        self.graph = g
+        root = Scope(name="", path="", kind="network", type_name=defn.name.id, site=Site(defn.name.span),
+                     definition=Site(defn.name.span), doc=defn.doc)
+        g.root = root
+        frame = Frame(consts={}, scope=root, path=None, instantiation=(), block_name=defn.name.id)
+        overrides = dict(overrides or {})
+        for p in defn.params:
+            name = p.name.id
+            ptype = BLOCK_PARAM_TYPES.get(p.type.id) if p.type is not None else None
+            if name in overrides:
+                value = overrides.pop(name)
+                span = p.span
+            elif p.default is not None:
+                try:
+                    value = self.eval(frame, p.default)
+                except (EvalError, Poisoned):
+                    continue
+                span = p.default.span
+            else:
+                self.report(frame, "E103", f"network {defn.name.id}: parameter '{name}' has no default; "
+                            f"give one or set it (--set {name}=...)", p.span)
+                continue
+            if ptype is not None:
+                try:
+                    value = ptype.check(value)
+                except Exception as e:  # ParamTypeError
+                    self.report(frame, "E104", f"network parameter {name} {e}", span)
+                    continue
+            frame.consts[name] = value
+        for name in overrides:
+            self.report(frame, "E505", f"network {defn.name.id} has no parameter '{name}' to set", defn.name.span)
+        g.params = dict(frame.consts)
+        try:
+            self.run_body(frame, defn.body)
+        except _Stop:
+            pass
+        g.outputs = list(frame.outputs)
+        self.finish_frame(frame, defn)
+        return g
+
+    # ---- values ---------------------------------------------------------------------------------
+    def eval(self, frame: Frame, expr):
+        def lookup(name, span):
+            if name in frame.consts:
+                return frame.consts[name]
+            b = frame.tensors.get(name)
+            if b is not None:
+                b.used = True
+                return TensorRef(name, self.graph.tensors[b.tensor].type)
+            raise EvalError(f"undefined name '{name}'", span, "E208")
+
+        return evaluate(expr, lookup)
+
+    def try_eval(self, frame, expr):
+        """Evaluate, reporting errors; returns (ok, value)."""
+        try:
+            return True, self.eval(frame, expr)
+        except Poisoned:
+            return False, None
+        except EvalError as e:
+            if e.code != "E208":  # undefined names: nnlang.check.static reports them
+                self.report(frame, e.code, e.args[0], e.span)
+            return False, None
+
+    # ---- statements -----------------------------------------------------------------------------
+    def run_body(self, frame: Frame, body):
+        for i, stmt in enumerate(body):
+            t = type(stmt)
+            if t is n.AssignStmt:
+                self.assign(frame, stmt)
+            elif t is n.InputStmt:
+                self.inputs(frame, stmt)
+            elif t is n.OutputStmt:
+                for name in stmt.names:
+                    b = frame.tensors.get(name.id)
+                    if b is None:
+                        continue  # static checks report it
+                    b.used = True
+                    frame.outputs.append((name.id, b.tensor))
+            elif t is n.LetStmt:
+                ok, v = self.try_eval(frame, stmt.value)
+                if ok:
+                    frame.consts[stmt.name.id] = v
+            elif t is n.IfStmt:
+                ok, cond = self.try_eval(frame, stmt.cond)
+                if not ok:
+                    continue
+                if not isinstance(cond, bool):
+                    self.report(frame, "E502", f"condition must be true or false, got {cond!r}", stmt.cond.span)
+                    continue
+                if cond:
+                    self.run_body(frame, stmt.then)
+                elif stmt.orelse is not None:
+                    self.run_body(frame, stmt.orelse)
+            elif t is n.ForStmt:
+                ok, items = self.try_eval(frame, stmt.iter)
+                if not ok:
+                    continue
+                if not isinstance(items, tuple):
+                    self.report(frame, "E501", "for needs a tuple or range(...) to iterate over", stmt.iter.span)
+                    continue
+                for v in items:
+                    frame.consts[stmt.var.id] = v
+                    self.run_body(frame, stmt.body)
+            elif t is n.DocStmt and i > 0:
+                self.report(frame, "W213", "a string here has no effect (a doc string must come first)",
+                            stmt.span, warning=True)
+
+    def inputs(self, frame: Frame, stmt: n.InputStmt):
+        g = self.graph
+        for decl in stmt.decls:
+            if frame.scope.kind == "network":
+                if decl.shape is None:
+                    self.report(frame, "E207", f"network input '{decl.name.id}' needs a shape, "
+                                f"e.g. input {decl.name.id}: [N, 3, 224, 224]", decl.span)
+                    ty = None
+                else:
+                    ty = self.input_type(frame, decl)
+                tid = self.new_tensor(ty, None, 0, Site(decl.name.span, frame.path), decl.name.id)
+                g.inputs.append((decl.name.id, tid))
+            else:
+                idx = len([b for b in frame.tensors.values() if b.is_input])
+                if idx >= len(frame.block_inputs):
+                    continue  # arity is checked at the call site
+                tid = frame.block_inputs[idx]
+                if decl.shape is not None:
+                    self.check_declared_shape(frame, decl, tid)
+            self.bind(frame, decl.name, tid, is_input=True)
+
+    def input_type(self, frame, decl) -> TensorType | None:
+        dims = []
+        for d in decl.shape:
+            if isinstance(d, n.NameRef) and d.id not in frame.consts:
+                dims.append(d.id)  # a symbolic dim
+                continue
+            ok, v = self.try_eval(frame, d)
+            if not ok:
+                return None
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                self.report(frame, "E304", f"a dimension must be a positive int or a symbol, got {v!r}", d.span)
+                return None
+            dims.append(v)
+        dtype = "f32"
+        if decl.dtype is not None:
+            dtype = DTYPES.get(decl.dtype.id)
+            if dtype is None:
+                self.report(frame, "E108", f"unknown dtype '{decl.dtype.id}' (one of: {', '.join(DTYPES)})",
+                            decl.dtype.span)
+                dtype = "f32"
+        return TensorType(tuple(dims), dtype)
+
+    def check_declared_shape(self, frame, decl, tid):
+        ty = self.graph.tensors[tid].type
+        if ty is None:
+            return
+        declared = []
+        for d in decl.shape:
+            if isinstance(d, n.NameRef) and d.id not in frame.consts:
+                declared.append(None)
+                continue
+            ok, v = self.try_eval(frame, d)
+            if not ok:
+                return
+            declared.append(v)
+        if len(declared) != ty.rank or any(a is not None and b is not None and a != b
+                                           for a, b in zip(declared, ty.shape)):
+            shown = "[" + ", ".join("_" if d is None else str(d) for d in declared) + "]"
+            self.report(frame, "E301", f"block input '{decl.name.id}' is declared {shown} but receives {ty}",
+                        decl.span)
+
+    def bind(self, frame: Frame, name: n.Name, tid: int, is_input=False):
+        prev = frame.tensors.get(name.id)
+        if prev is not None and not prev.used and not prev.is_input:
+            self.report(frame, "E205", f"'{name.id}' is redefined before its value was used; "
+                        f"use a new name or use the value first", name.span,
+                        [Related(prev.site.span, "previous definition", prev.site.path)])
+        elif prev is not None and not prev.used and prev.is_input:
+            self.report(frame, "W204", f"input '{name.id}' is never used", prev.site.span, warning=True)
+        frame.tensors[name.id] = Binding(tid, Site(name.span, frame.path), is_input=is_input)
+        t = self.graph.tensors[tid]
+        if t.name is None:
+            t.name = name.id
+
+    def assign(self, frame: Frame, stmt: n.AssignStmt):
+        outs = self.chain(frame, stmt.chain)
+        if outs is None:
+            # Unknown types, but the names exist: later statements stay quiet.
+            for name in stmt.targets:
+                self.bind(frame, name, self.new_tensor(None, None, 0, Site(name.span, frame.path)))
+            return
+        if len(outs) != len(stmt.targets):
+            if stmt.is_tuple or len(outs) > 1:
+                self.report(frame, "E210", f"the chain gives {len(outs)} tensor{'s' if len(outs) != 1 else ''} "
+                            f"but {len(stmt.targets)} name{'s are' if len(stmt.targets) != 1 else ' is'} given",
+                            stmt.targets[0].span.to(stmt.targets[-1].span))
+            for name in stmt.targets:
+                self.bind(frame, name, self.new_tensor(None, None, 0, Site(name.span, frame.path)))
+            return
+        for name, tid in zip(stmt.targets, outs):
+            self.bind(frame, name, tid)
+
+    # ---- chains ---------------------------------------------------------------------------------
+    def chain(self, frame: Frame, chain: n.Chain):
+        ins = []
+        for src in chain.sources:
+            b = frame.tensors.get(src.id)
+            if b is None:
+                return None  # reported by the static checks
+            b.used = True
+            ins.append(b.tensor)
+        if not chain.steps and len(ins) > 1:
+            return ins  # (a, b) = (x, y) renames
+        cur = ins
+        for step in chain.steps:
+            cur = self.step(frame, step, cur, frame.scope)
+            if cur is None:
+                return None
+        return cur
+
+    def local_name(self, frame: Frame, step: n.Step, scope: Scope):
+        """The step's name in its scope: given, templated, or its position (as nn.Sequential)."""
+        index = scope.next_index
+        scope.next_index += 1
+        if step.name is None:
+            return str(index)
+        if not step.name_is_template:
+            return step.name.id
+        try:
+            text = _render_template(step.name.id, lambda e: self.eval(frame, e), step.name.span)
+        except EvalError as e:
+            self.report(frame, e.code, e.args[0], e.span)
+            return None
+        except Poisoned:
+            return None
+        if not _LAYER_NAME.match(text):
+            self.report(frame, "E109", f"layer name {text!r} may only hold letters, digits and '_'", step.name.span)
+            return None
+        return text
+
+    def claim(self, frame, scope: Scope, name: str, step: n.Step) -> bool:
+        key = (id(scope), name)
+        prev = frame.layer_names.get(key)
+        if prev is not None:
+            hint = ' (in a loop, use a template name like "conv{i}")' if step.name is not None else ""
+            self.report(frame, "E206", f"duplicate layer name '{name}' in {scope.path or 'the network'}{hint}",
+                        (step.name or step).span, [Related(prev.span, "first used here", prev.path)])
+            return False
+        frame.layer_names[key] = Site((step.name or step).span, frame.path)
+        return True
+
+    def step(self, frame: Frame, step: n.Step, ins: list, scope: Scope):
+        name = self.local_name(frame, step, scope)
+        if name is None or not self.claim(frame, scope, name, step):
+            return None
+        if step.repeat is None:
+            return self.term(frame, step.term, ins, name, scope, step)
+        ok, count = self.try_eval(frame, step.repeat)
+        if not ok:
+            return None
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_REPEAT:
+            self.report(frame, "E501", f"repeat count must be an int from 1 to {MAX_REPEAT}, got {count!r}",
+                        step.repeat.span)
+            return None
+        group = self.new_scope(frame, scope, name, "repeat", "Repeat", step)
+        cur = ins
+        for i in range(count):
+            group.next_index += 1
+            cur = self.term(frame, step.term, cur, str(i), group, step)
+            if cur is None:
+                return None
+        return cur
+
+    def new_scope(self, frame, parent: Scope, name: str, kind: str, type_name: str, step, definition=None):
+        s = Scope(name=name, path=parent.child_path(name), kind=kind, type_name=type_name,
+                  site=Site(step.span, frame.path), parent=parent, definition=definition)
+        parent.children.append(s)
+        return s
+
+    def term(self, frame: Frame, term, ins: list, name: str, scope: Scope, step: n.Step):
+        t = type(term)
+        if t is n.LayerCall:
+            block = self.blocks.get(term.name.id)
+            if block is not None:
+                return self.expand_block(frame, block, term, ins, name, scope, step)
+            spec = registry.get(term.name.id)
+            if spec is None:
+                return None  # unknown layer: reported by the static checks
+            return self.layer(frame, spec, term, ins, name, scope)
+        if t is n.LayerSeq:
+            group = self.new_scope(frame, scope, name, "sequential", SEQUENTIAL, step)
+            cur = ins
+            for sub in term.steps:
+                cur = self.step(frame, sub, cur, group)
+                if cur is None:
+                    return None
+            return cur
+        if t is n.LayerGroup:
+            if term.kind.id != SEQUENTIAL:
+                return None  # reported by the static checks
+            group = self.new_scope(frame, scope, name, "sequential", SEQUENTIAL, step)
+            cur = ins
+            for sub in term.steps:
+                cur = self.step(frame, sub, cur, group)
+                if cur is None:
+                    return None
+            return cur
+        return None
+
+    # ---- layers -----------------------------------------------------------------------------------
+    def layer(self, frame: Frame, spec, call: n.LayerCall, ins: list, name: str, scope: Scope):
+        g = self.graph
+        lo, hi = spec.inputs
+        if len(ins) < lo or (hi is not None and len(ins) > hi):
+            want = str(lo) if lo == hi else (f"{lo} or more" if hi is None else f"{lo} to {hi}")
+            how = "a tuple like (a, b) -> " + spec.name if lo > 1 else "one tensor"
+            self.report(frame, "E209", f"{spec.name} takes {want} input{'s' if want != '1' else ''}, "
+                        f"got {len(ins)}; pass {how}", call.span)
+            return None
+        try:
+            attrs = bind_layer(spec, call.args, lambda e: self.eval(frame, e),
+                               lambda code, msg, span: self.report(frame, code, msg, span), call.span)
+        except (BindFailed, Poisoned):
+            return None
+        in_types = [g.tensors[t].type for t in ins]
+        site = Site(call.span, frame.path)
+        node = Node(id=len(g.nodes), name=name, path=scope.child_path(name), op=spec.name, attrs=attrs,
+                    inputs=list(ins), outputs=[], site=site, scope=scope, instantiation=frame.instantiation)
+        if len(g.nodes) >= MAX_NODES:
+            self.report(frame, "E503", f"the network expands to more than {MAX_NODES} layers", call.span)
+            raise _Stop()
+        g.nodes.append(node)
+        scope.children.append(node)
+        out_types = None
+        if all(t is not None for t in in_types):
+            try:
+                out_types = spec.infer(attrs, in_types)
+                node.weights = spec.weights(attrs, in_types)
+                node.params = sum(w.size for w in node.weights if w.trainable)
+                node.macs = spec.macs(attrs, in_types, out_types)
+            except ShapeError as e:
+                self.shape_error(frame, e, spec, call, ins)
+                out_types = None
+        if out_types is None:
+            node.macs = None
+            out_types = [None] * spec.num_outputs(attrs)
+        for i, ty in enumerate(out_types):
+            node.outputs.append(self.new_tensor(ty, node.id, i, site))
+        return list(node.outputs)
+
+    def shape_error(self, frame, e: ShapeError, spec, call, ins):
+        g = self.graph
+        related = []
+        idxs = [e.input] if e.input is not None and e.input < len(ins) else range(len(ins))
+        for i in idxs:
+            t = g.tensors[ins[i]]
+            what = f"'{t.name}'" if t.name else "the input"
+            related.append(Related(t.site.span, f"{what} {format_shape(t.type.shape)} comes from here", t.site.path))
+        self.report(frame, e.code, str(e), call.span, related)
+
+    def new_tensor(self, ty, producer, index, site, name=None) -> int:
+        g = self.graph
+        tid = len(g.tensors)
+        g.tensors.append(Tensor(tid, ty, producer, index, site, name))
+        return tid
+
+    # ---- blocks -----------------------------------------------------------------------------------
+    def expand_block(self, frame: Frame, block: BlockDef, call: n.LayerCall, ins, name, scope, step):
+        defn = block.defn
+        if defn in self.active_blocks:
+            chain = " -> ".join(d.name.id for d in self.active_blocks[self.active_blocks.index(defn):])
+            self.report(frame, "E504", f"block {defn.name.id} uses itself ({chain} -> {defn.name.id})", call.span)
+            return None
+        if self.depth >= MAX_BLOCK_DEPTH:
+            self.report(frame, "E503", f"blocks nested deeper than {MAX_BLOCK_DEPTH} levels", call.span)
+            return None
+        n_inputs = sum(len(s.decls) for s in defn.body if isinstance(s, n.InputStmt))
+        if len(ins) != n_inputs:
+            self.report(frame, "E209", f"block {defn.name.id} takes {n_inputs} input{'s' if n_inputs != 1 else ''}, "
+                        f"got {len(ins)}", call.span)
+            return None
+        callee = Frame(consts={}, scope=None, path=block.path,
+                       instantiation=frame.instantiation + (Site(call.span, frame.path),),
+                       block_inputs=list(ins), block_name=defn.name.id)
+
+        def eval_default(decl, bound):
+            callee.consts = dict(bound)
+            try:
+                return self.eval(callee, decl.default)
+            except Poisoned:
+                raise EvalError("default depends on an unknown value", decl.default.span) from None
+
+        try:
+            params = bind_block(defn, call.args, lambda e: self.eval(frame, e),
+                                lambda code, msg, span: self.report(frame, code, msg, span), call.span,
+                                eval_default)
+        except (BindFailed, Poisoned):
+            return None
+        callee.consts = dict(params)
+        sub = self.new_scope(frame, scope, name, "block", defn.name.id, step, Site(defn.name.span, block.path))
+        sub.params = dict(params)
+        sub.doc = defn.doc
+        callee.scope = sub
+        self.instantiated.add(id(defn))
+        self.active_blocks.append(defn)
+        self.depth += 1
+        try:
+            self.run_body(callee, defn.body)
+        finally:
+            self.depth -= 1
+            self.active_blocks.pop()
+        self.finish_frame(callee, defn)
+        if not callee.outputs:
+            return None  # E207 reported by the static checks
+        return [t for _, t in callee.outputs]
+
+    def finish_frame(self, frame: Frame, defn: n.Definition):
+        for name, b in frame.tensors.items():
+            if not b.used:
+                kind = "input" if b.is_input else "tensor"
+                self.report(frame, "W204", f"{kind} '{name}' is never used", b.site.span, warning=True)
+
+
+_HOLE = re.compile(r"\{([^{}]*)\}")
+
+
+def _render_template(text: str, evaluate_expr, span):
+    """Fill `{expr}` holes of a layer-name template ("denselayer{i + 1}")."""
+    from ..syntax.parser import parse_expression
+
+    def fill(m):
+        expr, errors = parse_expression(m.group(1))
+        if expr is None:
+            raise EvalError(f"bad expression in name template: {{{m.group(1)}}}", span)
+        v = evaluate_expr(_respan(expr, span))
+        if isinstance(v, bool) or not isinstance(v, (int, str)):
+            raise EvalError(f"a name template hole must give an int or a string, got {v!r}", span)
+        return str(v)
+
+    return _HOLE.sub(fill, text)
+
+
+def _respan(expr, span):
+    """Point every node of a template's expression at the template (its own offsets are local)."""
+    for name in getattr(expr, "__slots__", ()):
+        v = getattr(expr, name)
+        if name == "span":
+            setattr(expr, name, span)
+        elif isinstance(v, list):
+            for item in v:
+                _respan(item, span)
+        elif hasattr(v, "__slots__"):
+            _respan(v, span)
+    return expr

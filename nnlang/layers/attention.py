@@ -1,0 +1,112 @@
+"""Attention layers: MultiheadAttention, as torch.nn.MultiheadAttention defines it.
+
+The embedding size E is the query's last dim and kdim / vdim are the key's and value's last dims
+(inferred, never written). Default layout batch_first=true: query [N, L, E], key [N, S, kdim],
+value [N, S, vdim]; unbatched [L, E] inputs are accepted as in torch. The attention weights
+(need_weights=true) are averaged over the heads: [N, L, S] (torch's average_attn_weights=true).
+
+MACs per example: the projections (L*E*E for the query, S*kdim*E and S*vdim*E for key and value,
+L*E*E for the output) plus QK^T and AV (L*S*E each; S + 1 with add_bias_kv). FlopCounterMode counts
+exactly this on torch's decomposed path (training mode, need_weights=true or the MATH
+scaled-dot-product backend); the fused CPU kernels (flash attention for CPU, the
+_native_multi_head_attention fast path in eval mode) are invisible to it.
+"""
+
+from __future__ import annotations
+
+from .base import (BOOL, INT, LayerSpec, Param, ShapeError, Weight, count, require_known,
+                   require_rank, same_dims)
+from .recurrent import PROBABILITY
+
+_NAME = "MultiheadAttention"
+
+
+def _qkv(inputs):
+    """(query, key, value) for 1 input (self-attention) or 3; 2 is an error."""
+    if len(inputs) == 2:
+        raise ShapeError(f"{_NAME} takes 1 input (self-attention: query = key = value) or 3 (query, key, value), "
+                         f"got 2", "E301", 1)
+    return (inputs[0],) * 3 if len(inputs) == 1 else tuple(inputs)
+
+
+def _dims(a, inputs):
+    """E, kdim, vdim, and the (batch, L, S) dims, checked against each other."""
+    q, k, v = _qkv(inputs)
+    require_rank(q, (2, 3), _NAME)
+    for i, t in ((1, k), (2, v)):
+        if t.rank != q.rank:
+            raise ShapeError(f"{_NAME}: query {q} and {('key', 'value')[i - 1]} {t} must have the same rank",
+                             "E302", i)
+    e = require_known(q.shape[-1], f"{_NAME}: embed size (last dim of query {q})")
+    kdim = require_known(k.shape[-1], f"{_NAME}: key size (last dim of key {k})", 1)
+    vdim = require_known(v.shape[-1], f"{_NAME}: value size (last dim of value {v})", 2)
+    if e % a["num_heads"]:
+        raise ShapeError(f"{_NAME}: embed size {e} (last dim of query {q}) is not divisible by "
+                         f"num_heads={a['num_heads']}", "E301", 0)
+    if q.rank == 2:
+        batch, seq = (None,), 0
+    else:
+        batch, seq = (0, 1) if a["batch_first"] else (1, 0)
+        batch = (q.shape[batch], k.shape[batch], v.shape[batch])
+        if not same_dims(batch[0], batch[1]) or not same_dims(batch[0], batch[2]):
+            i = 1 if not same_dims(batch[0], batch[1]) else 2
+            raise ShapeError(f"{_NAME}: batch sizes differ: query {q}, key {k}, value {v}", "E301", i)
+    if not same_dims(k.shape[seq], v.shape[seq]):
+        raise ShapeError(f"{_NAME}: key {k} and value {v} must have the same sequence length S", "E301", 2)
+    return e, kdim, vdim, batch[0], q.shape[seq], k.shape[seq]
+
+
+def _infer(a, inputs):
+    *_, n, l, s = _dims(a, inputs)
+    q = inputs[0]
+    out = [q.with_shape(q.shape)]
+    if a["need_weights"]:
+        out.append(q.with_shape((l, s) if q.rank == 2 else (n, l, s)))
+    return out
+
+
+def _weights(a, inputs):
+    e, kdim, vdim, *_ = _dims(a, inputs)
+    if kdim == e and vdim == e:  # torch packs the three projections into one matrix
+        ws = [Weight("in_proj_weight", (3 * e, e))]
+    else:
+        ws = [Weight("q_proj_weight", (e, e)), Weight("k_proj_weight", (e, kdim)), Weight("v_proj_weight", (e, vdim))]
+    if a["bias"]:
+        ws.append(Weight("in_proj_bias", (3 * e,)))
+    if a["add_bias_kv"]:
+        ws += [Weight("bias_k", (1, 1, e)), Weight("bias_v", (1, 1, e))]
+    ws.append(Weight("out_proj.weight", (e, e)))
+    if a["bias"]:
+        ws.append(Weight("out_proj.bias", (e,)))
+    return ws
+
+
+def _macs(a, inputs, outputs):
+    e, kdim, vdim, n, l, s = _dims(a, inputs)
+    n, l, s = count((n,)), count((l,)), count((s,))  # symbols (N, T) count as 1
+    s_att = s + 1 if a["add_bias_kv"] else s  # bias_k / bias_v add one key position
+    projections = l * e * e + s * kdim * e + s * vdim * e + l * e * e
+    return n * (projections + 2 * l * s_att * e)
+
+
+LAYERS = [
+    LayerSpec(
+        name=_NAME, family="attention",
+        doc="Multi-head scaled dot-product attention with learned input and output projections. "
+            "1 input: self-attention over x [N, L, E]; 3 inputs: query [N, L, E], key [N, S, kdim], "
+            "value [N, S, vdim]. Output [N, L, E]; with need_weights=true also the head-averaged "
+            "attention weights [N, L, S]. E, kdim and vdim are inferred.",
+        params=(
+            Param("num_heads", INT, doc="number of parallel heads (must divide E)", min=1),
+            Param("dropout", PROBABILITY, 0.0, "dropout on the attention weights (training only)"),
+            Param("bias", BOOL, True, "add learned biases to the input and output projections"),
+            Param("add_bias_kv", BOOL, False, "append a learned bias position to the keys and values"),
+            Param("batch_first", BOOL, True, "inputs and output are [N, L, E] (false: [L, N, E], torch's default)"),
+            Param("need_weights", BOOL, False, "also output the attention weights [N, L, S]"),
+        ),
+        infer=_infer, weights=_weights, macs=_macs, inputs=(1, 3),
+        outputs=lambda a: 2 if a["need_weights"] else 1,
+        input_names=("query", "key", "value"),
+        example="MultiheadAttention(8)",
+    ),
+]

@@ -1,0 +1,64 @@
+"""The layer reference (docs/layers.md, `nnlang layers`), generated from the registry."""
+
+from __future__ import annotations
+
+import json
+
+from .base import format_value
+from .registry import all_layers
+
+_FAMILY_TITLES = {
+    "convolution": "Convolution", "pooling": "Pooling", "dense": "Dense", "normalization": "Normalization",
+    "activation": "Activation", "recurrent": "Recurrent", "attention": "Attention", "shape": "Shape",
+    "merge": "Merge / elementwise", "regularization": "Regularization", "loss": "Losses",
+}
+
+
+def _inputs(spec) -> str:
+    lo, hi = spec.inputs
+    if lo == hi:
+        return str(lo)
+    return f"{lo}+" if hi is None else f"{lo}-{hi}"
+
+
+def render_markdown() -> str:
+    lines = ["# Layer reference", "",
+             "Generated from the layer registry (`nnlang layers`); do not edit by hand.", "",
+             "Input sizes (in_channels, in_features, num_features ...) are never written: they are inferred.",
+             "MACs count multiply-accumulates of matrix products and convolutions only "
+             "(as torch.utils.flop_counter / 2); other layers count 0.", ""]
+    by_family: dict = {}
+    for spec in all_layers():
+        by_family.setdefault(spec.family, []).append(spec)
+    for fam, specs in by_family.items():
+        lines += [f"## {_FAMILY_TITLES.get(fam, fam.title())}", ""]
+        for spec in specs:
+            alias = f" (alias: {', '.join(spec.aliases)})" if spec.aliases else ""
+            lines += [f"### {spec.name}{alias}", "", spec.doc, ""]
+            if spec.example:
+                lines += ["```nns", f"y = x -> {spec.example}" if _inputs(spec) == "1" else
+                          f"y = (a, b) -> {spec.example}", "```", ""]
+            lines.append(f"Inputs: {_inputs(spec)}" + (" (a loss: a training head)" if spec.loss else ""))
+            lines.append("")
+            if spec.params:
+                lines += ["| parameter | type | default | meaning |", "|---|---|---|---|"]
+                for p in spec.params:
+                    default = "required" if p.required else format_value(p.default)
+                    aka = f" (also `{'`, `'.join(p.aliases)}`)" if p.aliases else ""
+                    lines.append(f"| `{p.name}`{aka} | {p.type.describe().replace('|', '&#124;')} | "
+                                 f"{default.replace('|', '&#124;')} | {p.doc} |")
+                lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_json() -> str:
+    out = []
+    for spec in all_layers():
+        out.append({
+            "name": spec.name, "family": spec.family, "aliases": list(spec.aliases), "doc": spec.doc,
+            "inputs": list(spec.inputs), "loss": spec.loss, "example": spec.example,
+            "params": [{"name": p.name, "type": p.type.describe(), "required": p.required,
+                        "default": None if p.required else p.default, "doc": p.doc, "aliases": list(p.aliases)}
+                       for p in spec.params],
+        })
+    return json.dumps(out, indent=2)

@@ -1,0 +1,298 @@
+"""Parse .nns text into a syntax tree, recovering from syntax errors.
+
+Lark's LALR parser is driven token by token. On an error we record one diagnostic, then
+resynchronise: find the nearest following token that can end the broken construct (a newline,
+`}` or a closing bracket), pop the parser's state stack until a state accepts it, and go on.
+Any prefix of an LR stack is a valid parser configuration, so popping never corrupts the parse;
+the broken statement is dropped and the rest of the file is analysed as usual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..diagnostics import Diagnostic, error
+from ..span import Span, point_at_end
+from .convert import ConvertError, convert_module
+from .grammar import lark_parser
+from .nodes import Module
+
+MAX_NESTING = 64
+MAX_SYNTAX_ERRORS = 50
+
+_OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
+_CLOSERS = {"RPAR", "RSQB", "RBRACE"}
+# After these a newline cannot end a statement: the construct obviously goes on.
+_CONTINUES = {"ARROW", "COMMA", "EQUAL", "COLON", "LPAR", "LSQB", "LBRACE", "ADD_OP", "STAR", "SLASH",
+              "DSLASH", "PERCENT", "POW", "COMP_OP", "AND", "OR", "NOT", "DOT", "_NL"}
+# A newline before these is not a statement end either.
+_JOINS_PREVIOUS = {"ARROW", "ELSE", "RBRACE", "RPAR", "RSQB"}
+# Statement keywords cannot occur inside brackets: seeing one closes any brackets left open.
+_STATEMENT_KEYWORDS = {"INPUT", "OUTPUT", "LET", "IF", "FOR", "NETWORK", "BLOCK", "USE"}
+
+_DESCRIBE = {
+    "_NL": "end of line", "$END": "end of file", "ARROW": "'->'", "LPAR": "'('", "RPAR": "')'",
+    "LSQB": "'['", "RSQB": "']'", "LBRACE": "'{'", "RBRACE": "'}'", "COMMA": "','", "COLON": "':'",
+    "DOT": "'.'", "EQUAL": "'='", "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'", "POW": "'**'",
+    "STAR": "'*'", "SLASH": "'/'", "DSLASH": "'//'", "PERCENT": "'%'", "NAME": "a name",
+    "INT": "an integer", "FLOAT": "a number", "STRING": "a string",
+}
+
+
+def describe_terminal(t: str) -> str:
+    return _DESCRIBE.get(t, f"'{t.lower()}'" if t.isalpha() else t)
+
+
+def describe_token(tok) -> str:
+    if tok.type == "$END":
+        return "end of file"
+    if tok.type == "_NL":
+        return "end of line"
+    if tok.type == "NAME":
+        return f"name '{tok.value}'"
+    if tok.type in ("INT", "FLOAT"):
+        return f"number {tok.value}"
+    if tok.type == "STRING":
+        v = tok.value if len(tok.value) < 30 else tok.value[:27] + "..."
+        return f"string {v}"
+    return f"'{tok.value}'"
+
+
+@dataclass
+class ParseResult:
+    module: Module
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _filter_newlines(tokens: list) -> list:
+    """Keep only the newlines that can end a statement (see module doc)."""
+    out = []
+    stack: list[str] = []  # open bracket types
+    pending_nl = None  # the last newline swallowed inside brackets
+    n = len(tokens)
+    for i, tok in enumerate(tokens):
+        t = tok.type
+        if t == "_NL":
+            if stack and stack[-1] != "LBRACE":
+                pending_nl = tok  # inside () / []
+                continue
+            if not stack:
+                continue  # top level
+            if out and out[-1].type in _CONTINUES:
+                continue
+            if i + 1 < n and tokens[i + 1].type in _JOINS_PREVIOUS:
+                continue
+            if i + 1 == n:
+                continue
+            out.append(tok)
+            continue
+        if t in _STATEMENT_KEYWORDS and stack and stack[-1] != "LBRACE":
+            # A bracket was left open on an earlier line: give the parser back that line's end,
+            # so the error points there and recovery resumes at this statement.
+            while stack and stack[-1] != "LBRACE":
+                stack.pop()
+            if pending_nl is not None and stack:
+                out.append(pending_nl)
+        if t in _OPENERS:
+            stack.append(t)
+        elif t == "RBRACE":
+            while stack and stack[-1] != "LBRACE":
+                stack.pop()
+            if stack:
+                stack.pop()
+        elif t in ("RPAR", "RSQB"):
+            if stack and stack[-1] != "LBRACE":
+                stack.pop()
+        out.append(tok)
+    return out
+
+
+class _Driver:
+    def __init__(self, text: str):
+        self.text = text
+        self.diags: list[Diagnostic] = []
+        self.lark = lark_parser()
+        # Errors are not reported again until the parser has consumed a statement end after recovery.
+        self.quiet = False
+
+    def _report(self, code: str, message: str, span: Span, related=()):
+        if len(self.diags) < MAX_SYNTAX_ERRORS:
+            self.diags.append(error(code, message, span, related))
+
+    def run(self):
+        from lark import Token
+        from lark.exceptions import UnexpectedToken
+
+        raw = list(self.lark.lex(self.text))
+        tokens = _filter_newlines(raw)
+        ip = self.lark.parse_interactive(self.text)
+        state = ip.parser_state
+        parse_table = state.parse_conf.states
+        depth = 0
+        i = 0
+        n = len(tokens)
+        while i < n:
+            tok = tokens[i]
+            if tok.type in _OPENERS:
+                depth += 1
+                if depth > MAX_NESTING:
+                    self._report("E005", f"nesting deeper than {MAX_NESTING} levels; the rest of the file is not read",
+                                 Span.of_token(tok))
+                    return None
+            elif tok.type in _CLOSERS:
+                depth = max(0, depth - 1)
+            if tok.type == "BAD_CHAR" or tok.type == "UNCLOSED_STRING":
+                self._bad_token(tok)
+                i += 1
+                continue
+            try:
+                state.feed_token(tok)
+                if tok.type in ("_NL", "RBRACE"):
+                    self.quiet = False
+                i += 1
+            except UnexpectedToken as e:
+                self._syntax_error(tok, e.expected)
+                i = self._recover(state, parse_table, tokens, i)
+        # End of input: close whatever is still open so the parts read so far are kept.
+        last = tokens[-1] if tokens else None
+        end_tok = Token.new_borrow_pos("$END", "", last) if last else Token("$END", "", 0, 1, 1, 1, 1, 0)
+        eof_reported = False
+        for _ in range(MAX_NESTING + 2):
+            try:
+                return state.feed_token(end_tok, True)
+            except UnexpectedToken as e:
+                if not eof_reported:
+                    self._eof_error(e.expected)
+                eof_reported = True
+                if not self._close_one(state, parse_table, end_tok):
+                    return None
+        return None
+
+    def _bad_token(self, tok):
+        if self.quiet:
+            return
+        self.quiet = True
+        if tok.type == "UNCLOSED_STRING":
+            self._report("E004", "unterminated string: add the closing quote", Span.of_token(tok))
+        else:
+            ch = tok.value
+            self._report("E002", f"unexpected character {ch!r}", Span.of_token(tok))
+
+    def _syntax_error(self, tok, expected):
+        if self.quiet:
+            return
+        self.quiet = True
+        exp = sorted({describe_terminal(t) for t in expected if t not in ("BAD_CHAR", "UNCLOSED_STRING")})
+        message = f"unexpected {describe_token(tok)}"
+        hint = _hint(tok, set(expected))
+        if hint:
+            message += f": {hint}"
+        elif exp:
+            shown = ", ".join(exp[:8]) + (", ..." if len(exp) > 8 else "")
+            message += f"; expected {shown}"
+        span = Span.of_token(tok)
+        if tok.type == "_NL":  # point at the end of the line, not at the next line's indentation
+            span = Span(tok.start_pos, tok.start_pos, tok.line, tok.column, tok.line, tok.column)
+        self._report("E001", message, span)
+
+    def _eof_error(self, expected):
+        self._report("E003", "unexpected end of file: a '}' or ')' is missing", point_at_end(self.text))
+
+    def _recover(self, state, table, tokens, i) -> int:
+        """Resume after the error at tokens[i]; returns the index of the next token to feed."""
+        from lark.exceptions import UnexpectedToken
+
+        depth = 0
+        j = i
+        n = len(tokens)
+        while j < n:
+            t = tokens[j].type
+            if t in _OPENERS and j > i:
+                depth += 1
+            elif t in _CLOSERS and depth > 0:
+                depth -= 1
+            elif depth == 0 and t in ("_NL", "RBRACE", "RPAR", "RSQB"):
+                stack = state.state_stack
+                for k in range(len(stack) - 1, 0, -1):
+                    if t in table[stack[k]]:
+                        trial = state.copy(deepcopy_values=False)
+                        del trial.state_stack[k + 1:]
+                        del trial.value_stack[k:]
+                        try:
+                            trial.feed_token(tokens[j])
+                        except UnexpectedToken:
+                            continue
+                        state.state_stack[:] = trial.state_stack
+                        state.value_stack[:] = trial.value_stack
+                        if t in ("_NL", "RBRACE"):
+                            self.quiet = False
+                        return j + 1
+                if t == "RBRACE" and depth == 0:
+                    # A '}' that no state accepts (stray close): drop it and go on.
+                    return j + 1 if j == i else j
+            j += 1
+        return n
+
+    def _close_one(self, state, table, end_tok) -> bool:
+        """At end of input, pop to a state that accepts '}' / ')' / ']' and feed a synthetic one."""
+        from lark import Token
+        from lark.exceptions import UnexpectedToken
+
+        stack = state.state_stack
+        for closer, value in (("RBRACE", "}"), ("RPAR", ")"), ("RSQB", "]")):
+            for k in range(len(stack) - 1, -1, -1):
+                if closer in table[stack[k]]:
+                    trial = state.copy(deepcopy_values=False)
+                    del trial.state_stack[k + 1:]
+                    del trial.value_stack[k:]
+                    try:
+                        trial.feed_token(Token.new_borrow_pos(closer, value, end_tok))
+                    except UnexpectedToken:
+                        continue
+                    state.state_stack[:] = trial.state_stack
+                    state.value_stack[:] = trial.value_stack
+                    return True
+        return False
+
+
+def _hint(tok, expected: set) -> str | None:
+    """Name the likely mistake for the common cases."""
+    if tok.type in ("_NL", "$END", "RBRACE") and "RPAR" in expected:
+        return "missing ')'"
+    if tok.type in ("_NL", "$END", "RBRACE") and "RSQB" in expected:
+        return "missing ']'"
+    if tok.type == "NAME" and "ARROW" in expected and "_NL" in expected:
+        return f"missing '->' before '{tok.value}'?"
+    if tok.type == "EQUAL" and "COLON" in expected:
+        return "use ':' to name a layer (conv1: Conv2d(...)), '=' to name a tensor"
+    if tok.type == "ARROW" and "EQUAL" in expected:
+        return "a chain must be assigned to a tensor name: y = x -> Layer"
+    if tok.type == "NAME" and tok.value in ("def", "class", "return", "while", "import", "lambda"):
+        return f"'{tok.value}' is not part of the language: a .nns file describes a graph, not a program"
+    return None
+
+
+def parse(text: str) -> ParseResult:
+    """Parse text; never raises on bad input (errors come back as diagnostics)."""
+    driver = _Driver(text)
+    tree = driver.run()
+    diags = driver.diags
+    module = Module()
+    if tree is not None:
+        try:
+            module, conv_diags = convert_module(tree)
+            diags.extend(conv_diags)
+        except ConvertError as e:
+            diags.append(error("E005", str(e), point_at_end(text)))
+    return ParseResult(module, diags)
+
+
+def parse_expression(text: str):
+    """Parse one compile-time expression (used for `{...}` holes in layer-name templates)."""
+    result = parse(f"network _ {{\nlet _ = {text}\n}}")
+    if result.diagnostics or not result.module.definitions:
+        return None, result.diagnostics
+    body = result.module.definitions[0].body
+    if len(body) != 1:
+        return None, result.diagnostics
+    return body[0].value, []
