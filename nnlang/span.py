@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A half-open range of a source text. Lines and columns are 1-based (columns count code points)."""
+class Span(NamedTuple):
+    """A half-open range of a source text: offsets [start, end); 1-based lines and columns, the end
+    column exclusive (the column just after the last character). Columns count code points.
+    A NamedTuple: immutable, hashable, and cheap to make (a big file has hundreds of thousands)."""
 
     start: int
     end: int

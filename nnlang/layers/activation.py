@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .base import FLOAT, INT, Choice, LayerSpec, OneOf, Param, ShapeError, Weight, format_dim
+from .base import FLOAT, INT, Choice, LayerSpec, OneOf, Param, ShapeError, Weight, format_dim, no_weights
 
 
-def _activation(name, doc, params=(), example=None, aliases=(), check=None, weights=None):
+def _activation(name, doc, params=(), example=None, aliases=(), check=None, weights=no_weights):
     """An activation whose output has the input's shape; `check(attrs, x)` validates what the params cannot alone."""
 
     def infer(a, inputs):
@@ -14,9 +14,8 @@ def _activation(name, doc, params=(), example=None, aliases=(), check=None, weig
             check(a, x)
         return [x]
 
-    extra = {"weights": weights} if weights is not None else {}
     return LayerSpec(name=name, family="activation", doc=doc + " Shape unchanged.", params=tuple(params),
-                     infer=infer, aliases=aliases, example=example or name, **extra)
+                     infer=infer, weights=weights, aliases=aliases, example=example or name)
 
 
 def _param_error(layer: str, message: str):

@@ -3,7 +3,8 @@
 The embedding size E is the query's last dim and kdim / vdim are the key's and value's last dims
 (inferred, never written). Default layout batch_first=true: query [N, L, E], key [N, S, kdim],
 value [N, S, vdim]; unbatched [L, E] inputs are accepted as in torch. The attention weights
-(need_weights=true) are averaged over the heads: [N, L, S] (torch's average_attn_weights=true).
+(need_weights=true) are averaged over the heads: [N, L, S] (torch's average_attn_weights=true),
+[N, L, S + 1] with add_bias_kv.
 
 MACs per example: the projections (L*E*E for the query, S*kdim*E and S*vdim*E for key and value,
 L*E*E for the output) plus QK^T and AV (L*S*E each; S + 1 with add_bias_kv). FlopCounterMode counts
@@ -14,9 +15,9 @@ _native_multi_head_attention fast path in eval mode) are invisible to it.
 
 from __future__ import annotations
 
-from .base import (BOOL, INT, LayerSpec, Param, ShapeError, Weight, count, require_known,
+from .base import (BOOL, INT, LayerSpec, Param, ShapeError, Weight, count, dim_arith, require_known,
                    require_rank, same_dims)
-from .recurrent import PROBABILITY
+from .regularization import Probability
 
 _NAME = "MultiheadAttention"
 
@@ -61,6 +62,8 @@ def _infer(a, inputs):
     q = inputs[0]
     out = [q.with_shape(q.shape)]
     if a["need_weights"]:
+        if a["add_bias_kv"]:  # the bias position is one more key
+            s = dim_arith(lambda d: d + 1, s)
         out.append(q.with_shape((l, s) if q.rank == 2 else (n, l, s)))
     return out
 
@@ -98,7 +101,7 @@ LAYERS = [
             "attention weights [N, L, S]. E, kdim and vdim are inferred.",
         params=(
             Param("num_heads", INT, doc="number of parallel heads (must divide E)", min=1),
-            Param("dropout", PROBABILITY, 0.0, "dropout on the attention weights (training only)"),
+            Param("dropout", Probability(), 0.0, "dropout on the attention weights (training only)"),
             Param("bias", BOOL, True, "add learned biases to the input and output projections"),
             Param("add_bias_kv", BOOL, False, "append a learned bias position to the keys and values"),
             Param("batch_first", BOOL, True, "inputs and output are [N, L, E] (false: [L, N, E], torch's default)"),

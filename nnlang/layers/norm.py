@@ -9,7 +9,7 @@ _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
 def require_form(x: TensorType, ranks, layer: str, forms: str, input: int = 0):
-    """E302 naming the accepted layouts, e.g. 'BatchNorm2d expects a rank-4 input [N, C, H, W], got rank 3 [N, 3, 8]'."""
+    """E302 naming the accepted layouts: 'BatchNorm2d expects a rank-4 input [N, C, H, W], got rank 3 [N, 3, 8]'."""
     ranks = (ranks,) if isinstance(ranks, int) else tuple(ranks)
     if x.rank not in ranks:
         want = " or ".join(str(r) for r in ranks)

@@ -15,26 +15,10 @@ aten.mkldnn_rnn_layer, which FlopCounterMode does not see (it counts 0); with on
 
 from __future__ import annotations
 
-from .base import (BOOL, FLOAT, INT, Choice, LayerSpec, Param, ParamRangeError, ParamType, Weight, count,
-                   require_known, require_rank)
+from .base import BOOL, INT, Choice, LayerSpec, Param, Weight, count, require_known, require_rank
+from .regularization import Probability
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
-
-
-class _Probability(ParamType):
-    """A float in [0, 1] (a dropout rate)."""
-
-    def check(self, value):
-        v = FLOAT.check(value)
-        if not 0.0 <= v <= 1.0:
-            raise ParamRangeError(f"must be between 0 and 1, got {value}")
-        return v
-
-    def describe(self):
-        return "float in [0, 1]"
-
-
-PROBABILITY = _Probability()
 
 
 def _params(kind: str) -> tuple:
@@ -43,7 +27,7 @@ def _params(kind: str) -> tuple:
         Param("num_layers", INT, 1, "number of stacked recurrent layers", min=1),
         Param("bias", BOOL, True, "add the learned biases bias_ih and bias_hh"),
         Param("batch_first", BOOL, True, "input and output are [N, T, F] (false: [T, N, F], torch's default)"),
-        Param("dropout", PROBABILITY, 0.0, "dropout on the outputs of every layer but the last (training only)"),
+        Param("dropout", Probability(), 0.0, "dropout on the outputs of every layer but the last (training only)"),
         Param("bidirectional", BOOL, False, "also run the sequence backwards; the output has 2 * H features"),
     ]
     if kind == "RNN":

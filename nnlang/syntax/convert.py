@@ -146,7 +146,19 @@ class _Converter:
         return n.Chain(names, source.data == "source_tuple", steps, _span(tree))
 
     def step(self, tree: Tree) -> n.Step:
-        name_tree, _colon, term, _star, repeat = tree.children
+        kind = tree.data
+        if kind in ("layer_call", "layer_seq", "layer_group"):
+            term = self.term(tree)
+            return n.Step(None, False, term, None, term.span)
+        ch = tree.children
+        if kind == "named_step":
+            name_tree, _colon, term = ch
+            repeat = None
+        elif kind == "repeated_step":
+            name_tree = None
+            term, _star, repeat = ch
+        else:
+            name_tree, _colon, term, _star, repeat = ch
         name = None
         template = False
         if name_tree is not None:
@@ -169,12 +181,13 @@ class _Converter:
 
     def args(self, tree: Tree) -> list[n.Arg]:
         out = []
-        for a in _trees(tree.children):
-            if a.data == "kwarg":
+        for a in _items(tree.children):
+            if isinstance(a, Tree) and a.data == "kwarg":
                 name_tok, _eq, value = a.children
                 out.append(n.Arg(_name(name_tok), self.expr(value), _span(a)))
             else:
-                out.append(n.Arg(None, self.expr(a.children[0]), _span(a)))
+                value = self.expr(a)
+                out.append(n.Arg(None, value, value.span))
         return out
 
     # ---- expressions ----
@@ -184,21 +197,8 @@ class _Converter:
         kind = x.data
         ch = x.children
         span = _span(x)
-        if kind in ("or_test", "and_test", "comparison", "sum", "term"):
-            left = self.expr(ch[0])
-            for k in range(1, len(ch), 2):
-                right = self.expr(ch[k + 1])
-                left = n.BinOp(str(ch[k]), left, right, _join(left, right))
-            return left
-        if kind == "not_op":
-            return n.UnaryOp("not", self.expr(ch[1]), span)
-        if kind == "unary":
-            return n.UnaryOp(str(ch[0]), self.expr(ch[1]), span)
-        if kind == "power":
-            base, _pow, exp = ch
-            if exp is None:
-                return self.expr(base)
-            return n.BinOp("**", self.expr(base), self.expr(exp), span)
+        if kind in ("expr", "not_op", "unary"):
+            return self._climb(self._flat(x), [0], 0)
         if kind == "attr":
             return n.Attr(self.expr(ch[0]), _name(ch[2]), span)
         if kind == "index":
@@ -209,14 +209,47 @@ class _Converter:
         if kind in ("tuple_lit", "list_lit"):
             items = [self.expr(c) for c in _items(ch)]
             return n.TupleExpr(items, span)
-        if kind in ("int_lit", "float_lit", "str_lit", "true_lit", "false_lit", "name_ref"):
-            return self._token_expr(ch[0], kind)
-        if kind == "atom":  # parenthesised expression
-            inner = [c for c in ch if not isinstance(c, Token)]
-            return self.expr(inner[0])
+        if kind == "atom":  # parenthesised expression: ( expr )
+            return self.expr(ch[1])
         raise ConvertError(f"unexpected expression {kind}")
 
-    def _token_expr(self, tok: Token, kind: str | None = None):
+    # ---- operator precedence (the grammar gives a flat operand/operator list) ----
+    def _flat(self, x) -> list:
+        """[("pre", tok) | ("val", node) | ("op", tok)] with prefix operators peeled off operands."""
+        out: list = []
+        items = x.children if isinstance(x, Tree) and x.data == "expr" else [x]
+        for item in items:
+            if isinstance(item, Token) and item.type in _BINOPS:
+                out.append(("op", item))
+                continue
+            while isinstance(item, Tree) and item.data in ("not_op", "unary"):
+                out.append(("pre", item.children[0]))
+                item = item.children[1]
+            out.append(("val", self.expr(item)))
+        return out
+
+    def _climb(self, items: list, pos: list, min_prec: int):
+        """Precedence climbing over the flat list (Python's precedences and associativity)."""
+        kind, v = items[pos[0]]
+        pos[0] += 1
+        if kind == "pre":
+            op = "not" if v.type == "NOT" else str(v)
+            operand = self._climb(items, pos, _PREFIX_PREC[op])
+            left = n.UnaryOp(op, operand, Span.of_token(v).to(operand.span))
+        else:
+            left = v
+        while pos[0] < len(items):
+            kind, tok = items[pos[0]]
+            op = str(tok)
+            prec = _PREC[op]
+            if prec < min_prec:
+                break
+            pos[0] += 1
+            right = self._climb(items, pos, prec if op == "**" else prec + 1)
+            left = n.BinOp(op, left, right, _join(left, right))
+        return left
+
+    def _token_expr(self, tok: Token):
         span = Span.of_token(tok)
         t = tok.type
         if t == "INT":
@@ -232,6 +265,12 @@ class _Converter:
         if t == "NAME":
             return n.NameRef(str(tok), span)
         raise ConvertError(f"unexpected token {t}")
+
+
+_BINOPS = frozenset(("OR", "AND", "COMP_OP", "ADD_OP", "STAR", "SLASH", "DSLASH", "PERCENT", "POW"))
+_PREC = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5,
+         "*": 6, "/": 6, "//": 6, "%": 6, "**": 8}
+_PREFIX_PREC = {"not": 3, "-": 7, "+": 7}  # `not a == b` is not (a == b); `-2 ** 2` is -(2 ** 2)
 
 
 def _join(a, b) -> Span:

@@ -65,34 +65,35 @@ class ParseResult:
 
 
 def _filter_newlines(tokens: list) -> list:
-    """Keep only the newlines that can end a statement (see module doc)."""
+    """Keep only the newlines that can end a statement (see module doc).
+
+    A newline swallowed as a continuation is given back when the next line starts with a
+    statement keyword: `y = x ->` followed by `output y` is a broken line, not one statement.
+    """
     out = []
     stack: list[str] = []  # open bracket types
-    pending_nl = None  # the last newline swallowed inside brackets
+    pending_nl = None  # the last newline swallowed
     n = len(tokens)
     for i, tok in enumerate(tokens):
         t = tok.type
         if t == "_NL":
-            if stack and stack[-1] != "LBRACE":
-                pending_nl = tok  # inside () / []
-                continue
             if not stack:
                 continue  # top level
-            if out and out[-1].type in _CONTINUES:
-                continue
-            if i + 1 < n and tokens[i + 1].type in _JOINS_PREVIOUS:
-                continue
-            if i + 1 == n:
+            if (stack[-1] != "LBRACE" or (out and out[-1].type in _CONTINUES)
+                    or (i + 1 < n and tokens[i + 1].type in _JOINS_PREVIOUS) or i + 1 == n):
+                pending_nl = tok
                 continue
             out.append(tok)
+            pending_nl = None
             continue
-        if t in _STATEMENT_KEYWORDS and stack and stack[-1] != "LBRACE":
-            # A bracket was left open on an earlier line: give the parser back that line's end,
-            # so the error points there and recovery resumes at this statement.
+        if t in _STATEMENT_KEYWORDS and stack:
+            # A bracket left open or a dangling operator on an earlier line: give the parser back
+            # that line's end, so the error points there and recovery resumes at this statement.
             while stack and stack[-1] != "LBRACE":
                 stack.pop()
-            if pending_nl is not None and stack:
+            if pending_nl is not None and stack and out and out[-1].type not in ("_NL", "LBRACE"):
                 out.append(pending_nl)
+        pending_nl = None
         if t in _OPENERS:
             stack.append(t)
         elif t == "RBRACE":

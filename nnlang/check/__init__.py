@@ -1,0 +1,1 @@
+"""Semantic checks that need no shapes (shape checks run during lowering)."""

@@ -1,0 +1,1 @@
+"""IR: the typed graph, lowering from syntax, compile-time evaluation."""

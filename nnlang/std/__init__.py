@@ -1,0 +1,1 @@
+"""The shipped .nns library (use "std/resnet")."""

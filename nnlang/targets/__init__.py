@@ -1,0 +1,1 @@
+"""Framework targets (torch, onnx, caffe, keras): each imported lazily, only here."""

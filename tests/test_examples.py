@@ -1,0 +1,292 @@
+"""The model zoo in examples/ and the shipped library nnlang/std: every file is clean, and every model
+matches its reference exactly -- parameter counts, weight names and shapes (the state_dict keys), and
+multiply-accumulates per layer.
+
+The references: torchvision's models (tests/zoo_oracle.py builds them and runs FlopCounterMode),
+torch.nn.TransformerEncoder for the BERT encoder, a plain torch module for the LSTM classifier.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import zoo_oracle as zo
+from nnlang.analyze import analyze
+
+ROOT = zo.ROOT
+EXAMPLES = sorted(zo.EXAMPLES.glob("*.nns"))
+STD = sorted((ROOT / "nnlang" / "std").glob("*.nns"))
+
+# What the zoo must hold: one file per network of the brief.
+ZOO_FILES = {
+    "lenet5.nns", "alexnet.nns", "caffenet.nns", "vgg16.nns", "resnet18.nns", "resnet50.nns", "googlenet.nns",
+    "inception_v3.nns", "squeezenet1_0.nns", "densenet121.nns", "mobilenet_v2.nns", "lstm_classifier.nns",
+    "bert_encoder.nns", "unet.nns",
+}
+
+TV_MISSING = zo.torchvision_unavailable()
+needs_torchvision = pytest.mark.skipif(TV_MISSING is not None, reason=f"torchvision reference unavailable: {TV_MISSING}")
+TV_IDS = [m.example.removesuffix(".nns") for m in zo.TORCHVISION_ZOO]
+
+
+def nnlang(*args):
+    return subprocess.run([sys.executable, "-m", "nnlang", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT)
+
+
+# ---- every file is clean -----------------------------------------------------------------------
+
+def test_the_zoo_is_complete():
+    assert ZOO_FILES <= {p.name for p in EXAMPLES}
+    assert {"resnet.nns", "transformer.nns"} <= {p.name for p in STD}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_analyses_without_any_diagnostic(path):
+    a = analyze(path.read_text(encoding="utf-8"), path=str(path))
+    assert [str(d) for d in a.diagnostics] == []
+    g = a.graph
+    assert g is not None and g.nodes and g.outputs
+    assert all(node.macs is not None for node in g.nodes)
+    assert all(g.tensor(t).type is not None for t in range(len(g.tensors)))
+
+
+@pytest.mark.parametrize("path", STD, ids=lambda p: p.stem)
+def test_std_library_file_is_clean(path):
+    a = analyze(path.read_text(encoding="utf-8"), path=str(path))
+    assert [str(d) for d in a.diagnostics] == []
+    assert a.blocks  # a library: blocks only
+    assert not a.graphs
+
+
+def test_cli_check_of_the_whole_zoo_is_silent():
+    r = nnlang("check", *EXAMPLES)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+
+
+# ---- parameter counts --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("example,expected", sorted(zo.EXPECTED_PARAMS.items()))
+def test_summary_total_params_is_the_published_count(example, expected):
+    r = nnlang("summary", zo.EXAMPLES / example, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["total_params"] == expected
+
+
+@pytest.mark.parametrize("example,expected", sorted(zo.EXPECTED_PARAMS.items()))
+def test_api_total_params_is_the_published_count(example, expected):
+    assert zo.analyze_example(example).graph.total_params == expected
+
+
+# ---- torchvision: weights and MACs -------------------------------------------------------------
+
+@needs_torchvision
+@pytest.mark.parametrize("model", zo.TORCHVISION_ZOO, ids=TV_IDS)
+def test_params_equal_torchvision(model):
+    r = zo.compare(model)
+    assert r.params == r.ref_params == model.params
+
+
+@needs_torchvision
+@pytest.mark.parametrize("model", zo.TORCHVISION_ZOO, ids=TV_IDS)
+def test_weight_names_and_shapes_equal_torchvision_state_dict(model):
+    r = zo.compare(model)
+    assert r.missing == {}, "in torchvision's state_dict, not in ours"
+    assert r.extra == {}, "ours, not in torchvision's state_dict"
+    assert r.wrong_shape == {}, "(ours, torchvision's)"
+    assert r.weight_count > 0
+
+
+@needs_torchvision
+@pytest.mark.parametrize("model", zo.TORCHVISION_ZOO, ids=TV_IDS)
+def test_macs_per_layer_equal_flop_counter(model):
+    r = zo.compare(model)
+    assert r.compared_layers > 0
+    # Every counted MAC of the reference is in a conv / linear module, so the per-layer check covers it all.
+    assert r.ref_leaf_macs == r.ref_macs
+    assert r.mac_mismatches == {}, "(ours, FlopCounterMode) per layer, beyond 1 %"
+    assert zo.close(r.macs, r.ref_macs), (r.macs, r.ref_macs)
+
+
+# The std library against torchvision models the examples do not cover: other depths, groups, widths.
+STD_RESNETS = {
+    "resnet34": ("BasicStage", "(64, 3)", "(128, 4, stride=2)", "(256, 6, stride=2)", "(512, 3, stride=2)"),
+    "resnext50_32x4d": ("BottleneckStage", "(64, 3, groups=32, base_width=4)",
+                        "(128, 4, stride=2, groups=32, base_width=4)", "(256, 6, stride=2, groups=32, base_width=4)",
+                        "(512, 3, stride=2, groups=32, base_width=4)"),
+    "wide_resnet50_2": ("BottleneckStage", "(64, 3, base_width=128)", "(128, 4, stride=2, base_width=128)",
+                        "(256, 6, stride=2, base_width=128)", "(512, 3, stride=2, base_width=128)"),
+}
+
+
+@needs_torchvision
+@pytest.mark.parametrize("name", sorted(STD_RESNETS))
+def test_std_resnet_stages_build_other_torchvision_resnets(name):
+    stage, *args = STD_RESNETS[name]
+    layers = "\n".join(f"        -> layer{i + 1}: {stage}{a}" for i, a in enumerate(args))
+    text = f"""use "std/resnet"
+network Net {{
+    input image: [N, 3, 224, 224]
+    logits = image
+        -> conv1: Conv2d(64, 7, stride=2, padding=3, bias=false) -> bn1: BatchNorm2d -> ReLU
+        -> MaxPool2d(3, stride=2, padding=1)
+{layers}
+        -> AdaptiveAvgPool2d(1) -> Flatten -> fc: Linear(1000)
+    output logits
+}}
+"""
+    a = analyze(text)
+    assert [str(d) for d in a.diagnostics] == []
+    ref = zo.build(zo.ZooModel("-", name, 0))
+    assert zo.our_state(a.graph) == zo.reference_state(ref)
+    assert a.graph.total_params == sum(p.numel() for p in ref.parameters())
+    per_module, total = zo.reference_macs(ref, (1, 3, 224, 224))
+    ours = zo.our_macs(a.graph)
+    assert {k: ours.get(k, 0) for k in per_module} == per_module
+    assert a.graph.total_macs == total
+
+
+# ---- torch.nn references for the models torchvision does not have ------------------------------
+
+def _torch():
+    return pytest.importorskip("torch", reason="torch is not installed: no reference for this model")
+
+
+def _flops_by_module(module, *inputs) -> dict:
+    torch = _torch()
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        module(*inputs)
+    root = type(module).__name__
+    return {("" if k in ("Global", root) else k.removeprefix(root + ".")): sum(v.values()) // 2
+            for k, v in counter.get_flop_counts().items()}
+
+
+def test_bert_encoder_equals_torch_transformer_encoder():
+    torch = _torch()
+    a = zo.analyze_example("bert_encoder.nns")
+    g = a.graph
+    layer = torch.nn.TransformerEncoderLayer(768, 12, 3072, dropout=0.1, activation="gelu", layer_norm_eps=1e-12,
+                                             batch_first=True)
+    ref = torch.nn.TransformerEncoder(layer, 12, enable_nested_tensor=False)
+    assert zo.our_state(g) == zo.reference_state(ref)
+    assert g.total_params == sum(p.numel() for p in ref.parameters()) == 85_054_464
+    # Training mode: in eval mode torch takes the fused fast path, which FlopCounterMode does not see.
+    ref.train()
+    flops = _flops_by_module(ref, torch.zeros(zo.input_shape(g)))
+    ours = zo.our_macs(g)
+    for i in range(12):
+        for sub in ("self_attn", "linear1", "linear2"):
+            path = f"layers.{i}.{sub}"
+            assert ours[path] == flops[path], path
+    assert g.total_macs == flops[""]
+
+
+def test_bert_encoder_output_shape():
+    g = zo.analyze_example("bert_encoder.nns").graph
+    ((_, out),) = g.outputs
+    assert g.tensor(out).type.shape == ("N", 128, 768)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_std_transformer_encoder_layer_equals_torch(norm_first, activation):
+    torch = _torch()
+    text = f"""use "std/transformer"
+network Net {{
+    input x: [N, 10, 64]
+    y = x -> layers: TransformerEncoderLayer(4, dim_feedforward=256, activation="{activation}",
+                                             norm_first={'true' if norm_first else 'false'}) * 2
+    output y
+}}
+"""
+    a = analyze(text)
+    assert [str(d) for d in a.diagnostics] == []
+    g = a.graph
+    ref = torch.nn.TransformerEncoder(
+        torch.nn.TransformerEncoderLayer(64, 4, 256, activation=activation, norm_first=norm_first, batch_first=True),
+        2, enable_nested_tensor=False)
+    assert zo.our_state(g) == zo.reference_state(ref)
+    assert g.total_params == sum(p.numel() for p in ref.parameters())
+    ref.train()
+    assert g.total_macs == _flops_by_module(ref, torch.zeros(1, 10, 64))[""]
+    # The order of the operations, as torch runs them (pre-norm: LayerNorm first; post-norm: after the sum).
+    ops = [node.op for node in g.nodes if node.path.startswith("layers.0.")]
+    act = "GELU" if activation == "gelu" else "ReLU"
+    if norm_first:
+        assert ops == ["LayerNorm", "MultiheadAttention", "Dropout", "Add",
+                       "LayerNorm", "Linear", act, "Dropout", "Linear", "Dropout", "Add"]
+    else:
+        assert ops == ["MultiheadAttention", "Dropout", "Add", "LayerNorm",
+                       "Linear", act, "Dropout", "Linear", "Dropout", "Add", "LayerNorm"]
+
+
+def test_lstm_classifier_equals_torch():
+    torch = _torch()
+
+    class LSTMClassifier(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(20000, 128)
+            self.lstm = torch.nn.LSTM(128, 256, num_layers=2, batch_first=True)
+            self.fc = torch.nn.Linear(256, 2)
+
+        def forward(self, tokens):
+            seq, _ = self.lstm(self.embedding(tokens))
+            return self.fc(seq[:, -1])
+
+    g = zo.analyze_example("lstm_classifier.nns").graph
+    (_, tid), = g.inputs
+    assert g.tensor(tid).type.shape == ("N", "T") and g.tensor(tid).type.dtype == "i64"
+    ((_, out),) = g.outputs
+    assert g.tensor(out).type.shape == ("N", 2)
+    ref = LSTMClassifier().eval()
+    assert zo.our_state(g) == zo.reference_state(ref)
+    assert g.total_params == sum(p.numel() for p in ref.parameters())
+    # MACs per example and time step (symbolic N and T count as 1). CPU LSTM runs a fused oneDNN kernel
+    # that FlopCounterMode cannot see; without oneDNN it runs the counted matrix products.
+    with torch.backends.mkldnn.flags(enabled=False):
+        flops = _flops_by_module(ref, torch.zeros(1, 1, dtype=torch.long))
+    assert zo.our_macs(g) == {"lstm": flops["lstm"], "fc": flops["fc"]}
+
+
+# ---- the other examples: shapes and names --------------------------------------------------------
+
+def test_unet_keeps_the_input_size_and_concatenates_skips():
+    g = zo.analyze_example("unet.nns").graph
+    ((_, out),) = g.outputs
+    assert g.tensor(out).type.shape == ("N", 2, 256, 256)
+    assert sum(node.op == "Concat" for node in g.nodes) == 4
+    assert sum(node.op == "ConvTranspose2d" for node in g.nodes) == 4
+    ups = [node for node in g.nodes if node.op == "ConvTranspose2d"]
+    assert [node.path for node in ups] == ["up1.up", "up2.up", "up3.up", "up4.up"]
+    assert g.total_params == 31_030_658
+
+
+def test_caffenet_layers_carry_the_prototxt_names():
+    g = zo.analyze_example("caffenet.nns").graph
+    state = zo.our_state(g)
+    # Grouped convolutions: half the input channels per filter for conv2, conv4 and conv5.
+    assert state["conv2.weight"] == (256, 48, 5, 5)
+    assert state["conv4.weight"] == (384, 192, 3, 3)
+    assert state["conv5.weight"] == (256, 192, 3, 3)
+    assert {k.split(".")[0] for k in state} == {"conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"}
+    assert {node.path for node in g.nodes if node.op == "LocalResponseNorm"} == {"norm1", "norm2"}
+    ((_, out),) = g.outputs
+    assert g.tensor(out).type.shape == ("N", 1000)
+
+
+def test_lenet5_shapes():
+    g = zo.analyze_example("lenet5.nns").graph
+    shapes = {node.path: g.tensor(node.outputs[0]).type.shape for node in g.nodes}
+    assert shapes["conv1"] == ("N", 6, 28, 28)
+    assert shapes["conv2"] == ("N", 16, 10, 10)
+    assert shapes["fc1"] == ("N", 120)
+    assert shapes["fc3"] == ("N", 10)

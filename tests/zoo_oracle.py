@@ -1,0 +1,254 @@
+"""Reference figures for the model zoo in examples/: what torchvision says, and what our IR says.
+
+The tests in tests/test_examples.py compare the two; running this file prints the comparison
+as a table:  .venv/bin/python tests/zoo_oracle.py [name ...]
+
+torchvision's compiled extension is not always loadable; its Python model code only needs the
+two `torchvision::nms` / `qnms` operator schemas registered, so import_torchvision() defines
+them when they are missing (without a kernel: no zoo model calls them).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from nnlang.analyze import analyze  # noqa: E402
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    example: str  # file name in examples/
+    torchvision: str  # constructor in torchvision.models
+    params: int  # the published parameter count (torchvision's weights meta "num_params")
+    kwargs: tuple = ()  # extra constructor arguments, as (name, value) pairs
+
+    @property
+    def path(self) -> Path:
+        return EXAMPLES / self.example
+
+
+# The torchvision models of the zoo, with the published parameter counts.
+TORCHVISION_ZOO = (
+    ZooModel("alexnet.nns", "alexnet", 61_100_840),
+    ZooModel("vgg16.nns", "vgg16", 138_357_544),
+    ZooModel("resnet18.nns", "resnet18", 11_689_512),
+    ZooModel("resnet50.nns", "resnet50", 25_557_032),
+    ZooModel("googlenet.nns", "googlenet", 6_624_904, (("aux_logits", False), ("init_weights", False))),
+    ZooModel("inception_v3.nns", "inception_v3", 23_834_568, (("aux_logits", False), ("init_weights", False))),
+    ZooModel("squeezenet1_0.nns", "squeezenet1_0", 1_248_424),
+    ZooModel("densenet121.nns", "densenet121", 7_978_856),
+    ZooModel("mobilenet_v2.nns", "mobilenet_v2", 3_504_872),
+)
+
+# Every example, with its expected parameter count where one is known independently.
+EXPECTED_PARAMS = {m.example: m.params for m in TORCHVISION_ZOO}
+EXPECTED_PARAMS.update({
+    "lenet5.nns": 61_706,           # (6*25+6) + (16*6*25+16) + (400*120+120) + (120*84+84) + (84*10+10)
+    "caffenet.nns": 60_965_224,     # BVLC reference CaffeNet
+    "bert_encoder.nns": 85_054_464,  # 12 * 7,087,872: BERT-base's encoder without the embeddings
+})
+
+MAC_TOLERANCE = 0.01  # relative
+
+
+# ---- our side ----------------------------------------------------------------------------------
+
+def analyze_example(name: str):
+    path = EXAMPLES / name
+    return analyze(path.read_text(encoding="utf-8"), path=str(path))
+
+
+def our_state(graph) -> dict:
+    """Weight name -> shape over every node of the IR: trainable parameters and buffers."""
+    out = {}
+    for node in graph.nodes:
+        for w in node.weights:
+            key = f"{node.path}.{w.name}"
+            if key in out:
+                raise AssertionError(f"weight {key} defined twice")
+            out[key] = tuple(w.shape)
+    return out
+
+
+def our_macs(graph) -> dict:
+    """Node path -> MACs, for the nodes that have any."""
+    return {node.path: node.macs for node in graph.nodes if node.macs}
+
+
+def input_shape(graph, batch: int = 1) -> tuple:
+    """The shape of the network's (single) input with every symbolic dim set to `batch`."""
+    (_, tid), = graph.inputs
+    return tuple(d if isinstance(d, int) else batch for d in graph.tensor(tid).type.shape)
+
+
+# ---- torchvision's side ------------------------------------------------------------------------
+
+_TV = None
+_TV_ERROR: Optional[str] = None
+
+
+def import_torchvision():
+    """torchvision.models, or None (then torchvision_unavailable() says why)."""
+    global _TV, _TV_ERROR
+    if _TV is not None or _TV_ERROR is not None:
+        return _TV
+    try:
+        import torch
+    except Exception as e:  # pragma: no cover - depends on the environment
+        _TV_ERROR = f"torch is not importable: {e}"
+        return None
+    try:
+        import torchvision.models as models
+    except RuntimeError as e:
+        if "torchvision::nms" not in str(e):
+            _TV_ERROR = f"torchvision is not importable: {type(e).__name__}: {e}"
+            return None
+        # The compiled extension did not load: register the schemas torchvision's import checks
+        # for, drop the half-imported package and import it again.
+        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+            del sys.modules[name]
+        lib = torch.library.Library("torchvision", "DEF")
+        lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        globals()["_TV_LIBRARY"] = lib  # keep the registration alive
+        try:
+            import torchvision.models as models
+        except Exception as e2:  # pragma: no cover - depends on the environment
+            _TV_ERROR = f"torchvision is not importable: {type(e2).__name__}: {e2}"
+            return None
+    except Exception as e:  # pragma: no cover - depends on the environment
+        _TV_ERROR = f"torchvision is not importable: {type(e).__name__}: {e}"
+        return None
+    _TV = models
+    return _TV
+
+
+def torchvision_unavailable() -> Optional[str]:
+    import_torchvision()
+    return _TV_ERROR
+
+
+def build(model: ZooModel):
+    models = import_torchvision()
+    if models is None:
+        raise RuntimeError(_TV_ERROR)
+    return getattr(models, model.torchvision)(weights=None, **dict(model.kwargs)).eval()
+
+
+def reference_state(module) -> dict:
+    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+def reference_macs(module, shape: tuple) -> tuple:
+    """(module fqn -> MACs for every conv / linear / attention leaf, total MACs) by FlopCounterMode."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        module(torch.zeros(shape))
+    counts = counter.get_flop_counts()
+    root = type(module).__name__
+
+    def flops(fqn: str) -> int:
+        key = f"{root}.{fqn}" if fqn else "Global"
+        return sum(counts.get(key, {}).values())
+
+    per_module = {}
+    for fqn, m in module.named_modules():
+        if isinstance(m, (torch.nn.modules.conv._ConvNd, torch.nn.Linear, torch.nn.MultiheadAttention)):
+            per_module[fqn] = flops(fqn) // 2
+    return per_module, flops("") // 2
+
+
+# ---- the comparison ----------------------------------------------------------------------------
+
+@dataclass
+class Report:
+    model: ZooModel
+    params: int
+    ref_params: int
+    missing: dict = field(default_factory=dict)  # in torchvision, not ours: name -> shape
+    extra: dict = field(default_factory=dict)  # ours, not torchvision's
+    wrong_shape: dict = field(default_factory=dict)  # name -> (ours, theirs)
+    macs: int = 0
+    ref_macs: int = 0
+    mac_mismatches: dict = field(default_factory=dict)  # path -> (ours, theirs)
+    compared_layers: int = 0  # conv / linear / attention modules whose MACs were compared
+    ref_leaf_macs: int = 0  # the sum of their FlopCounterMode MACs (all of the total, for these models)
+    weight_count: int = 0
+
+    @property
+    def weights_match(self) -> bool:
+        return not (self.missing or self.extra or self.wrong_shape)
+
+    @property
+    def mac_error(self) -> float:
+        return abs(self.macs - self.ref_macs) / self.ref_macs if self.ref_macs else float(self.macs != 0)
+
+
+def close(a: int, b: int, tol: float = MAC_TOLERANCE) -> bool:
+    return math.isclose(a, b, rel_tol=tol, abs_tol=0)
+
+
+@functools.lru_cache(maxsize=None)
+def compare(model: ZooModel) -> Report:
+    """Our IR against torchvision's model (cached: the tests ask several questions of one comparison)."""
+    a = analyze_example(model.example)
+    if a.errors or a.graph is None:
+        raise AssertionError(f"{model.example} does not analyse: {[str(d) for d in a.errors]}")
+    g = a.graph
+    mine = our_state(g)
+    ref_module = build(model)
+    theirs = reference_state(ref_module)
+    r = Report(model, g.total_params, sum(p.numel() for p in ref_module.parameters()), weight_count=len(theirs))
+    r.missing = {k: v for k, v in theirs.items() if k not in mine}
+    r.extra = {k: v for k, v in mine.items() if k not in theirs}
+    r.wrong_shape = {k: (mine[k], theirs[k]) for k in mine.keys() & theirs.keys() if mine[k] != theirs[k]}
+
+    per_module, total = reference_macs(ref_module, input_shape(g))
+    ours = {node.path: node.macs or 0 for node in g.nodes}
+    r.macs, r.ref_macs = g.total_macs, total
+    r.compared_layers, r.ref_leaf_macs = len(per_module), sum(per_module.values())
+    for fqn, ref in per_module.items():
+        got = ours.get(fqn)
+        if got is None or not close(got, ref):
+            r.mac_mismatches[fqn] = (got, ref)
+    return r
+
+
+def main(argv) -> int:
+    if torchvision_unavailable():
+        print(f"torchvision unavailable: {torchvision_unavailable()}")
+        return 1
+    picked = [m for m in TORCHVISION_ZOO if not argv or m.example.removesuffix(".nns") in argv]
+    ok = True
+    print(f"{'model':18} {'params':>12} {'published':>12} {'weights':>10} {'MACs':>15} {'FlopCounter':>15} {'err':>8} {'layers':>7}")
+    for m in picked:
+        r = compare(m)
+        good = r.params == m.params == r.ref_params and r.weights_match and not r.mac_mismatches \
+            and close(r.macs, r.ref_macs)
+        ok &= good
+        good &= r.ref_leaf_macs == r.ref_macs
+        weights = f"{r.weight_count} ok" if r.weights_match else "MISMATCH"
+        print(f"{m.example:18} {r.params:12,} {m.params:12,} {weights:>10} {r.macs:15,} {r.ref_macs:15,} "
+              f"{100 * r.mac_error:7.3f}% {r.compared_layers:7}{'' if good else '  <-- FAIL'}")
+        for title, d in (("missing", r.missing), ("extra", r.extra), ("wrong shape", r.wrong_shape),
+                         ("MACs (ours, FlopCounterMode)", r.mac_mismatches)):
+            for k, v in list(d.items())[:10]:
+                print(f"    {title}: {k} {v}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
