@@ -228,6 +228,7 @@ network Net {{
                        "Linear", act, "Dropout", "Linear", "Dropout", "Add", "LayerNorm"]
 
 
+@pytest.mark.filterwarnings("ignore:TF32 acceleration:UserWarning")
 def test_lstm_classifier_equals_torch():
     torch = _torch()
 

@@ -46,6 +46,7 @@ def bind_layer(spec, args, evaluate, report, call_span):
     positional = [p for p in params if p.positional]
     failed = False
     poisoned = False
+    attempted: set = set()  # params given a value, valid or not: never also "missing"
     pos_i = 0
     for arg in args or ():
         if arg.name is None:
@@ -59,6 +60,7 @@ def bind_layer(spec, args, evaluate, report, call_span):
             if p is None or p.name in given:
                 failed = True
                 continue
+        attempted.add(p.name)
         try:
             value = evaluate(arg.value)
         except Poisoned:
@@ -72,11 +74,11 @@ def bind_layer(spec, args, evaluate, report, call_span):
         try:
             given[p.name] = p.validate(value)
         except ParamRangeError as e:
-            report("E105", f"{spec.name}: {p.name} {e}", arg.value.span)
+            report("E105", f"{spec.name}: {p.name}: {e}", arg.value.span)
             failed = True
             continue
         except ParamTypeError as e:
-            report("E104", f"{spec.name}: {p.name} {e}", arg.value.span)
+            report("E104", f"{spec.name}: {p.name}: {e}", arg.value.span)
             failed = True
             continue
         spans[p.name] = arg.span
@@ -85,7 +87,7 @@ def bind_layer(spec, args, evaluate, report, call_span):
         if p.name in given:
             attrs[p.name] = given[p.name]
         elif p.required:
-            if not poisoned:
+            if not poisoned and p.name not in attempted:
                 report("E103", f"{spec.name}: missing required parameter '{p.name}' ({p.type.describe()}); "
                        f"e.g. {spec.example or spec.signature()}", call_span)
             failed = True
@@ -117,6 +119,7 @@ def bind_block(defn, args, evaluate, report, call_span, eval_default):
     by_name = {d.name.id: d for d in decls}
     pos_i = 0
     values: dict = {}
+    attempted: set = set()
     for arg in args or ():
         if arg.name is None:
             if pos_i >= len(decls):
@@ -129,6 +132,7 @@ def bind_block(defn, args, evaluate, report, call_span, eval_default):
             if d is None or d.name.id in values:
                 failed = True
                 continue
+        attempted.add(d.name.id)
         try:
             values[d.name.id] = (evaluate(arg.value), arg.value.span)
         except Poisoned:
@@ -150,7 +154,7 @@ def bind_block(defn, args, evaluate, report, call_span, eval_default):
                 continue
             span = d.default.span
         else:
-            if not poisoned:
+            if not poisoned and d.name.id not in attempted:
                 tname = d.type.id if d.type is not None else "value"
                 report("E103", f"{defn.name.id}: missing required parameter '{d.name.id}' ({tname})", call_span)
             failed = True
@@ -159,7 +163,7 @@ def bind_block(defn, args, evaluate, report, call_span, eval_default):
             try:
                 value = ptype.check(value)
             except ParamTypeError as e:
-                report("E104", f"{defn.name.id}: {d.name.id} {e}", span)
+                report("E104", f"{defn.name.id}: {d.name.id}: {e}", span)
                 failed = True
                 continue
         bound[d.name.id] = value

@@ -20,6 +20,7 @@ from .base import (BOOL, INT, LayerSpec, Param, ShapeError, Weight, count, dim_a
 from .regularization import Probability
 
 _NAME = "MultiheadAttention"
+_ROLE = ("query", "key", "value")
 
 
 def _qkv(inputs):
@@ -36,35 +37,34 @@ def _dims(a, inputs):
     require_rank(q, (2, 3), _NAME)
     for i, t in ((1, k), (2, v)):
         if t.rank != q.rank:
-            raise ShapeError(f"{_NAME}: query {q} and {('key', 'value')[i - 1]} {t} must have the same rank",
-                             "E302", i)
+            raise ShapeError(f"{_NAME}: query {q} and {_ROLE[i]} {t} must have the same rank", "E302", i)
     e = require_known(q.shape[-1], f"{_NAME}: embed size (last dim of query {q})")
     kdim = require_known(k.shape[-1], f"{_NAME}: key size (last dim of key {k})", 1)
     vdim = require_known(v.shape[-1], f"{_NAME}: value size (last dim of value {v})", 2)
     if e % a["num_heads"]:
         raise ShapeError(f"{_NAME}: embed size {e} (last dim of query {q}) is not divisible by "
                          f"num_heads={a['num_heads']}", "E301", 0)
-    if q.rank == 2:
-        batch, seq = (None,), 0
+    if q.rank == 2:  # unbatched [L, E]
+        n, seq = None, 0
     else:
-        batch, seq = (0, 1) if a["batch_first"] else (1, 0)
-        batch = (q.shape[batch], k.shape[batch], v.shape[batch])
-        if not same_dims(batch[0], batch[1]) or not same_dims(batch[0], batch[2]):
-            i = 1 if not same_dims(batch[0], batch[1]) else 2
-            raise ShapeError(f"{_NAME}: batch sizes differ: query {q}, key {k}, value {v}", "E301", i)
+        b, seq = (0, 1) if a["batch_first"] else (1, 0)
+        for i, t in ((1, k), (2, v)):
+            if not same_dims(q.shape[b], t.shape[b]):
+                raise ShapeError(f"{_NAME}: the batch sizes of query {q} and {_ROLE[i]} {t} differ", "E301", i)
+        n = q.shape[b]
     if not same_dims(k.shape[seq], v.shape[seq]):
         raise ShapeError(f"{_NAME}: key {k} and value {v} must have the same sequence length S", "E301", 2)
-    return e, kdim, vdim, batch[0], q.shape[seq], k.shape[seq]
+    return e, kdim, vdim, n, q.shape[seq], k.shape[seq]
 
 
 def _infer(a, inputs):
-    *_, n, l, s = _dims(a, inputs)
+    *_, n, tq, tk = _dims(a, inputs)
     q = inputs[0]
     out = [q.with_shape(q.shape)]
     if a["need_weights"]:
         if a["add_bias_kv"]:  # the bias position is one more key
-            s = dim_arith(lambda d: d + 1, s)
-        out.append(q.with_shape((l, s) if q.rank == 2 else (n, l, s)))
+            tk = dim_arith(lambda d: d + 1, tk)
+        out.append(q.with_shape((tq, tk) if q.rank == 2 else (n, tq, tk)))
     return out
 
 
@@ -85,11 +85,11 @@ def _weights(a, inputs):
 
 
 def _macs(a, inputs, outputs):
-    e, kdim, vdim, n, l, s = _dims(a, inputs)
-    n, l, s = count((n,)), count((l,)), count((s,))  # symbols (N, T) count as 1
-    s_att = s + 1 if a["add_bias_kv"] else s  # bias_k / bias_v add one key position
-    projections = l * e * e + s * kdim * e + s * vdim * e + l * e * e
-    return n * (projections + 2 * l * s_att * e)
+    e, kdim, vdim, n, tq, tk = _dims(a, inputs)
+    n, tq, tk = count((n,)), count((tq,)), count((tk,))  # symbols (N, T) count as 1
+    keys = tk + 1 if a["add_bias_kv"] else tk  # bias_k / bias_v add one key position
+    projections = tq * e * e + tk * kdim * e + tk * vdim * e + tq * e * e
+    return n * (projections + 2 * tq * keys * e)
 
 
 LAYERS = [

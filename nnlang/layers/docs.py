@@ -36,7 +36,7 @@ def render_markdown() -> str:
             alias = f" (alias: {', '.join(spec.aliases)})" if spec.aliases else ""
             lines += [f"### {spec.name}{alias}", "", spec.doc, ""]
             if spec.example:
-                lines += ["```nns", f"y = x -> {spec.example}" if _inputs(spec) == "1" else
+                lines += ["```text", f"y = x -> {spec.example}" if _inputs(spec) == "1" else
                           f"y = (a, b) -> {spec.example}", "```", ""]
             lines.append(f"Inputs: {_inputs(spec)}" + (" (a loss: a training head)" if spec.loss else ""))
             lines.append("")

@@ -173,3 +173,13 @@ def oracle(name: str, inputs: list, build: Callable[[dict, list], Ref], *args, s
     elif any(isinstance(d, str) for t in inputs for d in t.shape):
         assert symbolic_macs == run({k: 1 for k in sizes})[-1]
     return attrs, outs, got
+
+
+def assert_documented(specs):
+    """Every spec has a doc and an example naming it; every param a doc and a valid default."""
+    for spec in specs:
+        assert spec.doc and spec.example.split("(")[0] in (spec.name, *spec.aliases), spec.name
+        for p in spec.params:
+            assert p.doc and "\n" not in p.doc, f"{spec.name}.{p.name}"
+            if not p.required and p.default is not None:
+                p.validate(p.default)  # raises if the default is not of the param's own type

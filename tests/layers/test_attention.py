@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from _oracle_graph import Ref, T, bind, flop_macs, infer, oracle, raises
+from _oracle_graph import Ref, T, assert_documented, bind, flop_macs, infer, oracle, raises
 
 from nnlang.layers.base import ParamRangeError, ParamTypeError
 
@@ -94,3 +94,8 @@ def test_errors():
         bind(name, 2.5)
     with pytest.raises(AssertionError):  # embed_dim is inferred, never a parameter
         bind(name, 2, embed_dim=8)
+
+
+def test_documented():
+    from nnlang.layers.attention import LAYERS
+    assert_documented(LAYERS)

@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 import torch
-from _oracle_graph import DTYPE_NAMES, DTYPES, Ref, T, bind, infer, oracle, raises
+from _oracle_graph import DTYPES, DTYPE_NAMES, Ref, T, assert_documented, bind, infer, oracle, raises
 
 from nnlang.layers import get
 from nnlang.layers.base import ParamTypeError
@@ -153,3 +153,8 @@ def test_scale_errors():
     raises("Scale", [T("N", 3)], "E302", axis=2, match=("axis 2", "rank-2"))
     with pytest.raises(ParamTypeError):
         bind("Scale", bias="yes")
+
+
+def test_documented():
+    from nnlang.layers.merge import LAYERS
+    assert_documented(LAYERS)

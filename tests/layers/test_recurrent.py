@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from _oracle_graph import Ref, T, bind, flop_macs, infer, oracle, raises
+from _oracle_graph import Ref, T, assert_documented, bind, flop_macs, infer, oracle, raises
 
 from nnlang.layers.base import ParamRangeError, ParamTypeError
 
@@ -100,3 +100,8 @@ def test_errors():
         bind("RNN", 8, nonlinearity="sigmoid")
     with pytest.raises(AssertionError):  # nonlinearity is RNN's only
         bind("LSTM", 8, nonlinearity="relu")
+
+
+def test_documented():
+    from nnlang.layers.recurrent import LAYERS
+    assert_documented(LAYERS)

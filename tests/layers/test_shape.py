@@ -3,7 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from _oracle_graph import Ref, T, bind, infer, oracle, raises
+from _oracle_graph import Ref, T, assert_documented, bind, infer, oracle, raises
 
 from nnlang.layers.base import ParamRangeError, ParamTypeError
 
@@ -203,3 +203,8 @@ def test_reduce_errors():
     raises("Mean", [T("N", 3, dtype="i64")], "E301", 1, match=("floating", "i64"))
     raises("Sum", [T("N", 3, 4)], "E304", (1, -2), match="twice")
     raises("Mean", [T("N", 3)], "E302", 2, match=("axis 2", "rank-2"))
+
+
+def test_documented():
+    from nnlang.layers.shape import LAYERS
+    assert_documented(LAYERS)
