@@ -63,7 +63,21 @@ def resolve_use(spec: str, base_dir: str) -> str:
 class _Imports:
     def __init__(self, read: Callable[[str], Optional[str]]):
         self.read = read
-        self.cache: dict = {}  # abs path -> (module, diagnostics)
+        self.cache: dict = {}  # abs path -> (module, diagnostics, text)
+        self.used: dict = {}  # abs path -> (as written, module, parse diagnostics, the use in the document)
+
+    def report_errors(self, sink: DiagnosticSink, blocks: dict):
+        """An imported file's own errors (syntax and static) show at the `use` that brought it in."""
+        for path, (written, module, diags, top_use) in self.used.items():
+            own = DiagnosticSink()
+            StaticChecker(own, blocks).check_module(module)
+            errors = [d for d in list(diags) + own.items if d.is_error]
+            if not errors:
+                continue
+            first = min(errors, key=lambda d: d.span.start)
+            sink.error("E403", f"{written}: {len(errors)} error{'s' if len(errors) != 1 else ''}, first: "
+                       f"{first.span.line}:{first.span.column}: {first.message}", top_use.path_span,
+                       [Related(first.span, first.message, path)])
 
     def load(self, path: str):
         if path not in self.cache:
@@ -94,12 +108,7 @@ class _Imports:
                        top_use.path_span)
             return
         module, diags, _text = loaded
-        errors = [d for d in diags if d.is_error]
-        if errors:
-            first = errors[0]
-            sink.error("E403", f"{use.path}: {len(errors)} error{'s' if len(errors) != 1 else ''}, first: "
-                       f"{first.span.line}:{first.span.column}: {first.message}", top_use.path_span,
-                       [Related(first.span, first.message, path)])
+        self.used.setdefault(path, (use.path, module, diags, top_use))
         for d in module.definitions:
             if d.kind != "block":
                 continue
@@ -138,7 +147,9 @@ def _analyze(text, path, network, overrides, read) -> Analysis:
         if d.kind == "block":
             blocks.setdefault(d.name.id, BlockDef(d, None))
     base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
-    _Imports(read or _read_disk).collect(module, base_dir, sink, blocks, os.path.abspath(path) if path else None)
+    imports = _Imports(read or _read_disk)
+    imports.collect(module, base_dir, sink, blocks, os.path.abspath(path) if path else None)
+    imports.report_errors(sink, blocks)
     StaticChecker(sink, blocks).check_module(module)
 
     networks = [d for d in module.definitions if d.kind == "network"]

@@ -9,6 +9,7 @@ torch.nn.TransformerEncoder for the BERT encoder, a plain torch module for the L
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 import subprocess
 import sys
 from pathlib import Path
@@ -258,36 +259,100 @@ def test_lstm_classifier_equals_torch():
     assert zo.our_macs(g) == {"lstm": flops["lstm"], "fc": flops["fc"]}
 
 
-# ---- the other examples: shapes and names --------------------------------------------------------
+# ---- the other examples against torch modules written the plain way -----------------------------
 
-def test_unet_keeps_the_input_size_and_concatenates_skips():
-    g = zo.analyze_example("unet.nns").graph
-    ((_, out),) = g.outputs
-    assert g.tensor(out).type.shape == ("N", 2, 256, 256)
-    assert sum(node.op == "Concat" for node in g.nodes) == 4
-    assert sum(node.op == "ConvTranspose2d" for node in g.nodes) == 4
-    ups = [node for node in g.nodes if node.op == "ConvTranspose2d"]
-    assert [node.path for node in ups] == ["up1.up", "up2.up", "up3.up", "up4.up"]
-    assert g.total_params == 31_030_658
+def _assert_matches_torch(example: str, ref, dtype=None):
+    """State dict names and shapes, parameter count, and MACs per conv / linear layer and in total."""
+    torch = _torch()
+    g = zo.analyze_example(example).graph
+    assert zo.our_state(g) == zo.reference_state(ref)
+    assert g.total_params == sum(p.numel() for p in ref.parameters())
+    ref.eval()
+    flops = _flops_by_module(ref, torch.zeros(zo.input_shape(g), dtype=dtype or torch.float32))
+    ours = zo.our_macs(g)
+    leaves = [name for name, m in ref.named_modules()
+              if isinstance(m, (torch.nn.modules.conv._ConvNd, torch.nn.Linear))]
+    assert leaves
+    assert {name: ours.get(name, 0) for name in leaves} == {name: flops.get(name, 0) for name in leaves}
+    assert g.total_macs == flops[""]
+    return g
 
 
-def test_caffenet_layers_carry_the_prototxt_names():
-    g = zo.analyze_example("caffenet.nns").graph
-    state = zo.our_state(g)
-    # Grouped convolutions: half the input channels per filter for conv2, conv4 and conv5.
-    assert state["conv2.weight"] == (256, 48, 5, 5)
-    assert state["conv4.weight"] == (384, 192, 3, 3)
-    assert state["conv5.weight"] == (256, 192, 3, 3)
-    assert {k.split(".")[0] for k in state} == {"conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"}
+def test_lenet5_equals_torch():
+    nn = _torch().nn
+    ref = nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(1, 6, 5, padding=2), r1=nn.ReLU(), p1=nn.MaxPool2d(2),
+        conv2=nn.Conv2d(6, 16, 5), r2=nn.ReLU(), p2=nn.MaxPool2d(2), flat=nn.Flatten(),
+        fc1=nn.Linear(400, 120), r3=nn.ReLU(), fc2=nn.Linear(120, 84), r4=nn.ReLU(), fc3=nn.Linear(84, 10)))
+    g = _assert_matches_torch("lenet5.nns", ref)
+    shapes = {node.path: g.tensor(node.outputs[0]).type.shape for node in g.nodes}
+    assert shapes["conv1"] == ("N", 6, 28, 28)
+    assert shapes["conv2"] == ("N", 16, 10, 10)
+    assert shapes["fc3"] == ("N", 10)
+
+
+def test_caffenet_equals_torch_and_carries_the_prototxt_names():
+    nn = _torch().nn
+    ref = nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(3, 96, 11, stride=4), relu1=nn.ReLU(), pool1=nn.MaxPool2d(3, 2, ceil_mode=True),
+        norm1=nn.LocalResponseNorm(5, 1e-4, 0.75),
+        conv2=nn.Conv2d(96, 256, 5, padding=2, groups=2), relu2=nn.ReLU(), pool2=nn.MaxPool2d(3, 2, ceil_mode=True),
+        norm2=nn.LocalResponseNorm(5, 1e-4, 0.75),
+        conv3=nn.Conv2d(256, 384, 3, padding=1), relu3=nn.ReLU(),
+        conv4=nn.Conv2d(384, 384, 3, padding=1, groups=2), relu4=nn.ReLU(),
+        conv5=nn.Conv2d(384, 256, 3, padding=1, groups=2), relu5=nn.ReLU(), pool5=nn.MaxPool2d(3, 2, ceil_mode=True),
+        flatten=nn.Flatten(),
+        fc6=nn.Linear(9216, 4096), relu6=nn.ReLU(), drop6=nn.Dropout(),
+        fc7=nn.Linear(4096, 4096), relu7=nn.ReLU(), drop7=nn.Dropout(),
+        fc8=nn.Linear(4096, 1000), prob=nn.Softmax(dim=1)))
+    g = _assert_matches_torch("caffenet.nns", ref)
     assert {node.path for node in g.nodes if node.op == "LocalResponseNorm"} == {"norm1", "norm2"}
     ((_, out),) = g.outputs
     assert g.tensor(out).type.shape == ("N", 1000)
 
 
-def test_lenet5_shapes():
-    g = zo.analyze_example("lenet5.nns").graph
-    shapes = {node.path: g.tensor(node.outputs[0]).type.shape for node in g.nodes}
-    assert shapes["conv1"] == ("N", 6, 28, 28)
-    assert shapes["conv2"] == ("N", 16, 10, 10)
-    assert shapes["fc1"] == ("N", 120)
-    assert shapes["fc3"] == ("N", 10)
+def test_unet_equals_torch_and_keeps_the_input_size():
+    torch = _torch()
+    nn = torch.nn
+
+    def double_conv(cin, c):
+        return nn.Sequential(nn.Conv2d(cin, c, 3, padding=1), nn.ReLU(), nn.Conv2d(c, c, 3, padding=1), nn.ReLU())
+
+    class Down(nn.Module):
+        def __init__(self, cin, c):
+            super().__init__()
+            self.pool, self.conv = nn.MaxPool2d(2), double_conv(cin, c)
+
+        def forward(self, x):
+            return self.conv(self.pool(x))
+
+    class Up(nn.Module):
+        def __init__(self, cin, c):
+            super().__init__()
+            self.up, self.conv = nn.ConvTranspose2d(cin, c, 2, stride=2), double_conv(2 * c, c)
+
+        def forward(self, x, skip):
+            return self.conv(torch.cat([skip, self.up(x)], 1))
+
+    class UNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inc = double_conv(1, 64)
+            self.down1, self.down2, self.down3, self.down4 = Down(64, 128), Down(128, 256), Down(256, 512), \
+                Down(512, 1024)
+            self.up1, self.up2, self.up3, self.up4 = Up(1024, 512), Up(512, 256), Up(256, 128), Up(128, 64)
+            self.outc = nn.Conv2d(64, 2, 1)
+
+        def forward(self, x):
+            e1 = self.inc(x)
+            e2 = self.down1(e1)
+            e3 = self.down2(e2)
+            e4 = self.down3(e3)
+            d = self.up1(self.down4(e4), e4)
+            return self.outc(self.up4(self.up3(self.up2(d, e3), e2), e1))
+
+    g = _assert_matches_torch("unet.nns", UNet())
+    ((_, out),) = g.outputs
+    assert g.tensor(out).type.shape == ("N", 2, 256, 256)
+    assert sum(node.op == "Concat" for node in g.nodes) == 4
+    assert g.total_params == 31_030_658

@@ -56,6 +56,8 @@ EXPECTED_PARAMS.update({
     "lenet5.nns": 61_706,           # (6*25+6) + (16*6*25+16) + (400*120+120) + (120*84+84) + (84*10+10)
     "caffenet.nns": 60_965_224,     # BVLC reference CaffeNet
     "bert_encoder.nns": 85_054_464,  # 12 * 7,087,872: BERT-base's encoder without the embeddings
+    "lstm_classifier.nns": 3_482_114,  # 20000*128 + (4*256*(128+256) + 8*256) + (4*256*512 + 8*256) + 256*2+2
+    "unet.nns": 31_030_658,          # the padded U-Net without batch norm
 })
 
 MAC_TOLERANCE = 0.01  # relative

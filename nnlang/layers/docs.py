@@ -21,6 +21,14 @@ def _inputs(spec) -> str:
     return f"{lo}+" if hi is None else f"{lo}-{hi}"
 
 
+def _example_source(spec) -> str:
+    lo = spec.inputs[0]
+    if lo <= 1:
+        return "x"
+    names = list(spec.input_names[:lo]) or [chr(ord("a") + i) for i in range(lo)]
+    return "(" + ", ".join(names) + ")"
+
+
 def render_markdown() -> str:
     lines = ["# Layer reference", "",
              "Generated from the layer registry (`nnlang layers`); do not edit by hand.", "",
@@ -36,8 +44,7 @@ def render_markdown() -> str:
             alias = f" (alias: {', '.join(spec.aliases)})" if spec.aliases else ""
             lines += [f"### {spec.name}{alias}", "", spec.doc, ""]
             if spec.example:
-                lines += ["```text", f"y = x -> {spec.example}" if _inputs(spec) == "1" else
-                          f"y = (a, b) -> {spec.example}", "```", ""]
+                lines += ["```text", f"y = {_example_source(spec)} -> {spec.example}", "```", ""]
             lines.append(f"Inputs: {_inputs(spec)}" + (" (a loss: a training head)" if spec.loss else ""))
             lines.append("")
             if spec.params:
