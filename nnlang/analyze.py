@@ -71,7 +71,7 @@ class _Imports:
         for path, (written, module, diags, top_use) in self.used.items():
             own = DiagnosticSink()
             StaticChecker(own, blocks).check_module(module)
-            errors = [d for d in list(diags) + own.items if d.is_error]
+            errors = [d for d in _drop_cascades(diags, list(diags) + own.items) if d.is_error]
             if not errors:
                 continue
             first = min(errors, key=lambda d: d.span.start)
@@ -117,7 +117,7 @@ class _Imports:
                 sink.error("E211", f"block '{d.name.id}' from {use.path} clashes with another block of that name",
                            top_use.path_span)
                 continue
-            blocks.setdefault(d.name.id, BlockDef(d, path))
+            blocks.setdefault(d.name.id, BlockDef(d, path, frozenset(x.span.line for x in diags)))
         for sub in module.uses:
             self._use(sub, os.path.dirname(path), sink, blocks, visiting + [path], top_use)
 

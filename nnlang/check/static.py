@@ -12,7 +12,7 @@ import difflib
 from ..diagnostics import DiagnosticSink, Related
 from ..ir.binding import BLOCK_PARAM_TYPES
 from ..ir.evaluate import FUNCTIONS
-from ..ir.lower import SEQUENTIAL
+from ..ir.lower import DISCARD, SEQUENTIAL
 from ..layers import registry
 from ..syntax import nodes as n
 
@@ -91,7 +91,8 @@ class StaticChecker:
                 for step in stmt.chain.steps:
                     self.step(step, consts, tensors)
                 for name in stmt.targets:
-                    tensors.add(name.id)
+                    if name.id != DISCARD:
+                        tensors.add(name.id)
             elif t is n.IfStmt:
                 self.expr(stmt.cond, consts, tensors)
                 self.body(stmt.then, consts, tensors, flat)
@@ -103,6 +104,9 @@ class StaticChecker:
                 self.body(stmt.body, consts, tensors, flat)
 
     def undefined(self, name: n.Name, tensors: set, flat: list, stmt):
+        if name.id == DISCARD:
+            self.sink.error("E201", "'_' discards a value and cannot be read; give the tensor a name", name.span)
+            return
         later = _later_definition(flat, stmt, name.id)
         if later is None:
             self.sink.error("E201", f"undefined tensor '{name.id}'{_did_you_mean(name.id, tensors)}", name.span)
@@ -154,11 +158,16 @@ class StaticChecker:
             known = {p.name for p in spec.params} | {a for p in spec.params for a in p.aliases}
             canon = {a: p.name for p in spec.params for a in p.aliases}
             label = spec.name
+            required = [(p.name, p.type.describe()) for p in spec.params if p.required]
+            example = spec.example or spec.signature()
         else:
             positional = [p.name.id for p in block.defn.params]
             known = set(positional)
             canon = {}
             label = f"block {name}"
+            required = [(p.name.id, p.type.id if p.type else "value") for p in block.defn.params
+                        if p.default is None]
+            example = f"{name}({', '.join(r[0] + '=...' for r in required)})"
         given: dict = {}
         pos = 0
         for arg in call.args or ():
@@ -181,6 +190,10 @@ class StaticChecker:
                                 [Related(given[key], "first given here")])
             else:
                 given[key] = arg.span
+        for pname, ptype in required:
+            if pname not in given:
+                self.sink.error("E103", f"{label}: missing required parameter '{pname}' ({ptype}); "
+                                f"e.g. {example}", call.span)
 
     # ---- expressions ------------------------------------------------------------------------------
     def expr(self, e, consts: set, tensors: set):

@@ -33,12 +33,12 @@ class BindFailed(Exception):
     """Binding failed; the reason has been reported (or is reported by the static checks)."""
 
 
-def bind_layer(spec, args, evaluate, report, call_span):
+def bind_layer(spec, args, evaluate, report):
     """Return validated attrs for a registry layer call, defaults filled.
 
     evaluate(expr) -> value (raises EvalError / Poisoned); report(code, message, span).
-    Unknown / duplicate / surplus arguments are the static checker's to report (E102, E106, E107):
-    here they only fail the binding.
+    Unknown / duplicate / surplus / missing arguments are the static checker's to report (E102,
+    E106, E107, E103): here they only fail the binding.
     """
     params = spec.params
     given: dict = {}
@@ -46,7 +46,6 @@ def bind_layer(spec, args, evaluate, report, call_span):
     positional = [p for p in params if p.positional]
     failed = False
     poisoned = False
-    attempted: set = set()  # params given a value, valid or not: never also "missing"
     pos_i = 0
     for arg in args or ():
         if arg.name is None:
@@ -60,7 +59,6 @@ def bind_layer(spec, args, evaluate, report, call_span):
             if p is None or p.name in given:
                 failed = True
                 continue
-        attempted.add(p.name)
         try:
             value = evaluate(arg.value)
         except Poisoned:
@@ -87,10 +85,7 @@ def bind_layer(spec, args, evaluate, report, call_span):
         if p.name in given:
             attrs[p.name] = given[p.name]
         elif p.required:
-            if not poisoned and p.name not in attempted:
-                report("E103", f"{spec.name}: missing required parameter '{p.name}' ({p.type.describe()}); "
-                       f"e.g. {spec.example or spec.signature()}", call_span)
-            failed = True
+            failed = True  # missing: nnlang.check.static reports it (E103)
         else:
             attrs[p.name] = p.validate(p.default) if p.default is not None else None
     if poisoned:
@@ -107,7 +102,7 @@ def _by_alias(spec, name):
     return None
 
 
-def bind_block(defn, args, evaluate, report, call_span, eval_default):
+def bind_block(defn, args, evaluate, report, eval_default):
     """Bind a block call's arguments to the block's declared parameters.
 
     eval_default(param_decl, bound_so_far) evaluates a default in the block's own context.
@@ -119,7 +114,6 @@ def bind_block(defn, args, evaluate, report, call_span, eval_default):
     by_name = {d.name.id: d for d in decls}
     pos_i = 0
     values: dict = {}
-    attempted: set = set()
     for arg in args or ():
         if arg.name is None:
             if pos_i >= len(decls):
@@ -132,7 +126,6 @@ def bind_block(defn, args, evaluate, report, call_span, eval_default):
             if d is None or d.name.id in values:
                 failed = True
                 continue
-        attempted.add(d.name.id)
         try:
             values[d.name.id] = (evaluate(arg.value), arg.value.span)
         except Poisoned:
@@ -154,10 +147,7 @@ def bind_block(defn, args, evaluate, report, call_span, eval_default):
                 continue
             span = d.default.span
         else:
-            if not poisoned and d.name.id not in attempted:
-                tname = d.type.id if d.type is not None else "value"
-                report("E103", f"{defn.name.id}: missing required parameter '{d.name.id}' ({tname})", call_span)
-            failed = True
+            failed = True  # missing: nnlang.check.static reports it (E103)
             continue
         if ptype is not None:
             try:

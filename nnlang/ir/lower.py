@@ -32,12 +32,14 @@ _LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 DTYPES = {"f32": "f32", "f16": "f16", "bf16": "bf16", "f64": "f64", "i64": "i64", "i32": "i32", "i16": "i16",
           "i8": "i8", "u8": "u8", "bool": "bool"}
 SEQUENTIAL = "Sequential"
+DISCARD = "_"  # a target that binds nothing
 
 
 @dataclass
 class BlockDef:
     defn: n.Definition
     path: Optional[str]  # file the block is defined in (None: the analysed document)
+    syntax_error_lines: frozenset = frozenset()  # in that file: diagnostics there are echoes
 
 
 @dataclass(slots=True)
@@ -60,7 +62,9 @@ class Frame:
     tensors: dict = field(default_factory=dict)  # name -> Binding
     outputs: list = field(default_factory=list)  # (name, tensor id)
     layer_names: dict = field(default_factory=dict)  # local layer name -> Site (per scope object id)
+    read_early: set = field(default_factory=set)  # names read before their definition (E202, static)
     block_name: str = ""
+    quiet_lines: frozenset = frozenset()
 
 
 class _Stop(Exception):
@@ -86,6 +90,8 @@ class Lowerer:
                 if call.path is None:
                     rel.append(Related(call.span, f"in block {frame.block_name} used here"))
         else:
+            if span.line in frame.quiet_lines:
+                return  # an echo of that file's syntax error, which E403 already reports
             # Inside a block from another file: anchor at the outermost call in this document.
             at = next((s for s in frame.instantiation if s.path is None), None)
             if at is None:
@@ -249,7 +255,7 @@ class Lowerer:
             if dtype is None:
                 self.report(frame, "E108", f"unknown dtype '{decl.dtype.id}' (one of: {', '.join(DTYPES)})",
                             decl.dtype.span)
-                dtype = "f32"
+                return None  # unknown type: layers after it stay quiet
         return TensorType(tuple(dims), dtype)
 
     def check_declared_shape(self, frame, decl, tid):
@@ -272,6 +278,8 @@ class Lowerer:
                         decl.span)
 
     def bind(self, frame: Frame, name: n.Name, tid: int, is_input=False):
+        if name.id == DISCARD:
+            return  # `(seq, _) = x -> LSTM(...)`: the value is dropped on purpose
         prev = frame.tensors.get(name.id)
         if prev is not None and not prev.used and not prev.is_input:
             self.report(frame, "E205", f"'{name.id}' is redefined before its value was used; "
@@ -279,13 +287,17 @@ class Lowerer:
                         [Related(prev.site.span, "previous definition", prev.site.path)])
         elif prev is not None and not prev.used and prev.is_input:
             self.report(frame, "W204", f"input '{name.id}' is never used", prev.site.span, warning=True)
-        frame.tensors[name.id] = Binding(tid, Site(name.span, frame.path), is_input=is_input)
+        frame.tensors[name.id] = Binding(tid, Site(name.span, frame.path), is_input=is_input,
+                                         used=name.id in frame.read_early)
         t = self.graph.tensors[tid]
         if t.name is None:
             t.name = name.id
 
     def assign(self, frame: Frame, stmt: n.AssignStmt):
         outs = self.chain(frame, stmt.chain)
+        g = self.graph
+        if outs is not None and len(outs) != len(stmt.targets) and all(g.tensors[t].type is None for t in outs):
+            outs = None  # an earlier error: the count of results is unknown too
         if outs is None:
             # Unknown types, but the names exist: later statements stay quiet.
             for name in stmt.targets:
@@ -308,7 +320,8 @@ class Lowerer:
         for src in chain.sources:
             b = frame.tensors.get(src.id)
             if b is None:
-                return None  # reported by the static checks
+                frame.read_early.add(src.id)  # reported by the static checks; not "unused" later
+                return None
             b.used = True
             ins.append(b.tensor)
         if not chain.steps and len(ins) > 1:
@@ -316,8 +329,6 @@ class Lowerer:
         cur = ins
         for step in chain.steps:
             cur = self.step(frame, step, cur, frame.scope)
-            if cur is None:
-                return None
         return cur
 
     def local_name(self, frame: Frame, step: n.Step, scope: Scope):
@@ -352,25 +363,25 @@ class Lowerer:
         return True
 
     def step(self, frame: Frame, step: n.Step, ins: list, scope: Scope):
+        """Apply one step; a failed step yields tensors of unknown type, so the chain goes on
+        (later steps still check their own arguments) without cascading errors."""
         name = self.local_name(frame, step, scope)
         if name is None or not self.claim(frame, scope, name, step):
-            return None
+            return self.poison(frame, step.span)
         if step.repeat is None:
             return self.term(frame, step.term, ins, name, scope, step)
         ok, count = self.try_eval(frame, step.repeat)
         if not ok:
-            return None
+            return self.poison(frame, step.span)
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_REPEAT:
             self.report(frame, "E501", f"repeat count must be an int from 1 to {MAX_REPEAT}, got {count!r}",
                         step.repeat.span)
-            return None
+            return self.poison(frame, step.span)
         group = self.new_scope(frame, scope, name, "repeat", "Repeat", step)
         cur = ins
         for i in range(count):
             group.next_index += 1
             cur = self.term(frame, step.term, cur, str(i), group, step)
-            if cur is None:
-                return None
         return cur
 
     def new_scope(self, frame, parent: Scope, name: str, kind: str, type_name: str, step, definition=None):
@@ -387,43 +398,40 @@ class Lowerer:
                 return self.expand_block(frame, block, term, ins, name, scope, step)
             spec = registry.get(term.name.id)
             if spec is None:
-                return None  # unknown layer: reported by the static checks
+                return self.poison(frame, term.span)  # unknown layer: reported by the static checks
             return self.layer(frame, spec, term, ins, name, scope)
         if t is n.LayerSeq:
             group = self.new_scope(frame, scope, name, "sequential", SEQUENTIAL, step)
             cur = ins
             for sub in term.steps:
                 cur = self.step(frame, sub, cur, group)
-                if cur is None:
-                    return None
             return cur
         if t is n.LayerGroup:
             if term.kind.id != SEQUENTIAL:
-                return None  # reported by the static checks
+                return self.poison(frame, term.span)  # reported by the static checks
             group = self.new_scope(frame, scope, name, "sequential", SEQUENTIAL, step)
             cur = ins
             for sub in term.steps:
                 cur = self.step(frame, sub, cur, group)
-                if cur is None:
-                    return None
             return cur
-        return None
+        raise AssertionError(f"unknown layer term {t.__name__}")
 
     # ---- layers -----------------------------------------------------------------------------------
     def layer(self, frame: Frame, spec, call: n.LayerCall, ins: list, name: str, scope: Scope):
         g = self.graph
         lo, hi = spec.inputs
-        if len(ins) < lo or (hi is not None and len(ins) > hi):
+        poisoned_input = any(g.tensors[t].type is None for t in ins)
+        if not poisoned_input and (len(ins) < lo or (hi is not None and len(ins) > hi)):
             want = str(lo) if lo == hi else (f"{lo} or more" if hi is None else f"{lo} to {hi}")
             how = "a tuple like (a, b) -> " + spec.name if lo > 1 else "one tensor"
             self.report(frame, "E209", f"{spec.name} takes {want} input{'s' if want != '1' else ''}, "
                         f"got {len(ins)}; pass {how}", call.span)
-            return None
+            return self.poison(frame, call.span)
         try:
             attrs = bind_layer(spec, call.args, lambda e: self.eval(frame, e),
-                               lambda code, msg, span: self.report(frame, code, msg, span), call.span)
+                               lambda code, msg, span: self.report(frame, code, msg, span))
         except (BindFailed, Poisoned):
-            return None
+            return self.poison(frame, call.span)
         in_types = [g.tensors[t].type for t in ins]
         site = Site(call.span, frame.path)
         node = Node(id=len(g.nodes), name=name, path=scope.child_path(name), op=spec.name, attrs=attrs,
@@ -460,6 +468,11 @@ class Lowerer:
             related.append(Related(t.site.span, f"{what} {format_shape(t.type.shape)} comes from here", t.site.path))
         self.report(frame, e.code, str(e), call.span, related)
 
+    def poison(self, frame: Frame, span, count: int = 1) -> list:
+        """Tensors of unknown type standing for the result of a step that failed."""
+        site = Site(span, frame.path)
+        return [self.new_tensor(None, None, 0, site) for _ in range(max(1, count))]
+
     def new_tensor(self, ty, producer, index, site, name=None) -> int:
         g = self.graph
         tid = len(g.tensors)
@@ -472,18 +485,20 @@ class Lowerer:
         if defn in self.active_blocks:
             chain = " -> ".join(d.name.id for d in self.active_blocks[self.active_blocks.index(defn):])
             self.report(frame, "E504", f"block {defn.name.id} uses itself ({chain} -> {defn.name.id})", call.span)
-            return None
+            return self.poison(frame, call.span, _count_outputs(defn))
         if self.depth >= MAX_BLOCK_DEPTH:
             self.report(frame, "E503", f"blocks nested deeper than {MAX_BLOCK_DEPTH} levels", call.span)
-            return None
+            return self.poison(frame, call.span, _count_outputs(defn))
         n_inputs = sum(len(s.decls) for s in defn.body if isinstance(s, n.InputStmt))
         if len(ins) != n_inputs:
-            self.report(frame, "E209", f"block {defn.name.id} takes {n_inputs} input{'s' if n_inputs != 1 else ''}, "
-                        f"got {len(ins)}", call.span)
-            return None
+            if not any(self.graph.tensors[t].type is None for t in ins):
+                self.report(frame, "E209", f"block {defn.name.id} takes {n_inputs} input"
+                            f"{'s' if n_inputs != 1 else ''}, got {len(ins)}", call.span)
+            return self.poison(frame, call.span, _count_outputs(defn))
         callee = Frame(consts={}, scope=None, path=block.path,
                        instantiation=frame.instantiation + (Site(call.span, frame.path),),
-                       block_inputs=list(ins), block_name=defn.name.id)
+                       block_inputs=list(ins), block_name=defn.name.id,
+                       quiet_lines=block.syntax_error_lines)
 
         def eval_default(decl, bound):
             callee.consts = dict(bound)
@@ -494,10 +509,9 @@ class Lowerer:
 
         try:
             params = bind_block(defn, call.args, lambda e: self.eval(frame, e),
-                                lambda code, msg, span: self.report(frame, code, msg, span), call.span,
-                                eval_default)
+                                lambda code, msg, span: self.report(frame, code, msg, span), eval_default)
         except (BindFailed, Poisoned):
-            return None
+            return self.poison(frame, call.span, _count_outputs(defn))
         callee.consts = dict(params)
         sub = self.new_scope(frame, scope, name, "block", defn.name.id, step, Site(defn.name.span, block.path))
         sub.params = dict(params)
@@ -513,7 +527,7 @@ class Lowerer:
             self.active_blocks.pop()
         self.finish_frame(callee, defn)
         if not callee.outputs:
-            return None  # E207 reported by the static checks
+            return self.poison(frame, call.span)  # E207 reported by the static checks
         return [t for _, t in callee.outputs]
 
     def finish_frame(self, frame: Frame, defn: n.Definition):
@@ -521,6 +535,10 @@ class Lowerer:
             if not b.used:
                 kind = "input" if b.is_input else "tensor"
                 self.report(frame, "W204", f"{kind} '{name}' is never used", b.site.span, warning=True)
+
+
+def _count_outputs(defn: n.Definition) -> int:
+    return sum(len(s.names) for s in defn.body if isinstance(s, n.OutputStmt)) or 1
 
 
 _HOLE = re.compile(r"\{([^{}]*)\}")

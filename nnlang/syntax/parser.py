@@ -79,6 +79,15 @@ def _filter_newlines(tokens: list) -> list:
         if t == "_NL":
             if not stack:
                 continue  # top level
+            if _starts_assignment(tokens, i + 1) and not (out and out[-1].type in ("COMMA", "LPAR")):
+                # `name = ...` on the next line is a new statement, whatever this line left open
+                # (inside brackets `name=` after ',' or '(' is a keyword argument).
+                while stack and stack[-1] != "LBRACE":
+                    stack.pop()
+                if stack and out and out[-1].type not in ("_NL", "LBRACE"):
+                    out.append(tok)
+                pending_nl = None
+                continue
             if (stack[-1] != "LBRACE" or (out and out[-1].type in _CONTINUES)
                     or (i + 1 < n and tokens[i + 1].type in _JOINS_PREVIOUS) or i + 1 == n):
                 pending_nl = tok
@@ -106,6 +115,10 @@ def _filter_newlines(tokens: list) -> list:
                 stack.pop()
         out.append(tok)
     return out
+
+
+def _starts_assignment(tokens: list, i: int) -> bool:
+    return i + 1 < len(tokens) and tokens[i].type == "NAME" and tokens[i + 1].type == "EQUAL"
 
 
 class _Driver:
@@ -152,6 +165,9 @@ class _Driver:
                     self.quiet = False
                 i += 1
             except UnexpectedToken as e:
+                prev = tokens[i - 1] if i else None
+                if prev is not None and prev.type == "NAME" and prev.value in _PYTHON_WORDS:
+                    tok = prev  # `return y`: the mistake is the Python word, not what follows it
                 self._syntax_error(tok, e.expected)
                 i = self._recover(state, parse_table, tokens, i)
         # End of input: close whatever is still open so the parts read so far are kept.
@@ -256,8 +272,16 @@ class _Driver:
         return False
 
 
+_PYTHON_WORDS = frozenset(("def", "class", "return", "while", "import", "from", "lambda", "with", "yield",
+                           "pass", "elif", "try", "except", "raise", "del", "global", "print"))
+
+
 def _hint(tok, expected: set) -> str | None:
     """Name the likely mistake for the common cases."""
+    if tok.type == "NAME" and tok.value in _PYTHON_WORDS:
+        return f"'{tok.value}' is not part of the language: a .nns file describes a graph, not a program"
+    if tok.type in ("NAME", "INT", "FLOAT", "STRING") and "COMMA" in expected and "RPAR" in expected:
+        return "missing ',' between arguments?"
     if tok.type in ("_NL", "$END", "RBRACE") and "RPAR" in expected:
         return "missing ')'"
     if tok.type in ("_NL", "$END", "RBRACE") and "RSQB" in expected:
@@ -268,8 +292,6 @@ def _hint(tok, expected: set) -> str | None:
         return "use ':' to name a layer (conv1: Conv2d(...)), '=' to name a tensor"
     if tok.type == "ARROW" and "EQUAL" in expected:
         return "a chain must be assigned to a tensor name: y = x -> Layer"
-    if tok.type == "NAME" and tok.value in ("def", "class", "return", "while", "import", "lambda"):
-        return f"'{tok.value}' is not part of the language: a .nns file describes a graph, not a program"
     return None
 
 
