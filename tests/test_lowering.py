@@ -185,3 +185,20 @@ def test_analysis_is_deterministic():
     first = [(n.path, n.op, n.attrs, n.params) for n in analyze(text).graph.nodes]
     second = [(n.path, n.op, n.attrs, n.params) for n in analyze(text).graph.nodes]
     assert first == second
+
+
+def test_expansion_is_bounded():
+    import time
+
+    loops = "network A {\n  input x: [N, 4]\n  for i in range(2000) { for j in range(2000) { let k = i } }\n" \
+            "  y = x -> ReLU\n  output y\n}\n"
+    layers = "network A {\n  input x: [N, 4]\n  y = x -> ReLU * 10000 -> ReLU * 10000 -> ReLU * 10000\n  output y\n}\n"
+    growth = "network A {\n  input x: [N, 4]\n  let t = (1,)\n  for i in range(40) { let t = t + t }\n" \
+             "  y = x -> ReLU\n  output y\n}\n"
+    for text, where in ((loops, "let k = i"), (layers, "ReLU"), (growth, "t + t")):
+        start = time.perf_counter()
+        a = analyze(text)
+        assert time.perf_counter() - start < 5  # generous: the benchmarks measure speed
+        (d,) = a.diagnostics
+        assert d.code == "E503"
+        assert a.text[d.span.start:d.span.end] == where

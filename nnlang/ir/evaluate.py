@@ -13,6 +13,7 @@ from ..syntax import nodes as n
 
 MAX_RANGE = 100_000
 MAX_INT_BITS = 64
+MAX_LENGTH = 100_000  # elements of a tuple, characters of a string
 
 
 class EvalError(Exception):
@@ -218,9 +219,9 @@ def _binop(expr, lookup):
         if (_num(a) and _num(b)) or (type(a) is type(b) and isinstance(a, (str, tuple))):
             return _CMP[op](a, b)
         raise EvalError(f"cannot compare {_typename(a)} and {_typename(b)}", expr.span)
-    if op == "+" and isinstance(a, tuple) and isinstance(b, tuple):
-        return a + b
-    if op == "+" and isinstance(a, str) and isinstance(b, str):
+    if op == "+" and type(a) is type(b) and isinstance(a, (tuple, str)):
+        if len(a) + len(b) > MAX_LENGTH:
+            raise EvalError(f"a {_typename(a)} longer than {MAX_LENGTH:,} items", expr.span, "E503")
         return a + b
     if not (_num(a) and _num(b)):
         raise EvalError(f"'{op}' needs numbers, got {_typename(a)} and {_typename(b)}", expr.span)

@@ -24,7 +24,10 @@ from .binding import BLOCK_PARAM_TYPES, BindFailed, bind_block, bind_layer
 from .evaluate import EvalError, Poisoned, TensorRef, evaluate
 from .graph import Graph, Node, Scope, Site, Tensor
 
-MAX_NODES = 200_000
+# Bounds that keep analysis interactive whatever a file asks for (a 20 KB file can ask for
+# millions of layers through loops and repetition). Real networks are far below them.
+MAX_NODES = 25_000  # layers in one network
+MAX_WORK = 400_000  # statements run + steps applied, per network
 MAX_BLOCK_DEPTH = 48
 MAX_REPEAT = 10_000
 _LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -79,6 +82,7 @@ class Lowerer:
         self.depth = 0
         self.active_blocks: list = []
         self.instantiated: set = set()  # ids of block Definitions expanded at least once
+        self.work = 0
 
     # ---- reporting -------------------------------------------------------------------------------
     def report(self, frame: Frame, code: str, message: str, span, related=(), warning=False):
@@ -107,6 +111,7 @@ class Lowerer:
     # ---- entry --------------------------------------------------------------------------------
     def lower_network(self, defn: n.Definition, overrides: dict | None = None) -> Graph:
         g = Graph(name=defn.name.id, doc=defn.doc)
+        self.work = 0
         self.graph = g
         root = Scope(name="", path="", kind="network", type_name=defn.name.id, site=Site(defn.name.span),
                      definition=Site(defn.name.span), doc=defn.doc)
@@ -142,7 +147,8 @@ class Lowerer:
         try:
             self.run_body(frame, defn.body)
         except _Stop:
-            pass
+            g.outputs = list(frame.outputs)
+            return g  # cut short: "unused" would be wrong about the rest
         g.outputs = list(frame.outputs)
         self.finish_frame(frame, defn)
         return g
@@ -172,8 +178,16 @@ class Lowerer:
             return False, None
 
     # ---- statements -----------------------------------------------------------------------------
+    def spend(self, frame: Frame, span, amount: int = 1):
+        self.work += amount
+        if self.work > MAX_WORK:
+            self.report(frame, "E503", f"compile-time expansion does more than {MAX_WORK:,} steps "
+                        f"(loops and repetitions too large?)", span)
+            raise _Stop()
+
     def run_body(self, frame: Frame, body):
         for i, stmt in enumerate(body):
+            self.spend(frame, stmt.span)
             t = type(stmt)
             if t is n.AssignStmt:
                 self.assign(frame, stmt)
@@ -391,6 +405,7 @@ class Lowerer:
         return s
 
     def term(self, frame: Frame, term, ins: list, name: str, scope: Scope, step: n.Step):
+        self.spend(frame, term.span)
         t = type(term)
         if t is n.LayerCall:
             block = self.blocks.get(term.name.id)
@@ -437,7 +452,7 @@ class Lowerer:
         node = Node(id=len(g.nodes), name=name, path=scope.child_path(name), op=spec.name, attrs=attrs,
                     inputs=list(ins), outputs=[], site=site, scope=scope, instantiation=frame.instantiation)
         if len(g.nodes) >= MAX_NODES:
-            self.report(frame, "E503", f"the network expands to more than {MAX_NODES} layers", call.span)
+            self.report(frame, "E503", f"the network expands to more than {MAX_NODES:,} layers", call.span)
             raise _Stop()
         g.nodes.append(node)
         scope.children.append(node)
