@@ -28,6 +28,7 @@ from .graph import Graph, Node, Scope, Site, Tensor
 # millions of layers through loops and repetition). Real networks are far below them.
 MAX_NODES = 25_000  # layers in one network
 MAX_WORK = 400_000  # statements run + steps applied, per network
+MAX_OUTPUTS = 4_096  # results of one layer (Split)
 MAX_BLOCK_DEPTH = 48
 MAX_REPEAT = 10_000
 _LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -466,9 +467,16 @@ class Lowerer:
             except ShapeError as e:
                 self.shape_error(frame, e, spec, call, ins)
                 out_types = None
+            except (ArithmeticError, ValueError) as e:  # e.g. a scale factor of 1e308
+                self.report(frame, "E304", f"{spec.name}: the sizes overflow ({e})", call.span)
+                out_types = None
         if out_types is None:
             node.macs = None
-            out_types = [None] * spec.num_outputs(attrs)
+            out_types = [None]  # how many results a failed layer has is unknown too
+        elif len(out_types) > MAX_OUTPUTS:
+            self.report(frame, "E503", f"{spec.name} gives {len(out_types):,} outputs; at most {MAX_OUTPUTS:,} "
+                        f"are supported", call.span)
+            out_types = [None]
         for i, ty in enumerate(out_types):
             node.outputs.append(self.new_tensor(ty, node.id, i, site))
         return list(node.outputs)
