@@ -48,7 +48,7 @@ class Analysis:
 def _read_disk(path: str) -> Optional[str]:
     try:
         return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    except (OSError, ValueError):  # ValueError: a NUL byte or a lone surrogate in the path, bad UTF-8
         return None
 
 

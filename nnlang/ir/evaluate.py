@@ -69,8 +69,12 @@ def _range(args, span):
     r = range(*args) if args[-1:] != [0] or len(args) < 3 else None
     if r is None:
         raise EvalError("range step must not be zero", span)
-    if len(r) > MAX_RANGE:
-        raise EvalError(f"range of {len(r)} items is larger than the limit {MAX_RANGE}", span, "E503")
+    try:
+        size = len(r)
+    except OverflowError:  # more items than a machine word counts
+        size = MAX_RANGE + 1
+    if size > MAX_RANGE:
+        raise EvalError(f"range of {size:,} items is larger than the limit {MAX_RANGE:,}", span, "E503")
     return tuple(r)
 
 

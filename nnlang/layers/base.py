@@ -279,6 +279,7 @@ class Param:
     default: Any = REQUIRED
     doc: str = ""
     min: Optional[float] = None  # every int / element of a tuple must be >= min
+    max: Optional[float] = None  # ... and <= max
     positional: bool = True  # may be given by position (in declaration order)
     aliases: tuple = ()  # other accepted keyword spellings (PyTorch's kernel_size for kernel)
 
@@ -289,13 +290,20 @@ class Param:
     def validate(self, value):
         """Type-check and normalise; raises ParamTypeError with a message that says what is expected."""
         v = self.type.check(value)
-        if self.min is not None and v is not None and not isinstance(v, str):
-            items = v if isinstance(v, tuple) else (v,)
-            for x in items:
-                if isinstance(x, (int, float)) and not isinstance(x, bool) and x < self.min:
-                    bound = int(self.min) if float(self.min).is_integer() else self.min
-                    raise ParamRangeError(f"must be >= {bound}, got {x}")
+        if (self.min is None and self.max is None) or v is None or isinstance(v, str):
+            return v
+        for x in v if isinstance(v, tuple) else (v,):
+            if not isinstance(x, (int, float)) or isinstance(x, bool):
+                continue
+            if self.min is not None and x < self.min:
+                raise ParamRangeError(f"must be >= {_bound(self.min)}, got {x}")
+            if self.max is not None and x > self.max:
+                raise ParamRangeError(f"must be <= {_bound(self.max)}, got {x}")
         return v
+
+
+def _bound(b: float):
+    return int(b) if float(b).is_integer() else b
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 def _params(kind: str) -> tuple:
     params = [
         Param("hidden_size", INT, doc="features of the hidden state H", min=1),
-        Param("num_layers", INT, 1, "number of stacked recurrent layers", min=1),
+        Param("num_layers", INT, 1, "number of stacked recurrent layers", min=1, max=1024),
         Param("bias", BOOL, True, "add the learned biases bias_ih and bias_hh"),
         Param("batch_first", BOOL, True, "input and output are [N, T, F] (false: [T, N, F], torch's default)"),
         Param("dropout", Probability(), 0.0, "dropout on the outputs of every layer but the last (training only)"),

@@ -217,8 +217,6 @@ class _Driver:
 
     def _recover(self, state, table, tokens, i) -> int:
         """Resume after the error at tokens[i]; returns the index of the next token to feed."""
-        from lark.exceptions import UnexpectedToken
-
         depth = 0
         j = i
         n = len(tokens)
@@ -229,21 +227,13 @@ class _Driver:
             elif t in _CLOSERS and depth > 0:
                 depth -= 1
             elif depth == 0 and t in ("_NL", "RBRACE", "RPAR", "RSQB"):
-                stack = state.state_stack
-                for k in range(len(stack) - 1, 0, -1):
-                    if t in table[stack[k]]:
-                        trial = state.copy(deepcopy_values=False)
-                        del trial.state_stack[k + 1:]
-                        del trial.value_stack[k:]
-                        try:
-                            trial.feed_token(tokens[j])
-                        except UnexpectedToken:
-                            continue
-                        state.state_stack[:] = trial.state_stack
-                        state.value_stack[:] = trial.value_stack
-                        if t in ("_NL", "RBRACE"):
-                            self.quiet = False
-                        return j + 1
+                k = _deepest_accepting(table, state.state_stack, t)
+                if k is not None:
+                    _pop_to(state, k)
+                    state.feed_token(tokens[j])
+                    if t in ("_NL", "RBRACE"):
+                        self.quiet = False
+                    return j + 1
                 if t == "RBRACE" and depth == 0:
                     # A '}' that no state accepts (stray close): drop it and go on.
                     return j + 1 if j == i else j
@@ -253,23 +243,54 @@ class _Driver:
     def _close_one(self, state, table, end_tok) -> bool:
         """At end of input, pop to a state that accepts '}' / ')' / ']' and feed a synthetic one."""
         from lark import Token
-        from lark.exceptions import UnexpectedToken
 
-        stack = state.state_stack
         for closer, value in (("RBRACE", "}"), ("RPAR", ")"), ("RSQB", "]")):
-            for k in range(len(stack) - 1, -1, -1):
-                if closer in table[stack[k]]:
-                    trial = state.copy(deepcopy_values=False)
-                    del trial.state_stack[k + 1:]
-                    del trial.value_stack[k:]
-                    try:
-                        trial.feed_token(Token.new_borrow_pos(closer, value, end_tok))
-                    except UnexpectedToken:
-                        continue
-                    state.state_stack[:] = trial.state_stack
-                    state.value_stack[:] = trial.value_stack
-                    return True
+            k = _deepest_accepting(table, state.state_stack, closer)
+            if k is not None:
+                _pop_to(state, k)
+                state.feed_token(Token.new_borrow_pos(closer, value, end_tok))
+                return True
         return False
+
+
+def _deepest_accepting(table, state_stack, token_type):
+    """The largest k such that the stack cut to state_stack[:k + 1] shifts token_type.
+
+    Simulated on state numbers alone: trying it on a copy of the parser would run the tree
+    callbacks, and Lark's builders extend children lists in place, corrupting the values the
+    real stack shares with the copy.
+    """
+    for k in range(len(state_stack) - 1, -1, -1):
+        if token_type in table[state_stack[k]] and _would_shift(table, state_stack[:k + 1], token_type):
+            return k
+    return None
+
+
+def _would_shift(table, stack, token_type) -> bool:
+    from lark.parsers.lalr_analysis import Shift
+
+    stack = list(stack)
+    for _ in range(10_000):
+        action = table[stack[-1]].get(token_type)
+        if action is None:
+            return False
+        kind, arg = action
+        if kind is Shift:
+            return True
+        size = len(arg.expansion)
+        if size:
+            del stack[-size:]
+        goto = table[stack[-1]].get(arg.origin.name)
+        if goto is None:
+            return False
+        stack.append(goto[1])
+    return False
+
+
+def _pop_to(state, k: int) -> None:
+    """Cut the parser's stacks to their first k + 1 states (and k values)."""
+    del state.state_stack[k + 1:]
+    del state.value_stack[k:]
 
 
 _PYTHON_WORDS = frozenset(("def", "class", "return", "while", "import", "from", "lambda", "with", "yield",
