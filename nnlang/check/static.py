@@ -72,6 +72,8 @@ class StaticChecker:
             t = type(stmt)
             if t is n.InputStmt:
                 for decl in stmt.decls:
+                    if decl.name.id in tensors:
+                        self.sink.error("E211", f"input '{decl.name.id}' is declared twice", decl.name.span)
                     if decl.shape is not None:
                         for dim in decl.shape:
                             if not isinstance(dim, n.NameRef):  # a bare name is a symbolic dim

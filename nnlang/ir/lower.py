@@ -67,6 +67,7 @@ class Frame:
     outputs: list = field(default_factory=list)  # (name, tensor id)
     layer_names: dict = field(default_factory=dict)  # local layer name -> Site (per scope object id)
     read_early: set = field(default_factory=set)  # names read before their definition (E202, static)
+    assignments: dict = field(default_factory=dict)  # name -> spans of its definitions in the body
     block_name: str = ""
     quiet_lines: frozenset = frozenset()
 
@@ -83,7 +84,27 @@ class Lowerer:
         self.depth = 0
         self.active_blocks: list = []
         self.instantiated: set = set()  # ids of block Definitions expanded at least once
+        self._assignments: dict = {}
         self.work = 0
+
+    def assignments(self, defn: n.Definition) -> dict:
+        """name -> spans of the statements that define it, anywhere in the body (cached)."""
+        key = id(defn)
+        found = self._assignments.get(key)
+        if found is None:
+            found = {}
+            stack = list(reversed(defn.body))
+            while stack:
+                st = stack.pop()
+                if isinstance(st, n.AssignStmt):
+                    for t in st.targets:
+                        found.setdefault(t.id, []).append(st.span)
+                elif isinstance(st, n.IfStmt):
+                    stack.extend(reversed((st.then or []) + (st.orelse or [])))
+                elif isinstance(st, n.ForStmt):
+                    stack.extend(reversed(st.body))
+            self._assignments[key] = found
+        return found
 
     # ---- reporting -------------------------------------------------------------------------------
     def report(self, frame: Frame, code: str, message: str, span, related=(), warning=False):
@@ -117,7 +138,8 @@ class Lowerer:
         root = Scope(name="", path="", kind="network", type_name=defn.name.id, site=Site(defn.name.span),
                      definition=Site(defn.name.span), doc=defn.doc)
         g.root = root
-        frame = Frame(consts={}, scope=root, path=None, instantiation=(), block_name=defn.name.id)
+        frame = Frame(consts={}, scope=root, path=None, instantiation=(), block_name=defn.name.id,
+                      assignments=self.assignments(defn))
         overrides = dict(overrides or {})
         for p in defn.params:
             name = p.name.id
@@ -198,7 +220,8 @@ class Lowerer:
                 for name in stmt.names:
                     b = frame.tensors.get(name.id)
                     if b is None:
-                        continue  # static checks report it
+                        self.unbound(frame, name, stmt)
+                        continue
                     b.used = True
                     frame.outputs.append((name.id, b.tensor))
             elif t is n.LetStmt:
@@ -300,13 +323,23 @@ class Lowerer:
             self.report(frame, "E205", f"'{name.id}' is redefined before its value was used; "
                         f"use a new name or use the value first", name.span,
                         [Related(prev.site.span, "previous definition", prev.site.path)])
-        elif prev is not None and not prev.used and prev.is_input:
+        elif prev is not None and not prev.used and prev.is_input and not is_input:  # (a 2nd input: E211)
             self.report(frame, "W204", f"input '{name.id}' is never used", prev.site.span, warning=True)
         frame.tensors[name.id] = Binding(tid, Site(name.span, frame.path), is_input=is_input,
                                          used=name.id in frame.read_early)
         t = self.graph.tensors[tid]
         if t.name is None:
             t.name = name.id
+
+    def unbound(self, frame: Frame, name: n.Name, at):
+        """A tensor name with no value here. Undefined names and uses before the definition are
+        the static checks' (E201 / E202); left is a definition in a branch or loop that did not run."""
+        frame.read_early.add(name.id)  # a definition after this point is "used": no W204 too
+        earlier = [s for s in frame.assignments.get(name.id, ()) if s.start < at.span.start]
+        if earlier:
+            self.report(frame, "E201", f"'{name.id}' has no value here: it is defined only in a branch or "
+                        f"loop that did not run", name.span,
+                        [Related(earlier[-1], "defined here", frame.path)])
 
     def assign(self, frame: Frame, stmt: n.AssignStmt):
         outs = self.chain(frame, stmt.chain)
@@ -335,7 +368,7 @@ class Lowerer:
         for src in chain.sources:
             b = frame.tensors.get(src.id)
             if b is None:
-                frame.read_early.add(src.id)  # reported by the static checks; not "unused" later
+                self.unbound(frame, src, chain)
                 return None
             b.used = True
             ins.append(b.tensor)
@@ -521,7 +554,7 @@ class Lowerer:
         callee = Frame(consts={}, scope=None, path=block.path,
                        instantiation=frame.instantiation + (Site(call.span, frame.path),),
                        block_inputs=list(ins), block_name=defn.name.id,
-                       quiet_lines=block.syntax_error_lines)
+                       quiet_lines=block.syntax_error_lines, assignments=self.assignments(defn))
 
         def eval_default(decl, bound):
             callee.consts = dict(bound)

@@ -280,6 +280,7 @@ class Param:
     doc: str = ""
     min: Optional[float] = None  # every int / element of a tuple must be >= min
     max: Optional[float] = None  # ... and <= max
+    min_exclusive: bool = False  # min itself is not allowed (a scale factor must be > 0)
     positional: bool = True  # may be given by position (in declaration order)
     aliases: tuple = ()  # other accepted keyword spellings (PyTorch's kernel_size for kernel)
 
@@ -295,8 +296,8 @@ class Param:
         for x in v if isinstance(v, tuple) else (v,):
             if not isinstance(x, (int, float)) or isinstance(x, bool):
                 continue
-            if self.min is not None and x < self.min:
-                raise ParamRangeError(f"must be >= {_bound(self.min)}, got {x}")
+            if self.min is not None and (x <= self.min if self.min_exclusive else x < self.min):
+                raise ParamRangeError(f"must be {'>' if self.min_exclusive else '>='} {_bound(self.min)}, got {x}")
             if self.max is not None and x > self.max:
                 raise ParamRangeError(f"must be <= {_bound(self.max)}, got {x}")
         return v

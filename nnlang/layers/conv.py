@@ -290,13 +290,17 @@ def _upsample():
             raise ShapeError(f"Upsample: scale_factor has {len(sf)} values, input has {n} spatial dims {x}",
                              "E302", 0)
         out = [int(math.floor(d * f)) if isinstance(d, int) else None for d, f in zip(x.shape[2:], sf)]
+        for k, o in enumerate(out):
+            if o is not None and o < 1:
+                raise ShapeError(f"Upsample: scale_factor {sf[k]} shrinks spatial dim {k} of {x} to {o}", "E304", 0)
         return [x.with_shape((*x.shape[:2], *out))]
 
     return LayerSpec(
         name="Upsample", family="shape",
         doc="Resize the spatial dims by a scale factor or to a size (nearest, linear, bilinear, bicubic).",
         params=(
-            Param("scale_factor", Optional_(FloatTuple()), None, "multiplier per spatial dim", min=0),
+            Param("scale_factor", Optional_(FloatTuple()), None, "multiplier per spatial dim", min=0,
+                  min_exclusive=True),
             Param("size", Optional_(IntTuple()), None, "output spatial size", min=1),
             Param("mode", Choice(("nearest", "linear", "bilinear", "bicubic", "trilinear")), "nearest",
                   "interpolation"),

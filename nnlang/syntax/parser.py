@@ -217,6 +217,8 @@ class _Driver:
 
     def _recover(self, state, table, tokens, i) -> int:
         """Resume after the error at tokens[i]; returns the index of the next token to feed."""
+        if tokens[i].type in _TOP_LEVEL and self._close_before(state, table, tokens[i]):
+            return i  # a `network` / `block` / `use` inside a body: its '}' is missing
         depth = 0
         j = i
         n = len(tokens)
@@ -239,6 +241,21 @@ class _Driver:
                     return j + 1 if j == i else j
             j += 1
         return n
+
+    def _close_before(self, state, table, tok) -> bool:
+        """Close open bodies with synthetic '}' until the parser can take the top-level `tok`."""
+        from lark import Token
+
+        for _ in range(MAX_NESTING + 2):
+            if _would_shift(table, state.state_stack, tok.type):
+                self.quiet = False
+                return True
+            k = _deepest_accepting(table, state.state_stack, "RBRACE")
+            if k is None:
+                return False
+            _pop_to(state, k)
+            state.feed_token(Token.new_borrow_pos("RBRACE", "}", tok))
+        return False
 
     def _close_one(self, state, table, end_tok) -> bool:
         """At end of input, pop to a state that accepts '}' / ')' / ']' and feed a synthetic one."""
@@ -293,12 +310,15 @@ def _pop_to(state, k: int) -> None:
     del state.value_stack[k:]
 
 
+_TOP_LEVEL = frozenset(("NETWORK", "BLOCK", "USE"))
 _PYTHON_WORDS = frozenset(("def", "class", "return", "while", "import", "from", "lambda", "with", "yield",
                            "pass", "elif", "try", "except", "raise", "del", "global", "print"))
 
 
 def _hint(tok, expected: set) -> str | None:
     """Name the likely mistake for the common cases."""
+    if tok.type in _TOP_LEVEL and "RBRACE" in expected:
+        return f"a '}}' is missing before this '{tok.value}'"
     if tok.type == "NAME" and tok.value in _PYTHON_WORDS:
         return f"'{tok.value}' is not part of the language: a .nns file describes a graph, not a program"
     if tok.type in ("NAME", "INT", "FLOAT", "STRING") and "COMMA" in expected and "RPAR" in expected:
