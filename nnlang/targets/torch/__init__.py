@@ -1,0 +1,1 @@
+"""The PyTorch target. torch is imported lazily, only inside this package."""

@@ -1,0 +1,145 @@
+"""Helpers for the PyTorch mapping tests: analyse a tiny network, map its node, build the module from the
+rendered source and run the forward template as the emitted code would. A plain module, not a conftest.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nnlang.analyze import analyze
+from nnlang.layers.base import TensorType
+from nnlang.targets.torch import layers  # noqa: F401  (importing registers the mappings)
+from nnlang.targets.torch import modules as nnlang_modules
+from nnlang.targets.torch.mapping import MAPPINGS, TorchLayer, render_module_call
+
+TORCH_DTYPES = {"f32": torch.float32, "f64": torch.float64, "f16": torch.float16, "bf16": torch.bfloat16,
+                "i64": torch.int64, "i32": torch.int32, "i16": torch.int16, "i8": torch.int8, "u8": torch.uint8,
+                "bool": torch.bool}
+DTYPE_NAMES = {v: k for k, v in TORCH_DTYPES.items()}
+
+# Concrete sizes for symbolic dims; any other symbol is 3.
+SIZES = {"N": 2, "T": 5, "L": 7, "S": 4, "H": 6, "W": 5, "D": 3, "seq_len": 6}
+
+# What emitted code sees: the imports of an emitted file. Modules and forward expressions are evaluated here.
+GLOBALS = {"torch": torch, "nn": nn, "F": F, "nnlang_modules": nnlang_modules}
+MODULE_NAMES = {"torch", "nn", "nnlang_modules"}  # names a rendered constructor call may read
+FORWARD_NAMES = {"torch", "nn", "F", "float", "m"}  # ... and a forward expression (plus its inputs)
+
+
+def network(inputs: list, call: str, n_out: int = 1) -> str:
+    """A network feeding inputs [(shape, dtype), ...] to the step `L: call` with n_out named results."""
+    decl = ", ".join(f"a{i}: {shape} {dtype}".rstrip() for i, (shape, dtype) in enumerate(inputs))
+    feed = "a0" if len(inputs) == 1 else "(" + ", ".join(f"a{i}" for i in range(len(inputs))) + ")"
+    names = [f"y{i}" for i in range(n_out)]
+    target = names[0] if n_out == 1 else "(" + ", ".join(names) + ")"
+    return (f"network T {{\n    input {decl}\n    {target} = {feed} -> L: {call}\n"
+            f"    output {', '.join(names)}\n}}\n")
+
+
+def analysed_node(text: str):
+    """(node, input types, output types) of the step named L; the network must have no error."""
+    a = analyze(text)
+    errors = [str(d) for d in a.diagnostics if d.is_error]
+    assert not errors, errors
+    g = a.graph
+    (node,) = [n for n in g.nodes if n.name == "L"]
+    ins = [g.tensor(t).type for t in node.inputs]
+    outs = [g.tensor(t).type for t in node.outputs]
+    return node, ins, outs
+
+
+def map_node(node, ins, outs) -> TorchLayer:
+    layer = MAPPINGS[node.op](node, ins, outs)
+    assert isinstance(layer, TorchLayer)
+    return layer
+
+
+def build(layer: TorchLayer) -> Optional[nn.Module]:
+    """The module constructed from its rendered source, exactly as emitted code would construct it."""
+    if layer.module is None:
+        return None
+    src = render_module_call(layer.module)
+    names = {n.id for n in ast.walk(ast.parse(src, mode="eval")) if isinstance(n, ast.Name)}
+    assert names <= MODULE_NAMES, (src, names)
+    module = eval(src, dict(GLOBALS))  # noqa: S307 -- the rendered source of plain data, checked above
+    assert isinstance(module, nn.Module)
+    return module.eval()
+
+
+def forward_source(layer: TorchLayer, n_in: int, n_out: int) -> str:
+    """The forward statement for inputs x0, x1 ... and results r0, r1 ...; checks which names it reads."""
+    xs = [f"x{i}" for i in range(n_in)]
+    rs = [f"r{i}" for i in range(n_out)]
+    expr = layer.forward.format(*xs, m="m")
+    names = {n.id for n in ast.walk(ast.parse(expr, mode="eval")) if isinstance(n, ast.Name)}
+    assert names <= FORWARD_NAMES | set(xs), (expr, names)
+    assert ("F" in names) == ("F" in layer.needs), (expr, layer.needs)
+    if layer.outputs is None:
+        assert n_out == 1, "several results need an outputs template"
+        target = rs[0]
+    else:
+        target = layer.outputs.format(*rs)
+    return f"{target} = {expr}"
+
+
+def run(layer: TorchLayer, module, tensors: list, n_out: int) -> list:
+    env = dict(GLOBALS, m=module, **{f"x{i}": t for i, t in enumerate(tensors)})
+    exec(forward_source(layer, len(tensors), n_out), env)  # noqa: S102
+    return [env[f"r{i}"] for i in range(n_out)]
+
+
+def concrete(shape, sizes=SIZES) -> tuple:
+    out = []
+    for d in shape:
+        assert d is not None, f"unexpected unknown dim in {shape}"
+        out.append(sizes.get(d, 3) if isinstance(d, str) else d)
+    return tuple(out)
+
+
+def fits(actual: tuple, shape, sizes=SIZES) -> bool:
+    """A run-time shape against an inferred one: symbols take their test sizes, unknown dims match anything."""
+    if len(actual) != len(shape):
+        return False
+    return all(d is None or (sizes.get(d, 3) if isinstance(d, str) else d) == a for a, d in zip(actual, shape))
+
+
+def sample(t: TensorType, high: int = 2, sizes=SIZES) -> torch.Tensor:
+    """Random data of a type (symbols made concrete); integers in [0, high)."""
+    dtype = TORCH_DTYPES[t.dtype]
+    shape = concrete(t.shape, sizes)
+    if dtype.is_floating_point:
+        return torch.randn(shape, dtype=dtype)
+    if dtype == torch.bool:
+        return torch.rand(shape) > 0.5
+    return torch.randint(0, high, shape, dtype=dtype)
+
+
+def check_against_ir(node, ins, outs, make: Optional[Callable] = None, high: int = 2):
+    """Map, build and run one node; assert the results and the state agree with the IR. Returns
+    (layer, module, inputs, results)."""
+    layer = map_node(node, ins, outs)
+    module = build(layer)
+    tensors = make(ins) if make else [sample(t, high) for t in ins]
+    with torch.no_grad():
+        results = run(layer, module, tensors, len(outs))
+
+    assert [fits(tuple(r.shape), o.shape) for r, o in zip(results, outs)] == [True] * len(outs), \
+        ([tuple(r.shape) for r in results], [o.shape for o in outs], render(layer))
+    assert [DTYPE_NAMES[r.dtype] for r in results] == [o.dtype for o in outs], render(layer)
+    state = module.state_dict() if module is not None else {}
+    assert [(k, tuple(v.shape), DTYPE_NAMES[v.dtype]) for k, v in state.items()] == \
+        [(w.name, tuple(w.shape), w.dtype) for w in node.weights], render(layer)
+    params = list(module.named_parameters()) if module is not None else []
+    assert [k for k, _ in params] == [w.name for w in node.weights if w.trainable]
+    assert sum(p.numel() for _, p in params) == node.params
+    return layer, module, tensors, results
+
+
+def render(layer: TorchLayer) -> str:
+    module = render_module_call(layer.module) if layer.module is not None else "-"
+    return f"module {module}; forward {layer.forward!r}; outputs {layer.outputs!r}"
