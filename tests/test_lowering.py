@@ -91,7 +91,7 @@ network Net {
 
 def test_compile_time_evaluation_templates_and_loops():
     a = lower('''
-block Dense(growth: int) {
+block DenseUnit(growth: int) {
     input x
     y = x -> Conv2d(growth, 3, padding=1)
     out = (x, y) -> Concat(axis=1)
@@ -101,7 +101,7 @@ network Net(layers: int = 3, growth: int = 4) {
     input x: [N, 8, 8, 8]
     let base = x.channels
     for i in range(layers) {
-        x = x -> "dense{i + 1}": Dense(growth)
+        x = x -> "dense{i + 1}": DenseUnit(growth)
     }
     y = x -> Conv2d(base, 1)
     output y

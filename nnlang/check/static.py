@@ -30,10 +30,15 @@ class StaticChecker:
     def __init__(self, sink: DiagnosticSink, blocks: dict):
         self.sink = sink
         self.blocks = blocks  # name -> lower.BlockDef (local and imported)
+        self.networks: set = set()
 
     def check_module(self, module: n.Module):
         seen: dict = {}
+        self.networks = {d.name.id for d in module.definitions if d.kind == "network"}
         for d in module.definitions:
+            if d.kind == "block" and registry.get(d.name.id) is not None:
+                self.sink.error("E211", f"block '{d.name.id}' has the name of a built-in layer; give it another "
+                                f"name", d.name.span)
             prev = seen.get(d.name.id)
             if prev is not None:
                 self.sink.error("E211", f"{d.kind} '{d.name.id}' is defined twice", d.name.span,
@@ -80,7 +85,11 @@ class StaticChecker:
                                 self.expr(dim, consts, tensors)
                     tensors.add(decl.name.id)
             elif t is n.OutputStmt:
+                listed: set = set()
                 for name in stmt.names:
+                    if name.id in listed:
+                        self.sink.error("E211", f"output '{name.id}' is listed twice", name.span)
+                    listed.add(name.id)
                     if name.id not in tensors:
                         self.undefined(name, tensors, flat, stmt)
             elif t is n.LetStmt:
@@ -143,7 +152,10 @@ class StaticChecker:
         name = call.name.id
         block = self.blocks.get(name)
         spec = registry.get(name) if block is None else None
-        if block is None and spec is None:
+        if block is None and spec is None and name in self.networks:
+            self.sink.error("E101", f"'{name}' is a network; only blocks can be used as layers (declare it "
+                            f"`block {name}`)", call.name.span)
+        elif block is None and spec is None:
             hint = registry.suggest(name, extra=self.blocks)
             msg = f"unknown layer '{name}'"
             if hint:
@@ -175,9 +187,13 @@ class StaticChecker:
         for arg in call.args or ():
             if arg.name is None:
                 if pos >= len(positional):
-                    self.sink.error("E106", f"{label} takes at most {len(positional)} positional argument"
-                                    f"{'s' if len(positional) != 1 else ''}; name the rest (e.g. stride=2)",
-                                    arg.span)
+                    if not known:
+                        msg = f"{label} takes no arguments"
+                    else:
+                        named = sorted(known - set(positional)) or positional
+                        msg = (f"{label} takes at most {len(positional)} positional argument"
+                               f"{'s' if len(positional) != 1 else ''}; name the rest (e.g. {named[0]}=...)")
+                    self.sink.error("E106", msg, arg.span)
                     continue
                 key = positional[pos]
                 pos += 1

@@ -6,6 +6,7 @@ Only arithmetic, comparisons, boolean logic, a few pure functions and `x.channel
 
 from __future__ import annotations
 
+import difflib
 import math
 
 from ..span import Span
@@ -35,6 +36,9 @@ class TensorRef:
     def __init__(self, name, type_):
         self.name = name
         self.type = type_
+
+    def describe_value(self) -> str:
+        return f"tensor '{self.name}'"
 
 
 def _typename(v) -> str:
@@ -141,7 +145,17 @@ def evaluate(expr, lookup):
     if t is n.NameRef:
         return lookup(expr.id, expr.span)
     if t is n.BinOp:
-        return _binop(expr, lookup)
+        # Operator chains are left-deep (`1 + 1 + ... + 1`): walk the left spine in a loop, so a
+        # long chain never exhausts Python's recursion limit.
+        spine = []
+        while type(expr) is n.BinOp and expr.op != "**":
+            spine.append(expr)
+            expr = expr.left
+        value = _binop(expr, evaluate(expr.left, lookup), lookup) if type(expr) is n.BinOp else \
+            evaluate(expr, lookup)
+        for node in reversed(spine):
+            value = _binop(node, value, lookup)
+        return value
     if t is n.UnaryOp:
         v = evaluate(expr.operand, lookup)
         if expr.op == "not":
@@ -165,6 +179,8 @@ def evaluate(expr, lookup):
             raise EvalError(f"index must be an int, got {_typename(idx)}", expr.index.span)
         if not -len(obj) <= idx < len(obj):
             raise EvalError(f"index {idx} out of range for length {len(obj)}", expr.index.span)
+        if isinstance(obj, Shape):
+            return _known(obj[idx], f"{obj.tensor_name}.shape[{idx}]", expr.span)
         return obj[idx]
     if t is n.Call:
         f = FUNCTIONS.get(expr.func.id)
@@ -183,7 +199,7 @@ def _attr(obj, expr):
     if ty is None:
         raise Poisoned()
     if name == "shape":
-        return tuple(ty.shape)
+        return Shape(ty.shape, obj.name)
     if name == "rank":
         return ty.rank
     if name == "dtype":
@@ -191,10 +207,33 @@ def _attr(obj, expr):
     if name == "channels":
         if ty.rank < 2:
             raise EvalError(f"'{obj.name}' has rank {ty.rank}: no channel dimension", expr.attr.span)
-        return ty.shape[1]
-    if name in ("features", "last"):
-        return ty.shape[-1] if ty.rank else None
-    raise EvalError(f"tensors have .shape, .channels, .features, .rank and .dtype, not '.{name}'", expr.attr.span)
+        return _known(ty.shape[1], f"{obj.name}.channels", expr.span)
+    if name == "features":
+        if not ty.rank:
+            raise EvalError(f"'{obj.name}' is a scalar: no features dimension", expr.attr.span)
+        return _known(ty.shape[-1], f"{obj.name}.features", expr.span)
+    hint = difflib.get_close_matches(name, TENSOR_ATTRIBUTES, n=1)
+    raise EvalError(f"tensors have .{', .'.join(TENSOR_ATTRIBUTES)}, not '.{name}'"
+                    + (f"; did you mean '{hint[0]}'?" if hint else ""), expr.attr.span)
+
+
+TENSOR_ATTRIBUTES = ("shape", "channels", "features", "rank", "dtype")
+
+
+class Shape(tuple):
+    """x.shape: a tuple whose symbolic dims cannot be read as numbers (E303 at the read)."""
+
+    def __new__(cls, dims, tensor_name):
+        self = super().__new__(cls, dims)
+        self.tensor_name = tensor_name
+        return self
+
+
+def _known(dim, what, span):
+    if isinstance(dim, int):
+        return dim
+    shown = f"it is the symbol {dim}" if isinstance(dim, str) else "it is unknown"
+    raise EvalError(f"{what} must be known here, but {shown}; give that input dim a number", span, "E303")
 
 
 _CMP = {
@@ -203,10 +242,10 @@ _CMP = {
 }
 
 
-def _binop(expr, lookup):
+def _binop(expr, left, lookup):
+    """Apply expr's operator to the already evaluated left operand and expr.right."""
     op = expr.op
     if op in ("and", "or"):
-        left = evaluate(expr.left, lookup)
         if not isinstance(left, bool):
             raise EvalError(f"'{op}' needs bools, got {_typename(left)}", expr.left.span, "E502")
         if (op == "and" and not left) or (op == "or" and left):
@@ -215,7 +254,7 @@ def _binop(expr, lookup):
         if not isinstance(right, bool):
             raise EvalError(f"'{op}' needs bools, got {_typename(right)}", expr.right.span, "E502")
         return right
-    a = evaluate(expr.left, lookup)
+    a = left
     b = evaluate(expr.right, lookup)
     if op in ("==", "!="):
         return _CMP[op](a, b)

@@ -85,6 +85,7 @@ class Lowerer:
         self.active_blocks: list = []
         self.instantiated: set = set()  # ids of block Definitions expanded at least once
         self._assignments: dict = {}
+        self._template_exprs: dict = {}
         self.work = 0
 
     def assignments(self, defn: n.Definition) -> dict:
@@ -388,7 +389,8 @@ class Lowerer:
         if not step.name_is_template:
             return step.name.id
         try:
-            text = _render_template(step.name.id, lambda e: self.eval(frame, e), step.name.span)
+            text = _render_template(step.name.id, lambda e: self.eval(frame, e), step.name.span,
+                                    self._template_exprs)
         except EvalError as e:
             self.report(frame, e.code, e.args[0], e.span)
             return None
@@ -600,15 +602,20 @@ def _count_outputs(defn: n.Definition) -> int:
 _HOLE = re.compile(r"\{([^{}]*)\}")
 
 
-def _render_template(text: str, evaluate_expr, span):
-    """Fill `{expr}` holes of a layer-name template ("denselayer{i + 1}")."""
+def _render_template(text: str, evaluate_expr, span, cache: dict):
+    """Fill `{expr}` holes of a layer-name template ("denselayer{i + 1}"). Each hole is parsed
+    once per template (cache), not once per expansion: a loop may expand it thousands of times."""
     from ..syntax.parser import parse_expression
 
     def fill(m):
-        expr, errors = parse_expression(m.group(1))
+        key = (m.group(1), span)
+        if key not in cache:
+            expr, _errors = parse_expression(m.group(1))
+            cache[key] = _respan(expr, span) if expr is not None else None
+        expr = cache[key]
         if expr is None:
             raise EvalError(f"bad expression in name template: {{{m.group(1)}}}", span)
-        v = evaluate_expr(_respan(expr, span))
+        v = evaluate_expr(expr)
         if isinstance(v, bool) or not isinstance(v, (int, str)):
             raise EvalError(f"a name template hole must give an int or a string, got {v!r}", span)
         return str(v)

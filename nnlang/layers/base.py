@@ -266,6 +266,8 @@ def describe_value(v) -> str:
         return "tuple (" + ", ".join(describe_value(x) for x in v) + ")"
     if v is None:
         return "nothing"
+    if hasattr(v, "describe_value"):  # a tensor named in an expression
+        return v.describe_value()
     return type(v).__name__
 
 

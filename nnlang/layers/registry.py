@@ -47,5 +47,5 @@ def suggest(name: str, extra=()) -> list[str]:
     lowered = {n.lower(): n for n in names}
     if name.lower() in lowered and lowered[name.lower()] != name:
         return [lowered[name.lower()]]
-    hits = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)
+    hits = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.7)
     return [lowered[h] for h in hits]

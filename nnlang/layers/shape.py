@@ -152,6 +152,9 @@ def _concat(a, inputs):
     return [first.with_shape(out)]
 
 
+MAX_PIECES = 4096
+
+
 def _split_outputs(a) -> int:
     s = a["sections"]
     return s if isinstance(s, int) else len(s)
@@ -162,6 +165,9 @@ def _split(a, inputs):
     axis = axis_of(a["axis"], x, "Split")
     d = x.shape[axis]
     s = a["sections"]
+    pieces = s if isinstance(s, int) else len(s)
+    if pieces > MAX_PIECES:  # one output tensor per piece: keep a typo like 3000000 cheap
+        raise ShapeError(f"Split: {pieces:,} pieces; at most {MAX_PIECES:,} are supported", "E304", 0)
     if isinstance(s, int):
         if isinstance(d, int) and d % s:
             raise ShapeError(f"Split: {s} sections do not divide dim {axis} of {x} (size {d}); "

@@ -253,7 +253,11 @@ class _Converter:
         span = Span.of_token(tok)
         t = tok.type
         if t == "INT":
-            return n.Literal(int(tok), span)
+            try:
+                return n.Literal(int(tok), span)
+            except ValueError:  # Python refuses to convert more than 4,300 digits
+                self.diags.append(error("E501", f"integer literal of {len(tok):,} digits is too large", span))
+                return n.Literal(0, span)
         if t == "FLOAT":
             return n.Literal(float(tok), span)
         if t == "STRING":
