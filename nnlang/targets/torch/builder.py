@@ -1,0 +1,134 @@
+"""Build a typed IR graph into a live `nn.Module`, in process.
+
+The module tree follows the IR's scopes, so parameter names are the IR paths
+(`layer1.0.conv1.weight`): a torchvision `state_dict()` loads with strict=True into the matching
+example. Layers come from the per-layer mappings (mapping.py / layers.py), the same ones the
+source emitter renders: modules are constructed from their plain-data ModuleCall, and each forward
+template is compiled once into a small function. Templates only hold literals made by
+`pysource.literal`, so nothing from a .nns file becomes code.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ...analyze import analyze
+from ...ir.graph import Graph, Scope
+from . import layers as _layers  # noqa: F401  (registers the mappings)
+from . import modules as nnlang_modules
+from .mapping import MAPPINGS, ModuleCall, TensorLiteral, unsupported
+
+_NAMESPACE = {"torch": torch, "nn": nn, "F": F, "nnlang_modules": nnlang_modules}
+
+
+class BuildError(Exception):
+    """The network cannot be built (analysis errors, or layers the target cannot express)."""
+
+    def __init__(self, message: str, diagnostics=()):
+        super().__init__(message)
+        self.diagnostics = list(diagnostics)
+
+
+def _resolve(path: str):
+    obj = _NAMESPACE[path.split(".")[0]]
+    for part in path.split(".")[1:]:
+        obj = getattr(obj, part)
+    return obj
+
+
+def _value(v):
+    return torch.tensor(v.values) if isinstance(v, TensorLiteral) else v
+
+
+def make_module(call: ModuleCall) -> nn.Module:
+    return _resolve(call.cls)(*(_value(a) for a in call.args), **{k: _value(v) for k, v in call.kwargs})
+
+
+def compile_forward(template: str, n_inputs: int, outputs: Optional[str], n_outputs: int):
+    """`"{m}({0})"` -> a function (module, *inputs) -> tuple of outputs."""
+    args = [f"a{i}" for i in range(n_inputs)]
+    expr = template.format(*args, m="m")
+    if outputs is None:
+        body = f"    return ({expr},)"
+    else:
+        names = [f"o{i}" for i in range(n_outputs)]
+        body = f"    {outputs.format(*names)} = {expr}\n    return ({', '.join(names)},)"
+    source = f"def forward(m, {', '.join(args)}):\n{body}\n"
+    scope: dict = dict(_NAMESPACE)
+    exec(compile(source, "<nnlang forward>", "exec"), scope)  # our own template: literals only
+    return scope["forward"]
+
+
+class NetworkModule(nn.Module):
+    """The built network: submodules named by IR path, forward running the nodes in order."""
+
+    def __init__(self, graph: Graph):
+        super().__init__()
+        self.network_name = graph.name
+        self._steps = []  # (module path or None, forward fn, input ids, output ids)
+        self._inputs = [tid for _, tid in graph.inputs]
+        self._outputs = [tid for _, tid in graph.outputs]
+        containers = {"": self}
+        self._add_scope(graph.root, containers)
+        for node in graph.nodes:
+            ins = [graph.tensors[t].type for t in node.inputs]
+            outs = [graph.tensors[t].type for t in node.outputs]
+            layer = MAPPINGS[node.op](node, ins, outs)
+            path = None
+            if layer.module is not None:
+                parent = containers[node.scope.path]
+                parent.add_module(node.name, make_module(layer.module))
+                path = node.path
+            fn = compile_forward(layer.forward, len(node.inputs), layer.outputs, len(node.outputs))
+            self._steps.append((path, fn, tuple(node.inputs), tuple(node.outputs)))
+
+    def _add_scope(self, scope: Scope, containers: dict):
+        for child in scope.children:
+            if isinstance(child, Scope):
+                container = nn.Module()
+                containers[scope.path].add_module(child.name, container)
+                containers[child.path] = container
+                self._add_scope(child, containers)
+
+    def forward(self, *inputs):
+        if len(inputs) != len(self._inputs):
+            raise TypeError(f"{self.network_name} takes {len(self._inputs)} inputs, got {len(inputs)}")
+        env = dict(zip(self._inputs, inputs))
+        modules = dict(self.named_modules())
+        for path, fn, ins, outs in self._steps:
+            results = fn(modules.get(path) if path else None, *(env[t] for t in ins))
+            env.update(zip(outs, results))
+        results = tuple(env[t] for t in self._outputs)
+        return results[0] if len(results) == 1 else results
+
+
+def build_graph(graph: Graph) -> NetworkModule:
+    missing = unsupported(graph)
+    if missing:
+        raise BuildError("; ".join(f"{n.path}: {why}" for n, why in missing))
+    return NetworkModule(graph)
+
+
+def build(source: str, network: Optional[str] = None, path: Optional[str] = None, **params) -> NetworkModule:
+    """Analyse .nns text (or a path to a .nns file) and build the network as an nn.Module.
+
+    Keyword arguments override network parameters (`classes=10`). Raises BuildError with the
+    diagnostics when the file has errors.
+    """
+    text = source
+    if path is None and "\n" not in source and source.endswith(".nns"):
+        path = source
+        with open(source, encoding="utf-8") as f:
+            text = f.read()
+    a = analyze(text, path=path, network=network, overrides=params or None)
+    if a.errors:
+        first = a.errors[0]
+        raise BuildError(f"{len(a.errors)} error(s); first: {first.span.line}:{first.span.column}: "
+                         f"{first.message}", a.errors)
+    if a.graph is None:
+        raise BuildError("no network in this file")
+    return build_graph(a.graph)

@@ -1,0 +1,85 @@
+"""The in-process PyTorch build: torchvision weights load by name and give the same numbers."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.nns"))
+
+
+def _torchvision():
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # torchvision's C ops are missing next to this torch: define them (test oracle only)
+        lib = torch.library.Library("torchvision", "DEF")
+        for op in ("nms", "qnms"):
+            lib.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        _torchvision.lib = lib
+    import torchvision
+
+    return torchvision
+
+
+TORCHVISION = [
+    ("alexnet", "alexnet", {}, 224), ("vgg16", "vgg16", {}, 224), ("resnet18", "resnet18", {}, 224),
+    ("resnet50", "resnet50", {}, 224), ("mobilenet_v2", "mobilenet_v2", {}, 224),
+    ("densenet121", "densenet121", {}, 224), ("squeezenet1_0", "squeezenet1_0", {}, 224),
+    ("googlenet", "googlenet", {"aux_logits": False, "init_weights": False}, 224),
+    ("inception_v3", "inception_v3", {"aux_logits": False, "init_weights": False}, 299),
+]
+
+
+@pytest.mark.parametrize("example, builder, kwargs, size", TORCHVISION, ids=[t[0] for t in TORCHVISION])
+def test_torchvision_weights_load_strictly_and_outputs_match(example, builder, kwargs, size):
+    from nnlang.targets.torch import build
+
+    torch.manual_seed(0)
+    reference = getattr(_torchvision().models, builder)(weights=None, **kwargs).eval()
+    model = build(str(ROOT / "examples" / f"{example}.nns")).eval()
+    model.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        diff = (model(x) - reference(x)).abs().max().item()
+    assert diff <= 1e-5
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_builds_with_the_summary_param_count_and_shapes(path):
+    from nnlang.analyze import analyze
+    from nnlang.targets.torch import build_graph
+
+    a = analyze(path.read_text(), path=str(path))
+    model = build_graph(a.graph).eval()
+    assert sum(p.numel() for p in model.parameters()) == a.graph.total_params
+    summary = json.loads(subprocess.run([sys.executable, "-m", "nnlang", "summary", str(path), "--format", "json"],
+                                        capture_output=True, text=True, check=True).stdout)
+    assert summary["total_params"] == a.graph.total_params
+    sizes = {"N": 2, "T": 7}
+    inputs = []
+    for _, tid in a.graph.inputs:
+        ty = a.graph.tensors[tid].type
+        shape = [sizes.get(d, d) for d in ty.shape]
+        inputs.append(torch.randint(0, 10, shape) if ty.dtype.startswith("i") else torch.randn(shape))
+    with torch.no_grad():
+        out = model(*inputs)
+    outs = out if isinstance(out, tuple) else (out,)
+    for (_, tid), y in zip(a.graph.outputs, outs):
+        want = [sizes.get(d, d) for d in a.graph.tensors[tid].type.shape]
+        assert list(y.shape) == want
+
+
+def test_build_takes_text_overrides_and_reports_errors():
+    from nnlang.targets.torch import BuildError, build
+
+    text = "network Tiny(classes: int = 3) {\n  input x: [N, 8]\n  y = x -> fc: Linear(classes)\n  output y\n}\n"
+    model = build(text, classes=5)
+    assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == [("fc.weight", (5, 8)), ("fc.bias", (5,))]
+    with pytest.raises(BuildError) as e:
+        build(text.replace("Linear", "Linearr"))
+    assert [d.code for d in e.value.diagnostics] == ["E101"]
