@@ -35,3 +35,12 @@ def test_language_reference_has_snippets_for_every_construct():
                       "CrossEntropyLoss"):
         assert construct in code, construct
 
+
+
+PY_FENCE = re.compile(r"```python\n(.*?)```", re.S)
+
+
+@pytest.mark.parametrize("snippet", PY_FENCE.findall((ROOT / "README.md").read_text()))
+def test_readme_python_snippets_run(snippet, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    exec(compile(snippet, "README.md", "exec"), {})
