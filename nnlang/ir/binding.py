@@ -33,6 +33,48 @@ class BindFailed(Exception):
     """Binding failed; the reason has been reported (or is reported by the static checks)."""
 
 
+def _match(args, positional: list, by_name) -> tuple[list, bool]:
+    """Pair each argument with the declaration it binds: positionally in order, or by name.
+
+    Returns (pairs, ok); surplus, unknown and repeated arguments make ok false (the static
+    checks report them: E106, E102, E107)."""
+    pairs: list = []
+    taken: set = set()
+    ok = True
+    position = 0
+    for arg in args or ():
+        if arg.name is None:
+            if position >= len(positional):
+                ok = False
+                continue
+            decl = positional[position]
+            position += 1
+        else:
+            decl = by_name(arg.name.id)
+            if decl is None or id(decl) in taken:
+                ok = False
+                continue
+        taken.add(id(decl))
+        pairs.append((decl, arg))
+    return pairs, ok
+
+
+def _evaluate_args(pairs, evaluate, report):
+    """[(decl, arg, value)] for the arguments that evaluate; (values, ok, poisoned)."""
+    values = []
+    ok, poisoned = True, False
+    for decl, arg in pairs:
+        try:
+            values.append((decl, arg, evaluate(arg.value)))
+        except Poisoned:
+            poisoned = True
+        except EvalError as e:
+            if e.code != "E208":  # undefined names: the static checks report them
+                report(e.code, e.args[0], e.span)
+            ok = False
+    return values, ok, poisoned
+
+
 def bind_layer(spec, args, evaluate, report):
     """Return validated attrs for a registry layer call, defaults filled.
 
@@ -40,57 +82,31 @@ def bind_layer(spec, args, evaluate, report):
     Unknown / duplicate / surplus / missing arguments are the static checker's to report (E102,
     E106, E107, E103): here they only fail the binding.
     """
-    params = spec.params
+    pairs, ok = _match(args, [p for p in spec.params if p.positional],
+                       lambda name: spec.param_index.get(name) or _by_alias(spec, name))
+    values, evaluated, poisoned = _evaluate_args(pairs, evaluate, report)
+    ok = ok and evaluated
     given: dict = {}
-    spans: dict = {}
-    positional = [p for p in params if p.positional]
-    failed = False
-    poisoned = False
-    pos_i = 0
-    for arg in args or ():
-        if arg.name is None:
-            if pos_i >= len(positional):
-                failed = True
-                continue
-            p = positional[pos_i]
-            pos_i += 1
-        else:
-            p = spec.param_index.get(arg.name.id) or _by_alias(spec, arg.name.id)
-            if p is None or p.name in given:
-                failed = True
-                continue
-        try:
-            value = evaluate(arg.value)
-        except Poisoned:
-            poisoned = True
-            continue
-        except EvalError as e:
-            if e.code != "E208":
-                report(e.code, e.args[0], e.span)
-            failed = True
-            continue
+    for p, arg, value in values:
         try:
             given[p.name] = p.validate(value)
         except ParamRangeError as e:
             report("E105", f"{spec.name}: {p.name}: {e}", arg.value.span)
-            failed = True
-            continue
+            ok = False
         except ParamTypeError as e:
             report("E104", f"{spec.name}: {p.name}: {e}", arg.value.span)
-            failed = True
-            continue
-        spans[p.name] = arg.span
+            ok = False
     attrs = {}
-    for p in params:
+    for p in spec.params:
         if p.name in given:
             attrs[p.name] = given[p.name]
         elif p.required:
-            failed = True  # missing: nnlang.check.static reports it (E103)
+            ok = False  # missing: nnlang.check.static reports it (E103)
         else:
             attrs[p.name] = p.validate(p.default) if p.default is not None else None
     if poisoned:
         raise Poisoned()
-    if failed:
+    if not ok:
         raise BindFailed()
     return attrs
 
@@ -107,34 +123,13 @@ def bind_block(defn, args, evaluate, report, eval_default):
 
     eval_default(param_decl, bound_so_far) evaluates a default in the block's own context.
     """
+    by_name = {d.name.id: d for d in defn.params}
+    pairs, ok = _match(args, list(defn.params), by_name.get)
+    evaluated, ok_values, poisoned = _evaluate_args(pairs, evaluate, report)
+    ok = ok and ok_values
+    values = {d.name.id: (value, arg.value.span) for d, arg, value in evaluated}
     bound: dict = {}
-    failed = False
-    poisoned = False
-    decls = defn.params
-    by_name = {d.name.id: d for d in decls}
-    pos_i = 0
-    values: dict = {}
-    for arg in args or ():
-        if arg.name is None:
-            if pos_i >= len(decls):
-                failed = True
-                continue
-            d = decls[pos_i]
-            pos_i += 1
-        else:
-            d = by_name.get(arg.name.id)
-            if d is None or d.name.id in values:
-                failed = True
-                continue
-        try:
-            values[d.name.id] = (evaluate(arg.value), arg.value.span)
-        except Poisoned:
-            poisoned = True
-        except EvalError as e:
-            if e.code != "E208":
-                report(e.code, e.args[0], e.span)
-            failed = True
-    for d in decls:
+    for d in defn.params:
         ptype = BLOCK_PARAM_TYPES.get(d.type.id) if d.type is not None else None
         if d.name.id in values:
             value, span = values[d.name.id]
@@ -143,22 +138,22 @@ def bind_block(defn, args, evaluate, report, eval_default):
                 value = eval_default(d, bound)
             except EvalError as e:
                 report(e.code, e.args[0], e.span)
-                failed = True
+                ok = False
                 continue
             span = d.default.span
         else:
-            failed = True  # missing: nnlang.check.static reports it (E103)
+            ok = False  # missing: nnlang.check.static reports it (E103)
             continue
         if ptype is not None:
             try:
                 value = ptype.check(value)
             except ParamTypeError as e:
                 report("E104", f"{defn.name.id}: {d.name.id}: {e}", span)
-                failed = True
+                ok = False
                 continue
         bound[d.name.id] = value
     if poisoned:
         raise Poisoned()
-    if failed:
+    if not ok:
         raise BindFailed()
     return bound
