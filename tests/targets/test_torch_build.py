@@ -83,3 +83,16 @@ def test_build_takes_text_overrides_and_reports_errors():
     with pytest.raises(BuildError) as e:
         build(text.replace("Linear", "Linearr"))
     assert [d.code for d in e.value.diagnostics] == ["E101"]
+
+
+def test_names_that_clash_with_nn_module_are_reported_before_building():
+    from nnlang.targets.torch import BuildError, build
+
+    text = ("block B {\n  input x\n  y = x -> ReLU\n  output y\n}\n"
+            "network N {\n  input x: [N, 4]\n  y = x -> forward: Linear(4) -> training: B -> fine: Linear(2)\n"
+            "  output y\n}\n")
+    with pytest.raises(BuildError) as e:
+        build(text)
+    message = str(e.value)
+    assert "'forward' is an nn.Module attribute" in message and "'training' (training)" in message
+    assert "fine" not in message

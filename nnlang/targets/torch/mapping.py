@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from ...ir.graph import Scope
+
 
 @dataclass(frozen=True)
 class ModuleCall:
@@ -86,4 +88,36 @@ def unsupported(graph) -> list:
     for node in graph.nodes:
         if node.op not in MAPPINGS:
             out.append((node, f"{node.op} has no PyTorch mapping yet"))
+    reserved = module_attributes()
+    for node in graph.nodes:  # a submodule may not shadow nn.Module's own API (forward, train, to ...)
+        if node.name in reserved:
+            out.append((node, f"the name '{node.name}' is an nn.Module attribute in PyTorch; rename the layer"))
+    seen = set()
+    stack = [graph.root]
+    while stack:
+        scope = stack.pop()
+        for child in scope.children:
+            if isinstance(child, Scope):
+                stack.append(child)
+                if child.name in reserved and child.path not in seen:
+                    seen.add(child.path)
+                    first = next(iter(_nodes_in(child)), None)
+                    if first is not None:
+                        out.append((first, f"the name '{child.name}' ({child.path}) is an nn.Module attribute in "
+                                           f"PyTorch; rename it"))
     return out
+
+
+def _nodes_in(scope):
+    for c in scope.children:
+        if isinstance(c, Scope):
+            yield from _nodes_in(c)
+        else:
+            yield c
+
+
+def module_attributes() -> frozenset:
+    """Names nn.Module itself defines (methods and attributes set in its __init__)."""
+    from torch import nn
+
+    return frozenset(dir(nn.Module)) | frozenset(vars(nn.Module()))
