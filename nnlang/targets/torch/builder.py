@@ -72,27 +72,29 @@ class NetworkModule(nn.Module):
         self._steps = []  # (module path or None, forward fn, input ids, output ids)
         self._inputs = [tid for _, tid in graph.inputs]
         self._outputs = [tid for _, tid in graph.outputs]
-        containers = {"": self}
-        self._add_scope(graph.root, containers)
+        layers = {}  # node id -> TorchLayer
+        self._construct(graph, graph.root, self, layers)
         for node in graph.nodes:
-            ins = [graph.tensors[t].type for t in node.inputs]
-            outs = [graph.tensors[t].type for t in node.outputs]
-            layer = MAPPINGS[node.op](node, ins, outs)
-            path = None
-            if layer.module is not None:
-                parent = containers[node.scope.path]
-                parent.add_module(node.name, make_module(layer.module))
-                path = node.path
+            layer = layers[node.id]
             fn = compile_forward(layer.forward, len(node.inputs), layer.outputs, len(node.outputs))
-            self._steps.append((path, fn, tuple(node.inputs), tuple(node.outputs)))
+            self._steps.append((node.path if layer.module is not None else None, fn, tuple(node.inputs),
+                                tuple(node.outputs)))
 
-    def _add_scope(self, scope: Scope, containers: dict):
+    def _construct(self, graph: Graph, scope: Scope, container: nn.Module, layers: dict):
+        """Create submodules in source order (the scope tree's order), as hand-written code would:
+        `named_modules()` is then the construction order, which seeded initialisation relies on."""
         for child in scope.children:
             if isinstance(child, Scope):
-                container = nn.Module()
-                containers[scope.path].add_module(child.name, container)
-                containers[child.path] = container
-                self._add_scope(child, containers)
+                sub = nn.Module()
+                container.add_module(child.name, sub)
+                self._construct(graph, child, sub, layers)
+                continue
+            ins = [graph.tensors[t].type for t in child.inputs]
+            outs = [graph.tensors[t].type for t in child.outputs]
+            layer = MAPPINGS[child.op](child, ins, outs)
+            layers[child.id] = layer
+            if layer.module is not None:
+                container.add_module(child.name, make_module(layer.module))
 
     def forward(self, *inputs):
         if len(inputs) != len(self._inputs):
