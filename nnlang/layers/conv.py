@@ -255,6 +255,8 @@ def _make_global(kind: str):
         (x,) = inputs
         if x.rank < 3:
             raise ShapeError(f"{name} expects a [N, C, spatial...] input, got rank {x.rank} {x}", "E302", 0)
+        if kind == "Avg" and x.dtype not in ("f32", "f16", "bf16", "f64"):
+            raise ShapeError(f"{name}: averaging needs a float input, got {x.dtype}", "E305", 0)
         if a["keepdims"]:
             return [x.with_shape((*x.shape[:2], *([1] * (x.rank - 2))))]
         return [x.with_shape(x.shape[:2])]
@@ -268,12 +270,19 @@ def _make_global(kind: str):
     )
 
 
+_MODE_SPATIAL = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}  # "nearest" takes any
+
+
 def _upsample():
     def infer(a, inputs):
         (x,) = inputs
         if x.rank < 3:
             raise ShapeError(f"Upsample expects a [N, C, spatial...] input, got {x}", "E302", 0)
         n = x.rank - 2
+        needs = _MODE_SPATIAL.get(a["mode"])
+        if needs is not None and n != needs:
+            raise ShapeError(f'Upsample: mode "{a["mode"]}" works on {needs} spatial dim{"s" if needs > 1 else ""}, '
+                             f"got {n} in {x}", "E302", 0)
         if (a["size"] is None) == (a["scale_factor"] is None):
             raise ShapeError("Upsample: give exactly one of size or scale_factor", "E304", 0)
         if a["size"] is not None:

@@ -40,6 +40,8 @@ def result_dtype(dtypes, true_div: bool = False) -> str:
 def _elementwise(name: str, doc: str, max_inputs, aliases=(), true_div=False) -> LayerSpec:
     def infer(a, inputs):
         shape = broadcast_shapes([t.shape for t in inputs], name)
+        if name == "Sub" and any(t.dtype == "bool" for t in inputs):
+            raise ShapeError("Sub: bool tensors cannot be subtracted (use a logical layer or cast first)", "E305", 0)
         dtype = result_dtype([t.dtype for t in inputs], true_div)
         return [TensorType(shape, dtype, inputs[0].layout)]
 
@@ -77,6 +79,9 @@ def _matmul_dims(inputs):
 
 
 def _matmul_infer(attrs, inputs):
+    a, b = inputs
+    if a.dtype != b.dtype:  # torch.matmul does not promote
+        raise ShapeError(f"MatMul: both inputs must have one dtype, got {a.dtype} and {b.dtype}", "E305", 1)
     batch, m, _, p, a_vec, b_vec = _matmul_dims(inputs)
     shape = (*batch, *(() if a_vec else (m,)), *(() if b_vec else (p,)))
     return [TensorType(shape, result_dtype([t.dtype for t in inputs]), inputs[0].layout)]
