@@ -83,7 +83,6 @@ class Lowerer:
         self.graph: Graph | None = None
         self.depth = 0
         self.active_blocks: list = []
-        self.instantiated: set = set()  # ids of block Definitions expanded at least once
         self._assignments: dict = {}
         self._template_exprs: dict = {}
         self.work = 0
@@ -174,7 +173,7 @@ class Lowerer:
             g.outputs = list(frame.outputs)
             return g  # cut short: "unused" would be wrong about the rest
         g.outputs = list(frame.outputs)
-        self.finish_frame(frame, defn)
+        self.finish_frame(frame)
         return g
 
     # ---- values ---------------------------------------------------------------------------------
@@ -575,7 +574,6 @@ class Lowerer:
         sub.params = dict(params)
         sub.doc = defn.doc
         callee.scope = sub
-        self.instantiated.add(id(defn))
         self.active_blocks.append(defn)
         self.depth += 1
         try:
@@ -583,12 +581,12 @@ class Lowerer:
         finally:
             self.depth -= 1
             self.active_blocks.pop()
-        self.finish_frame(callee, defn)
+        self.finish_frame(callee)
         if not callee.outputs:
             return self.poison(frame, call.span)  # E207 reported by the static checks
         return [t for _, t in callee.outputs]
 
-    def finish_frame(self, frame: Frame, defn: n.Definition):
+    def finish_frame(self, frame: Frame):
         for name, b in frame.tensors.items():
             if not b.used:
                 kind = "input" if b.is_input else "tensor"
