@@ -20,7 +20,7 @@ from ...analyze import analyze
 from ...ir.graph import Graph, Scope
 from . import layers as _layers  # noqa: F401  (registers the mappings)
 from . import modules as nnlang_modules
-from .mapping import MAPPINGS, ModuleCall, TensorLiteral, unsupported
+from .mapping import MAPPINGS, ModuleCall, TensorLiteral, inplace_variant, may_overwrite_input, unsupported
 
 _NAMESPACE = {"torch": torch, "nn": nn, "F": F, "nnlang_modules": nnlang_modules}
 
@@ -69,30 +69,43 @@ class NetworkModule(nn.Module):
     def __init__(self, graph: Graph):
         super().__init__()
         self.network_name = graph.name
-        self._steps = []  # (module path or None, forward fn, input ids, output ids)
+        self._steps = []  # (submodule or None, forward fn, input ids, output ids, ids last read here)
         self._inputs = [tid for _, tid in graph.inputs]
         self._outputs = [tid for _, tid in graph.outputs]
         layers = {}  # node id -> TorchLayer
-        self._construct(graph, graph.root, self, layers)
+        consumers = graph.consumers()
+        for node in graph.nodes:
+            ins = [graph.tensors[t].type for t in node.inputs]
+            outs = [graph.tensors[t].type for t in node.outputs]
+            layer = MAPPINGS[node.op](node, ins, outs)
+            if may_overwrite_input(graph, node, consumers):
+                layer = inplace_variant(layer) or layer
+            layers[node.id] = layer
+        self._construct(graph.root, self, layers)
+        # Drop each intermediate tensor after its last reader, as local variables die in
+        # hand-written forward code: holding every activation costs time, not only memory.
+        last_read = {}
+        for node in graph.nodes:
+            for t in node.inputs:
+                last_read[t] = node.id
+        keep = set(self._outputs)
         for node in graph.nodes:
             layer = layers[node.id]
             fn = compile_forward(layer.forward, len(node.inputs), layer.outputs, len(node.outputs))
-            self._steps.append((node.path if layer.module is not None else None, fn, tuple(node.inputs),
-                                tuple(node.outputs)))
+            module = self.get_submodule(node.path) if layer.module is not None else None
+            dead = tuple(t for t in dict.fromkeys(node.inputs) if last_read[t] == node.id and t not in keep)
+            self._steps.append((module, fn, tuple(node.inputs), tuple(node.outputs), dead))
 
-    def _construct(self, graph: Graph, scope: Scope, container: nn.Module, layers: dict):
+    def _construct(self, scope: Scope, container: nn.Module, layers: dict):
         """Create submodules in source order (the scope tree's order), as hand-written code would:
         `named_modules()` is then the construction order, which seeded initialisation relies on."""
         for child in scope.children:
             if isinstance(child, Scope):
                 sub = nn.Module()
                 container.add_module(child.name, sub)
-                self._construct(graph, child, sub, layers)
+                self._construct(child, sub, layers)
                 continue
-            ins = [graph.tensors[t].type for t in child.inputs]
-            outs = [graph.tensors[t].type for t in child.outputs]
-            layer = MAPPINGS[child.op](child, ins, outs)
-            layers[child.id] = layer
+            layer = layers[child.id]
             if layer.module is not None:
                 container.add_module(child.name, make_module(layer.module))
 
@@ -100,10 +113,10 @@ class NetworkModule(nn.Module):
         if len(inputs) != len(self._inputs):
             raise TypeError(f"{self.network_name} takes {len(self._inputs)} inputs, got {len(inputs)}")
         env = dict(zip(self._inputs, inputs))
-        modules = dict(self.named_modules())
-        for path, fn, ins, outs in self._steps:
-            results = fn(modules.get(path) if path else None, *(env[t] for t in ins))
-            env.update(zip(outs, results))
+        for module, fn, ins, outs, dead in self._steps:
+            env.update(zip(outs, fn(module, *[env[t] for t in ins])))
+            for t in dead:
+                del env[t]
         results = tuple(env[t] for t in self._outputs)
         return results[0] if len(results) == 1 else results
 

@@ -64,6 +64,51 @@ def render_module_call(call: ModuleCall) -> str:
     return f"{call.cls}({', '.join(parts)})"
 
 
+# Layers that may overwrite their first input when nothing else reads it, as hand-written PyTorch
+# does (torchvision's `nn.ReLU(inplace=True)`, `out += identity`): one allocation less per layer.
+_INPLACE_MODULES = frozenset(("nn.ReLU", "nn.ReLU6", "nn.LeakyReLU", "nn.ELU", "nn.CELU", "nn.SELU",
+                              "nn.SiLU", "nn.Mish", "nn.Hardswish", "nn.Hardsigmoid", "nn.Hardtanh",
+                              "nn.Threshold", "nn.Dropout", "nn.Dropout1d", "nn.Dropout2d", "nn.Dropout3d",
+                              "nn.AlphaDropout"))
+_INPLACE_OPERATORS = {"{0} + {1}": "{0}.add_({1})", "{0} * {1}": "{0}.mul_({1})"}
+
+
+def inplace_variant(layer: TorchLayer) -> Optional[TorchLayer]:
+    """The same layer computing in place on its first input, or None if it has no such form.
+
+    The caller decides when that is safe: the input is read by nothing else, is not a network
+    input or output, and has the output's shape and dtype."""
+    call = layer.module
+    if call is not None and call.cls in _INPLACE_MODULES and layer.forward == "{m}({0})":
+        return TorchLayer(ModuleCall(call.cls, call.args, call.kwargs + (("inplace", True),)), layer.forward,
+                          layer.outputs, layer.needs)
+    if call is None and layer.forward in _INPLACE_OPERATORS:
+        return TorchLayer(None, _INPLACE_OPERATORS[layer.forward], layer.outputs, layer.needs)
+    return None
+
+
+# Layers whose result may share memory with their input (views, or the input itself in eval):
+# writing into their result could change a tensor that is still in use.
+_ALIASING = frozenset(("Split", "Select", "Slice", "Reshape", "Flatten", "Permute", "Transpose", "Squeeze",
+                       "Unsqueeze", "Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"))
+
+
+def may_overwrite_input(graph, node, consumers: dict) -> bool:
+    """Can `node` write its result into its first input's memory? (consumers: graph.consumers())"""
+    if not node.inputs or len(node.outputs) != 1:
+        return False
+    src = node.inputs[0]
+    if len(consumers.get(src, ())) != 1 or node.inputs.count(src) != 1:
+        return False
+    producer = graph.tensors[src].producer
+    if producer is None or graph.nodes[producer].op in _ALIASING:
+        return False  # a network input, or memory shared with another tensor
+    if any(src == tid for _, tid in graph.outputs):
+        return False
+    a, b = graph.tensors[src].type, graph.tensors[node.outputs[0]].type
+    return a is not None and b is not None and a.shape == b.shape and a.dtype == b.dtype
+
+
 MAPPINGS: dict = {}
 
 
