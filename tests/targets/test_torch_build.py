@@ -96,3 +96,35 @@ def test_names_that_clash_with_nn_module_are_reported_before_building():
     message = str(e.value)
     assert "'forward' is an nn.Module attribute" in message and "'training' (training)" in message
     assert "fine" not in message
+
+
+def test_in_place_layers_never_change_a_tensor_still_in_use():
+    from nnlang.targets.torch import build
+
+    text = '''network Shared {
+    input x: [N, 4, 6, 6]
+    y = x -> conv: Conv2d(4, 3, padding=1)
+    a = y -> ReLU
+    b = y -> Sigmoid
+    (p, q) = y -> Split(2, axis=1)
+    r = p -> ReLU
+    s = (r, q) -> Concat(axis=1)
+    f = y -> Flatten
+    g = f -> ReLU
+    h = (a, b) -> Add -> ReLU
+    t = (h, s) -> Add
+    output t, g, x
+}
+'''
+    model = build(text).eval()
+    assert sum(1 for m in model.modules() if getattr(m, "inplace", False)) == 1  # only the ReLU after Add
+    x = torch.randn(2, 4, 6, 6)
+    x_before = x.clone()
+    with torch.no_grad():
+        t, g, x_out = model(x)
+        y = model.conv(x)
+        p, q = torch.split(y, 2, dim=1)
+        want_t = torch.relu(torch.relu(y) + torch.sigmoid(y)) + torch.cat((torch.relu(p), q), dim=1)
+        want_g = torch.relu(torch.flatten(y, 1))
+    assert torch.equal(t, want_t) and torch.equal(g, want_g)
+    assert torch.equal(x, x_before) and x_out is x
