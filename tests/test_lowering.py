@@ -176,8 +176,8 @@ network Net {
     (d,) = a.errors
     assert d.code == "E301" and a.text[d.span.start:d.span.end] == "Add"
     assert "[N, 16, 4, 4]" in d.message and "[N, 8, 4, 4]" in d.message
-    assert any(r.message == "in block Unit used here" and a.text[r.span.start:r.span.end] == "Unit(16)"
-               for r in d.related)
+    calls = [r for r in d.related if a.text[r.span.start:r.span.end] == "Unit(16)"]
+    assert [r.message for r in calls] == ["'x' [N, 8, 4, 4] is the input given to Unit here"]
 
 
 def test_analysis_is_deterministic():

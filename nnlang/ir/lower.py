@@ -113,7 +113,7 @@ class Lowerer:
             where, at = span, None
             if frame.instantiation:
                 call = frame.instantiation[-1]
-                if call.path is None:
+                if call.path is None and not any(r.span == call.span for r in rel):
                     rel.append(Related(call.span, f"in block {frame.block_name} used here"))
         else:
             if span.line in frame.quiet_lines:
@@ -521,8 +521,19 @@ class Lowerer:
         idxs = [e.input] if e.input is not None and e.input < len(ins) else range(len(ins))
         for i in idxs:
             t = g.tensors[ins[i]]
-            what = f"'{t.name}'" if t.name else "the input"
-            related.append(Related(t.site.span, f"{what} {format_shape(t.type.shape)} comes from here", t.site.path))
+            shape = format_shape(t.type.shape)
+            # Name the tensor as this frame knows it; a block's input points at the call that gave it.
+            local = next((name for name, b in frame.tensors.items() if b.tensor == t.id), None)
+            binding = frame.tensors.get(local) if local else None
+            if binding is not None and binding.is_input and frame.instantiation:
+                call_site = frame.instantiation[-1]
+                related.append(Related(call_site.span, f"'{local}' {shape} is the input given to "
+                                       f"{frame.block_name} here", call_site.path))
+                continue
+            what = f"'{local or t.name}'" if (local or t.name) else "the input"
+            if t.site.span == call.span and t.site.path == frame.path:
+                continue  # made by this very layer's earlier instance: no new place to show
+            related.append(Related(t.site.span, f"{what} {shape} comes from here", t.site.path))
         self.report(frame, e.code, str(e), call.span, related)
 
     def poison(self, frame: Frame, span, count: int = 1) -> list:
