@@ -85,6 +85,7 @@ class Lowerer:
         self.active_blocks: list = []
         self._assignments: dict = {}
         self._template_exprs: dict = {}
+        self._bad_templates: set = set()
         self.work = 0
 
     def assignments(self, defn: n.Definition) -> dict:
@@ -396,7 +397,10 @@ class Lowerer:
         except Poisoned:
             return None
         if not _LAYER_NAME.match(text):
-            self.report(frame, "E109", f"layer name {text!r} may only hold letters, digits and '_'", step.name.span)
+            if step.name.span not in self._bad_templates:  # once per template, not per loop iteration
+                self._bad_templates.add(step.name.span)
+                self.report(frame, "E109", f"layer name {text!r} may only hold letters, digits and '_'",
+                            step.name.span)
             return None
         return text
 
