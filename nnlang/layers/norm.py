@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .base import (BOOL, FLOAT, INT, IntTuple, LayerSpec, Optional_, Param, ShapeError, TensorType, Weight,
                    format_dim, format_shape, require_known)
 
@@ -79,6 +81,11 @@ def _make_instancenorm(n: int):
     def infer(a, inputs):
         (x,) = inputs
         channels(x)
+        spatial = x.shape[-n:]
+        if not a["track_running_stats"] and all(isinstance(d, int) for d in spatial) and math.prod(spatial) == 1:
+            # Statistics of a single value are undefined; PyTorch refuses at run time.
+            raise ShapeError(f"{name}: normalising over one spatial element per channel is undefined, got {x}",
+                             "E304", 0)
         return [x]
 
     def weights(a, inputs):
