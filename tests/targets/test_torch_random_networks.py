@@ -51,3 +51,28 @@ def test_built_network_matches_the_checker(text):
     with torch.no_grad():
         y = model(x)
     assert list(y.shape) == want, text
+
+
+SEQUENCE_LAYERS = st.sampled_from([
+    "Linear({f})", "LayerNorm", "GELU", "Tanh", "Dropout(0.1)", "Softmax(dim=-1)", "MultiheadAttention({h})",
+    "LSTM({f}, bidirectional=true)", "GRU({f}, num_layers=2)", "RNN({f})",
+    "Transpose(1, 2) -> Conv1d({f}, 3, padding=1) -> Transpose(1, 2)",
+    "Transpose(1, 2) -> MaxPool1d(2, ceil_mode=true) -> Transpose(1, 2)", "Unsqueeze(1) -> Squeeze(1)",
+])
+
+
+@st.composite
+def sequence_networks(draw):
+    t = draw(st.integers(1, 9))
+    steps = []
+    for _ in range(draw(st.integers(1, 5))):
+        template = draw(SEQUENCE_LAYERS)
+        steps.append(template.format(f=draw(st.sampled_from([4, 6, 8])), h=draw(st.sampled_from([1, 2]))))
+    chain = " -> ".join(steps)
+    return f"network S {{\n    input x: [N, {t}, 8]\n    y = x -> {chain}\n    output y\n}}\n"
+
+
+@settings(max_examples=150, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sequence_networks())
+def test_built_sequence_network_matches_the_checker(text):
+    test_built_network_matches_the_checker.hypothesis.inner_test(text)
