@@ -26,6 +26,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
     s.add_argument("--format", choices=("text", "json"), default="text")
 
+    co = sub.add_parser("compile", help="compile a network to a framework (torch)")
+    co.add_argument("path", metavar="PATH")
+    co.add_argument("--to", required=True, choices=("torch", "onnx", "caffe", "keras"), dest="target")
+    co.add_argument("-o", "--output", default=".", metavar="OUTDIR", help="directory to write into")
+    co.add_argument("--network", help="network name (default: the last one in the file)")
+    co.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
+    co.add_argument("--seed", type=int, default=0, help="seed of the weight initialisation (default 0)")
+    co.add_argument("--weights", metavar="FILE", help="weights to use (.safetensors, or a .pt/.pth state_dict)")
+
     la = sub.add_parser("layers", help="the layer reference (generated from the registry)")
     la.add_argument("--format", choices=("markdown", "json"), default="markdown")
     return p
@@ -40,6 +49,8 @@ def main(argv=None) -> int:
             return _check(args)
         if args.command == "summary":
             return _summary(args)
+        if args.command == "compile":
+            return _compile(args)
         if args.command == "layers":
             from .layers.docs import render_json, render_markdown
 
@@ -92,4 +103,29 @@ def _summary(args) -> int:
         print(json.dumps(summ.to_json_obj(a.graph), indent=2))
     else:
         print(summ.render_text(a.graph))
+    return 0
+
+
+def _compile(args) -> int:
+    from . import api
+    from .diagnostics import render_text
+
+    if args.target != "torch":
+        raise api.UsageError(f"--to {args.target}: this target is not available yet (available: torch)")
+    a = api.load(args.path, args.network, api.parse_overrides(args.set))
+    if a.errors:
+        print(render_text(a.errors, {args.path: a.text}), file=sys.stderr)
+        return 1
+    if a.graph is None:
+        raise api.UsageError(f"{args.path}: no network in this file")
+    from .targets.torch.compile import CompileError, compile_to_dir
+    from .targets.torch.weights import WeightsError
+
+    try:
+        written = compile_to_dir(a, args.output, seed=args.seed, weights=args.weights)
+    except (CompileError, WeightsError) as e:
+        print(f"nnlang: error: {args.path}: {e}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
     return 0

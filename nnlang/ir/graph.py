@@ -29,7 +29,8 @@ class Tensor:
     producer: Optional[int]  # node id; None for a graph input
     index: int  # which output of the producer
     site: Site
-    name: Optional[str] = None  # the first tensor name bound to it, if any
+    name: Optional[str] = None  # the first tensor name bound to it where it was made, if any
+    bound: list = field(default_factory=list)  # (instantiation, name): every binding, in every frame
 
 
 @dataclass(slots=True)
@@ -43,6 +44,9 @@ class Scope:
     site: Site  # where it was instantiated (the network's own header for the root)
     parent: Optional["Scope"] = None
     params: dict = field(default_factory=dict)  # bound block parameters
+    consts: dict = field(default_factory=dict)  # compile-time values at the end of the body (params, lets)
+    inputs: list = field(default_factory=list)  # tensor ids the instance received (blocks)
+    outputs: list = field(default_factory=list)  # tensor ids it gave back (blocks)
     children: list = field(default_factory=list)  # Scopes and Nodes, in order
     definition: Optional[Site] = None  # where the block is defined
     doc: Optional[str] = None

@@ -329,8 +329,11 @@ class Lowerer:
         frame.tensors[name.id] = Binding(tid, Site(name.span, frame.path), is_input=is_input,
                                          used=name.id in frame.read_early)
         t = self.graph.tensors[tid]
-        if t.name is None:
+        # A tensor's name is the one given where it is made (a block's input keeps its caller's name).
+        made_here = t.producer is None or self.graph.nodes[t.producer].instantiation == frame.instantiation
+        if t.name is None and made_here:
             t.name = name.id
+        t.bound.append((frame.instantiation, name.id))
 
     def unbound(self, frame: Frame, name: n.Name, at):
         """A tensor name with no value here. Undefined names and uses before the definition are
@@ -597,9 +600,12 @@ class Lowerer:
             self.depth -= 1
             self.active_blocks.pop()
         self.finish_frame(callee)
+        sub.consts = dict(callee.consts)
+        sub.inputs = list(ins)
+        sub.outputs = [t for _, t in callee.outputs]
         if not callee.outputs:
             return self.poison(frame, call.span)  # E207 reported by the static checks
-        return [t for _, t in callee.outputs]
+        return list(sub.outputs)
 
     def finish_frame(self, frame: Frame):
         for name, b in frame.tensors.items():

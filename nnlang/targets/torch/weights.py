@@ -154,6 +154,15 @@ def _metadata(model: nn.Module, extra: Optional[Mapping]) -> dict:
     return meta
 
 
+# safetensors writes its metadata map in a random order; a single key (all metadata as sorted
+# JSON) keeps the file byte-identical from one save to the next.
+_PACKED = "nnlang"
+
+
+def _packed(meta: dict) -> dict:
+    return {_PACKED: json.dumps(meta, sort_keys=True)}
+
+
 def _tensors_for_file(model: nn.Module) -> dict:
     """The state_dict as contiguous CPU tensors; tensors sharing memory (tied weights) are copied,
     since a safetensors file stores every key on its own."""
@@ -202,7 +211,7 @@ def save(model: nn.Module, path, metadata: Optional[Mapping] = None) -> None:
     os.close(fd)
     try:
         mode = os.stat(tmp).st_mode & 0o777
-        safetensors.torch.save_file(tensors, tmp, metadata=meta)
+        safetensors.torch.save_file(tensors, tmp, metadata=_packed(meta))
         os.chmod(tmp, mode)  # save_file may recreate the file (safetensors writes it with mode 0o600)
         fd = os.open(tmp, os.O_RDONLY)
         try:
@@ -222,7 +231,10 @@ def read_metadata(path) -> dict:
     from safetensors import safe_open
 
     with safe_open(os.fspath(path), framework="pt") as f:
-        return dict(f.metadata() or {})
+        raw = dict(f.metadata() or {})
+    if set(raw) == {_PACKED}:  # written by `save`: one key, so the file's bytes are deterministic
+        return json.loads(raw[_PACKED])
+    return raw
 
 
 def load_state_dict_file(path) -> dict:

@@ -1,0 +1,63 @@
+"""`nnlang compile --to torch`: the readable module source plus its weights, written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+from ...analyze import Analysis
+from .builder import build_graph
+from .emit import EmitError, emit
+from .weights import initialize, load_state_dict_file, load_state_dict, save
+
+
+class CompileError(Exception):
+    pass
+
+
+def compile_to_dir(analysis: Analysis, outdir: str, seed: int = 0, weights: Optional[str] = None) -> list:
+    """Write OUTDIR/<network>.py and OUTDIR/<network>.safetensors; returns the paths written.
+
+    Everything is computed before anything is written, and each file is replaced atomically; if
+    the second write fails the first is removed, so a failed compile leaves no new file behind.
+    """
+    graph = analysis.graph
+    source_name = os.path.basename(analysis.path) if analysis.path else "model.nns"
+    try:
+        source = emit(analysis, source_name)
+    except EmitError as e:
+        raise CompileError(str(e)) from None
+    model = build_graph(graph)
+    initialize(model, seed=seed)
+    if weights is not None:
+        load_state_dict(model, load_state_dict_file(weights), strict=True)
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    py_path = out / f"{graph.name}.py"
+    st_path = out / f"{graph.name}.safetensors"
+    existed = st_path.exists()
+    save(model, str(st_path), metadata={"source": source_name, "seed": seed})
+    try:
+        _write_atomic(py_path, source)
+    except BaseException:
+        if not existed:
+            st_path.unlink(missing_ok=True)
+        raise
+    return [str(py_path), str(st_path)]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
