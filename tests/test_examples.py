@@ -12,7 +12,6 @@ import json
 from collections import OrderedDict
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -21,7 +21,7 @@ from ...ir.graph import Graph, Node, Scope
 from ...syntax import nodes as syn
 from ..pysource import is_attribute_name, literal
 from . import layers as _layers  # noqa: F401  (registers the mappings)
-from .mapping import MAPPINGS, ModuleCall, TensorLiteral, inplace_variant, may_overwrite_input, unsupported
+from .mapping import MAPPINGS, TensorLiteral, inplace_variant, may_overwrite_input, unsupported
 
 
 class EmitError(Exception):
@@ -64,16 +64,26 @@ class _Lifter:
             if all(name in vals and _same(vals[name], v) for vals, v in zip(self.values, per_instance)):
                 return name
         first = per_instance[0]
-        if all(_same(first, v) for v in per_instance):
-            return literal(first.values if isinstance(first, TensorLiteral) else first) if not isinstance(
-                first, TensorLiteral) else f"torch.tensor({literal(tuple(first.values))})"
-        return None
+        if not all(_same(first, v) for v in per_instance):
+            return None
+        if isinstance(first, TensorLiteral):
+            return f"torch.tensor({literal(tuple(first.values))})"
+        return literal(first)
 
 
 class _Emitter:
-    def __init__(self, graph: Graph, source_name: str):
+    def __init__(self, analysis, source_name: str):
+        graph = analysis.graph
         self.graph = graph
         self.source_name = source_name
+        self.definitions = {name: b.defn for name, b in analysis.blocks.items()}
+        self.calls = {}  # (file, start, end) -> the LayerCall written there
+        for b in list(analysis.blocks.values()) + [None]:
+            bodies = [b.defn.body] if b is not None else [d.body for d in analysis.module.definitions
+                                                            if d.kind == "network"]
+            for body in bodies:
+                for call in _calls(body):
+                    self.calls[(b.path if b is not None else None, call.span.start, call.span.end)] = call
         self.consumers = graph.consumers()
         self.layers = {}
         for node in graph.nodes:
@@ -223,7 +233,6 @@ class _Emitter:
             present = [c is not None for c in group]
             members = [c for c in group if c is not None]
             child = members[0]
-            attr = self._attr(attr_name)
             cond = None
             if not all(present):
                 cond = self._condition(defn, child, instances, present, lifter, used)
@@ -330,8 +339,6 @@ class _Emitter:
         return self._group(child, members, lifter, used)
 
     def _block_call(self, child: Scope, members: list, lifter, used) -> str:
-        from ...ir.graph import Scope as _S  # noqa: F401
-
         defn = self.definitions[child.type_name]
         self.block_class(child.type_name, defn)
         classes = {self.class_of[id(m)] for m in members}
@@ -678,16 +685,7 @@ def emit(analysis, source_name: str = "model.nns") -> str:
     missing = unsupported(g)
     if missing:
         raise EmitError("; ".join(f"{n.path}: {why}" for n, why in missing))
-    em = _Emitter(g, source_name)
-    em.definitions = {name: b.defn for name, b in analysis.blocks.items()}
-    em.calls = {}
-    for b in list(analysis.blocks.values()) + [None]:
-        defn, path = (b.defn, b.path) if b is not None else (None, None)
-        bodies = [defn.body] if defn is not None else [d.body for d in analysis.module.definitions
-                                                        if d.kind == "network"]
-        for body in bodies:
-            for call in _calls(body):
-                em.calls[(path, call.span.start, call.span.end)] = call
+    em = _Emitter(analysis, source_name)
     net_defn = next(d for d in analysis.module.definitions if d.kind == "network" and d.name.id == g.name)
     network = em.network_class(net_defn)
     body = [em.classes[n] for n in em.order] + [network]
