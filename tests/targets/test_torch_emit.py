@@ -170,3 +170,25 @@ def test_targets_not_built_yet_are_a_usage_error(tmp_path):
                         "onnx", "-o", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 2 and "not available yet" in r.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_compile_takes_given_weights(tmp_path):
+    def run(out, *extra):
+        return subprocess.run([sys.executable, "-m", "nnlang", "compile", str(ROOT / "examples" / "lenet5.nns"),
+                               "--to", "torch", "-o", str(out), *extra], capture_output=True, text=True)
+
+    assert run(tmp_path / "a", "--seed", "11").returncode == 0
+    given = tmp_path / "a" / "LeNet5.safetensors"
+    r = run(tmp_path / "b", "--seed", "99", "--weights", str(given))
+    assert r.returncode == 0, r.stderr
+    from nnlang.targets.torch.weights import load_state_dict_file
+
+    a, b = load_state_dict_file(str(given)), load_state_dict_file(str(tmp_path / "b" / "LeNet5.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    wrong = tmp_path / "wrong.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"fc.weight": torch.zeros(2, 2)}, str(wrong))
+    r = run(tmp_path / "c", "--weights", str(wrong))
+    assert r.returncode == 1 and "fc.weight" in r.stderr
+    assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())
