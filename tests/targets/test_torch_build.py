@@ -128,3 +128,33 @@ def test_in_place_layers_never_change_a_tensor_still_in_use():
         want_g = torch.relu(torch.flatten(y, 1))
     assert torch.equal(t, want_t) and torch.equal(g, want_g)
     assert torch.equal(x, x_before) and x_out is x
+
+
+def test_training_backward_works_with_in_place_layers():
+    # In-place layers only overwrite results autograd does not keep: backward must not complain.
+    from nnlang.analyze import analyze
+    from nnlang.targets.torch import build_graph
+    from nnlang.targets.torch.emit import emit
+
+    text = '''network Train {
+    input x: [N, 3, 8, 8]
+    a = x -> Conv2d(4, 3, padding=1) -> BatchNorm2d -> ReLU -> ReLU -> Sigmoid -> ReLU
+    b = x -> Conv2d(4, 1) -> Tanh -> ReLU6
+    c = (a, b) -> Add -> ReLU
+    d = (c, a) -> Add -> LeakyReLU(0.1) -> Dropout(0.5) -> ReLU
+    y = d -> Flatten -> Linear(3)
+    output y
+}
+'''
+    a = analyze(text)
+    namespace: dict = {}
+    exec(emit(a, "train.nns"), namespace)
+    for model in (build_graph(a.graph), namespace["Train"]()):
+        model.train()
+        x = torch.randn(2, 3, 8, 8, requires_grad=True)
+        model(x).sum().backward()
+        assert x.grad is not None and all(p.grad is not None for p in model.parameters())
+    for example in ("resnet18", "mobilenet_v2", "densenet121"):
+        model = build_graph(analyze((ROOT / "examples" / f"{example}.nns").read_text(),
+                                    path=str(ROOT / "examples" / f"{example}.nns")).graph).train()
+        model(torch.randn(2, 3, 64, 64)).sum().backward()

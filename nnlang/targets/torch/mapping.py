@@ -87,10 +87,15 @@ def inplace_variant(layer: TorchLayer) -> Optional[TorchLayer]:
     return None
 
 
-# Layers whose result may share memory with their input (views, or the input itself in eval):
-# writing into their result could change a tensor that is still in use.
-_ALIASING = frozenset(("Split", "Select", "Slice", "Reshape", "Flatten", "Permute", "Transpose", "Squeeze",
-                       "Unsqueeze", "Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"))
+# Layers whose result is fresh memory that their own backward does not read: only such a result
+# may be overwritten in place. (Views and pass-throughs may alias a live tensor; ReLU, Sigmoid,
+# Tanh, Softmax ... keep their result for the gradient, and autograd refuses a modified one.)
+_OUTPUT_NOT_SAVED = frozenset((
+    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "DepthwiseConv2d",
+    "Linear", "Bilinear", "Embedding", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d",
+    "InstanceNorm2d", "InstanceNorm3d", "LayerNorm", "GroupNorm", "Add", "Sub", "Concat", "MaxPool1d",
+    "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d", "Upsample"))
 
 
 def may_overwrite_input(graph, node, consumers: dict) -> bool:
@@ -101,8 +106,8 @@ def may_overwrite_input(graph, node, consumers: dict) -> bool:
     if len(consumers.get(src, ())) != 1 or node.inputs.count(src) != 1:
         return False
     producer = graph.tensors[src].producer
-    if producer is None or graph.nodes[producer].op in _ALIASING:
-        return False  # a network input, or memory shared with another tensor
+    if producer is None or graph.nodes[producer].op not in _OUTPUT_NOT_SAVED:
+        return False  # a network input, or a result that may alias a live tensor or be needed by autograd
     if any(src == tid for _, tid in graph.outputs):
         return False
     a, b = graph.tensors[src].type, graph.tensors[node.outputs[0]].type
