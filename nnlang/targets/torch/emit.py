@@ -263,7 +263,7 @@ class _Emitter:
                 sig.append(f"{p.name.id}{annotation}")
         doc = f'    """{_doc(defn.doc)}"""\n\n' if defn.doc else ""
         src = (f"class {name}(nn.Module):\n{doc}    def __init__(self, {', '.join(sig)}):\n"
-               f"        super().__init__()\n" + "".join(x + "\n" for x in let_lines + init) + "\n" + forward)
+               f"        super().__init__()\n" + "".join(_hang(x) + "\n" for x in let_lines + init) + "\n" + forward)
         return src
 
     def _attributes(self, block: str, groups: list) -> list:
@@ -383,9 +383,9 @@ class _Emitter:
             else:
                 items.append((item.name, self._group(item, group, lifter, used)))
         if [n for n, _ in items] == [str(i) for i in range(len(items))]:
-            return "nn.Sequential(" + ", ".join(e for _, e in items) + ")"
+            return _call_lines("nn.Sequential(", [e for _, e in items], ")")
         self.needs.add("OrderedDict")
-        return "nn.Sequential(OrderedDict([" + ", ".join(f"({literal(n)}, {e})" for n, e in items) + "]))"
+        return _call_lines("nn.Sequential(OrderedDict([", [f"({literal(n)}, {e})" for n, e in items], "]))")
 
     # ---- forward --------------------------------------------------------------------------------
     def _forward(self, scope: Scope, inputs: list, optional=frozenset(), network=False) -> str:
@@ -523,7 +523,23 @@ class _Emitter:
         sig = [f"{_ident(p, 'parameter')}={literal(v)}" for p, v in g.params.items()]
         doc = f'    """{_doc(defn.doc)}"""\n\n' if defn.doc else ""
         return (f"class {g.name}(nn.Module):\n{doc}    def __init__(self{', ' if sig else ''}{', '.join(sig)}):\n"
-                f"        super().__init__()\n" + "".join(x + "\n" for x in init) + "\n" + forward)
+                f"        super().__init__()\n" + "".join(_hang(x) + "\n" for x in init) + "\n" + forward)
+
+
+def _call_lines(opening: str, items: list, closing: str, width: int = 88) -> str:
+    """`opening item, item closing` on one line when short, else one item per line (indented
+    relative to the statement; `_hang` adds the statement's own indentation)."""
+    line = opening + ", ".join(items) + closing
+    if len(line) <= width and "\n" not in line:
+        return line
+    body = "".join("    " + item.replace("\n", "\n    ") + ",\n" for item in items)
+    return f"{opening}\n{body}{closing}"
+
+
+def _hang(statement: str) -> str:
+    """Indent the continuation lines of a statement like its first line."""
+    indent = statement[:len(statement) - len(statement.lstrip())]
+    return statement.replace("\n", "\n" + indent)
 
 
 def _assign(name: str, value: str) -> str:
