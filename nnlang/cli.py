@@ -88,17 +88,26 @@ def _check(args) -> int:
     return 1 if any(d.is_error for d in all_diags) else 0
 
 
-def _summary(args) -> int:
+def _load_network(args):
+    """The analysis of args.path with its selected network; None (errors printed) if it has errors."""
     from . import api
-    from . import summary as summ
     from .diagnostics import render_text
 
     a = api.load(args.path, args.network, api.parse_overrides(args.set))
     if a.errors:
         print(render_text(a.errors, {args.path: a.text}), file=sys.stderr)
-        return 1
+        return None
     if a.graph is None:
         raise api.UsageError(f"{args.path}: no network in this file")
+    return a
+
+
+def _summary(args) -> int:
+    from . import summary as summ
+
+    a = _load_network(args)
+    if a is None:
+        return 1
     if args.format == "json":
         print(json.dumps(summ.to_json_obj(a.graph), indent=2))
     else:
@@ -108,16 +117,12 @@ def _summary(args) -> int:
 
 def _compile(args) -> int:
     from . import api
-    from .diagnostics import render_text
 
     if args.target != "torch":
         raise api.UsageError(f"--to {args.target}: this target is not available yet (available: torch)")
-    a = api.load(args.path, args.network, api.parse_overrides(args.set))
-    if a.errors:
-        print(render_text(a.errors, {args.path: a.text}), file=sys.stderr)
+    a = _load_network(args)
+    if a is None:
         return 1
-    if a.graph is None:
-        raise api.UsageError(f"{args.path}: no network in this file")
     from .targets.torch.compile import CompileError, compile_to_dir
     from .targets.torch.weights import WeightsError
 

@@ -32,7 +32,7 @@ def rows(g: Graph) -> list[Row]:
     def walk(scope: Scope, depth: int):
         for child in scope.children:
             if isinstance(child, Scope):
-                nodes = list(_nodes_under(child))
+                nodes = list(child.nodes())
                 last = nodes[-1] if nodes else None
                 macs = [n.macs for n in nodes]
                 out.append(Row(child.path, child.type_name, depth, _output_shapes(g, last) if last else [],
@@ -43,14 +43,6 @@ def rows(g: Graph) -> list[Row]:
 
     walk(g.root, 0)
     return out
-
-
-def _nodes_under(scope: Scope):
-    for c in scope.children:
-        if isinstance(c, Scope):
-            yield from _nodes_under(c)
-        else:
-            yield c
 
 
 def totals(g: Graph) -> dict:

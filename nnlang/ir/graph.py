@@ -55,6 +55,14 @@ class Scope:
     def child_path(self, local: str) -> str:
         return f"{self.path}.{local}" if self.path else local
 
+    def nodes(self):
+        """The nodes under this scope, at any depth, in order."""
+        for c in self.children:
+            if isinstance(c, Scope):
+                yield from c.nodes()
+            else:
+                yield c
+
 
 @dataclass(slots=True)
 class Node:

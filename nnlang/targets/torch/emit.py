@@ -96,6 +96,7 @@ class _Emitter:
         self.classes: dict = {}  # class name -> source
         self.done_blocks: set = set()
         self.class_of: dict = {}  # id(block instance scope) -> class name
+        self.size_args: dict = {}  # class name -> [(input index, "channels" | "features")] it takes first
         self.order: list = []
         self.needs: set = set()
         self.instances: dict = defaultdict(list)
@@ -251,7 +252,9 @@ class _Emitter:
         self.attr_names = dict(zip(order, attrs))
         forward = self._forward(base, inputs, optional=optional)
         let_lines = self._lets(defn, lets, used, lifter)
-        sig = [f"{i}_{what}: int" for i in inputs for what in ("channels", "features") if f"{i}_{what}" in used]
+        sizes = [(k, what) for k, i in enumerate(inputs) for what in ("channels", "features") if f"{i}_{what}" in used]
+        self.size_args[name] = sizes
+        sig = [f"{inputs[k]}_{what}: int" for k, what in sizes]
         for p in defn.params:
             _ident(p.name.id, "parameter")
             annotation = f": {_PY_TYPES[p.type.id]}" if p.type is not None and p.type.id in _PY_TYPES else ""
@@ -345,20 +348,14 @@ class _Emitter:
         if len(classes) != 1:
             raise EmitError(f"{child.path}: its instances need different classes ({', '.join(sorted(classes))})")
         (cls,) = classes
-        inner_inputs = [d.name.id for s in defn.body if isinstance(s, syn.InputStmt) for d in s.decls]
         args = []
-        sig_src = self.classes[cls].split("def __init__(self", 1)[1].split("):", 1)[0].lstrip(", ")
+        for k, what in self.size_args[cls]:  # the input sizes the class asked for, then its parameters
+            dim = 1 if what == "channels" else -1
+            vals = [self.graph.tensors[m.inputs[k]].type.shape[dim] for m in members]
+            args.append(self._lift(vals, lifter, used, members[0]))
         defaults = {p.name.id: p.default.value for p in defn.params if isinstance(p.default, syn.Literal)}
-        for part in [p.strip() for p in sig_src.split(",") if p.strip()]:
-            pname = part.split(":")[0].split("=")[0].strip()
-            if pname.endswith("_channels") and pname[:-9] in inner_inputs:
-                k = inner_inputs.index(pname[:-9])
-                vals = [self.graph.tensors[m.inputs[k]].type.shape[1] for m in members]
-            elif pname.endswith("_features") and pname[:-9] in inner_inputs:
-                k = inner_inputs.index(pname[:-9])
-                vals = [self.graph.tensors[m.inputs[k]].type.shape[-1] for m in members]
-            else:
-                vals = [m.params[pname] for m in members]
+        for pname in (p.name.id for p in defn.params):
+            vals = [m.params[pname] for m in members]
             if pname in defaults:
                 if all(_same(v, defaults[pname]) for v in vals):
                     continue  # the default: not written, as a person would not write it
@@ -460,7 +457,7 @@ class _Emitter:
 
     def _frame_setup(self, scope: Scope, network: bool):
         """The frame (instantiation chain) the scope's statements ran in, and tensor -> next tensor."""
-        first = next(iter(_scope_nodes(scope)), None)
+        first = next(iter(scope.nodes()), None)
         if network or first is None:
             self.frame = ()
         else:
@@ -666,20 +663,12 @@ def _eval_py(expr: str, values: dict):
                 dict(values))
 
 
-def _scope_nodes(scope: Scope):
-    for c in scope.children:
-        if isinstance(c, Scope):
-            yield from _scope_nodes(c)
-        else:
-            yield c
-
-
 def _scope_inputs(scope: Scope, g: Graph) -> list:
     if scope.inputs:
         return list(scope.inputs)
-    inside = {t for n in _scope_nodes(scope) for t in n.outputs}
+    inside = {t for n in scope.nodes() for t in n.outputs}
     out = []
-    for n in _scope_nodes(scope):
+    for n in scope.nodes():
         for t in n.inputs:
             if t not in inside and t not in out:
                 out.append(t)
@@ -689,7 +678,7 @@ def _scope_inputs(scope: Scope, g: Graph) -> list:
 def _scope_outputs(scope: Scope, g: Graph) -> list:
     if scope.outputs:
         return list(scope.outputs)
-    nodes = list(_scope_nodes(scope))
+    nodes = list(scope.nodes())
     return list(nodes[-1].outputs) if nodes else []
 
 

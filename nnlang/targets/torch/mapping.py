@@ -151,19 +151,11 @@ def unsupported(graph) -> list:
                 stack.append(child)
                 if child.name in reserved and child.path not in seen:
                     seen.add(child.path)
-                    first = next(iter(_nodes_in(child)), None)
+                    first = next(child.nodes(), None)
                     if first is not None:
                         out.append((first, f"the name '{child.name}' ({child.path}) is an nn.Module attribute in "
                                            f"PyTorch; rename it"))
     return out
-
-
-def _nodes_in(scope):
-    for c in scope.children:
-        if isinstance(c, Scope):
-            yield from _nodes_in(c)
-        else:
-            yield c
 
 
 def module_attributes() -> frozenset:
