@@ -374,11 +374,24 @@ def format_value(v) -> str:
     if v is None:
         return "none"
     if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return _string_literal(v)
     if isinstance(v, tuple):
         inner = ", ".join(format_value(x) for x in v)
         return f"({inner},)" if len(v) == 1 else f"({inner})"
     return repr(v)
+
+
+# Characters that break a line for some readers (str.splitlines, editors) or reorder the text
+# shown (bidirectional controls, "Trojan Source"): always written as escapes.
+_ESCAPE_ALWAYS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029\u200e\u200f\u061c"}
+_ESCAPE_ALWAYS.update({cp: f"\\u{cp:04x}" for cp in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+
+
+def _string_literal(v: str) -> str:
+    """A double-quoted .nns string (Python escapes) that reads back as exactly `v` on one line."""
+    import json
+
+    return json.dumps(v, ensure_ascii=False).translate(_ESCAPE_ALWAYS)
 
 
 # ---- helpers the families share -----------------------------------------------------------------

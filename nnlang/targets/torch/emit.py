@@ -498,7 +498,8 @@ class _Emitter:
         if t is syn.Call and e.func.id in _PY_FUNCS:
             return f"{e.func.id}({', '.join(_strip_parens(self._py(a)) for a in e.args)})"
         if t is syn.TupleExpr:
-            return literal(()) if not e.items else f"({', '.join(self._py(i) for i in e.items)},)"
+            items = [self._py(i) for i in e.items]
+            return literal(()) if not items else f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
         raise EmitError("an expression PyTorch source cannot express yet")
 
     # ---- the file ---------------------------------------------------------------------------------
@@ -547,12 +548,15 @@ def _assign(name: str, value: str) -> str:
 
 
 def _strip_parens(expr: str) -> str:
+    """`(a + b)` -> `a + b`; a tuple `(3, 2)` keeps its parentheses (they make it a tuple)."""
     if expr.startswith("(") and expr.endswith(")"):
         depth = 0
         for i, ch in enumerate(expr):
-            depth += ch == "("
-            depth -= ch == ")"
+            depth += ch in "([{"
+            depth -= ch in ")]}"
             if depth == 0 and i < len(expr) - 1:
+                return expr
+            if depth == 1 and ch == "," and i > 0:
                 return expr
         return expr[1:-1]
     return expr

@@ -1,0 +1,635 @@
+"""PyTorch -> .nns: trace an nn.Module with torch.fx, map it to registry layers, print readable text.
+
+    result = import_module(torchvision.models.resnet18(), inputs=["x: [N, 3, 224, 224]"])
+    result.text      # .nns source, blocks recovered from the module tree
+    result.model     # the network built back from that text, carrying the module's weights
+
+The tracer stops at the torch.nn modules the registry knows (Conv2d, BatchNorm2d ...) and traces
+through everything else, so a user's own modules become blocks (`nn_module_stack` gives each
+node its place in the module tree). Every call that has no registry layer is reported at once,
+with the module it sits in and its source line. The result is then *checked*: the printed text is
+analysed, built back with the PyTorch target, given the original weights, and run on the same
+example input as the original module; a difference beyond the tolerance is an error, not a
+silent wrong import.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.fx as fx
+from torch import nn
+
+from ...analyze import analyze
+from ...ir.graph import Graph, Node, Scope, Site, Tensor
+from ...layers import registry
+from ...layers.base import REQUIRED, ParamTypeError, TensorType
+from ...printer import PrintError, print_graph
+from ...span import Span
+from . import importers
+from .importers import MODULES, SIZE_CALLS, Call, Layer, Unsupported, find_call
+
+_NOWHERE = Site(Span(0, 0, 1, 1, 1, 1))
+_TORCH_DTYPES = {"f32": torch.float32, "f64": torch.float64, "f16": torch.float16, "bf16": torch.bfloat16,
+                 "i64": torch.int64, "i32": torch.int32, "i16": torch.int16, "i8": torch.int8, "u8": torch.uint8,
+                 "bool": torch.bool}
+EXAMPLE_SIZES = {"N": 2}  # sizes given to symbolic dims for the trace's example input
+DEFAULT_SYMBOL_SIZE = 8
+
+
+class _Cascade(Exception):
+    """An input comes from a call already reported: no second message."""
+
+
+_FAILED = object()
+
+
+class ImportError_(Exception):
+    """The module cannot be imported; the message lists every reason."""
+
+
+@dataclass
+class ImportResult:
+    text: str
+    graph: Graph  # the imported IR (before printing)
+    model: nn.Module  # the printed network built back by the PyTorch target, with the weights
+    max_abs_diff: Optional[float]  # verification: our output vs the module's on the example input
+    unused: list = field(default_factory=list)  # state_dict keys forward never reads (e.g. aux heads)
+
+
+# ---- input declarations -------------------------------------------------------------------------
+
+def parse_inputs(specs: list) -> list:
+    """["x: [N, 3, 224, 224]", "t: [N, T] i64"] -> [(name, shape, dtype)], using the language's own syntax."""
+    decls = ", ".join(specs)
+    a = analyze(f"network Inputs {{\n    input {decls}\n}}\n")
+    errors = [d for d in a.diagnostics if d.is_error and d.code != "E207"]  # (no output: expected here)
+    if errors or a.graph is None:
+        msg = errors[0].message if errors else "no inputs"
+        raise ImportError_(f"--input {decls!r}: {msg} (write e.g. \"x: [N, 3, 224, 224]\")")
+    out = []
+    for name, tid in a.graph.inputs:
+        t = a.graph.tensor(tid).type
+        if t is None:
+            raise ImportError_(f"--input {name}: needs a shape, e.g. \"{name}: [N, 3, 224, 224]\"")
+        out.append((name, tuple(t.shape), t.dtype))
+    return out
+
+
+def _example(inputs: list, sizes: dict) -> list:
+    gen = torch.Generator().manual_seed(0)
+    tensors = []
+    for _name, shape, dtype in inputs:
+        dims = [d if isinstance(d, int) else sizes.get(d, EXAMPLE_SIZES.get(d, DEFAULT_SYMBOL_SIZE)) for d in shape]
+        if dtype in ("f32", "f64", "f16", "bf16"):
+            tensors.append(torch.randn(dims, generator=gen).to(_TORCH_DTYPES[dtype]))
+        elif dtype == "bool":
+            tensors.append(torch.randint(0, 2, dims, generator=gen).bool())
+        else:
+            tensors.append(torch.randint(0, 2, dims, generator=gen).to(_TORCH_DTYPES[dtype]))
+    return tensors
+
+
+# ---- tracing ------------------------------------------------------------------------------------
+
+class _Tracer(fx.Tracer):
+    def __init__(self):
+        super().__init__()
+        self.record_stack_traces = True
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        if importers.is_mapped_module(m):
+            return True
+        return super().is_leaf_module(m, qualname)
+
+
+def _where(node: fx.Node) -> str:
+    """`file.py:12: code` of the user's line that made this node, if fx recorded it."""
+    trace = node.stack_trace or node.meta.get("stack_trace") or ""
+    lines = [ln.strip() for ln in trace.strip().splitlines()]
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].startswith("File ") and "/torch/" not in lines[i].replace("\\", "/"):
+            code = lines[i + 1] if i + 1 < len(lines) and not lines[i + 1].startswith("File ") else ""
+            loc = lines[i][5:].replace('"', "").split(", in ")[0].replace(", line ", ":")
+            return f"{loc}: {code}".strip()
+    return ""
+
+
+def _trace(module: nn.Module, n_inputs: int) -> fx.GraphModule:
+    tracer = _Tracer()
+    try:
+        graph = tracer.trace(module)
+    except Exception as e:  # fx raises TraceError, TypeError, NotImplementedError ... on dynamic code
+        frames = [f for f in traceback.extract_tb(e.__traceback__)
+                  if "/torch/" not in f.filename.replace("\\", "/")]
+        where = f" at {frames[-1].filename}:{frames[-1].lineno} (`{frames[-1].line}`)" if frames else ""
+        raise ImportError_(f"torch.fx cannot trace {type(module).__name__}{where}: {e}. "
+                           "Data-dependent control flow and Python-side tensor inspection cannot be traced; "
+                           "rewrite that part without them.") from None
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    if len(placeholders) != n_inputs:
+        names = ", ".join(n.target for n in placeholders)
+        raise ImportError_(f"{type(module).__name__}.forward takes {len(placeholders)} input(s) ({names}); "
+                           f"{n_inputs} --input declaration(s) given")
+    gm = fx.GraphModule(module, graph)
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    return gm
+
+
+def _propagate(gm: fx.GraphModule, examples: list) -> None:
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    try:
+        with torch.no_grad():
+            ShapeProp(gm).propagate(*examples)
+    except Exception as e:
+        raise ImportError_(f"running the traced module on the example input failed: {type(e).__name__}: {e}. "
+                           "Check the --input shapes.") from None
+
+
+# ---- fx graph -> IR -----------------------------------------------------------------------------
+
+def _meta_shape(meta):
+    return tuple(meta.shape) if hasattr(meta, "shape") and hasattr(meta, "dtype") else None
+
+
+_DTYPE_NAMES = {v: k for k, v in _TORCH_DTYPES.items()}
+
+
+class _Converter:
+    def __init__(self, gm: fx.GraphModule, name: str, inputs: list):
+        self.gm = gm
+        self.modules = dict(gm.named_modules())
+        self.graph = Graph(name=name)
+        self.graph.root = Scope(name="", path="", kind="network", type_name=name, site=_NOWHERE)
+        self.inputs = inputs
+        self.values: dict = {}  # fx node -> tensor id | nested tuple of them | None (not a tensor)
+        self.scopes: dict = {"": self.graph.root}  # qualname -> Scope
+        self.entered: set = set()  # stack keys seen (a key seen again after leaving: a second call)
+        self.problems: list = []
+        self.calls = {}  # module qualname -> number of calls
+        for node in gm.graph.nodes:
+            if node.op == "call_module":
+                self.calls[node.target] = self.calls.get(node.target, 0) + 1
+
+    # -- tensors --
+
+    def new_tensor(self, meta, producer, index) -> int:
+        shape = _meta_shape(meta)
+        ty = None if shape is None else TensorType(shape, _DTYPE_NAMES.get(meta.dtype, "f32"))
+        tid = len(self.graph.tensors)
+        self.graph.tensors.append(Tensor(tid, ty, producer, index, _NOWHERE))
+        return tid
+
+    def shape_of(self, v):
+        if isinstance(v, fx.Node):
+            meta = v.meta.get("tensor_meta")
+            return _meta_shape(meta)
+        return None
+
+    # -- scopes --
+
+    def scope_for(self, node: fx.Node, leaf: bool):
+        """The scope the node belongs to, creating block / group scopes along its module stack."""
+        stack = list((node.meta.get("nn_module_stack") or {}).items())
+        if leaf and stack:
+            stack = stack[:-1]
+        scope = self.graph.root
+        for key, (qualname, cls) in stack:
+            if not qualname:
+                continue
+            if "@" in key:
+                raise Unsupported(f"the module {qualname} ({cls.__name__}) is called more than once; "
+                                  ".nns has no weight sharing")
+            scope = self.child_scope(scope, qualname, cls)
+        return scope
+
+    def child_scope(self, parent: Scope, qualname: str, cls) -> Scope:
+        existing = self.scopes.get(qualname)
+        if existing is not None:
+            if existing.children and existing is not parent and self._left(existing):
+                raise Unsupported(f"the module {qualname} ({cls.__name__}) is called more than once; "
+                                  ".nns has no weight sharing")
+            return existing
+        rel = qualname[len(parent.path) + 1:] if parent.path else qualname
+        parts = rel.split(".")
+        scope = parent
+        for i, part in enumerate(parts):
+            path = ".".join(filter(None, [parent.path] + parts[: i + 1]))
+            if path in self.scopes:
+                scope = self.scopes[path]
+                continue
+            last = i == len(parts) - 1
+            if last and cls is not nn.Sequential:
+                kind, type_name = "block", cls.__name__
+            else:  # nn.Sequential, or a ModuleList / ModuleDict holding what is called
+                kind, type_name = "sequential", "Sequential"
+            child = Scope(name=part, path=path, kind=kind, type_name=type_name, site=_NOWHERE, parent=scope)
+            scope.children.append(child)
+            self.scopes[path] = child
+            scope = child
+        return scope
+
+    def _left(self, scope: Scope) -> bool:
+        """Has the traversal moved on past this scope (so a new node in it is a second call)?"""
+        last = self.graph.nodes[-1] if self.graph.nodes else None
+        s = last.scope if last is not None else None
+        while s is not None:
+            if s is scope:
+                return False
+            s = s.parent
+        return True
+
+    # -- nodes --
+
+    def add_node(self, fx_node: fx.Node, layer: Layer, inputs: list, scope: Scope, name: str) -> None:
+        spec = registry.get(layer.op)
+        attrs = {}
+        for key, value in layer.params.items():
+            p = spec.param_index.get(key)
+            if p is None:
+                raise RuntimeError(f"importer for {layer.op} gave an unknown parameter {key!r}")
+            try:
+                attrs[key] = p.validate(value)
+            except ParamTypeError as e:
+                raise Unsupported(f"{layer.op} {key}={value!r}: {e}") from None
+        for p in spec.params:
+            if p.name not in attrs and p.default is not REQUIRED:
+                attrs[p.name] = p.validate(p.default) if p.default is not None else None
+        nid = len(self.graph.nodes)
+        meta = fx_node.meta.get("tensor_meta")
+        flat = list(_flatten(meta))
+        outs = [self.new_tensor(m, nid, i) for i, m in enumerate(flat)]
+        structure = _rebuild(meta, iter(outs))
+        node = Node(id=nid, name=name, path=scope.child_path(name) if name else "", op=spec.name, attrs=attrs,
+                    inputs=inputs, outputs=outs, site=_NOWHERE, scope=scope)
+        self.graph.nodes.append(node)
+        scope.children.append(node)
+        self.values[fx_node] = structure
+
+    def tensor_input(self, v) -> int:
+        value = self.values.get(v) if isinstance(v, fx.Node) else None
+        if value is _FAILED:
+            raise _Cascade()
+        if not isinstance(value, int):
+            raise Unsupported("an input that is not a tensor made by an earlier layer")
+        return value
+
+    def convert(self) -> Graph:
+        g = self.graph
+        placeholders = iter(self.inputs)
+        for node in self.gm.graph.nodes:
+            try:
+                self.convert_node(node, placeholders)
+            except _Cascade:
+                self.values[node] = _FAILED
+            except Unsupported as e:
+                self.values[node] = _FAILED
+                where = _where(node)
+                module = next(reversed(list((node.meta.get("nn_module_stack") or {}).values())), (None,))[0]
+                place = f" in {module}" if module else ""
+                self.problems.append(f"{_describe(node)}{place}: {e}" + (f"\n    at {where}" if where else ""))
+        if self.problems:
+            raise ImportError_(f"{len(self.problems)} part(s) of {g.name} cannot be written in .nns:\n  "
+                               + "\n  ".join(self.problems))
+        return g
+
+    def convert_node(self, node: fx.Node, placeholders) -> None:
+        g = self.graph
+        if any(self.values.get(a) is _FAILED for a in node.all_input_nodes):
+            # Downstream of a reported problem: report only what is wrong with this call itself.
+            problem = self.unknown_operation(node)
+            if problem:
+                raise Unsupported(problem)
+            raise _Cascade()
+        if node.op == "placeholder":
+            name, shape, dtype = next(placeholders)
+            tid = len(g.tensors)
+            g.tensors.append(Tensor(tid, TensorType(shape, dtype), None, 0, _NOWHERE, name))
+            g.inputs.append((name, tid))
+            self.values[node] = tid
+        elif node.op == "output":
+            flat = []
+            for v in _flatten_args(node.args[0]):
+                value = self.values.get(v) if isinstance(v, fx.Node) else None
+                if value is _FAILED:
+                    raise _Cascade()
+                if not isinstance(value, int):
+                    raise Unsupported("the network returns something that is not a tensor")
+                flat.append(value)
+            names = ["out"] if len(flat) == 1 else [f"out{i + 1}" for i in range(len(flat))]
+            g.outputs = list(zip(names, flat))
+        elif node.op == "get_attr":
+            raise Unsupported(f"forward reads the parameter or buffer {node.target!r} directly; "
+                              ".nns layers own their weights")
+        elif node.op == "call_module":
+            self.convert_module(node)
+        else:
+            self.convert_call(node)
+
+    def unknown_operation(self, node: fx.Node) -> Optional[str]:
+        if node.op == "call_module":
+            cls = type(self.modules[node.target])
+            if not (cls.__module__.startswith("torch.nn.") and cls.__name__ in MODULES):
+                return f"{cls.__module__}.{cls.__name__} has no nnlang layer"
+        elif node.op in ("call_function", "call_method"):
+            key, fn = find_call(node.op, node.target)
+            if fn is None and key not in SIZE_CALLS:
+                return f"{_call_name(node)} has no nnlang layer"
+        return None
+
+    def convert_module(self, node: fx.Node) -> None:
+        module = self.modules[node.target]
+        cls = type(module)
+        fn = MODULES.get(cls.__name__) if cls.__module__.startswith("torch.nn.") else None
+        if fn is None:
+            raise Unsupported(f"{cls.__module__}.{cls.__name__} has no nnlang layer")
+        if node.kwargs and any(isinstance(v, fx.Node) for v in node.kwargs.values()):
+            raise Unsupported(f"{cls.__name__} called with tensor keyword arguments "
+                              f"({', '.join(node.kwargs)}), e.g. masks")
+        tensor_args = [a for a in node.args if a is not None]
+        ins = [self.shape_of(a) for a in tensor_args]
+        meta = node.meta.get("tensor_meta")
+        layer = fn(module, ins)
+        if layer.op == "MultiheadAttention" and isinstance(meta, tuple) and meta[1] is None:
+            layer.params["need_weights"] = False
+            meta = meta[0]
+            node.meta["tensor_meta"] = meta
+        inputs = [self.tensor_input(a) for a in tensor_args]
+        if layer.op == "MultiheadAttention" and len(set(inputs)) == 1:
+            inputs = inputs[:1]
+        scope = self.scope_for(node, leaf=True)
+        rel = node.target[len(scope.path) + 1:] if scope.path else node.target
+        if "." in rel:
+            group_path, _, rel = rel.rpartition(".")
+            scope = self.child_scope(scope, f"{scope.path}.{group_path}" if scope.path else group_path, nn.ModuleList)
+        has_state = any(True for _ in module.parameters(recurse=False)) or any(True for _ in module.buffers(False))
+        if self.calls.get(node.target, 0) > 1:
+            if has_state:
+                raise Unsupported(f"the module {node.target} is called {self.calls[node.target]} times; "
+                                  ".nns has no weight sharing")
+            rel = ""  # a stateless module used several times: one unnamed layer per use
+        self.add_node(node, layer, inputs, scope, rel)
+
+    def convert_call(self, node: fx.Node) -> None:
+        key, fn = find_call(node.op, node.target)
+        meta = node.meta.get("tensor_meta")
+        if key == "function:_operator.getitem":
+            source = self.values.get(node.args[0]) if isinstance(node.args[0], fx.Node) else None
+            if isinstance(source, tuple):
+                self.values[node] = source[node.args[1]]
+                return
+            if _meta_shape(meta) is not None:
+                raise Unsupported("indexing or slicing a tensor")
+            self.values[node] = None
+            return
+        if key in SIZE_CALLS or (_meta_shape(meta) is None and not isinstance(meta, (tuple, list))):
+            self.values[node] = None  # a size or other compile-time value
+            return
+        if fn is None:
+            raise Unsupported(f"{_call_name(node)} has no nnlang layer")
+        call = Call(node.target, tuple(node.args), dict(node.kwargs), self.shape_of, _meta_shape(meta))
+        layer = fn(call)
+        inputs = [self.tensor_input(a) for a in layer.inputs]
+        if layer.op == "Identity" or (layer.op == "Concat" and len(inputs) == 1):
+            self.values[node] = inputs[0]  # no layer: .contiguous(), a one-tensor cat, dropout in eval
+            return
+        scope = self.scope_for(node, leaf=False)
+        self.add_node(node, layer, inputs, scope, "")
+
+
+def hoist_input_concats(graph: Graph) -> None:
+    """A block whose first layer concatenates all its inputs (DenseNet's dense layer reads every
+    earlier feature map) takes a different number of inputs per instance, so each would print as
+    its own variant. Moving that Concat out, before the call, leaves one block taking one tensor.
+    Done only where no later sibling is named by position, which the extra layer would shift."""
+    blocks: dict = {}
+    for scope in _scopes(graph.root):
+        if scope.kind == "block":
+            blocks.setdefault(scope.type_name, []).append(scope)
+    consumers = graph.consumers()
+    for instances in blocks.values():
+        if len({len(_scope_inputs(s)) for s in instances}) < 2:
+            continue
+        for s in instances:
+            first = next(s.nodes(), None)
+            ins = _scope_inputs(s)
+            if first is None or first.op != "Concat" or first.inputs != ins or s.children[0] is not first:
+                continue
+            if any(c != first.id for t in ins for c in consumers.get(t, ()) if graph.nodes[c].scope is s):
+                continue
+            parent = s.parent
+            at = parent.children.index(s)
+            if any(isinstance(c, (Node, Scope)) and c.name.isdigit() for c in parent.children[at:]):
+                continue
+            s.children.pop(0)
+            first.scope, first.name, first.path = parent, "", ""
+            parent.children.insert(at, first)
+
+
+def _scopes(root: Scope):
+    stack = [root]
+    while stack:
+        s = stack.pop()
+        yield s
+        stack.extend(c for c in reversed(s.children) if isinstance(c, Scope))
+
+
+def _scope_inputs(scope: Scope) -> list:
+    made = set()
+    ins = []
+    for node in scope.nodes():
+        for t in node.inputs:
+            if t not in made and t not in ins:
+                ins.append(t)
+        made.update(node.outputs)
+    return ins
+
+
+def _flatten(meta):
+    if _meta_shape(meta) is not None:
+        yield meta
+    elif isinstance(meta, (tuple, list)):
+        for m in meta:
+            yield from _flatten(m)
+
+
+def _rebuild(meta, ids):
+    if _meta_shape(meta) is not None:
+        return next(ids)
+    if isinstance(meta, (tuple, list)):
+        return tuple(_rebuild(m, ids) for m in meta)
+    return None
+
+
+def _flatten_args(arg):
+    if isinstance(arg, (tuple, list)):
+        for a in arg:
+            yield from _flatten_args(a)
+    elif isinstance(arg, dict):
+        for a in arg.values():
+            yield from _flatten_args(a)
+    else:
+        yield arg
+
+
+def _call_name(node: fx.Node) -> str:
+    if node.op == "call_method":
+        return f"the method .{node.target}()"
+    t = node.target
+    return f"{getattr(t, '__module__', '') or ''}.{getattr(t, '__name__', t)}".lstrip(".")
+
+
+def _describe(node: fx.Node) -> str:
+    if node.op == "call_module":
+        return f"call of {node.target}"
+    if node.op in ("call_function", "call_method"):
+        return _call_name(node)
+    return f"{node.op} {node.target}"
+
+
+# ---- the whole import ---------------------------------------------------------------------------
+
+def import_module(module: nn.Module, inputs: list, name: Optional[str] = None, sizes: Optional[dict] = None,
+                  verify: bool = True, tolerance: float = 1e-4, header: Optional[str] = None) -> ImportResult:
+    """Import an nn.Module. `inputs`: declarations as written in .nns (`"x: [N, 3, 224, 224]"`) or
+    (name, shape, dtype) triples; `sizes`: example sizes for symbolic dims (N: 2, others 8)."""
+    decls = parse_inputs(inputs) if inputs and isinstance(inputs[0], str) else list(inputs)
+    name = name or type(module).__name__
+    was_training = module.training
+    module.eval()
+    try:
+        gm = _trace(module, len(decls))
+        examples = _example(decls, sizes or {})
+        _propagate(gm, examples)
+        graph = _Converter(gm, name, decls).convert()
+        hoist_input_concats(graph)
+        cls = type(module)
+        text = print_graph(graph, header or f"Imported from {cls.__module__}.{cls.__qualname__} by `nnlang import`.")
+        model, unused = _rebuild_model(text, module)
+        diff = _compare(model, module, examples) if verify else None
+    except PrintError as e:
+        raise ImportError_(f"{name}: {e}") from None
+    finally:
+        module.train(was_training)
+    if diff is not None and not diff <= tolerance:
+        raise ImportError_(f"the imported network does not compute what {name} computes: max abs difference "
+                           f"{diff:.3g} on the example input (tolerance {tolerance:g})")
+    return ImportResult(text, graph, model, diff, unused)
+
+
+def _rebuild_model(text: str, module: nn.Module):
+    from .builder import build_graph
+    from .weights import load_state_dict
+
+    a = analyze(text)
+    errors = [d for d in a.diagnostics if d.is_error]
+    if errors or a.graph is None:
+        detail = "\n".join(f"  {d.span.line}:{d.span.column} {d.code} {d.message}" for d in errors[:10])
+        raise ImportError_(f"the printed .nns does not check (a bug in the importer):\n{detail}\n--- text ---\n{text}")
+    model = build_graph(a.graph)
+    ours = model.state_dict()
+    theirs = module.state_dict()
+    missing = [k for k in ours if k not in theirs]
+    if missing:
+        raise ImportError_("weights the printed network has but the module lacks (a naming bug): "
+                           + ", ".join(missing[:20]))
+    unused = [k for k in theirs if k not in ours]
+    load_state_dict(model, {k: theirs[k] for k in ours}, strict=True, source=type(module).__name__)
+    model.eval()
+    return model, unused
+
+
+def _compare(model: nn.Module, module: nn.Module, examples: list) -> float:
+    with torch.no_grad():
+        want = list(_flatten_args(module(*examples)))
+        got = model(*examples)
+    got = list(_flatten_args(got))
+    if len(want) != len(got):
+        return math.inf
+    diff = 0.0
+    for a, b in zip(want, got):
+        if not isinstance(a, torch.Tensor) or a.shape != b.shape:
+            return math.inf
+        if a.numel():
+            diff = max(diff, (a.double() - b.double()).abs().max().item())
+    return diff
+
+
+# ---- files --------------------------------------------------------------------------------------
+
+def load_class(spec: str):
+    """`path/model.py:ClassName` -> the class. Runs that Python file: it is the user's own model code."""
+    path, sep, cls_name = spec.rpartition(":")
+    if not sep or not path.endswith(".py") or not cls_name.isidentifier():
+        raise ImportError_(f"{spec!r}: expected FILE.py:ClassName")
+    file = Path(path)
+    if not file.is_file():
+        raise ImportError_(f"{path}: no such file")
+    mod_name = f"_nnlang_import_{abs(hash(str(file.resolve())))}"
+    spec_ = importlib.util.spec_from_file_location(mod_name, file)
+    module = importlib.util.module_from_spec(spec_)
+    sys.modules[mod_name] = module
+    sys.path.insert(0, str(file.parent.resolve()))
+    try:
+        spec_.loader.exec_module(module)
+    except Exception as e:
+        raise ImportError_(f"{path}: running it failed: {type(e).__name__}: {e}") from None
+    finally:
+        sys.path.pop(0)
+    cls = getattr(module, cls_name, None)
+    if cls is None or not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise ImportError_(f"{path} has no nn.Module class {cls_name!r}")
+    return cls
+
+
+def import_file(spec: str, inputs: list, kwargs: Optional[dict] = None, weights: Optional[str] = None,
+                **options) -> ImportResult:
+    """`nnlang import model.py:Class`: construct the class (with kwargs), load weights if given, import."""
+    from .weights import WeightsError, load_state_dict_file
+
+    cls = load_class(spec)
+    try:
+        module = cls(**(kwargs or {}))
+    except Exception as e:
+        raise ImportError_(f"{cls.__name__}({', '.join(f'{k}=...' for k in kwargs or {})}) failed: "
+                           f"{type(e).__name__}: {e}") from None
+    if weights is not None:
+        try:
+            state = load_state_dict_file(weights)
+        except WeightsError as e:
+            raise ImportError_(str(e)) from None
+        result = module.load_state_dict(state, strict=False)
+        if result.missing_keys or result.unexpected_keys:
+            raise ImportError_(f"{weights} does not fit {cls.__name__}: missing {list(result.missing_keys)[:10]}, "
+                               f"unexpected {list(result.unexpected_keys)[:10]}")
+    options.setdefault("header", f"Imported from {Path(spec.rpartition(':')[0]).name}:{cls.__name__} "
+                                 "by `nnlang import`.")
+    return import_module(module, inputs, **options)
+
+
+def write(result: ImportResult, out_path: str, source: str = "") -> list:
+    """OUT.nns and OUT.safetensors beside it, both or neither."""
+    from .compile import _write_atomic
+    from .weights import save
+
+    nns = Path(out_path)
+    st = nns.with_suffix(".safetensors")
+    nns.parent.mkdir(parents=True, exist_ok=True)
+    existed = st.exists()
+    save(result.model, str(st), metadata={"source": source or nns.name, "imported": True})
+    try:
+        _write_atomic(nns, result.text)
+    except BaseException:
+        if not existed:
+            st.unlink(missing_ok=True)
+        raise
+    return [str(nns), str(st)]
