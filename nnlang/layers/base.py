@@ -378,6 +378,8 @@ def format_value(v) -> str:
     if isinstance(v, tuple):
         inner = ", ".join(format_value(x) for x in v)
         return f"({inner},)" if len(v) == 1 else f"({inner})"
+    if isinstance(v, float) and math.isinf(v):
+        return "1e999" if v > 0 else "-1e999"  # .nns has no inf literal; this one reads back as inf
     return repr(v)
 
 

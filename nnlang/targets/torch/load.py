@@ -28,15 +28,13 @@ import torch.fx as fx
 from torch import nn
 
 from ...analyze import analyze
-from ...ir.graph import Graph, Node, Scope, Site, Tensor
-from ...layers import registry
-from ...layers.base import REQUIRED, ParamTypeError, TensorType
+from ...ir.builder import NOWHERE, BuildError, GraphBuilder
+from ...ir.graph import Graph, Node, Scope
+from ...layers.base import TensorType
 from ...printer import PrintError, print_graph
-from ...span import Span
 from . import importers
-from .importers import MODULES, SIZE_CALLS, Call, Layer, Unsupported, find_call
+from .importers import PARAMS_META, SIZE_CALLS, Call, Layer, Unsupported, find_call
 
-_NOWHERE = Site(Span(0, 0, 1, 1, 1, 1))
 _TORCH_DTYPES = {"f32": torch.float32, "f64": torch.float64, "f16": torch.float16, "bf16": torch.bfloat16,
                  "i64": torch.int64, "i32": torch.int32, "i16": torch.int16, "i8": torch.int8, "u8": torch.uint8,
                  "bool": torch.bool}
@@ -164,12 +162,17 @@ def _meta_shape(meta):
 _DTYPE_NAMES = {v: k for k, v in _TORCH_DTYPES.items()}
 
 
+def _tensor_type(meta) -> Optional[TensorType]:
+    shape = _meta_shape(meta)
+    return None if shape is None else TensorType(shape, _DTYPE_NAMES.get(meta.dtype, "f32"))
+
+
 class _Converter:
     def __init__(self, gm: fx.GraphModule, name: str, inputs: list):
         self.gm = gm
         self.modules = dict(gm.named_modules())
-        self.graph = Graph(name=name)
-        self.graph.root = Scope(name="", path="", kind="network", type_name=name, site=_NOWHERE)
+        self.builder = GraphBuilder(name)
+        self.graph = self.builder.graph
         self.inputs = inputs
         self.values: dict = {}  # fx node -> tensor id | nested tuple of them | None (not a tensor)
         self.scopes: dict = {"": self.graph.root}  # qualname -> Scope
@@ -181,13 +184,6 @@ class _Converter:
                 self.calls[node.target] = self.calls.get(node.target, 0) + 1
 
     # -- tensors --
-
-    def new_tensor(self, meta, producer, index) -> int:
-        shape = _meta_shape(meta)
-        ty = None if shape is None else TensorType(shape, _DTYPE_NAMES.get(meta.dtype, "f32"))
-        tid = len(self.graph.tensors)
-        self.graph.tensors.append(Tensor(tid, ty, producer, index, _NOWHERE))
-        return tid
 
     def shape_of(self, v):
         if isinstance(v, fx.Node):
@@ -232,7 +228,7 @@ class _Converter:
                 kind, type_name = "block", cls.__name__
             else:  # nn.Sequential, or a ModuleList / ModuleDict holding what is called
                 kind, type_name = "sequential", "Sequential"
-            child = Scope(name=part, path=path, kind=kind, type_name=type_name, site=_NOWHERE, parent=scope)
+            child = Scope(name=part, path=path, kind=kind, type_name=type_name, site=NOWHERE, parent=scope)
             scope.children.append(child)
             self.scopes[path] = child
             scope = child
@@ -251,29 +247,13 @@ class _Converter:
     # -- nodes --
 
     def add_node(self, fx_node: fx.Node, layer: Layer, inputs: list, scope: Scope, name: str) -> None:
-        spec = registry.get(layer.op)
-        attrs = {}
-        for key, value in layer.params.items():
-            p = spec.param_index.get(key)
-            if p is None:
-                raise RuntimeError(f"importer for {layer.op} gave an unknown parameter {key!r}")
-            try:
-                attrs[key] = p.validate(value)
-            except ParamTypeError as e:
-                raise Unsupported(f"{layer.op} {key}={value!r}: {e}") from None
-        for p in spec.params:
-            if p.name not in attrs and p.default is not REQUIRED:
-                attrs[p.name] = p.validate(p.default) if p.default is not None else None
-        nid = len(self.graph.nodes)
         meta = fx_node.meta.get("tensor_meta")
-        flat = list(_flatten(meta))
-        outs = [self.new_tensor(m, nid, i) for i, m in enumerate(flat)]
-        structure = _rebuild(meta, iter(outs))
-        node = Node(id=nid, name=name, path=scope.child_path(name) if name else "", op=spec.name, attrs=attrs,
-                    inputs=inputs, outputs=outs, site=_NOWHERE, scope=scope)
-        self.graph.nodes.append(node)
-        scope.children.append(node)
-        self.values[fx_node] = structure
+        types = tuple(_tensor_type(m) for m in _flatten(meta))
+        try:
+            outs = self.builder.node(layer.op, layer.params, inputs, scope, name, types)
+        except BuildError as e:
+            raise Unsupported(str(e)) from None
+        self.values[fx_node] = _rebuild(meta, iter(outs))
 
     def tensor_input(self, v) -> int:
         value = self.values.get(v) if isinstance(v, fx.Node) else None
@@ -312,19 +292,19 @@ class _Converter:
             raise _Cascade()
         if node.op == "placeholder":
             name, shape, dtype = next(placeholders)
-            tid = len(g.tensors)
-            g.tensors.append(Tensor(tid, TensorType(shape, dtype), None, 0, _NOWHERE, name))
-            g.inputs.append((name, tid))
-            self.values[node] = tid
+            self.values[node] = self.builder.input(name, shape, dtype)
         elif node.op == "output":
             flat = []
             for v in _flatten_args(node.args[0]):
                 value = self.values.get(v) if isinstance(v, fx.Node) else None
                 if value is _FAILED:
                     raise _Cascade()
-                if not isinstance(value, int):
-                    raise Unsupported("the network returns something that is not a tensor")
-                flat.append(value)
+                for tid in _flatten_args(value):  # a layer's tuple returned as it is (chunk, LSTM)
+                    if tid is None:
+                        continue
+                    if not isinstance(tid, int):
+                        raise Unsupported("the network returns something that is not a tensor")
+                    flat.append(tid)
             names = ["out"] if len(flat) == 1 else [f"out{i + 1}" for i in range(len(flat))]
             g.outputs = list(zip(names, flat))
         elif node.op == "get_attr":
@@ -338,7 +318,7 @@ class _Converter:
     def unknown_operation(self, node: fx.Node) -> Optional[str]:
         if node.op == "call_module":
             cls = type(self.modules[node.target])
-            if not (cls.__module__.startswith("torch.nn.") and cls.__name__ in MODULES):
+            if importers.module_importer_for(self.modules[node.target]) is None:
                 return f"{cls.__module__}.{cls.__name__} has no nnlang layer"
         elif node.op in ("call_function", "call_method"):
             key, fn = find_call(node.op, node.target)
@@ -349,7 +329,7 @@ class _Converter:
     def convert_module(self, node: fx.Node) -> None:
         module = self.modules[node.target]
         cls = type(module)
-        fn = MODULES.get(cls.__name__) if cls.__module__.startswith("torch.nn.") else None
+        fn = importers.module_importer_for(module)
         if fn is None:
             raise Unsupported(f"{cls.__module__}.{cls.__name__} has no nnlang layer")
         if node.kwargs and any(isinstance(v, fx.Node) for v in node.kwargs.values()):
@@ -359,10 +339,9 @@ class _Converter:
         ins = [self.shape_of(a) for a in tensor_args]
         meta = node.meta.get("tensor_meta")
         layer = fn(module, ins)
+        layer.params.update(node.meta.get(PARAMS_META, {}))  # decided by a rewrite (importers/patterns.py)
         if layer.op == "MultiheadAttention" and isinstance(meta, tuple) and meta[1] is None:
-            layer.params["need_weights"] = False
-            meta = meta[0]
-            node.meta["tensor_meta"] = meta
+            layer.params["need_weights"] = False  # (output, None): getitem takes the output
         inputs = [self.tensor_input(a) for a in tensor_args]
         if layer.op == "MultiheadAttention" and len(set(inputs)) == 1:
             inputs = inputs[:1]
@@ -387,11 +366,10 @@ class _Converter:
             if isinstance(source, tuple):
                 self.values[node] = source[node.args[1]]
                 return
-            if _meta_shape(meta) is not None:
-                raise Unsupported("indexing or slicing a tensor")
-            self.values[node] = None
-            return
-        if key in SIZE_CALLS or (_meta_shape(meta) is None and not isinstance(meta, (tuple, list))):
+            if _meta_shape(meta) is None:
+                self.values[node] = None
+                return
+        elif key in SIZE_CALLS or (_meta_shape(meta) is None and not isinstance(meta, (tuple, list))):
             self.values[node] = None  # a size or other compile-time value
             return
         if fn is None:
@@ -499,17 +477,21 @@ def _describe(node: fx.Node) -> str:
 # ---- the whole import ---------------------------------------------------------------------------
 
 def import_module(module: nn.Module, inputs: list, name: Optional[str] = None, sizes: Optional[dict] = None,
-                  verify: bool = True, tolerance: float = 1e-4, header: Optional[str] = None) -> ImportResult:
+                  verify: bool = True, tolerance: float = 1e-4, header: Optional[str] = None,
+                  examples: list | None = None) -> ImportResult:
     """Import an nn.Module. `inputs`: declarations as written in .nns (`"x: [N, 3, 224, 224]"`) or
-    (name, shape, dtype) triples; `sizes`: example sizes for symbolic dims (N: 2, others 8)."""
+    (name, shape, dtype) triples; `sizes`: example sizes for symbolic dims (N: 2, others 8);
+    `examples`: the input tensors to trace and verify with, where random ones would not do (a loss
+    that takes probabilities); their sizes must fit the declarations."""
     decls = parse_inputs(inputs) if inputs and isinstance(inputs[0], str) else list(inputs)
     name = name or type(module).__name__
     was_training = module.training
     module.eval()
     try:
         gm = _trace(module, len(decls))
-        examples = _example(decls, sizes or {})
+        examples = list(examples) if examples is not None else _example(decls, sizes or {})
         _propagate(gm, examples)
+        importers.rewrite(gm, decls)
         graph = _Converter(gm, name, decls).convert()
         hoist_input_concats(graph)
         cls = type(module)
@@ -593,7 +575,8 @@ def load_class(spec: str):
 
 def import_file(spec: str, inputs: list, kwargs: Optional[dict] = None, weights: Optional[str] = None,
                 **options) -> ImportResult:
-    """`nnlang import model.py:Class`: construct the class (with kwargs), load weights if given, import."""
+    """`nnlang import model.py:Class`: construct the class (with kwargs), load weights if given, import.
+    `options` go to import_module (name, sizes, verify, tolerance, header, examples)."""
     from .weights import WeightsError, load_state_dict_file
 
     cls = load_class(spec)

@@ -1,0 +1,69 @@
+"""Elementwise and merge layers: the operators and torch functions on two tensors, MatMul, Scale.
+(Average, and Add / Mul over several tensors, are idioms several calls long: see patterns.py.)"""
+
+from __future__ import annotations
+
+from .registry import Call, Layer, Unsupported, call_importer, is_tensor, module_importer
+
+
+def _binary(call: Call, op: str) -> Layer:
+    a, b = call.args[0], call.args[1]
+    if not (is_tensor(call, a) and is_tensor(call, b)):
+        raise Unsupported(f"{op} of a tensor and a constant (write the constant as a layer parameter)")
+    if call.kwargs.get("alpha", 1) != 1 or call.kwargs.get("rounding_mode") is not None:
+        raise Unsupported(f"{op} with {'alpha' if 'alpha' in call.kwargs else 'rounding_mode'}")
+    return Layer(op, {}, [a, b])
+
+
+@call_importer("function:_operator.add", "function:torch.add", "method:add", "function:_operator.iadd",
+               "method:add_")
+def add(call: Call):
+    return _binary(call, "Add")
+
+
+@call_importer("function:_operator.sub", "function:torch.sub", "method:sub", "function:_operator.isub",
+               "function:torch.subtract")
+def sub(call: Call):
+    return _binary(call, "Sub")
+
+
+@call_importer("function:_operator.mul", "function:torch.mul", "method:mul", "function:_operator.imul",
+               "method:mul_", "function:torch.multiply")
+def mul(call: Call):
+    return _binary(call, "Mul")
+
+
+@call_importer("function:_operator.truediv", "function:torch.div", "method:div", "function:torch.true_divide",
+               "function:torch.divide", "function:_operator.itruediv")
+def div(call: Call):
+    return _binary(call, "Div")
+
+
+@call_importer("function:_operator.matmul", "function:torch.matmul", "method:matmul", "function:torch.bmm",
+               "method:bmm", "function:torch.mm", "method:mm")
+def matmul(call: Call):
+    return Layer("MatMul", {}, [call.args[0], call.args[1]])
+
+
+@call_importer("function:torch.maximum", "method:maximum", "function:torch.max", "method:max")
+def maximum(call: Call):
+    return _extremum(call, "Maximum")
+
+
+@call_importer("function:torch.minimum", "method:minimum", "function:torch.min", "method:min")
+def minimum(call: Call):
+    return _extremum(call, "Minimum")
+
+
+def _extremum(call: Call, op: str) -> Layer:
+    """torch.max(a, b) of two tensors; torch.max(x, dim) is a reduction (values and indices): no layer."""
+    other = call.arg(1, "other")
+    if other is None or not is_tensor(call, other):
+        raise Unsupported(f"{op.lower()[:3]} over a dim (values and indices) or with a constant")
+    return _binary(call, op)
+
+
+@module_importer("Scale")
+def scale(m, ins):
+    """nnlang's own module for Scale (what emitted code constructs)."""
+    return Layer("Scale", {"bias": m.bias is not None, "axis": m.axis})
