@@ -167,7 +167,7 @@ def test_hostile_names_and_strings_only_build_the_network(tmp_path):
 
 def test_targets_not_built_yet_are_a_usage_error(tmp_path):
     r = subprocess.run([sys.executable, "-m", "nnlang", "compile", str(ROOT / "examples" / "lenet5.nns"), "--to",
-                        "onnx", "-o", str(tmp_path)], capture_output=True, text=True)
+                        "caffe", "-o", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 2 and "not available yet" in r.stderr
     assert not any(tmp_path.iterdir())
 

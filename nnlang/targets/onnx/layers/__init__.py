@@ -1,0 +1,6 @@
+"""The ONNX mapping of every registry layer, one module per family (as nnlang/layers/).
+
+Importing this package registers every mapping with mapping.onnx_layer.
+"""
+
+from . import activation, attention, conv, dense, loss, merge, norm, recurrent, shape  # noqa: F401
