@@ -143,7 +143,7 @@ class _Printer:
                     steps.append(Step("group", "Sequential", name, [], info.inputs, info.outputs, sub))
             else:
                 steps.append(self.layer_step(child, position, values))
-        return steps
+        return _resolve_position_clashes(steps)
 
     def layer_step(self, node: Node, position: int, values: list) -> Step:
         spec = registry.get(node.op)
@@ -361,6 +361,21 @@ def _unique(name: str, taken: set) -> str:
     while cand in taken:
         cand, k = f"{name}{k}", k + 1
     return cand
+
+
+def _resolve_position_clashes(steps: list) -> list:
+    """An unnamed step is named by its position; where a named step already holds that name (an
+    import dropped a layer before it: Dropout is no layer in ONNX), the unnamed one is named."""
+    taken = {st.name for st in steps if st.name is not None}
+    for position, st in enumerate(steps):
+        if st.name is None and str(position) in taken:
+            base = re.sub(r"[^a-z0-9_]", "", st.head.lower()) or "layer"
+            name, k = f"{base}_{position}", 2
+            while name in taken:
+                name, k = f"{base}_{position}_{k}", k + 1
+            taken.add(name)
+            st.name = name
+    return steps
 
 
 def _display_name(name: Optional[str], position: int) -> Optional[str]:

@@ -1,0 +1,411 @@
+"""ONNX -> .nns: map a model's nodes to registry layers, recover its module tree, print readable text.
+
+    result = import_model("resnet18.onnx")
+    result.text    # .nns source;  result.model: the network built back, with the model's weights
+
+Reading a model never runs code from it (protobuf only). Shapes come from ONNX's own shape
+inference. Where node names carry module paths -- PyTorch's exporter writes
+`/layer1/layer1.0/conv1/Conv`, nnlang's own emitter writes `layer1.0.conv1` -- each layer gets
+that path, so the printer can recover blocks (instances with equal structure share one
+definition); names that carry no path give a flat network. Value computations that only feed
+sizes (Shape -> Gather -> Concat -> Reshape) are not layers: Reshape is read from the shapes
+inference gives it. Every node that maps to no layer is reported at once, by name. The result is
+verified like the PyTorch import: built back, given the weights, and run beside onnxruntime.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from ...ir.builder import BuildError, GraphBuilder
+from ...ir.graph import Graph, Scope
+from ...layers.base import TensorType
+from ...printer import PrintError, print_graph
+from .importers import Alias, Layer, Op, Unsupported, lookup
+
+_DTYPES = {1: "f32", 11: "f64", 10: "f16", 16: "bf16", 7: "i64", 6: "i32", 5: "i16", 3: "i8", 2: "u8", 9: "bool"}
+_SIZE_OPS = frozenset(("Shape", "Size"))  # their results are sizes, never layer data
+_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+class ImportError_(Exception):
+    """The model cannot be imported; the message lists every reason."""
+
+
+@dataclass
+class ImportResult:
+    text: str
+    graph: Graph
+    model: object  # torch nn.Module: the printed network built back, with the weights
+    max_abs_diff: Optional[float]
+    unused: list = field(default_factory=list)
+
+
+def _attributes(node) -> dict:
+    from onnx import helper
+
+    return {a.name: _plain(helper.get_attribute_value(a)) for a in node.attribute}
+
+
+def _plain(v):
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _module_path(node_name: str) -> Optional[str]:
+    """The module path a node name carries, or None. `/layer1/layer1.0/conv1/Conv` -> layer1.0.conv1
+    (PyTorch), `layer1.0.conv1` -> layer1.0.conv1 (nnlang)."""
+    if node_name.startswith("/"):
+        parts = node_name.strip("/").split("/")[:-1]  # the last part names the op
+        path, last = "", None
+        for part in parts:
+            if last is not None and part.startswith(last + "."):
+                path += part[len(last):]  # `layer1` then `layer1.0`: the child's full name
+            else:
+                path = f"{path}.{part}" if path else part
+            last = part
+        return path or None
+    if node_name and all(_NAME.match(p) for p in node_name.split(".")):
+        return node_name
+    return None
+
+
+class _Converter:
+    def __init__(self, model, name: str):
+        from onnx import numpy_helper
+
+        self.model = model
+        g = model.graph
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+        self.consts: dict = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+        self.shapes: dict = {}
+        for vi in list(g.value_info) + list(g.input) + list(g.output):
+            self.shapes[vi.name] = _shape_of(vi)
+        self.users: dict = {}
+        for node in g.node:
+            for i in node.input:
+                self.users.setdefault(i, []).append(node)
+        self.builder = GraphBuilder(name)
+        self.values: dict = {}  # ONNX value name -> tensor id (layer data)
+        self.sizes: set = set()  # values that are sizes / shape computations
+        self.consumed: set = set()  # ids of nodes absorbed by an earlier layer
+        self.failed: set = set()  # values of nodes already reported
+        self.problems: list = []
+        self.names_used: dict = {}  # scope path -> set of local names
+        self.weights: dict = {}  # node id -> {weight name: np.ndarray}
+
+    def const(self, name: Optional[str]):
+        return self.consts.get(name) if name else None
+
+    def shape(self, name: Optional[str]):
+        return self.shapes.get(name) if name else None
+
+    def convert(self) -> Graph:
+        g = self.model.graph
+        b = self.builder
+        for vi in g.input:
+            if vi.name in self.consts:
+                continue  # old exporters list initializers as inputs too
+            shape = self.shapes.get(vi.name)
+            dtype = _DTYPES.get(vi.type.tensor_type.elem_type, "f32")
+            if shape is None:
+                self.problems.append(f"input {vi.name!r}: its shape is not given")
+                continue
+            self.values[vi.name] = b.input(_input_name(vi.name, b.graph.inputs), shape, dtype)
+        for node in g.node:
+            if id(node) in self.consumed:
+                continue
+            if any(i in self.failed for i in node.input):
+                # Downstream of a reported node: report only an op that has no layer at all.
+                self.failed.update(node.output)
+                if node.op_type not in _SIZE_OPS and self.importer(node) is None:
+                    self.problems.append(f"node {node.name or '(unnamed)'} ({node.op_type}): "
+                                         f"no layer for {node.op_type} at opset {self.opset}")
+                continue
+            try:
+                self.convert_node(node)
+            except (Unsupported, BuildError) as e:
+                self.failed.update(node.output)
+                self.problems.append(f"node {node.name or '(unnamed)'} ({node.op_type}): {e}")
+        for vi in g.output:
+            if vi.name not in self.values:
+                if not self.problems:
+                    self.problems.append(f"output {vi.name!r} is not computed by any layer")
+                continue
+            b.output(_input_name(vi.name, b.graph.outputs), self.values[vi.name])
+        if self.problems:
+            raise ImportError_(f"{len(self.problems)} part(s) of the model cannot be written in .nns:\n  "
+                               + "\n  ".join(self.problems))
+        _mark_sequential(b.root)
+        return b.graph
+
+    def convert_node(self, node) -> None:
+        data = [i for i in node.input if i in self.values]
+        if node.op_type == "Constant":
+            self.consts[node.output[0]] = _constant_value(node)
+            return
+        if not data:
+            if node.op_type == "Identity" and node.input and node.input[0] in self.consts:
+                self.consts[node.output[0]] = self.consts[node.input[0]]
+            else:
+                self.sizes.update(node.output)  # computed from constants / sizes only: not a layer
+            return
+        if node.op_type in _SIZE_OPS:
+            self.sizes.update(node.output)
+            return
+        fn = self.importer(node)
+        if fn is None:
+            raise Unsupported(f"no layer for {node.domain + '.' if node.domain else ''}{node.op_type} "
+                              f"at opset {self.opset}")
+        op = Op(node, _attributes(node), self.const, self.shape, lambda v: self.users.get(v, []), self.opset)
+        result = fn(op)
+        if isinstance(result, Alias):
+            if result.source not in self.values:
+                raise Unsupported("passes through a value that is not layer data")
+            for out in node.output:
+                self.values[out] = self.values[result.source]
+            return
+        self.add_layer(node, result)
+
+    def importer(self, node):
+        return lookup(node.op_type, self.opset) if node.domain in ("", "ai.onnx") else None
+
+    def add_layer(self, node, layer: Layer) -> None:
+        inputs = layer.inputs if layer.inputs is not None else [node.input[0]]
+        missing = [i for i in inputs if i not in self.values]
+        if missing:
+            raise Unsupported(f"reads {', '.join(missing)}, which is not the result of a layer")
+        outputs = layer.outputs or list(node.output)
+        types = tuple(_type(self.shapes.get(o)) for o in outputs)
+        scope, name = self.place(node, layer)
+        tids = self.builder.node(layer.op, layer.params, [self.values[i] for i in inputs], scope, name, types)
+        self.weights[self.builder.graph.nodes[-1].id] = dict(layer.weights)
+        for out, tid in zip(outputs, tids):
+            self.values[out] = tid
+        for other in layer.consumes:
+            self.consumed.add(id(other))
+
+    def place(self, node, layer: Layer):
+        """(scope, local name) from the node's module path; weightless layers go unnamed."""
+        path = _module_path(node.name)
+        if path is None:
+            return self.builder.root, self.fresh_name(self.builder.root, node, layer)
+        parent, _, local = path.rpartition(".")
+        if not layer.weights:
+            # A stateless call: its path names the module it ran in, or the stateless module itself.
+            owner = path if self.is_container(path) else parent
+            return self.builder.scope(owner) if owner else self.builder.root, ""
+        scope = self.builder.scope(parent) if parent else self.builder.root
+        used = self.names_used.setdefault(scope.path, set())
+        if local in used:
+            return scope, ""
+        used.add(local)
+        return scope, local
+
+    def is_container(self, path: str) -> bool:
+        return path in self.builder.scopes
+
+    def fresh_name(self, scope: Scope, node, layer: Layer) -> str:
+        if not layer.weights:
+            return ""
+        base = re.sub(r"[^A-Za-z0-9_]", "_", node.name or "") or layer.op.lower()
+        used = self.names_used.setdefault(scope.path, set())
+        cand, k = base, 1
+        while cand in used:
+            cand, k = f"{base}_{k}", k + 1
+        used.add(cand)
+        return cand
+
+
+def _mark_sequential(root: Scope) -> None:
+    """A scope whose children are all named by position is a Sequential group; the rest are blocks."""
+    stack = [root]
+    while stack:
+        s = stack.pop()
+        children = [c for c in s.children if isinstance(c, Scope)]
+        stack.extend(children)
+        if s is root:
+            continue
+        names = [c.name for c in s.children if c.name]
+        if names and all(n.isdigit() for n in names):
+            s.kind, s.type_name = "sequential", "Sequential"
+        else:
+            s.kind, s.type_name = "block", "Block"
+
+
+def _shape_of(vi) -> Optional[tuple]:
+    t = vi.type.tensor_type
+    if not t.HasField("shape"):
+        return None
+    dims = []
+    for d in t.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(int(d.dim_value))
+        elif d.dim_param and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", d.dim_param):
+            dims.append(d.dim_param)
+        else:
+            dims.append("N" if not dims else "D")
+    return tuple(dims)
+
+
+def _type(shape) -> Optional[TensorType]:
+    return None if shape is None else TensorType(tuple(shape))
+
+
+def _constant_value(node):
+    from onnx import helper, numpy_helper
+
+    for a in node.attribute:
+        if a.name == "value":
+            return numpy_helper.to_array(a.t)
+        v = helper.get_attribute_value(a)
+        import numpy as np
+
+        return np.asarray(v)
+    return None
+
+
+def _input_name(name: str, taken: list) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_]", "_", name) or "x"
+    if not re.match(r"^[A-Za-z_]", safe):
+        safe = "x_" + safe
+    names = {n for n, _ in taken}
+    cand, k = safe, 2
+    while cand in names:
+        cand, k = f"{safe}_{k}", k + 1
+    return cand
+
+
+# ---- the whole import -------------------------------------------------------------------------
+
+def load_model(path: str):
+    import onnx
+
+    p = Path(path)
+    if not p.is_file():
+        raise ImportError_(f"{path}: no such file")
+    try:
+        model = onnx.load(str(p), load_external_data=True)
+    except Exception as e:  # protobuf DecodeError, missing external data ...
+        raise ImportError_(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from None
+    return model
+
+
+def import_model(model_or_path, name: Optional[str] = None, verify: bool = True, tolerance: float = 1e-4,
+                 header: Optional[str] = None) -> ImportResult:
+    """Import an ONNX ModelProto (or a path to one)."""
+    import onnx
+
+    source = None
+    if not isinstance(model_or_path, onnx.ModelProto):
+        source = str(model_or_path)
+        model = load_model(source)
+    else:
+        model = model_or_path
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception as e:
+        raise ImportError_(f"ONNX shape inference failed: {e}") from None
+    name = name or _network_name(model, source)
+    converter = _Converter(inferred, name)
+    graph = converter.convert()
+    try:
+        text = print_graph(graph, header or f"Imported from {Path(source).name if source else 'an ONNX model'} "
+                                            "by `nnlang import`.")
+    except PrintError as e:
+        raise ImportError_(f"{name}: {e}") from None
+    model_t = _rebuild(text, graph, converter.weights)
+    diff = _compare(model_t, model, graph) if verify else None
+    if diff is not None and not diff <= tolerance:
+        raise ImportError_(f"the imported network does not compute what the ONNX model computes: max abs "
+                           f"difference {diff:.3g} on a random input (tolerance {tolerance:g})")
+    return ImportResult(text, graph, model_t, diff)
+
+
+def _network_name(model, source) -> str:
+    raw = model.graph.name or (Path(source).stem if source else "Imported")
+    safe = re.sub(r"[^A-Za-z0-9_]", "_", raw)
+    if not safe or not re.match(r"^[A-Za-z]", safe) or safe.lower() in ("main_graph", "torch_jit", "graph"):
+        safe = re.sub(r"[^A-Za-z0-9_]", "_", Path(source).stem) if source else "Imported"
+        if not re.match(r"^[A-Za-z]", safe):
+            safe = "Net_" + safe
+    return safe
+
+
+def _rebuild(text: str, graph: Graph, weights: dict):
+    """Analyse the printed text, build it with the PyTorch target and give it the model's weights."""
+    import torch
+
+    from ...analyze import analyze
+    from ..torch.builder import build_graph
+    from ..torch.weights import load_state_dict
+
+    a = analyze(text)
+    errors = [d for d in a.diagnostics if d.is_error]
+    if errors or a.graph is None:
+        detail = "\n".join(f"  {d.span.line}:{d.span.column} {d.code} {d.message}" for d in errors[:10])
+        raise ImportError_(f"the printed .nns does not check (a bug in the importer):\n{detail}\n--- text ---\n{text}")
+    model = build_graph(a.graph)
+    ours = model.state_dict()
+    # The printed network names its layers as the import placed them: match weights by node order.
+    state = {}
+    for imported, node in zip(graph.nodes, a.graph.nodes):
+        for key, value in weights.get(imported.id, {}).items():
+            full = f"{node.path}.{key}"
+            if full not in ours:
+                raise ImportError_(f"weight {key} of {imported.op} has no place in the printed network ({full})")
+            state[full] = torch.as_tensor(value.copy()).to(ours[full].dtype).reshape(ours[full].shape)
+    load_state_dict(model, state, strict=True, source="the ONNX model")
+    model.eval()
+    return model
+
+
+def _compare(model, onnx_model, graph: Graph) -> float:
+    import os
+
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    rng = np.random.default_rng(0)
+    feeds, tensors = {}, []
+    real_inputs = [vi for vi in onnx_model.graph.input if vi.name not in {t.name for t in onnx_model.graph.initializer}]
+    for vi, (_name, tid) in zip(real_inputs, graph.inputs):
+        t = graph.tensor(tid).type
+        dims = [d if isinstance(d, int) else 2 for d in t.shape]
+        if t.dtype.startswith("f"):
+            arr = rng.standard_normal(dims).astype(np.float32)
+        else:
+            arr = rng.integers(0, 2, dims).astype(np.int64)
+        feeds[vi.name] = arr
+        tensors.append(torch.from_numpy(arr.copy()))
+    session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = session.run(None, feeds)
+    with torch.no_grad():
+        got = model(*tensors)
+    got = list(got) if isinstance(got, (tuple, list)) else [got]
+    if len(got) != len(want):
+        return math.inf
+    diff = 0.0
+    for a, b in zip(want, got):
+        b = b.numpy()
+        if a.shape != b.shape:
+            return math.inf
+        if a.size:
+            diff = max(diff, float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max()))
+    return diff
+
+
+def write(result: ImportResult, out_path: str, source: str = "") -> list:
+    from ..torch.load import ImportResult as TorchResult
+    from ..torch.load import write as torch_write
+
+    return torch_write(TorchResult(result.text, result.graph, result.model, result.max_abs_diff), out_path, source)
