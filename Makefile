@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: run test setup sysdeps bench docs clean
+.PHONY: run test setup sysdeps diagram-assets bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -13,13 +13,33 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e '.[dev]'
 	touch $@
 
-setup: $(VENV)/.installed sysdeps
+setup: $(VENV)/.installed sysdeps diagram-assets
 
+# graphviz renders diagrams; chromium runs the HTML viewer tests; npm builds the viewer's renderer.
 sysdeps:
-	@command -v dot >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && apt-get install -y -qq graphviz >/dev/null) || echo "note: graphviz not installed"; \
-	  else echo "note: graphviz (dot) not found; install it for rendered diagrams"; fi; }
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "note: could not install$$missing"; \
+	  else echo "note: not found:$$missing (graphviz: rendered diagrams; chromium: viewer tests; npm: HTML diagrams)"; fi; \
+	fi
+
+# The Graphviz WebAssembly renderer inlined into HTML diagrams: built from the committed lock file,
+# kept out of git, shipped in the wheel (package-data).
+DIAGRAM_JS := nnlang/diagram/js
+DIAGRAM_BUNDLE := nnlang/diagram/assets/graphviz.js
+
+diagram-assets: $(DIAGRAM_BUNDLE)
+
+$(DIAGRAM_BUNDLE): $(DIAGRAM_JS)/package.json $(DIAGRAM_JS)/package-lock.json $(DIAGRAM_JS)/entry.mjs \
+                   $(DIAGRAM_JS)/build.mjs | sysdeps
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd $(DIAGRAM_JS) && npm ci --no-audit --no-fund --loglevel=error && node build.mjs; \
+	else echo "note: npm not found: HTML diagrams (nnlang graph -o X.html) need $@"; fi
 
 run: setup
 	$(PY) -m nnlang check examples/*.nns

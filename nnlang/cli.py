@@ -9,6 +9,18 @@ import sys
 from . import __version__
 
 
+def _depth(text: str):
+    if text in ("auto", "all"):
+        return text
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, 'all' or 'auto', got {text!r}") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return k
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nnlang", description="Neural-network architectures as text (.nns).")
     p.add_argument("--version", action="version", version=f"nnlang {__version__}")
@@ -26,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
     s.add_argument("--format", choices=("text", "json"), default="text")
 
-    co = sub.add_parser("compile", help="compile a network to a framework (torch)")
+    co = sub.add_parser("compile", help="compile a network to a framework (torch, onnx)")
     co.add_argument("path", metavar="PATH")
     co.add_argument("--to", required=True, choices=("torch", "onnx", "caffe", "keras"), dest="target")
     co.add_argument("-o", "--output", default=".", metavar="OUTDIR", help="directory to write into")
@@ -34,6 +46,33 @@ def _parser() -> argparse.ArgumentParser:
     co.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
     co.add_argument("--seed", type=int, default=0, help="seed of the weight initialisation (default 0)")
     co.add_argument("--weights", metavar="FILE", help="weights to use (.safetensors, or a .pt/.pth state_dict)")
+    co.add_argument("--opset", type=int, metavar="N", help="ONNX opset to write (default 17; --to onnx)")
+    co.add_argument("--dynamic-batch", action="store_true", help="make dim 0 of every input dynamic (--to onnx)")
+
+    im = sub.add_parser("import", help="import a model (PyTorch or ONNX) into .nns text plus its weights")
+    im.add_argument("source", metavar="SOURCE", help="FILE.py:ClassName (a PyTorch nn.Module) or FILE.onnx")
+    im.add_argument("-o", "--output", required=True, metavar="OUT.nns", help="writes OUT.nns and OUT.safetensors")
+    im.add_argument("--input", action="append", default=[], metavar="DECL",
+                    help='an input as .nns declares it, e.g. "x: [N, 3, 224, 224]" (once per forward argument)')
+    im.add_argument("--args", default="{}", metavar="JSON", help="constructor keyword arguments, as a JSON object")
+    im.add_argument("--weights", metavar="FILE", help="a state_dict (.pt/.pth, read with weights_only) or .safetensors")
+    im.add_argument("--name", help="network name (default: the class name)")
+    im.add_argument("--no-verify", action="store_true", help="skip running both models on an example input")
+
+    gr = sub.add_parser("graph", help="draw a network: .svg .png .pdf (Graphviz), .dot, or a self-contained .html")
+    gr.add_argument("path", metavar="PATH")
+    gr.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.svg, .png, .pdf, .dot or .html")
+    gr.add_argument("--depth", type=_depth, default="auto", metavar="K",
+                    help="open blocks K levels deep (1: top-level blocks as boxes), 'all', or 'auto' (default: "
+                    "the deepest level that fits a page)")
+    gr.add_argument("--expand", nargs="+", action="extend", default=[], metavar="NAME",
+                    help="also open these blocks (a path such as layer3.0, or a block type such as BasicBlock)")
+    gr.add_argument("--collapse", nargs="+", action="extend", default=[], metavar="NAME", help="close these blocks")
+    gr.add_argument("--roll", action="store_true", help="draw each repeat (Block * n) as its first item, ×n")
+    gr.add_argument("--edge-labels", choices=("auto", "all", "none"), default="auto",
+                    help="shapes on edges (auto: where a box's own shape does not tell)")
+    gr.add_argument("--network", help="network name (default: the last one in the file)")
+    gr.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
 
     la = sub.add_parser("layers", help="the layer reference (generated from the registry)")
     la.add_argument("--format", choices=("markdown", "json"), default="markdown")
@@ -51,6 +90,10 @@ def main(argv=None) -> int:
             return _summary(args)
         if args.command == "compile":
             return _compile(args)
+        if args.command == "import":
+            return _import(args)
+        if args.command == "graph":
+            return _graph(args)
         if args.command == "layers":
             from .layers.docs import render_json, render_markdown
 
@@ -118,8 +161,12 @@ def _summary(args) -> int:
 def _compile(args) -> int:
     from . import api
 
-    if args.target != "torch":
-        raise api.UsageError(f"--to {args.target}: this target is not available yet (available: torch)")
+    if args.target not in ("torch", "onnx"):
+        raise api.UsageError(f"--to {args.target}: this target is not available yet (available: torch, onnx)")
+    if args.target == "onnx":
+        return _compile_onnx(args)
+    if args.opset is not None or args.dynamic_batch:
+        raise api.UsageError("--opset and --dynamic-batch apply to --to onnx only")
     a = _load_network(args)
     if a is None:
         return 1
@@ -133,4 +180,69 @@ def _compile(args) -> int:
         return 1
     for path in written:
         print(path)
+    return 0
+
+
+def _compile_onnx(args) -> int:
+    from . import api
+    from .targets.onnx.mapping import DEFAULT_OPSET, check_opset
+
+    try:
+        opset = check_opset(DEFAULT_OPSET if args.opset is None else args.opset)
+    except ValueError as e:
+        raise api.UsageError(f"--opset: {e}") from None
+    a = _load_network(args)
+    if a is None:
+        return 1
+    from .targets.onnx.compile import CompileError, compile_to_dir
+    from .targets.torch.weights import WeightsError
+
+    try:
+        written = compile_to_dir(a, args.output, opset=opset, seed=args.seed, weights=args.weights,
+                                 dynamic_batch=args.dynamic_batch)
+    except (CompileError, WeightsError) as e:
+        print(f"nnlang: error: {args.path}: {e}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
+def _import(args) -> int:
+    from . import api
+
+    try:
+        kwargs = json.loads(args.args)
+    except json.JSONDecodeError as e:
+        raise api.UsageError(f"--args: not JSON ({e})") from None
+    if not isinstance(kwargs, dict):
+        raise api.UsageError("--args: expected a JSON object of keyword arguments")
+    result = api.import_(args.source, args.output, inputs=args.input, kwargs=kwargs, weights=args.weights,
+                         name=args.name, verify=not args.no_verify)
+    for path in result["written"]:
+        print(path)
+    if result["unused"]:
+        print(f"note: {len(result['unused'])} weight(s) not used by forward were left out: "
+              + ", ".join(result["unused"][:8]) + (" ..." if len(result["unused"]) > 8 else ""), file=sys.stderr)
+    if result["max_abs_diff"] is not None:
+        print(f"verified: max abs difference {result['max_abs_diff']:.3g} on an example input", file=sys.stderr)
+    return 0
+
+
+def _graph(args) -> int:
+    from . import diagram
+
+    a = _load_network(args)
+    if a is None:
+        return 1
+    try:
+        diagram.write_file(a, args.output, depth=args.depth, expand=args.expand, collapse=args.collapse,
+                           roll=args.roll, edge_labels=args.edge_labels)
+    except diagram.OptionError as e:
+        print(f"nnlang: error: {e}", file=sys.stderr)
+        return 2
+    except (diagram.RenderError, diagram.AssetMissing, OSError) as e:
+        print(f"nnlang: error: {e}", file=sys.stderr)
+        return 1
+    print(args.output)
     return 0
