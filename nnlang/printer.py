@@ -596,3 +596,16 @@ def _tensor_name(name: str, taken: list) -> str:
 def print_graph(graph: Graph, header: Optional[str] = None) -> str:
     """The graph as .nns text (raises PrintError when a part cannot be expressed)."""
     return Printer(graph).text(header)
+
+
+def reread(text: str) -> Graph:
+    """The graph of printed text, analysed as a user's file would be. An error there is a bug in
+    the printer or an importer: PrintError carries the diagnostics and the text."""
+    from .analyze import analyze
+
+    a = analyze(text)
+    errors = [d for d in a.diagnostics if d.is_error]
+    if errors or a.graph is None:
+        detail = "\n".join(f"  {d.span.line}:{d.span.column} {d.code} {d.message}" for d in errors[:10])
+        raise PrintError(f"the printed .nns does not check (a bug in the importer):\n{detail}\n--- text ---\n{text}")
+    return a.graph

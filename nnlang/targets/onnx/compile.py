@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from ...analyze import Analysis
+from ..files import write_atomic
 from .emit import CompileError, build_model, emit_graph, numpy_state, problems_message
 from .mapping import DEFAULT_OPSET, check_opset
 
@@ -52,7 +53,7 @@ def compile_to_dir(analysis: Analysis, outdir: str, opset: int = DEFAULT_OPSET, 
     target = out / f"{graph.name}.onnx"
     size = sum(state[name].nbytes for name in emission.weights)
     if size <= external_data_above:
-        _write_atomic(target, model.SerializeToString())
+        write_atomic(target, model.SerializeToString())
         return [str(target)]
     data = out / f"{graph.name}.onnx.data"
     _write_external(model, target, data)
@@ -73,21 +74,6 @@ def _weights(graph, seed: int, weights: str | None) -> dict:
     if weights is not None:
         load_state_dict(module, load_state_dict_file(weights), strict=True, source=f"the weights in {weights}")
     return numpy_state(module.state_dict())
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _write_external(model, target: Path, data: Path) -> None:

@@ -24,7 +24,7 @@ from typing import Optional
 from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph, Scope
 from ...layers.base import TensorType
-from ...printer import PrintError, print_graph
+from ...printer import PrintError, print_graph, reread
 from .importers import Alias, Layer, Op, Unsupported, lookup
 
 _DTYPES = {1: "f32", 11: "f64", 10: "f16", 16: "bf16", 7: "i64", 6: "i32", 5: "i16", 3: "i8", 2: "u8", 9: "bool"}
@@ -343,20 +343,18 @@ def _rebuild(text: str, graph: Graph, weights: dict):
     """Analyse the printed text, build it with the PyTorch target and give it the model's weights."""
     import torch
 
-    from ...analyze import analyze
     from ..torch.builder import build_graph
     from ..torch.weights import load_state_dict
 
-    a = analyze(text)
-    errors = [d for d in a.diagnostics if d.is_error]
-    if errors or a.graph is None:
-        detail = "\n".join(f"  {d.span.line}:{d.span.column} {d.code} {d.message}" for d in errors[:10])
-        raise ImportError_(f"the printed .nns does not check (a bug in the importer):\n{detail}\n--- text ---\n{text}")
-    model = build_graph(a.graph)
+    try:
+        printed = reread(text)
+    except PrintError as e:
+        raise ImportError_(str(e)) from None
+    model = build_graph(printed)
     ours = model.state_dict()
     # The printed network names its layers as the import placed them: match weights by node order.
     state = {}
-    for imported, node in zip(graph.nodes, a.graph.nodes):
+    for imported, node in zip(graph.nodes, printed.nodes):
         for key, value in weights.get(imported.id, {}).items():
             full = f"{node.path}.{key}"
             if full not in ours:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 from ...analyze import Analysis
+from ..files import write_atomic
 from .builder import build_graph
 from .emit import EmitError, emit
 from .weights import initialize, load_state_dict_file, load_state_dict, save
@@ -40,24 +40,9 @@ def compile_to_dir(analysis: Analysis, outdir: str, seed: int = 0, weights: Opti
     existed = st_path.exists()
     save(model, str(st_path), metadata={"source": source_name, "seed": seed})
     try:
-        _write_atomic(py_path, source)
+        write_atomic(py_path, source)
     except BaseException:
         if not existed:
             st_path.unlink(missing_ok=True)
         raise
     return [str(py_path), str(st_path)]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

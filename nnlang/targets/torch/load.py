@@ -31,7 +31,7 @@ from ...analyze import analyze
 from ...ir.builder import NOWHERE, BuildError, GraphBuilder
 from ...ir.graph import Graph, Node, Scope
 from ...layers.base import TensorType
-from ...printer import PrintError, print_graph
+from ...printer import PrintError, print_graph, reread
 from . import importers
 from .importers import PARAMS_META, SIZE_CALLS, Call, Layer, Unsupported, find_call
 
@@ -512,12 +512,11 @@ def _rebuild_model(text: str, module: nn.Module):
     from .builder import build_graph
     from .weights import load_state_dict
 
-    a = analyze(text)
-    errors = [d for d in a.diagnostics if d.is_error]
-    if errors or a.graph is None:
-        detail = "\n".join(f"  {d.span.line}:{d.span.column} {d.code} {d.message}" for d in errors[:10])
-        raise ImportError_(f"the printed .nns does not check (a bug in the importer):\n{detail}\n--- text ---\n{text}")
-    model = build_graph(a.graph)
+    try:
+        printed = reread(text)
+    except PrintError as e:
+        raise ImportError_(str(e)) from None
+    model = build_graph(printed)
     ours = model.state_dict()
     theirs = module.state_dict()
     missing = [k for k in ours if k not in theirs]
@@ -601,7 +600,7 @@ def import_file(spec: str, inputs: list, kwargs: Optional[dict] = None, weights:
 
 def write(result: ImportResult, out_path: str, source: str = "") -> list:
     """OUT.nns and OUT.safetensors beside it, both or neither."""
-    from .compile import _write_atomic
+    from ..files import write_atomic
     from .weights import save
 
     nns = Path(out_path)
@@ -610,7 +609,7 @@ def write(result: ImportResult, out_path: str, source: str = "") -> list:
     existed = st.exists()
     save(result.model, str(st), metadata={"source": source or nns.name, "imported": True})
     try:
-        _write_atomic(nns, result.text)
+        write_atomic(nns, result.text)
     except BaseException:
         if not existed:
             st.unlink(missing_ok=True)
