@@ -167,15 +167,22 @@ def _compile(args) -> int:
         return _compile_onnx(args)
     if args.opset is not None or args.dynamic_batch:
         raise api.UsageError("--opset and --dynamic-batch apply to --to onnx only")
+    from .targets.torch.compile import CompileError, compile_to_dir
+
+    return _write_target(args, CompileError, lambda a: compile_to_dir(a, args.output, seed=args.seed,
+                                                                      weights=args.weights))
+
+
+def _write_target(args, compile_error, run) -> int:
+    """Analyse args.path, run a target's compile on it, print the paths written (or the error)."""
     a = _load_network(args)
     if a is None:
         return 1
-    from .targets.torch.compile import CompileError, compile_to_dir
     from .targets.torch.weights import WeightsError
 
     try:
-        written = compile_to_dir(a, args.output, seed=args.seed, weights=args.weights)
-    except (CompileError, WeightsError) as e:
+        written = run(a)
+    except (compile_error, WeightsError) as e:
         print(f"nnlang: error: {args.path}: {e}", file=sys.stderr)
         return 1
     for path in written:
@@ -191,21 +198,10 @@ def _compile_onnx(args) -> int:
         opset = check_opset(DEFAULT_OPSET if args.opset is None else args.opset)
     except ValueError as e:
         raise api.UsageError(f"--opset: {e}") from None
-    a = _load_network(args)
-    if a is None:
-        return 1
     from .targets.onnx.compile import CompileError, compile_to_dir
-    from .targets.torch.weights import WeightsError
 
-    try:
-        written = compile_to_dir(a, args.output, opset=opset, seed=args.seed, weights=args.weights,
-                                 dynamic_batch=args.dynamic_batch)
-    except (CompileError, WeightsError) as e:
-        print(f"nnlang: error: {args.path}: {e}", file=sys.stderr)
-        return 1
-    for path in written:
-        print(path)
-    return 0
+    return _write_target(args, CompileError, lambda a: compile_to_dir(
+        a, args.output, opset=opset, seed=args.seed, weights=args.weights, dynamic_batch=args.dynamic_batch))
 
 
 def _import(args) -> int:
