@@ -83,7 +83,7 @@ class ScopeInfo:
     call_values: list = field(default_factory=list)  # this instance's value for each block param
 
 
-class _Printer:
+class Printer:
     def __init__(self, graph: Graph):
         self.graph = graph
         self.producer_scope: dict = {}  # tensor id -> innermost scope that made it
@@ -98,21 +98,10 @@ class _Printer:
         graph = self.graph
         consumers = graph.consumers()
         outputs_of_graph = {tid for _, tid in graph.outputs}
-        stack = [root]
-        scopes = []
-        while stack:
-            s = stack.pop()
-            scopes.append(s)
-            stack.extend(c for c in s.children if isinstance(c, Scope))
-        for s in scopes:
+        for s in root.scopes():
             nodes = list(s.nodes())
             inside = {n.id for n in nodes}
-            made = {t for n in nodes for t in n.outputs}
-            ins, outs = [], []
-            for n in nodes:
-                for t in n.inputs:
-                    if t not in made and t not in ins:
-                        ins.append(t)
+            ins, outs = s.external_inputs(), []
             for n in nodes:
                 for t in n.outputs:
                     if t in outputs_of_graph or any(c not in inside for c in consumers.get(t, ())):
@@ -163,14 +152,7 @@ class _Printer:
 
     def recover_blocks(self, root: Scope) -> None:
         blocks = []
-        stack = [(root, 0)]
-        order = []
-        while stack:
-            s, depth = stack.pop()
-            order.append(s)
-            for c in s.children:
-                if isinstance(c, Scope):
-                    stack.append((c, depth + 1))
+        order = list(root.scopes())
         # Height of a scope = 1 + the tallest block below it: a block type is grouped only after
         # every block type inside it, since its call arguments feed the outer structure.
         height: dict = {}
@@ -213,7 +195,7 @@ class _Printer:
         out = []
 
         def visit(steps):
-            for k, st in enumerate(steps):
+            for st in steps:
                 out.append(tuple(local.get(t, ("?",)) for t in st.inputs))
                 if st.kind == "group":
                     visit(st.children)
@@ -288,6 +270,82 @@ class _Printer:
             name, k = f"{base}_{k}", k + 1
         self.used_def_names.add(name)
         return name
+
+    # -- text --
+
+    def text(self, header: Optional[str] = None) -> str:
+        graph = self.graph
+        if graph.root is None:
+            raise PrintError("the graph has no scope tree")
+        self.boundaries(graph.root)
+        self.recover_blocks(graph.root)
+        root_info = self.info[id(graph.root)]
+        root_info.values = []
+        root_info.steps = self.steps_of(graph.root, root_info.values)
+        out: list = []
+        if header:
+            out += ["# " + line if line else "#" for line in header.splitlines()]
+            out.append("")
+        for d in self.definitions:
+            out += self.block_text(d)
+            out.append("")
+        out += self.network_text(root_info)
+        return "\n".join(out) + "\n"
+
+    def block_text(self, d: BlockDef) -> list:
+        params = []
+        for name, type_name, default in d.params:
+            params.append(f"{name}: {type_name}" + ("" if default is REQUIRED else f" = {format_value(default)}"))
+        head = f"block {d.name}" + (f"({', '.join(params)})" if params else "") + " {"
+        rep = d.rep
+        in_names = ["x"] if len(rep.inputs) == 1 else [f"x{i + 1}" for i in range(len(rep.inputs))]
+        body = self.body(rep, lambda s: d.slot_text[s], in_names)
+        lines = [head, INDENT + "input " + ", ".join(in_names)]
+        return lines + body + ["}"]
+
+    def network_text(self, info: ScopeInfo) -> list:
+        graph = self.graph
+        values = info.values
+        in_names = []
+        decls = []
+        for name, tid in graph.inputs:
+            safe = _tensor_name(name, in_names)
+            in_names.append(safe)
+            t = graph.tensor(tid).type
+            decl = safe
+            if t is not None:
+                decl += ": [" + ", ".join(str(d) for d in t.shape) + "]"
+                if t.dtype != "f32":
+                    decl += " " + t.dtype
+            decls.append(decl)
+        out_names = []
+        for name, _tid in graph.outputs:
+            out_names.append(_tensor_name(name, in_names + out_names))
+        info.inputs = [tid for _, tid in graph.inputs]
+        info.outputs = [tid for _, tid in graph.outputs]
+        name = re.sub(r"[^A-Za-z0-9_]", "_", graph.name) or "Network"
+        if not _IDENT.match(name) or name in KEYWORDS:
+            name = "N" + name
+        lines = [f"network {name} {{"]
+        if graph.doc:
+            lines.append(INDENT + format_value(graph.doc))
+        lines.append(INDENT + "input " + ", ".join(decls))
+        lines += self.body(info, lambda s: format_value(values[s]), in_names, out_names)
+        return lines + ["}"]
+
+    def body(self, info: ScopeInfo, slot_text, in_names: list, out_names: Optional[list] = None) -> list:
+        reads = _count_reads(info.steps, info.outputs)
+        writer = _BodyWriter(info.steps, info.inputs, info.outputs, slot_text, reads, in_names,
+                             out_names)
+        lines = writer.write()
+        names = []
+        for t in info.outputs:
+            if t not in writer.names:
+                raise PrintError("an output of the scope is never made")
+            names.append(writer.names[t])
+        lines = [INDENT + line for line in lines]
+        lines.append(INDENT + "output " + ", ".join(names))
+        return lines
 
 
 # ---- values -------------------------------------------------------------------------------------
@@ -505,82 +563,6 @@ def _count_reads(steps: list, outputs: list) -> dict:
     for t in outputs:
         reads[t] += 1
     return reads
-
-
-class Printer(_Printer):
-    def text(self, header: Optional[str] = None) -> str:
-        graph = self.graph
-        if graph.root is None:
-            raise PrintError("the graph has no scope tree")
-        self.boundaries(graph.root)
-        self.recover_blocks(graph.root)
-        root_info = self.info[id(graph.root)]
-        root_info.values = []
-        root_info.steps = self.steps_of(graph.root, root_info.values)
-        out: list = []
-        if header:
-            out += ["# " + line if line else "#" for line in header.splitlines()]
-            out.append("")
-        for d in self.definitions:
-            out += self.block_text(d)
-            out.append("")
-        out += self.network_text(root_info)
-        return "\n".join(out) + "\n"
-
-    def block_text(self, d: BlockDef) -> list:
-        params = []
-        for name, type_name, default in d.params:
-            params.append(f"{name}: {type_name}" + ("" if default is REQUIRED else f" = {format_value(default)}"))
-        head = f"block {d.name}" + (f"({', '.join(params)})" if params else "") + " {"
-        rep = d.rep
-        in_names = ["x"] if len(rep.inputs) == 1 else [f"x{i + 1}" for i in range(len(rep.inputs))]
-        body = self.body(rep, lambda s: d.slot_text[s], in_names)
-        lines = [head, INDENT + "input " + ", ".join(in_names)]
-        return lines + body + ["}"]
-
-    def network_text(self, info: ScopeInfo) -> list:
-        graph = self.graph
-        values = info.values
-        in_names = []
-        decls = []
-        for name, tid in graph.inputs:
-            safe = _tensor_name(name, in_names)
-            in_names.append(safe)
-            t = graph.tensor(tid).type
-            decl = safe
-            if t is not None:
-                decl += ": [" + ", ".join(str(d) for d in t.shape) + "]"
-                if t.dtype != "f32":
-                    decl += " " + t.dtype
-            decls.append(decl)
-        out_names = []
-        for name, _tid in graph.outputs:
-            out_names.append(_tensor_name(name, in_names + out_names))
-        info.inputs = [tid for _, tid in graph.inputs]
-        info.outputs = [tid for _, tid in graph.outputs]
-        name = re.sub(r"[^A-Za-z0-9_]", "_", graph.name) or "Network"
-        if not _IDENT.match(name) or name in KEYWORDS:
-            name = "N" + name
-        lines = [f"network {name} {{"]
-        if graph.doc:
-            lines.append(INDENT + format_value(graph.doc))
-        lines.append(INDENT + "input " + ", ".join(decls))
-        lines += self.body(info, lambda s: format_value(values[s]), in_names, out_names)
-        return lines + ["}"]
-
-    def body(self, info: ScopeInfo, slot_text, in_names: list, out_names: Optional[list] = None) -> list:
-        reads = _count_reads(info.steps, info.outputs)
-        writer = _BodyWriter(info.steps, info.inputs, info.outputs, slot_text, reads, in_names,
-                             out_names)
-        lines = writer.write()
-        names = []
-        for t in info.outputs:
-            if t not in writer.names:
-                raise PrintError("an output of the scope is never made")
-            names.append(writer.names[t])
-        lines = [INDENT + line for line in lines]
-        lines.append(INDENT + "output " + ", ".join(names))
-        return lines
 
 
 def _tensor_name(name: str, taken: list) -> str:

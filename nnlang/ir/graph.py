@@ -63,6 +63,24 @@ class Scope:
             else:
                 yield c
 
+    def scopes(self):
+        """This scope and every scope under it, parents before children, in order."""
+        stack = [self]
+        while stack:
+            s = stack.pop()
+            yield s
+            stack.extend(c for c in reversed(s.children) if isinstance(c, Scope))
+
+    def external_inputs(self) -> list:
+        """Tensors read under this scope but made outside it, in order of first use."""
+        made = {t for n in self.nodes() for t in n.outputs}
+        out: list = []
+        for n in self.nodes():
+            for t in n.inputs:
+                if t not in made and t not in out:
+                    out.append(t)
+        return out
+
 
 @dataclass(slots=True)
 class Node:

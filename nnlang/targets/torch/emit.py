@@ -668,15 +668,7 @@ def _eval_py(expr: str, values: dict):
 
 
 def _scope_inputs(scope: Scope, g: Graph) -> list:
-    if scope.inputs:
-        return list(scope.inputs)
-    inside = {t for n in scope.nodes() for t in n.outputs}
-    out = []
-    for n in scope.nodes():
-        for t in n.inputs:
-            if t not in inside and t not in out:
-                out.append(t)
-    return out
+    return list(scope.inputs) if scope.inputs else scope.external_inputs()
 
 
 def _scope_outputs(scope: Scope, g: Graph) -> list:
