@@ -72,31 +72,31 @@ def import_(source: str, output: str, inputs=(), **options) -> dict:
     """
     if not str(output).endswith(".nns"):
         raise UsageError(f"-o {output}: the output must be a .nns path")
+    from .targets.importing import ImportError_, write
+
     path, sep, _cls = source.rpartition(":")
     if sep and path.endswith(".py"):
         if not inputs:
             raise UsageError('give each forward input with --input, e.g. --input "x: [N, 3, 224, 224]"')
-        from .targets.torch.load import ImportError_, import_file, write
+        from .targets.torch.load import import_file
 
-        try:
-            result = import_file(source, list(inputs), **options)
-            written = write(result, output, source=Path(path).name)
-        except ImportError_ as e:
-            raise UsageError(str(e)) from None
-        return {"written": written, "unused": result.unused, "max_abs_diff": result.max_abs_diff}
-    if source.endswith(".onnx"):
-        from .targets.onnx.load import ImportError_ as OnnxImportError
-        from .targets.onnx.load import import_model
-        from .targets.onnx.load import write as write_onnx
-
+        def run():
+            return import_file(source, list(inputs), **options)
+    elif source.endswith(".onnx"):
         if inputs or options.get("weights") or options.get("kwargs"):
             raise UsageError("--input, --args and --weights are for PyTorch sources: an ONNX model carries "
                              "its input shapes and weights")
+        from .targets.onnx.load import import_model
+
         onnx_options = {k: v for k, v in options.items() if k in ("name", "verify") and v is not None}
-        try:
-            result = import_model(source, **onnx_options)
-            written = write_onnx(result, output, source=Path(source).name)
-        except OnnxImportError as e:
-            raise UsageError(str(e)) from None
-        return {"written": written, "unused": result.unused, "max_abs_diff": result.max_abs_diff}
-    raise UsageError(f"{source}: cannot tell the format (expected FILE.py:ClassName or FILE.onnx)")
+
+        def run():
+            return import_model(source, **onnx_options)
+    else:
+        raise UsageError(f"{source}: cannot tell the format (expected FILE.py:ClassName or FILE.onnx)")
+    try:
+        result = run()
+        written = write(result, output, source=Path(path if sep else source).name)
+    except ImportError_ as e:
+        raise UsageError(str(e)) from None
+    return {"written": written, "unused": result.unused, "max_abs_diff": result.max_abs_diff}

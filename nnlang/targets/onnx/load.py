@@ -17,32 +17,18 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph, Scope
 from ...layers.base import TensorType
-from ...printer import PrintError, print_graph, reread
+from ..importing import ImportError_, ImportResult, check_difference, print_checked, write  # noqa: F401
 from .importers import Alias, Layer, Op, Unsupported, lookup
 
 _DTYPES = {1: "f32", 11: "f64", 10: "f16", 16: "bf16", 7: "i64", 6: "i32", 5: "i16", 3: "i8", 2: "u8", 9: "bool"}
 _SIZE_OPS = frozenset(("Shape", "Size"))  # their results are sizes, never layer data
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
-
-
-class ImportError_(Exception):
-    """The model cannot be imported; the message lists every reason."""
-
-
-@dataclass
-class ImportResult:
-    text: str
-    graph: Graph
-    model: object  # torch nn.Module: the printed network built back, with the weights
-    max_abs_diff: Optional[float]
-    unused: list = field(default_factory=list)
 
 
 def _attributes(node) -> dict:
@@ -226,11 +212,7 @@ class _Converter:
 
 def _mark_sequential(root: Scope) -> None:
     """A scope whose children are all named by position is a Sequential group; the rest are blocks."""
-    stack = [root]
-    while stack:
-        s = stack.pop()
-        children = [c for c in s.children if isinstance(c, Scope)]
-        stack.extend(children)
+    for s in root.scopes():
         if s is root:
             continue
         names = [c.name for c in s.children if c.name]
@@ -316,16 +298,11 @@ def import_model(model_or_path, name: Optional[str] = None, verify: bool = True,
     name = name or _network_name(model, source)
     converter = _Converter(inferred, name)
     graph = converter.convert()
-    try:
-        text = print_graph(graph, header or f"Imported from {Path(source).name if source else 'an ONNX model'} "
-                                            "by `nnlang import`.")
-    except PrintError as e:
-        raise ImportError_(f"{name}: {e}") from None
-    model_t = _rebuild(text, graph, converter.weights)
+    text, printed = print_checked(graph, header or f"Imported from {Path(source).name if source else 'an ONNX model'} "
+                                                   "by `nnlang import`.")
+    model_t = _rebuild(printed, graph, converter.weights)
     diff = _compare(model_t, model, graph) if verify else None
-    if diff is not None and not diff <= tolerance:
-        raise ImportError_(f"the imported network does not compute what the ONNX model computes: max abs "
-                           f"difference {diff:.3g} on a random input (tolerance {tolerance:g})")
+    check_difference(diff, tolerance, "the ONNX model")
     return ImportResult(text, graph, model_t, diff)
 
 
@@ -339,17 +316,13 @@ def _network_name(model, source) -> str:
     return safe
 
 
-def _rebuild(text: str, graph: Graph, weights: dict):
-    """Analyse the printed text, build it with the PyTorch target and give it the model's weights."""
+def _rebuild(printed: Graph, graph: Graph, weights: dict):
+    """Build the printed network with the PyTorch target and give it the model's weights."""
     import torch
 
     from ..torch.builder import build_graph
     from ..torch.weights import load_state_dict
 
-    try:
-        printed = reread(text)
-    except PrintError as e:
-        raise ImportError_(str(e)) from None
     model = build_graph(printed)
     ours = model.state_dict()
     # The printed network names its layers as the import placed them: match weights by node order.
@@ -402,8 +375,3 @@ def _compare(model, onnx_model, graph: Graph) -> float:
     return diff
 
 
-def write(result: ImportResult, out_path: str, source: str = "") -> list:
-    from ..torch.load import ImportResult as TorchResult
-    from ..torch.load import write as torch_write
-
-    return torch_write(TorchResult(result.text, result.graph, result.model, result.max_abs_diff), out_path, source)

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Optional
 
 from ...analyze import Analysis
-from ..files import write_atomic
 from .builder import build_graph
 from .emit import EmitError, emit
-from .weights import initialize, load_state_dict_file, load_state_dict, save
+from .weights import initialize, load_state_dict, load_state_dict_file, save_beside
 
 
 class CompileError(Exception):
@@ -37,12 +36,5 @@ def compile_to_dir(analysis: Analysis, outdir: str, seed: int = 0, weights: Opti
     out.mkdir(parents=True, exist_ok=True)
     py_path = out / f"{graph.name}.py"
     st_path = out / f"{graph.name}.safetensors"
-    existed = st_path.exists()
-    save(model, str(st_path), metadata={"source": source_name, "seed": seed})
-    try:
-        write_atomic(py_path, source)
-    except BaseException:
-        if not existed:
-            st_path.unlink(missing_ok=True)
-        raise
+    save_beside(model, st_path, {"source": source_name, "seed": seed}, py_path, source)
     return [str(py_path), str(st_path)]

@@ -19,7 +19,6 @@ import importlib.util
 import math
 import sys
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -31,7 +30,7 @@ from ...analyze import analyze
 from ...ir.builder import NOWHERE, BuildError, GraphBuilder
 from ...ir.graph import Graph, Node, Scope
 from ...layers.base import TensorType
-from ...printer import PrintError, print_graph, reread
+from ..importing import ImportError_, ImportResult, check_difference, print_checked, write  # noqa: F401
 from . import importers
 from .importers import PARAMS_META, SIZE_CALLS, Call, Layer, Unsupported, find_call
 
@@ -47,19 +46,6 @@ class _Cascade(Exception):
 
 
 _FAILED = object()
-
-
-class ImportError_(Exception):
-    """The module cannot be imported; the message lists every reason."""
-
-
-@dataclass
-class ImportResult:
-    text: str
-    graph: Graph  # the imported IR (before printing)
-    model: nn.Module  # the printed network built back by the PyTorch target, with the weights
-    max_abs_diff: Optional[float]  # verification: our output vs the module's on the example input
-    unused: list = field(default_factory=list)  # state_dict keys forward never reads (e.g. aux heads)
 
 
 # ---- input declarations -------------------------------------------------------------------------
@@ -390,16 +376,16 @@ def hoist_input_concats(graph: Graph) -> None:
     its own variant. Moving that Concat out, before the call, leaves one block taking one tensor.
     Done only where no later sibling is named by position, which the extra layer would shift."""
     blocks: dict = {}
-    for scope in _scopes(graph.root):
+    for scope in graph.root.scopes():
         if scope.kind == "block":
             blocks.setdefault(scope.type_name, []).append(scope)
     consumers = graph.consumers()
     for instances in blocks.values():
-        if len({len(_scope_inputs(s)) for s in instances}) < 2:
+        if len({len(s.external_inputs()) for s in instances}) < 2:
             continue
         for s in instances:
             first = next(s.nodes(), None)
-            ins = _scope_inputs(s)
+            ins = s.external_inputs()
             if first is None or first.op != "Concat" or first.inputs != ins or s.children[0] is not first:
                 continue
             if any(c != first.id for t in ins for c in consumers.get(t, ()) if graph.nodes[c].scope is s):
@@ -411,25 +397,6 @@ def hoist_input_concats(graph: Graph) -> None:
             s.children.pop(0)
             first.scope, first.name, first.path = parent, "", ""
             parent.children.insert(at, first)
-
-
-def _scopes(root: Scope):
-    stack = [root]
-    while stack:
-        s = stack.pop()
-        yield s
-        stack.extend(c for c in reversed(s.children) if isinstance(c, Scope))
-
-
-def _scope_inputs(scope: Scope) -> list:
-    made = set()
-    ins = []
-    for node in scope.nodes():
-        for t in node.inputs:
-            if t not in made and t not in ins:
-                ins.append(t)
-        made.update(node.outputs)
-    return ins
 
 
 def _flatten(meta):
@@ -495,27 +462,20 @@ def import_module(module: nn.Module, inputs: list, name: Optional[str] = None, s
         graph = _Converter(gm, name, decls).convert()
         hoist_input_concats(graph)
         cls = type(module)
-        text = print_graph(graph, header or f"Imported from {cls.__module__}.{cls.__qualname__} by `nnlang import`.")
-        model, unused = _rebuild_model(text, module)
+        text, printed = print_checked(graph, header or f"Imported from {cls.__module__}.{cls.__qualname__} "
+                                                       "by `nnlang import`.")
+        model, unused = _rebuild_model(printed, module)
         diff = _compare(model, module, examples) if verify else None
-    except PrintError as e:
-        raise ImportError_(f"{name}: {e}") from None
     finally:
         module.train(was_training)
-    if diff is not None and not diff <= tolerance:
-        raise ImportError_(f"the imported network does not compute what {name} computes: max abs difference "
-                           f"{diff:.3g} on the example input (tolerance {tolerance:g})")
+    check_difference(diff, tolerance, name)
     return ImportResult(text, graph, model, diff, unused)
 
 
-def _rebuild_model(text: str, module: nn.Module):
+def _rebuild_model(printed: Graph, module: nn.Module):
     from .builder import build_graph
     from .weights import load_state_dict
 
-    try:
-        printed = reread(text)
-    except PrintError as e:
-        raise ImportError_(str(e)) from None
     model = build_graph(printed)
     ours = model.state_dict()
     theirs = module.state_dict()
@@ -598,20 +558,3 @@ def import_file(spec: str, inputs: list, kwargs: Optional[dict] = None, weights:
     return import_module(module, inputs, **options)
 
 
-def write(result: ImportResult, out_path: str, source: str = "") -> list:
-    """OUT.nns and OUT.safetensors beside it, both or neither."""
-    from ..files import write_atomic
-    from .weights import save
-
-    nns = Path(out_path)
-    st = nns.with_suffix(".safetensors")
-    nns.parent.mkdir(parents=True, exist_ok=True)
-    existed = st.exists()
-    save(result.model, str(st), metadata={"source": source or nns.name, "imported": True})
-    try:
-        write_atomic(nns, result.text)
-    except BaseException:
-        if not existed:
-            st.unlink(missing_ok=True)
-        raise
-    return [str(nns), str(st)]

@@ -226,6 +226,22 @@ def save(model: nn.Module, path, metadata: Optional[Mapping] = None) -> None:
     _fsync_directory(directory)
 
 
+def save_beside(model: nn.Module, path, metadata: Optional[Mapping], text_path, text: str) -> None:
+    """The weights file and the text that goes with it (emitted source, imported .nns), both or
+    neither: each is replaced atomically, and if the text fails a new weights file is removed."""
+    from ..files import write_atomic
+
+    existed = os.path.exists(path)
+    save(model, path, metadata=metadata)
+    try:
+        write_atomic(text_path, text)
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        raise
+
+
 def read_metadata(path) -> dict:
     """The metadata of a safetensors file (str -> str)."""
     from safetensors import safe_open
