@@ -43,15 +43,21 @@ def torchvision_models():
     return models
 
 
-@pytest.mark.parametrize("name, lines", [("resnet18", 30), ("mobilenet_v2", 60), ("densenet121", 140)])
-def test_pytorch_exports_of_torchvision_import_with_equal_outputs(torchvision_models, tmp_path, name, lines):
+def _export_torchvision(models, name: str, directory: Path) -> Path:
+    """torchvision's `name` (seeded random weights, eval) exported by PyTorch's own exporter, opset 17."""
     torch.manual_seed(0)
-    net = getattr(torchvision_models, name)(weights=None).eval()
-    path = tmp_path / f"{name}.onnx"
+    net = getattr(models, name)(weights=None).eval()
+    path = directory / f"{name}.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(net, (torch.randn(1, 3, 224, 224),), str(path), dynamo=False, opset_version=17,
                           input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+    return path
+
+
+@pytest.mark.parametrize("name, lines", [("resnet18", 30), ("mobilenet_v2", 60), ("densenet121", 140)])
+def test_pytorch_exports_of_torchvision_import_with_equal_outputs(torchvision_models, tmp_path, name, lines):
+    path = _export_torchvision(torchvision_models, name, tmp_path)
     result = import_model(str(path), tolerance=1e-4)
     assert result.max_abs_diff <= 1e-4
     graph = _clean(result.text)
@@ -208,13 +214,7 @@ def test_torchvision_exports_import_and_export_again_with_equal_outputs(torchvis
     from nnlang.targets.onnx.compile import compile_to_dir
     from nnlang.targets.onnx.load import write
 
-    torch.manual_seed(0)
-    net = getattr(torchvision_models, name)(weights=None).eval()
-    path = tmp_path / f"{name}.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (torch.randn(1, 3, 224, 224),), str(path), dynamo=False, opset_version=17,
-                          input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+    path = _export_torchvision(torchvision_models, name, tmp_path)
     nns, weights = write(import_model(str(path)), str(tmp_path / f"{name}.nns"))
     second = [p for p in compile_to_dir(analyze(Path(nns).read_text(), nns), str(tmp_path / "b"), weights=weights)
               if p.endswith(".onnx")][0]

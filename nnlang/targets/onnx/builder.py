@@ -55,18 +55,19 @@ class GraphBuilder:
         self.value_names: set = set()
 
     def unique_value(self, name: str) -> str:
-        out, k = name, 1
-        while out in self.value_names:
-            out, k = f"{name}_{k}", k + 1
-        self.value_names.add(out)
-        return out
+        return _claim(name, self.value_names)
 
     def unique_node(self, name: str) -> str:
-        out, k = name, 1
-        while out in self.node_names:
-            out, k = f"{name}_{k}", k + 1
-        self.node_names.add(out)
-        return out
+        return _claim(name, self.node_names)
+
+
+def _claim(name: str, taken: set) -> str:
+    """`name`, or `name_1`, `name_2` ... the first not yet taken; recorded as taken."""
+    out, k = name, 1
+    while out in taken:
+        out, k = f"{name}_{k}", k + 1
+    taken.add(out)
+    return out
 
 
 @dataclass

@@ -113,6 +113,12 @@ def _symmetric_pads(pads, n: int, what: str):
     return _one(begin)
 
 
+def _weight_and_bias(op: Op, w) -> tuple:
+    """({"weight": w, "bias": b if the node has one}, b): a convolution's inputs 1 and 2."""
+    b = op.const_input(2, "the bias")
+    return ({"weight": w} if b is None else {"weight": w, "bias": b}), b
+
+
 # ---- convolution and pooling -----------------------------------------------------------------
 
 @onnx_op("Conv")
@@ -122,10 +128,7 @@ def conv(op: Op):
     if op.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         raise Unsupported(f"Conv with auto_pad={op.attrs['auto_pad']}")
     group = int(op.attrs.get("group", 1))
-    weights = {"weight": w}
-    b = op.const_input(2, "the bias")
-    if b is not None:
-        weights["bias"] = b
+    weights, b = _weight_and_bias(op, w)
     return Layer(f"Conv{n}d", {
         "out_channels": int(w.shape[0]), "kernel": _one(w.shape[2:]), "stride": _one(op.attrs.get("strides", (1,) * n)),
         "padding": _symmetric_pads(op.attrs.get("pads"), n, "Conv"), "groups": group,
@@ -139,10 +142,7 @@ def conv_transpose(op: Op):
     if "output_shape" in op.attrs:
         raise Unsupported("ConvTranspose with output_shape")
     group = int(op.attrs.get("group", 1))
-    weights = {"weight": w}
-    b = op.const_input(2, "the bias")
-    if b is not None:
-        weights["bias"] = b
+    weights, b = _weight_and_bias(op, w)
     return Layer(f"ConvTranspose{n}d", {
         "out_channels": int(w.shape[1]) * group, "kernel": _one(w.shape[2:]),
         "stride": _one(op.attrs.get("strides", (1,) * n)),
