@@ -27,7 +27,7 @@ import torch.fx as fx
 from torch import nn
 
 from ...analyze import analyze
-from ...ir.builder import NOWHERE, BuildError, GraphBuilder
+from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph, Node, Scope
 from ...layers.base import TensorType
 from ..importing import ImportError_, ImportResult, check_difference, print_checked, write  # noqa: F401
@@ -161,7 +161,6 @@ class _Converter:
         self.graph = self.builder.graph
         self.inputs = inputs
         self.values: dict = {}  # fx node -> tensor id | nested tuple of them | None (not a tensor)
-        self.scopes: dict = {"": self.graph.root}  # qualname -> Scope
         self.entered: set = set()  # stack keys seen (a key seen again after leaving: a second call)
         self.problems: list = []
         self.calls = {}  # module qualname -> number of calls
@@ -195,30 +194,17 @@ class _Converter:
         return scope
 
     def child_scope(self, parent: Scope, qualname: str, cls) -> Scope:
-        existing = self.scopes.get(qualname)
+        """The scope of module `qualname` under `parent`; containers on the way (a ModuleList holding
+        what is called) become groups."""
+        existing = self.builder.scopes.get(qualname)
         if existing is not None:
             if existing.children and existing is not parent and self._left(existing):
                 raise Unsupported(f"the module {qualname} ({cls.__name__}) is called more than once; "
                                   ".nns has no weight sharing")
             return existing
-        rel = qualname[len(parent.path) + 1:] if parent.path else qualname
-        parts = rel.split(".")
-        scope = parent
-        for i, part in enumerate(parts):
-            path = ".".join(filter(None, [parent.path] + parts[: i + 1]))
-            if path in self.scopes:
-                scope = self.scopes[path]
-                continue
-            last = i == len(parts) - 1
-            if last and cls is not nn.Sequential:
-                kind, type_name = "block", cls.__name__
-            else:  # nn.Sequential, or a ModuleList / ModuleDict holding what is called
-                kind, type_name = "sequential", "Sequential"
-            child = Scope(name=part, path=path, kind=kind, type_name=type_name, site=NOWHERE, parent=scope)
-            scope.children.append(child)
-            self.scopes[path] = child
-            scope = child
-        return scope
+        if cls is nn.Sequential:
+            return self.builder.scope(qualname, "sequential", "Sequential")
+        return self.builder.scope(qualname, "block", cls.__name__)
 
     def _left(self, scope: Scope) -> bool:
         """Has the traversal moved on past this scope (so a new node in it is a second call)?"""
