@@ -143,7 +143,7 @@ class Printer:
             if p.name not in node.attrs:
                 continue
             value = _display_value(p, node.attrs[p.name])
-            default = REQUIRED if p.required else _display_value(p, _normalised_default(p))
+            default = REQUIRED if p.required else _display_value(p, p.default_value())
             args.append((p.name, len(values), p.required, default))
             values.append(value)
         return Step("layer", spec.name, _display_name(node.name, position), args, node.inputs, node.outputs)
@@ -352,13 +352,6 @@ class Printer:
 
 _FUNCTIONS = frozenset(("range", "min", "max", "len", "int", "float", "abs", "floor", "ceil", "round",
                         "make_divisible"))
-
-
-def _normalised_default(p):
-    try:
-        return p.validate(p.default)
-    except ParamTypeError:
-        return p.default
 
 
 def _display_value(p, value):

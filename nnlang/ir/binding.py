@@ -103,7 +103,7 @@ def bind_layer(spec, args, evaluate, report):
         elif p.required:
             ok = False  # missing: nnlang.check.static reports it (E103)
         else:
-            attrs[p.name] = p.validate(p.default) if p.default is not None else None
+            attrs[p.name] = p.default_value()
     if poisoned:
         raise Poisoned()
     if not ok:

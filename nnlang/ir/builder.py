@@ -74,7 +74,7 @@ class GraphBuilder:
                 raise BuildError(f"{op} {key}={value!r}: {e}") from None
         for p in spec.params:
             if p.name not in attrs and p.default is not REQUIRED:
-                attrs[p.name] = None if p.default is None else p.validate(p.default)
+                attrs[p.name] = p.default_value()
         nid = len(self.graph.nodes)
         outs = [self.tensor(t, nid, i) for i, t in enumerate(out_types)]
         node = Node(id=nid, name=name, path=scope.child_path(name) if name else "", op=spec.name, attrs=attrs,

@@ -290,6 +290,10 @@ class Param:
     def required(self) -> bool:
         return self.default is REQUIRED
 
+    def default_value(self):
+        """The default as an attribute holds it (normalised like a given value); None stays None."""
+        return None if self.default is None else self.validate(self.default)
+
     def validate(self, value):
         """Type-check and normalise; raises ParamTypeError with a message that says what is expected."""
         v = self.type.check(value)
