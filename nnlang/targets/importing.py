@@ -1,6 +1,6 @@
-"""What every importer shares: its error, its result, printing with a re-check, the verdict of the
-verification run, and writing OUT.nns with its weights. Framework-free; torch is imported only to
-write the weights."""
+"""What every importer shares: its error, its result, an IR rewrite that makes blocks print as one
+definition, printing with a re-check, the verdict of the verification run, and writing OUT.nns with
+its weights. Framework-free; torch is imported only to write the weights."""
 
 from __future__ import annotations
 
@@ -38,6 +38,35 @@ def check_difference(diff: Optional[float], tolerance: float, original: str) -> 
     if diff is not None and not diff <= tolerance:
         raise ImportError_(f"the imported network does not compute what {original} computes: max abs "
                            f"difference {diff:.3g} on an example input (tolerance {tolerance:g})")
+
+
+def hoist_input_concats(graph: Graph) -> None:
+    """A block whose first layer concatenates all its inputs (DenseNet's dense layer reads every
+    earlier feature map) takes a different number of inputs per instance, so each would print as
+    its own variant. Moving that Concat out, before the call, leaves one block taking one tensor.
+    Done only where no later sibling is named by position, which the extra layer would shift."""
+    blocks: dict = {}
+    for scope in graph.root.scopes():
+        if scope.kind == "block":
+            blocks.setdefault(scope.type_name, []).append(scope)
+    consumers = graph.consumers()
+    for instances in blocks.values():
+        if len({len(s.external_inputs()) for s in instances}) < 2:
+            continue
+        for s in instances:
+            first = next(s.nodes(), None)
+            ins = s.external_inputs()
+            if first is None or first.op != "Concat" or first.inputs != ins or s.children[0] is not first:
+                continue
+            if any(c != first.id for t in ins for c in consumers.get(t, ()) if graph.nodes[c].scope is s):
+                continue
+            parent = s.parent
+            at = parent.children.index(s)
+            if any(c.name.isdigit() for c in parent.children[at:]):
+                continue
+            s.children.pop(0)
+            first.scope, first.name, first.path = parent, "", ""
+            parent.children.insert(at, first)
 
 
 def write(result: ImportResult, out_path: str, source: str = "") -> list:

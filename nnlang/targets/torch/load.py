@@ -28,9 +28,10 @@ from torch import nn
 
 from ...analyze import analyze
 from ...ir.builder import BuildError, GraphBuilder
-from ...ir.graph import Graph, Node, Scope
+from ...ir.graph import Graph, Scope
 from ...layers.base import TensorType
-from ..importing import ImportError_, ImportResult, check_difference, print_checked, write  # noqa: F401
+from ..importing import (ImportError_, ImportResult, check_difference, hoist_input_concats,  # noqa: F401
+                         print_checked, write)
 from . import importers
 from .importers import PARAMS_META, SIZE_CALLS, Call, Layer, Unsupported, find_call
 
@@ -354,35 +355,6 @@ class _Converter:
             return
         scope = self.scope_for(node, leaf=False)
         self.add_node(node, layer, inputs, scope, "")
-
-
-def hoist_input_concats(graph: Graph) -> None:
-    """A block whose first layer concatenates all its inputs (DenseNet's dense layer reads every
-    earlier feature map) takes a different number of inputs per instance, so each would print as
-    its own variant. Moving that Concat out, before the call, leaves one block taking one tensor.
-    Done only where no later sibling is named by position, which the extra layer would shift."""
-    blocks: dict = {}
-    for scope in graph.root.scopes():
-        if scope.kind == "block":
-            blocks.setdefault(scope.type_name, []).append(scope)
-    consumers = graph.consumers()
-    for instances in blocks.values():
-        if len({len(s.external_inputs()) for s in instances}) < 2:
-            continue
-        for s in instances:
-            first = next(s.nodes(), None)
-            ins = s.external_inputs()
-            if first is None or first.op != "Concat" or first.inputs != ins or s.children[0] is not first:
-                continue
-            if any(c != first.id for t in ins for c in consumers.get(t, ()) if graph.nodes[c].scope is s):
-                continue
-            parent = s.parent
-            at = parent.children.index(s)
-            if any(isinstance(c, (Node, Scope)) and c.name.isdigit() for c in parent.children[at:]):
-                continue
-            s.children.pop(0)
-            first.scope, first.name, first.path = parent, "", ""
-            parent.children.insert(at, first)
 
 
 def _flatten(meta):
