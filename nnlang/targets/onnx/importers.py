@@ -10,8 +10,9 @@ inferred shapes) and returns a `Layer` -- or `Alias` for ops that are no layer a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Collection, Optional
 
 import numpy as np
 
@@ -28,6 +29,7 @@ class Layer:
     weights: dict = field(default_factory=dict)  # weight name -> np.ndarray
     consumes: list = field(default_factory=list)  # later nodes this layer absorbed (MatMul + Add -> Linear)
     outputs: Optional[list] = None  # value names it produces (default: the node's outputs)
+    pad_first: Optional[dict] = None  # Pad params of a Pad layer in front (padding torch's layer can't take)
 
 
 @dataclass
@@ -45,6 +47,17 @@ class Op:
     shape: Callable  # value name -> tuple (dims: int or str) or None
     consumers: Callable  # value name -> [NodeProto]
     opset: int
+    initializers: Collection = frozenset()  # the names of the model's stored tensors
+
+    def affine(self, scale_index: int, shift_index: int) -> bool:
+        """Whether a normalisation's scale and shift are learned: values other than 1 and 0, or tensors
+        stored under a parameter's name (a fresh model's are exactly 1 and 0). Exporters write the
+        constant 1 and 0 of a layer without them as unnamed constants."""
+        scale, shift = self.const(self.input(scale_index)), self.const(self.input(shift_index))
+        if (scale is not None and np.any(scale != 1)) or (shift is not None and np.any(shift != 0)):
+            return True
+        name = self.input(scale_index) or ""
+        return name in self.initializers and name.rsplit(".", 1)[-1] in ("weight", "scale", "gamma")
 
     @property
     def inputs(self) -> list:
@@ -105,12 +118,24 @@ def _spatial(op: Op) -> int:
     return op.rank(0) - 2
 
 
-def _symmetric_pads(pads, n: int, what: str):
+def _padding(pads, n: int, kernel=None, fill: float = 0.0):
+    """(the layer's padding, Pad params for a Pad layer in front or None). torch's layers pad both sides
+    alike and (pooling) by at most half the window; other padding becomes a Pad layer before the layer."""
     pads = _ints(pads) if pads else (0,) * (2 * n)
     begin, end = pads[:n], pads[n:]
-    if begin != end:
-        raise Unsupported(f"{what}: asymmetric pads {pads} (write a Pad before it)")
-    return _one(begin)
+    if begin == end and (kernel is None or all(p <= k // 2 for p, k in zip(begin, kernel))):
+        return _one(begin), None
+    order = []
+    for k in reversed(range(n)):  # the Pad layer's pads: last dim first, (before, after) each
+        order += [begin[k], end[k]]
+    return 0, {"pads": tuple(order), "mode": "constant", "value": fill}
+
+
+def _symmetric(pads, n: int, what: str):
+    pads = _ints(pads) if pads else (0,) * (2 * n)
+    if pads[:n] != pads[n:]:
+        raise Unsupported(f"{what}: asymmetric pads {pads}")
+    return _one(pads[:n])
 
 
 def _weight_and_bias(op: Op, w) -> tuple:
@@ -129,10 +154,12 @@ def conv(op: Op):
         raise Unsupported(f"Conv with auto_pad={op.attrs['auto_pad']}")
     group = int(op.attrs.get("group", 1))
     weights, b = _weight_and_bias(op, w)
+    padding, pad_first = _padding(op.attrs.get("pads"), n)
     return Layer(f"Conv{n}d", {
         "out_channels": int(w.shape[0]), "kernel": _one(w.shape[2:]), "stride": _one(op.attrs.get("strides", (1,) * n)),
-        "padding": _symmetric_pads(op.attrs.get("pads"), n, "Conv"), "groups": group,
-        "dilation": _one(op.attrs.get("dilations", (1,) * n)), "bias": b is not None}, weights=weights)
+        "padding": padding, "groups": group,
+        "dilation": _one(op.attrs.get("dilations", (1,) * n)), "bias": b is not None}, weights=weights,
+        pad_first=pad_first)
 
 
 @onnx_op("ConvTranspose")
@@ -146,7 +173,7 @@ def conv_transpose(op: Op):
     return Layer(f"ConvTranspose{n}d", {
         "out_channels": int(w.shape[1]) * group, "kernel": _one(w.shape[2:]),
         "stride": _one(op.attrs.get("strides", (1,) * n)),
-        "padding": _symmetric_pads(op.attrs.get("pads"), n, "ConvTranspose"),
+        "padding": _symmetric(op.attrs.get("pads"), n, "ConvTranspose"),
         "output_padding": _one(op.attrs.get("output_padding", (0,) * n)), "groups": group,
         "dilation": _one(op.attrs.get("dilations", (1,) * n)), "bias": b is not None}, weights=weights)
 
@@ -161,14 +188,18 @@ def pool(op: Op):
         raise Unsupported(f"{op.node.op_type} with auto_pad={op.attrs['auto_pad']}")
     kernel = _one(op.attrs["kernel_shape"])
     stride = _one(op.attrs.get("strides", (1,) * n))
-    params = {"kernel": kernel, "stride": None if stride == kernel else stride,
-              "padding": _symmetric_pads(op.attrs.get("pads"), n, op.node.op_type),
+    count_pad = bool(op.attrs.get("count_include_pad", 0))
+    padding, pad_first = _padding(op.attrs.get("pads"), n, _ints(op.attrs["kernel_shape"]),
+                                  -math.inf if kind == "Max" else 0.0)
+    if pad_first is not None and kind == "Avg" and not count_pad and any(pad_first["pads"]):
+        raise Unsupported("AveragePool with padding torch cannot take that leaves the padding out of the mean")
+    params = {"kernel": kernel, "stride": None if stride == kernel else stride, "padding": padding,
               "ceil_mode": bool(op.attrs.get("ceil_mode", 0))}
     if kind == "Max":
         params["dilation"] = _one(op.attrs.get("dilations", (1,) * n))
     else:
-        params["count_include_pad"] = bool(op.attrs.get("count_include_pad", 0))
-    return Layer(f"{kind}Pool{n}d", params)
+        params["count_include_pad"] = count_pad
+    return Layer(f"{kind}Pool{n}d", params, pad_first=pad_first)
 
 
 @onnx_op("GlobalAveragePool", "GlobalMaxPool")
@@ -226,9 +257,11 @@ def batch_norm(op: Op):
     dim = {2: 1, 3: 1, 4: 2, 5: 3}.get(n)
     if dim is None:
         raise Unsupported(f"BatchNormalization of a rank-{n} input")
-    return Layer(f"BatchNorm{dim}d", {"eps": float(op.attrs.get("epsilon", 1e-5)),
+    affine = op.affine(1, 2)
+    weights = {"weight": scale, "bias": bias} if affine else {}
+    return Layer(f"BatchNorm{dim}d", {"eps": float(op.attrs.get("epsilon", 1e-5)), "affine": affine,
                                       "momentum": round(1.0 - float(op.attrs.get("momentum", 0.9)), 6)},
-                 weights={"weight": scale, "bias": bias, "running_mean": mean, "running_var": var,
+                 weights={**weights, "running_mean": mean, "running_var": var,
                           "num_batches_tracked": np.array(0, dtype=np.int64)})
 
 
@@ -239,12 +272,22 @@ def layer_norm(op: Op):
     rank = op.rank(0)
     if axis % rank != rank - scale.ndim:
         raise Unsupported("LayerNormalization whose axis does not match its scale")
-    weights = {"weight": scale}
     b = op.const_input(2, "B")
-    if b is not None:
-        weights["bias"] = b
-    return Layer("LayerNorm", {"normalized_shape": tuple(int(d) for d in scale.shape),
-                               "eps": float(op.attrs.get("epsilon", 1e-5)), "bias": b is not None}, weights=weights)
+    shape = tuple(int(d) for d in scale.shape)
+    params = {"normalized_shape": shape[0] if len(shape) == 1 else shape, "eps": float(op.attrs.get("epsilon", 1e-5))}
+    if not op.affine(1, 2):
+        return Layer("LayerNorm", {**params, "elementwise_affine": False})
+    weights = {"weight": scale} if b is None else {"weight": scale, "bias": b}
+    return Layer("LayerNorm", {**params, "bias": b is not None}, weights=weights)
+
+
+@onnx_op("GroupNormalization", since=21)
+def group_norm(op: Op):
+    """From opset 21 scale and bias are per channel, as torch's (18 took one per group)."""
+    scale, bias = op.const_input(1, "scale"), op.const_input(2, "bias")
+    affine = op.affine(1, 2)
+    return Layer("GroupNorm", {"num_groups": int(op.attrs["num_groups"]), "eps": float(op.attrs.get("epsilon", 1e-5)),
+                               "affine": bool(affine)}, weights={"weight": scale, "bias": bias} if affine else {})
 
 
 @onnx_op("LRN")
@@ -254,6 +297,15 @@ def lrn(op: Op):
 
 
 # ---- activations ------------------------------------------------------------------------------
+
+@onnx_op("InstanceNormalization")
+def instance_norm(op: Op):
+    n = op.rank(0) - 2
+    scale, bias = op.const_input(1, "scale"), op.const_input(2, "B")
+    affine = op.affine(1, 2)
+    return Layer(f"InstanceNorm{n}d", {"eps": float(op.attrs.get("epsilon", 1e-5)), "affine": bool(affine)},
+                 weights={"weight": scale, "bias": bias} if affine else {})
+
 
 _PLAIN = {"Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Selu": "SELU", "Softsign": "Softsign",
           "HardSwish": "Hardswish", "Mish": "Mish"}
@@ -277,6 +329,19 @@ def elu(op: Op):
 @onnx_op("Gelu", since=20)
 def gelu(op: Op):
     return Layer("GELU", {"approximate": op.attrs.get("approximate", "none")})
+
+
+@onnx_op("Celu", since=12)
+def celu(op: Op):
+    return Layer("CELU", {"alpha": float(op.attrs.get("alpha", 1.0))})
+
+
+@onnx_op("PRelu")
+def prelu(op: Op):
+    slope = op.const_input(1, "the slope")
+    if slope.size > 1 and _channel_axis(op, op.input(0), slope) != 1:
+        raise Unsupported("PRelu whose slopes are not one per channel (dim 1)")
+    return Layer("PReLU", {"num_parameters": int(slope.size)}, weights={"weight": slope.reshape(-1).copy()})
 
 
 @onnx_op("HardSigmoid")
@@ -325,9 +390,43 @@ _BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Max": "Maxim
 
 @onnx_op(*_BINARY)
 def binary(op: Op):
-    if any(op.const(name) is not None for name in op.inputs):
+    consts = [op.const(name) for name in op.inputs]
+    if op.node.op_type == "Mul" and sum(c is not None for c in consts) == 1:
+        return _scale(op, *(op.inputs if consts[1] is not None else op.inputs[::-1]))
+    if any(c is not None for c in consts):
         raise Unsupported(f"{op.node.op_type} with a constant operand")
     return Layer(_BINARY[op.node.op_type], {}, inputs=op.inputs)
+
+
+def _channel_axis(op: Op, x: str, c) -> Optional[int]:
+    """The one axis of x a constant varies along (right-aligned broadcasting), or None."""
+    shape = op.shape(x)
+    if shape is None or c.ndim > len(shape) or c.ndim == 0:
+        return None
+    axes = [len(shape) - c.ndim + k for k, d in enumerate(c.shape) if d != 1]
+    if len(axes) != 1 or shape[axes[0]] != c.size:
+        return None
+    return axes[0]
+
+
+def _scale(op: Op, x: str, w_name: str):
+    """x * w with w varying along one axis (+ a constant of the same shape after it): Scale."""
+    w = op.const(w_name)
+    axis = _channel_axis(op, x, w)
+    if axis is None:
+        raise Unsupported("Mul by a constant that is not one value per channel of one axis")
+    weights, consumes, outputs = {"weight": w.reshape(-1).copy()}, [], None
+    users = op.consumers(op.node.output[0])
+    if len(users) == 1 and users[0].op_type == "Add":
+        add = users[0]
+        other = [i for i in add.input if i != op.node.output[0]]
+        b = op.const(other[0]) if len(other) == 1 else None
+        if b is not None and b.shape == w.shape:
+            weights["bias"] = b.reshape(-1).copy()
+            consumes, outputs = [add], list(add.output)
+    rank = len(op.shape(x))
+    return Layer("Scale", {"bias": "bias" in weights, "axis": axis if axis != rank - 1 else -1}, inputs=[x],
+                 weights=weights, consumes=consumes, outputs=outputs)
 
 
 @onnx_op("Concat")
@@ -379,12 +478,14 @@ def squeeze_13(op: Op):
 
 
 def _squeeze(op: Op, axes):
-    if axes is None or len(axes) != 1:
-        raise Unsupported(f"{op.node.op_type} of other than one axis")
-    axis = int(np.asarray(axes).reshape(-1)[0])
+    if axes is None or len(axes) == 0:
+        raise Unsupported(f"{op.node.op_type} without axes")
+    dims = tuple(int(a) for a in np.asarray(axes).reshape(-1))
     if op.node.op_type == "Squeeze":
-        return Layer("Squeeze", {"dim": axis})
-    return Layer("Unsqueeze", {"dim": axis})
+        return Layer("Squeeze", {"dim": dims[0] if len(dims) == 1 else dims})
+    if len(dims) != 1:
+        raise Unsupported("Unsqueeze of several axes")
+    return Layer("Unsqueeze", {"dim": dims[0]})
 
 
 @onnx_op("ReduceMean", "ReduceSum")
@@ -407,7 +508,88 @@ def _reduce(op: Op, axes):
         raise Unsupported(f"{op.node.op_type} over all axes")
     axes = tuple(int(a) for a in np.asarray(axes).reshape(-1))
     kind = "Mean" if op.node.op_type == "ReduceMean" else "Sum"
+    if kind == "Mean" and _all_spatial(op, axes):
+        return _global_pool(op, "Avg")
     return Layer(kind, {"axis": axes if len(axes) > 1 else axes[0], "keepdims": bool(op.attrs.get("keepdims", 1))})
+
+
+@onnx_op("ReduceMax")
+def reduce_max_1(op: Op):
+    return _reduce_max(op, op.attrs.get("axes"))
+
+
+@onnx_op("ReduceMax", since=18)
+def reduce_max_18(op: Op):
+    return _reduce_max(op, op.const_input(1, "axes"))
+
+
+def _reduce_max(op: Op, axes):
+    """The registry's only max reduction is over all spatial dims (global max pooling)."""
+    if not _all_spatial(op, np.asarray(axes if axes is not None else ()).reshape(-1)):
+        raise Unsupported("ReduceMax over other than all spatial dims (only global pooling reduces by max)")
+    return _global_pool(op, "Max")
+
+
+def _all_spatial(op: Op, axes) -> bool:
+    rank = op.rank(0)
+    return rank >= 3 and sorted(int(a) % rank for a in axes) == list(range(2, rank))
+
+
+def _global_pool(op: Op, kind: str) -> Layer:
+    """Over all spatial dims: AdaptiveAvgPool2d(1) as torch models write it when the dims stay, else
+    GlobalAvgPool (GlobalMaxPool)."""
+    if op.attrs.get("keepdims", 1):
+        return Layer(f"Adaptive{kind}Pool{op.rank(0) - 2}d", {"output_size": 1})
+    return Layer(f"Global{kind}Pool", {"keepdims": False})
+
+
+@onnx_op("Slice", since=10)
+def slice_10(op: Op):
+    starts, ends = op.const_input(1, "starts"), op.const_input(2, "ends")
+    axes, steps = op.const_input(3, "axes"), op.const_input(4, "steps")
+    if starts.size != 1:
+        raise Unsupported("Slice of several axes at once")
+    axis = int(axes.reshape(-1)[0]) if axes is not None else 0
+    start, end = int(starts.reshape(-1)[0]), int(ends.reshape(-1)[0])
+    step = int(steps.reshape(-1)[0]) if steps is not None else 1
+    if step < 1:
+        raise Unsupported("Slice with a negative step")
+    return Layer("Slice", {"axis": axis, "start": start, "end": None if end >= 2 ** 31 else end, "step": step})
+
+
+_RESIZE_MODES = {"nearest": "nearest", "cubic": "bicubic"}
+_LINEAR = {3: "linear", 4: "bilinear", 5: "trilinear"}
+
+
+@onnx_op("Resize", since=11)
+def resize(op: Op):
+    rank = op.rank(0)
+    mode = op.attrs.get("mode", "nearest")
+    transform = op.attrs.get("coordinate_transformation_mode", "half_pixel")
+    if mode == "nearest":
+        if transform != "asymmetric" or op.attrs.get("nearest_mode", "round_prefer_floor") != "floor":
+            raise Unsupported("nearest Resize other than torch's (asymmetric, floor)")
+        name, align = "nearest", None
+    else:
+        name = _LINEAR.get(rank) if mode == "linear" else _RESIZE_MODES.get(mode)
+        if name is None or transform not in ("half_pixel", "pytorch_half_pixel", "align_corners"):
+            raise Unsupported(f"Resize mode {mode} with {transform} coordinates")
+        if mode == "cubic" and abs(float(op.attrs.get("cubic_coeff_a", -0.75)) + 0.75) > 1e-6:
+            raise Unsupported("cubic Resize with a coefficient other than torch's -0.75")
+        align = transform == "align_corners"
+    scales = op.const(op.input(2)) if op.input(2) else None
+    sizes = op.const(op.input(3)) if op.input(3) else None
+    params = {"mode": name, "align_corners": align}
+    if scales is not None and scales.size:
+        if list(scales[:2]) != [1.0, 1.0]:
+            raise Unsupported("Resize of the batch or channel dim")
+        params["scale_factor"] = _one(tuple(float(f) for f in scales[2:]))
+    else:
+        out = op.shape(op.node.output[0])
+        if out is None or any(not isinstance(d, int) for d in out[2:]):
+            raise Unsupported("Resize to sizes that are not constant")
+        params["size"] = _one(tuple(out[2:]))
+    return Layer("Upsample", params)
 
 
 @onnx_op("Pad", since=11)
@@ -457,3 +639,18 @@ def _split(op: Op, sizes):
     axis = int(op.attrs.get("axis", 0))
     sections = n if sizes is None or len(set(sizes)) == 1 else sizes
     return Layer("Split", {"sections": sections, "axis": axis})
+
+
+@onnx_op("Gather")
+def gather(op: Op):
+    """Rows of a constant table at data indices: Embedding; one constant index of data: Select."""
+    axis = int(op.attrs.get("axis", 0))
+    table, index = op.const(op.input(0)), op.const(op.input(1))
+    if table is not None and index is None:
+        if axis != 0 or table.ndim != 2:
+            raise Unsupported("Gather from a constant that is not a [rows, features] table on axis 0")
+        return Layer("Embedding", {"num_embeddings": int(table.shape[0]), "embedding_dim": int(table.shape[1])},
+                     inputs=[op.input(1)], weights={"weight": table})
+    if table is None and index is not None and index.ndim == 0:
+        return Layer("Select", {"axis": axis % op.rank(0), "index": int(index)})
+    raise Unsupported("Gather with several constant indices, or of a constant by a constant")

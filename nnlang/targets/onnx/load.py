@@ -15,6 +15,7 @@ verified like the PyTorch import: built back, given the weights, and run beside 
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from pathlib import Path
@@ -24,10 +25,14 @@ from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph, Scope
 from ...layers.base import TensorType
 from ..importing import ImportError_, ImportResult, check_difference, print_checked, write  # noqa: F401
+from .fusions import Fused, View, find_fusions
 from .importers import Alias, Layer, Op, Unsupported, lookup
 
 _DTYPES = {1: "f32", 11: "f64", 10: "f16", 16: "bf16", 7: "i64", 6: "i32", 5: "i16", 3: "i8", 2: "u8", 9: "bool"}
+_NUMPY_DTYPES = {"f32": "float32", "f64": "float64", "f16": "float16", "i64": "int64", "i32": "int32", "i16": "int16",
+                 "i8": "int8", "u8": "uint8", "bool": "bool"}
 _SIZE_OPS = frozenset(("Shape", "Size"))  # their results are sizes, never layer data
+_UNFOLDABLE = ("Random", "Bernoulli", "Multinomial")  # constant inputs, yet a new value each run
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
@@ -38,6 +43,10 @@ def _attributes(node) -> dict:
 
 
 def _plain(v):
+    if isinstance(v, float):  # stored as float32: 1e-12, not 9.999999960041972e-13
+        import numpy as np
+
+        return float(str(np.float32(v)))
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     if isinstance(v, (list, tuple)):
@@ -47,7 +56,7 @@ def _plain(v):
 
 def _module_path(node_name: str) -> Optional[str]:
     """The module path a node name carries, or None. `/layer1/layer1.0/conv1/Conv` -> layer1.0.conv1
-    (PyTorch), `layer1.0.conv1` -> layer1.0.conv1 (nnlang)."""
+    (PyTorch), `layer1.0.conv1` -> layer1.0.conv1 and `layer1.0.act/Sigmoid` -> layer1.0.act (nnlang)."""
     if node_name.startswith("/"):
         parts = node_name.strip("/").split("/")[:-1]  # the last part names the op
         path, last = "", None
@@ -58,8 +67,9 @@ def _module_path(node_name: str) -> Optional[str]:
                 path = f"{path}.{part}" if path else part
             last = part
         return path or None
-    if node_name and all(_NAME.match(p) for p in node_name.split(".")):
-        return node_name
+    head = node_name.rpartition("/")[0] if "/" in node_name else node_name
+    if head and all(_NAME.match(p) for p in head.split(".")):
+        return head
     return None
 
 
@@ -71,6 +81,7 @@ class _Converter:
         g = model.graph
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.consts: dict = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+        self.initializers = set(self.consts)  # stored tensors, and their Identity copies (exporters dedupe)
         self.shapes: dict = {}
         for vi in list(g.value_info) + list(g.input) + list(g.output):
             self.shapes[vi.name] = _shape_of(vi)
@@ -86,6 +97,7 @@ class _Converter:
         self.problems: list = []
         self.names_used: dict = {}  # scope path -> set of local names
         self.weights: dict = {}  # node id -> {weight name: np.ndarray}
+        self.folded: set = set()  # ids of nodes computed from constants alone (weights' transposes ...)
 
     def const(self, name: Optional[str]):
         return self.consts.get(name) if name else None
@@ -105,7 +117,13 @@ class _Converter:
                 self.problems.append(f"input {vi.name!r}: its shape is not given")
                 continue
             self.values[vi.name] = b.input(_input_name(vi.name, b.graph.inputs), shape, dtype)
-        for node in g.node:
+        self.fold_constants()
+        nodes = [node for node in g.node if id(node) not in self.folded]
+        for unit in _in_order(nodes, find_fusions(View(g, self.consts, self.shapes), nodes)):
+            if isinstance(unit, Fused):
+                self.add_fused(unit)
+                continue
+            node = unit
             if id(node) in self.consumed:
                 continue
             if any(i in self.failed for i in node.input):
@@ -132,16 +150,43 @@ class _Converter:
         _mark_sequential(b.root)
         return b.graph
 
+    def fold_constants(self) -> None:
+        """Evaluate every node whose inputs are all constants (a weight's Transpose, Split of a packed
+        matrix ...): importers then see plain constant inputs."""
+        for node in self.model.graph.node:
+            if node.op_type in _SIZE_OPS or node.op_type.startswith(_UNFOLDABLE) \
+                    or node.domain not in ("", "ai.onnx"):
+                continue
+            if node.op_type == "Constant":
+                self.consts[node.output[0]] = _constant_value(node)
+            elif node.input and all(i in self.consts for i in node.input if i) \
+                    and any(i for i in node.input):
+                values = _evaluate(node, [self.consts.get(i) if i else None for i in node.input], self.opset)
+                if values is None:
+                    continue
+                self.consts.update(zip(node.output, values))
+                if node.op_type == "Identity" and node.input[0] in self.initializers:
+                    self.initializers.add(node.output[0])
+            else:
+                continue
+            self.folded.add(id(node))
+
+    def add_fused(self, fused: Fused) -> None:
+        layer = fused.layer
+        if any(i in self.failed for i in layer.inputs):
+            self.failed.update(layer.outputs)
+            return
+        last = next(n for n in fused.nodes if layer.outputs[0] in n.output)
+        try:
+            self.add_layer(last, layer)
+        except (Unsupported, BuildError) as e:
+            self.failed.update(layer.outputs)
+            self.problems.append(f"node {last.name or '(unnamed)'} ({layer.op} from {len(fused.nodes)} nodes): {e}")
+
     def convert_node(self, node) -> None:
         data = [i for i in node.input if i in self.values]
-        if node.op_type == "Constant":
-            self.consts[node.output[0]] = _constant_value(node)
-            return
         if not data:
-            if node.op_type == "Identity" and node.input and node.input[0] in self.consts:
-                self.consts[node.output[0]] = self.consts[node.input[0]]
-            else:
-                self.sizes.update(node.output)  # computed from constants / sizes only: not a layer
+            self.sizes.update(node.output)  # computed from sizes (Shape ...) only: not a layer
             return
         if node.op_type in _SIZE_OPS:
             self.sizes.update(node.output)
@@ -150,7 +195,8 @@ class _Converter:
         if fn is None:
             raise Unsupported(f"no layer for {node.domain + '.' if node.domain else ''}{node.op_type} "
                               f"at opset {self.opset}")
-        op = Op(node, _attributes(node), self.const, self.shape, lambda v: self.users.get(v, []), self.opset)
+        op = Op(node, _attributes(node), self.const, self.shape, lambda v: self.users.get(v, []), self.opset,
+                self.initializers)
         result = fn(op)
         if isinstance(result, Alias):
             if result.source not in self.values:
@@ -171,7 +217,10 @@ class _Converter:
         outputs = layer.outputs or list(node.output)
         types = tuple(_type(self.shapes.get(o)) for o in outputs)
         scope, name = self.place(node, layer)
-        tids = self.builder.node(layer.op, layer.params, [self.values[i] for i in inputs], scope, name, types)
+        data = [self.values[i] for i in inputs]
+        if layer.pad_first is not None:
+            data[:1] = self.builder.node("Pad", layer.pad_first, data[:1], scope)
+        tids = self.builder.node(layer.op, layer.params, data, scope, name, types)
         self.weights[self.builder.graph.nodes[-1].id] = dict(layer.weights)
         for out, tid in zip(outputs, tids):
             self.values[out] = tid
@@ -208,6 +257,63 @@ class _Converter:
             cand, k = f"{base}_{k}", k + 1
         used.add(cand)
         return cand
+
+
+def _in_order(nodes: list, fused: list) -> list:
+    """Nodes and fused groups as units in a topological order that keeps the model's order where it
+    can: a group runs once all its inputs exist, and before anything that reads its outputs."""
+    group_of = {id(n): f for f in fused for n in f.nodes}
+    units, seen = [], set()
+    for node in nodes:
+        unit = group_of.get(id(node), node)
+        if id(unit) not in seen:
+            seen.add(id(unit))
+            units.append(unit)
+    members = [u.nodes if isinstance(u, Fused) else [u] for u in units]
+    made_by = {o: k for k, ns in enumerate(members) for n in ns for o in n.output}
+    needs = [{made_by[i] for n in ns for i in n.input if i in made_by} - {k} for k, ns in enumerate(members)]
+    readers: dict = {}
+    for k, deps in enumerate(needs):
+        for d in deps:
+            readers.setdefault(d, []).append(k)
+    waiting = [len(d) for d in needs]
+    ready = [k for k, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        k = heapq.heappop(ready)
+        order.append(units[k])
+        for r in readers.get(k, ()):
+            waiting[r] -= 1
+            if waiting[r] == 0:
+                heapq.heappush(ready, r)
+    return order if len(order) == len(units) else units  # a cycle: not a valid model, keep its order
+
+
+def _evaluate(node, inputs: list, opset: int) -> Optional[list]:
+    """The outputs of one node on constant inputs (onnx's reference implementation), or None."""
+    import numpy as np
+    from onnx import helper
+    from onnx.reference import ReferenceEvaluator
+
+    op = node.op_type
+    try:  # the common cases directly: the reference evaluator costs ~1 ms a node
+        if op == "Identity":
+            return [inputs[0]]
+        if op == "Transpose":
+            perm = next((list(helper.get_attribute_value(a)) for a in node.attribute if a.name == "perm"), None)
+            return [np.ascontiguousarray(np.transpose(inputs[0], perm))]
+        names = [f"i{k}" if v is not None else "" for k, v in enumerate(inputs)]
+        one = helper.make_node(op, names, list(node.output), domain=node.domain)
+        one.attribute.extend(node.attribute)
+        graph = helper.make_graph(
+            [one], "fold", [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+                            for n, v in zip(names, inputs) if n],
+            [helper.make_tensor_value_info(o, 0, None) for o in node.output])
+        session = ReferenceEvaluator(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]))
+        return [np.asarray(v) for v in session.run(None, {n: v for n, v in zip(names, inputs) if n})]
+    except Exception:  # noqa: BLE001 -- an op the reference cannot run stays a (reported) node
+        return None
 
 
 def _mark_sequential(root: Scope) -> None:
@@ -301,7 +407,7 @@ def import_model(model_or_path, name: Optional[str] = None, verify: bool = True,
     text, printed = print_checked(graph, header or f"Imported from {Path(source).name if source else 'an ONNX model'} "
                                                    "by `nnlang import`.")
     model_t = _rebuild(printed, graph, converter.weights)
-    diff = _compare(model_t, model, graph) if verify else None
+    diff = _compare(model_t, model, graph, source) if verify else None
     check_difference(diff, tolerance, "the ONNX model")
     return ImportResult(text, graph, model_t, diff)
 
@@ -338,7 +444,7 @@ def _rebuild(printed: Graph, graph: Graph, weights: dict):
     return model
 
 
-def _compare(model, onnx_model, graph: Graph) -> float:
+def _compare(model, onnx_model, graph: Graph, source: Optional[str] = None) -> float:
     import os
 
     import numpy as np
@@ -352,13 +458,15 @@ def _compare(model, onnx_model, graph: Graph) -> float:
     for vi, (_name, tid) in zip(real_inputs, graph.inputs):
         t = graph.tensor(tid).type
         dims = [d if isinstance(d, int) else 2 for d in t.shape]
-        if t.dtype.startswith("f"):
-            arr = rng.standard_normal(dims).astype(np.float32)
+        dtype = np.dtype({"bf16": "float32"}.get(t.dtype, _NUMPY_DTYPES.get(t.dtype, "float32")))
+        if dtype.kind == "f":
+            arr = rng.standard_normal(dims).astype(dtype)
         else:
-            arr = rng.integers(0, 2, dims).astype(np.int64)
+            arr = rng.integers(0, 2, dims).astype(dtype)
         feeds[vi.name] = arr
         tensors.append(torch.from_numpy(arr.copy()))
-    session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
+    # From the file when there is one: serialising a large model again costs seconds.
+    session = ort.InferenceSession(source or onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
     want = session.run(None, feeds)
     with torch.no_grad():
         got = model(*tensors)

@@ -1,0 +1,193 @@
+"""Every registry layer back from ONNX: our emitter's form of each layer configuration, imported.
+
+For every configuration in test_torch_mapping.CASES and every opset where the layer's ONNX form changes
+(decomposed below a native op's opset, native from it): emit the one-layer network with the ONNX target,
+import the ModelProto (ONNX ops and fused sub-graphs -> registry layers -> .nns -> built back with the
+model's weights), and require what the import itself verifies -- onnxruntime on the model and the
+PyTorch target on the imported text agree within 1e-4 -- plus the same parameter count and the same
+layer, or one of the equivalents listed here. Configurations that cannot come back are listed with the
+reason and must fail with every unmapped node named. Then torch.onnx exports of modules whose ONNX
+form is a sub-graph (GELU, SiLU, LayerNorm below opset 17, LSTM/GRU with their layout glue).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+
+import _onnx_harness as oh
+import _torch_harness as th
+import pytest
+import torch
+from test_torch_mapping import CASES
+from torch import nn
+
+from nnlang.targets.onnx.emit import build_model
+from nnlang.targets.onnx.load import ImportError_, import_model
+from nnlang.targets.onnx.mapping import DEFAULT_OPSET, registry
+
+onnx = pytest.importorskip("onnx")
+
+
+def _opsets(name: str) -> list:
+    """The default, and each opset from which the layer's mapping changes (13 stands for the oldest forms:
+    the ops' signatures settled there)."""
+    return sorted({DEFAULT_OPSET} | {max(since, 13) for since, _ in registry()[name]})
+
+
+PARAMS = [pytest.param(name, i, case, opset, id=f"{name}-{i}-opset{opset}")
+          for name, cases in CASES.items() for i, case in enumerate(cases) for opset in _opsets(name)]
+
+# The layers whose ONNX form imports as other registry layers computing the same (the ops it may give).
+_ADAPTIVE_AVG = {"AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"}
+_ADAPTIVE_MAX = {"AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d"}
+_UNBATCHED = {"Unsqueeze", "Squeeze"}  # an unbatched input runs as a batch of 1
+EQUIVALENT = {
+    "DepthwiseConv2d": {"Conv2d", "Pad"},  # a grouped Conv
+    # a mean over all spatial dims reads as AdaptiveAvgPool(1) (kept dims) or GlobalAvgPool; other output
+    # sizes as a mean per output cell
+    **{name: _ADAPTIVE_AVG | {"Mean", "Slice", "Concat"} for name in _ADAPTIVE_AVG},
+    **{name: _ADAPTIVE_MAX | {"GlobalMaxPool", "Slice", "Concat"} for name in _ADAPTIVE_MAX},
+    "GlobalAvgPool": _ADAPTIVE_AVG | {"GlobalAvgPool"},
+    "GlobalMaxPool": _ADAPTIVE_MAX | {"GlobalMaxPool"},
+    "Mean": _ADAPTIVE_AVG | {"Mean", "GlobalAvgPool"},
+    "MaxPool1d": {"MaxPool1d", "Pad"} | _UNBATCHED,
+    "InstanceNorm1d": {"BatchNorm1d"} | _UNBATCHED,  # with running stats: BatchNormalization
+    "InstanceNorm3d": {"BatchNorm3d"},
+    "LocalResponseNorm": {"LocalResponseNorm", "Reshape"},  # LRN runs on a 4-D view
+    "Hardswish": {"Hardsigmoid", "Mul"},  # x * hardsigmoid(x) for f64
+    **{name: {name} | _UNBATCHED for name in ("RNN", "LSTM", "GRU", "MultiheadAttention")},
+    "Flatten": {"Reshape"},
+    "Transpose": {"Permute"},
+    "Pad": {"Slice", "Concat"},  # circular padding is slices of the input around it
+    "Add": {"Add"},  # three inputs: two Adds
+    "Mul": {"Mul"},
+    "MSELoss": {"Sub", "Mul"},  # reduction="none": the squared difference
+    "Split": set(), "Identity": set(),  # nothing to compute
+    "Dropout": set(), "Dropout1d": set(), "Dropout2d": set(), "Dropout3d": set(), "AlphaDropout": set(),
+}
+# Any layer whose padding torch's layer cannot take (asymmetric "same", more than half the window for
+# pooling) imports as a Pad in front of it.
+PADDED = {"Conv1d", "Conv2d", "Conv3d", "DepthwiseConv2d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d",
+          "AvgPool2d", "AvgPool3d"}
+# (layer, case index) -> why its ONNX form has no registry layers; a name alone: every case of it.
+CANNOT_IMPORT = {
+    **{name: "the losses' decompositions (Log, Abs, Neg, Where, NegativeLogLikelihoodLoss ...) are not recovered"
+       for name in ("L1Loss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "NLLLoss", "SmoothL1Loss",
+                    "HuberLoss", "KLDivLoss")},
+    ("MSELoss", 0): "ReduceMean over all dims (reduction='none' imports as Sub and Mul)",
+    ("AvgPool1d", 2): "asymmetric padding left out of the mean (count_include_pad=false)",
+    ("AvgPool2d", 1): "asymmetric padding left out of the mean (count_include_pad=false)",
+    ("AvgPool3d", 1): "asymmetric padding left out of the mean (count_include_pad=false)",
+    ("AdaptiveMaxPool1d", 1): "ReduceMax of an unbatched input",
+    ("AdaptiveMaxPool2d", 1): "ReduceMax per output cell",
+    ("AdaptiveMaxPool3d", 1): "ReduceMax per output cell",
+    ("Embedding", 1): "max_norm's renormalisation (ReduceL1, Greater, Where)",
+    "Bilinear": "Einsum",
+    ("BatchNorm1d", 2): "batch statistics in eval mode (no running stats): Sqrt of a variance",
+    ("BatchNorm3d", 1): "batch statistics in eval mode (no running stats): Sqrt of a variance",
+    ("SELU", 1): "the f64 decomposition (Exp, Where)",
+    ("Mish", 0, 13): "Softplus before the Mish op (opset 18)", ("Mish", 0, 17): "Softplus before the Mish op (opset 18)",
+    ("Mish", 1): "the f64 decomposition (Exp, Log)",
+    ("Hardswish", 1): "x * 1/6 scaling for f64",
+    ("Hardsigmoid", 1): "x * 1/6 scaling for f64",
+    ("Softsign", 1): "Abs for f64",
+    "Softplus": "the threshold's Where",
+    "Threshold": "Greater / Where",
+    ("MultiheadAttention", 1): "add_bias_kv's Expand and Concat",
+    ("Sum", 2): "integer promotion (Cast)",
+    ("Add", 3): "integer promotion (Cast)",
+    ("Div", 1): "integer promotion (Cast)",
+    ("Average", 2): "integer promotion (Cast)",
+    ("Scale", 2): "integer promotion (Cast)",
+}
+
+
+def _cannot(name: str, index: int, opset: int):
+    return CANNOT_IMPORT.get((name, index, opset)) or CANNOT_IMPORT.get((name, index)) or CANNOT_IMPORT.get(name)
+
+
+def test_the_lists_name_real_layers_and_cases():
+    keys = {k if isinstance(k, str) else k[0] for k in CANNOT_IMPORT} | set(EQUIVALENT) | PADDED
+    assert keys <= set(CASES)
+    assert all(k[1] < len(CASES[k[0]]) for k in CANNOT_IMPORT if isinstance(k, tuple))
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")
+@pytest.mark.parametrize("name, index, case, opset", PARAMS)
+def test_every_layer_imports_back_from_its_onnx_form(name, index, case, opset):
+    g = oh.analysed(th.network(list(case.inputs), case.call, case.outs)).graph
+    module, state = oh.torch_reference(g)
+    model = build_model(g, opset, state)
+    if _cannot(name, index, opset):
+        with pytest.raises(ImportError_) as e:
+            import_model(model)
+        problems = str(e.value).splitlines()[1:]
+        assert problems and all(re.match(r"^\s+node \S+ \(\w+\): ", p) for p in problems), str(e.value)
+        return
+    result = import_model(model)  # raises unless the outputs agree within 1e-4
+    assert result.max_abs_diff is not None and result.max_abs_diff <= 1e-4
+    ops = [n.op for n in result.graph.nodes]
+    allowed = EQUIVALENT.get(name, set()) | {name} | ({"Pad"} if name in PADDED else set())
+    assert set(ops) <= allowed, ops
+    if name not in EQUIVALENT:
+        assert name in ops
+    assert sum(p.numel() for p in result.model.parameters()) == sum(p.numel() for p in module.parameters())
+
+
+# ---- torch.onnx exports: layers written as sub-graphs -----------------------------------------------
+
+class _Sequence(nn.Module):
+    """A recurrent layer's output sequence (what a classifier reads)."""
+
+    def __init__(self, rnn):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x):
+        return self.rnn(x)[0]
+
+
+TORCH_EXPORTS = {
+    "gelu": (lambda: nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 4)), (2, 8), ["Linear", "GELU", "Linear"]),
+    "gelu-tanh": (lambda: nn.Sequential(nn.Linear(8, 16), nn.GELU(approximate="tanh")), (2, 8), ["Linear", "GELU"]),
+    "silu": (lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.SiLU()), (1, 3, 8, 8), ["Conv2d", "SiLU"]),
+    "layernorm": (lambda: nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16)), (2, 5, 8), ["Linear", "LayerNorm"]),
+    "groupnorm": (lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.GroupNorm(2, 8)), (1, 3, 8, 8), ["Conv2d", "GroupNorm"]),
+    "lstm": (lambda: _Sequence(nn.LSTM(8, 16, num_layers=2, batch_first=True)), (2, 5, 8), ["LSTM"]),
+    "gru": (lambda: _Sequence(nn.GRU(8, 16, bidirectional=True)), (5, 2, 8), ["GRU"]),
+    "rnn": (lambda: _Sequence(nn.RNN(8, 16, nonlinearity="relu", batch_first=True)), (2, 5, 8), ["RNN"]),
+    "upsample": (lambda: nn.Sequential(nn.Conv2d(3, 4, 1), nn.Upsample(scale_factor=2, mode="bilinear")), (1, 3, 4, 4),
+                 ["Conv2d", "Upsample"]),
+    "prelu": (lambda: nn.Sequential(nn.Conv2d(3, 4, 1), nn.PReLU(4)), (1, 3, 4, 4), ["Conv2d", "PReLU"]),
+}
+
+
+@pytest.mark.parametrize("key", sorted(TORCH_EXPORTS))
+def test_torch_exports_of_subgraph_layers_import_as_one_layer(key):
+    make, shape, want = TORCH_EXPORTS[key]
+    torch.manual_seed(0)
+    module = make().eval()
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (torch.randn(*shape),), f, opset_version=14, dynamo=False, input_names=["x"])
+    result = import_model(onnx.load_from_string(f.getvalue()))
+    assert [n.op for n in result.graph.nodes] == want
+    assert result.max_abs_diff <= 1e-5
+    assert sum(p.numel() for p in result.model.parameters()) == sum(p.numel() for p in module.parameters())
+
+
+def test_stacked_lstm_keeps_its_layers_and_gate_order():
+    torch.manual_seed(1)
+    module = _Sequence(nn.LSTM(8, 16, num_layers=2, batch_first=True)).eval()
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (torch.randn(2, 5, 8),), f, opset_version=14, dynamo=False, input_names=["x"])
+    result = import_model(onnx.load_from_string(f.getvalue()))
+    assert "LSTM(16, num_layers=2)" in result.text
+    ours = dict(result.model.named_parameters())
+    for key, value in module.rnn.state_dict().items():  # torch's own tensors, gates back in torch's order
+        assert torch.equal(next(v for k, v in ours.items() if k.endswith(key)), value), key
