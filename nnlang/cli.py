@@ -74,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("--network", help="network name (default: the last one in the file)")
     gr.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
 
+    fm = sub.add_parser("fmt", help="format .nns files in the canonical style (directories: every *.nns below)")
+    fm.add_argument("paths", nargs="+", metavar="PATH")
+    fm.add_argument("--check", action="store_true",
+                    help="write nothing; print the files that would change and exit 1 if there are any")
+    fm.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of each change")
+
     la = sub.add_parser("layers", help="the layer reference (generated from the registry)")
     la.add_argument("--format", choices=("markdown", "json"), default="markdown")
     return p
@@ -94,6 +100,8 @@ def main(argv=None) -> int:
             return _import(args)
         if args.command == "graph":
             return _graph(args)
+        if args.command == "fmt":
+            return _fmt(args)
         if args.command == "layers":
             from .layers.docs import render_json, render_markdown
 
@@ -129,6 +137,40 @@ def _check(args) -> int:
     if unreadable:
         return 2
     return 1 if any(d.is_error for d in all_diags) else 0
+
+
+def _fmt(args) -> int:
+    """Exit 0: nothing to do (or done); 1: --check found files to change; 2: a syntax error, a missing
+    or unreadable file (such files are never written)."""
+    from .files import write_atomic
+    from .syntax import format as fmt
+
+    files, missing = fmt.nns_files(args.paths)
+    status = 0
+    for path in missing:
+        print(f"nnlang: error: {path}: no such file or directory", file=sys.stderr)
+        status = 2
+    would_change = False
+    for path in files:
+        f = fmt.format_file(path)
+        if f.result is None:
+            print(f"nnlang: error: {path}: {f.read_error}", file=sys.stderr)
+            status = 2
+        elif f.result.error is not None:
+            print(f"{path}:{f.result.error}", file=sys.stderr)
+            status = 2
+        elif f.result.changed:
+            would_change = True
+            if args.diff:
+                sys.stdout.write(fmt.unified_diff(path, f.original, f.result.text))
+            elif args.check:
+                print(path)
+            else:
+                write_atomic(path, f.result.text)
+                print(path)
+    if status:
+        return status
+    return 1 if args.check and would_change else 0
 
 
 def _load_network(args):

@@ -88,8 +88,11 @@ def _filter_newlines(tokens: list) -> list:
                     out.append(tok)
                 pending_nl = None
                 continue
+            after = i + 1
+            while after < n and tokens[after].type == "_NL":  # a comment line between: two newlines
+                after += 1
             if (stack[-1] != "LBRACE" or (out and out[-1].type in _CONTINUES)
-                    or (i + 1 < n and tokens[i + 1].type in _JOINS_PREVIOUS) or i + 1 == n):
+                    or (after < n and tokens[after].type in _JOINS_PREVIOUS) or after == n):
                 pending_nl = tok
                 continue
             out.append(tok)

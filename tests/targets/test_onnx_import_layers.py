@@ -88,7 +88,8 @@ CANNOT_IMPORT = {
     ("BatchNorm1d", 2): "batch statistics in eval mode (no running stats): Sqrt of a variance",
     ("BatchNorm3d", 1): "batch statistics in eval mode (no running stats): Sqrt of a variance",
     ("SELU", 1): "the f64 decomposition (Exp, Where)",
-    ("Mish", 0, 13): "Softplus before the Mish op (opset 18)", ("Mish", 0, 17): "Softplus before the Mish op (opset 18)",
+    ("Mish", 0, 13): "Softplus before the Mish op (opset 18)",
+    ("Mish", 0, 17): "Softplus before the Mish op (opset 18)",
     ("Mish", 1): "the f64 decomposition (Exp, Log)",
     ("Hardswish", 1): "x * 1/6 scaling for f64",
     ("Hardsigmoid", 1): "x * 1/6 scaling for f64",
@@ -150,7 +151,8 @@ class _Sequence(nn.Module):
 
 
 TORCH_EXPORTS = {
-    "gelu": (lambda: nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 4)), (2, 8), ["Linear", "GELU", "Linear"]),
+    "gelu": (lambda: nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 4)), (2, 8),
+             ["Linear", "GELU", "Linear"]),
     "gelu-tanh": (lambda: nn.Sequential(nn.Linear(8, 16), nn.GELU(approximate="tanh")), (2, 8), ["Linear", "GELU"]),
     "silu": (lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.SiLU()), (1, 3, 8, 8), ["Conv2d", "SiLU"]),
     "layernorm": (lambda: nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16)), (2, 5, 8), ["Linear", "LayerNorm"]),

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from ...analyze import Analysis
-from ..files import write_atomic
+from ...files import write_atomic
 from .emit import CompileError, build_model, emit_graph, numpy_state, problems_message
 from .mapping import DEFAULT_OPSET, check_opset
 

@@ -593,7 +593,8 @@ def layer_norm(view: View, sqrt):
         if b is not None and b.shape == normalized:
             weights["bias"], last = b, add
             nodes.append(add)
-    params = {"normalized_shape": normalized if len(normalized) > 1 else normalized[0], "eps": float(str(np.float32(eps))),
+    params = {"normalized_shape": normalized if len(normalized) > 1 else normalized[0],
+              "eps": float(str(np.float32(eps))),
               "elementwise_affine": bool(weights), "bias": "bias" in weights or not weights}
     return Fused(Layer("LayerNorm", params, inputs=[x], outputs=[last.output[0]], weights=weights), nodes)
 

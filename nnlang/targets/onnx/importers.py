@@ -578,7 +578,6 @@ def resize(op: Op):
             raise Unsupported("cubic Resize with a coefficient other than torch's -0.75")
         align = transform == "align_corners"
     scales = op.const(op.input(2)) if op.input(2) else None
-    sizes = op.const(op.input(3)) if op.input(3) else None
     params = {"mode": name, "align_corners": align}
     if scales is not None and scales.size:
         if list(scales[:2]) != [1.0, 1.0]:

@@ -229,7 +229,7 @@ def save(model: nn.Module, path, metadata: Optional[Mapping] = None) -> None:
 def save_beside(model: nn.Module, path, metadata: Optional[Mapping], text_path, text: str) -> None:
     """The weights file and the text that goes with it (emitted source, imported .nns), both or
     neither: each is replaced atomically, and if the text fails a new weights file is removed."""
-    from ..files import write_atomic
+    from ...files import write_atomic
 
     existed = os.path.exists(path)
     save(model, path, metadata=metadata)
