@@ -53,6 +53,7 @@ bench: setup
 
 docs: setup
 	$(PY) -m nnlang layers --format markdown > docs/layers.md
+	$(PY) -c "from nnlang.diagnostics import render_code_reference as r; open('docs/diagnostics.md', 'w').write(r())"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -80,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="write nothing; print the files that would change and exit 1 if there are any")
     fm.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of each change")
 
+    ls = sub.add_parser("lsp", help="run the language server on stdio (needs the lsp extra: pygls)")
+    ls.add_argument("--log-file", help="write the server's log here")
+    ls.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
     la = sub.add_parser("layers", help="the layer reference (generated from the registry)")
     la.add_argument("--format", choices=("markdown", "json"), default="markdown")
     return p
@@ -102,6 +106,13 @@ def main(argv=None) -> int:
             return _graph(args)
         if args.command == "fmt":
             return _fmt(args)
+        if args.command == "lsp":
+            try:
+                from nnlang_lsp.server import main as serve
+            except ImportError as e:
+                raise SystemExit(f"nnlang: error: the language server needs pygls ({e}): "
+                                 "pip install 'nnlang[lsp]'") from None
+            return serve((["--log-file", args.log_file] if args.log_file else []) + ["--log-level", args.log_level])
         if args.command == "layers":
             from .layers.docs import render_json, render_markdown
 

@@ -169,3 +169,34 @@ class DiagnosticSink:
 
     def warning(self, code, message, span, related=()):
         self.add(warning(code, message, span, related))
+
+
+_GROUPS = (("E0", "Syntax"), ("E1", "Names and parameters"), ("E2", "Tensors and graph structure"),
+           ("W2", "Tensors and graph structure"), ("E3", "Shapes"), ("E4", "Imports"),
+           ("E5", "Compile-time evaluation and expansion"), ("W6", "Targets"))
+
+
+def render_code_reference() -> str:
+    """docs/diagnostics.md: every code with an anchor (`#e301`), which editors link to."""
+    lines = ["# Diagnostic codes", "",
+             "Generated from `nnlang/diagnostics.py` (`make docs`); do not edit by hand. Codes are never reused;",
+             "E is an error (the network cannot be built), W a warning.", ""]
+    title = None
+    for code, meaning in CODES.items():
+        group = next(g for prefix, g in _GROUPS if code.startswith(prefix))
+        if group != title:
+            lines += ["", f"## {group}", "", "| code | meaning |", "|---|---|"]
+            title = group
+        lines.append(f'| <a id="{code.lower()}"></a>`{code}` | {meaning} |')
+    return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
+
+
+def code_reference_path():
+    """The installed docs/diagnostics.md (the source tree's, or the wheel's nnlang/_docs copy), or None."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "docs" / "diagnostics.md", here / "_docs" / "diagnostics.md"):
+        if candidate.is_file():
+            return str(candidate)
+    return None

@@ -1,0 +1,70 @@
+"""Positions between nnlang (offsets; 1-based lines, code-point columns) and LSP (0-based lines,
+UTF-16 code units by default), and nnlang values -> lsprotocol types. Built once per document version:
+a line table, so each conversion is a lookup, not a scan of the text."""
+
+from __future__ import annotations
+
+import bisect
+from typing import Optional
+
+from lsprotocol import types as t
+
+from nnlang.span import Span
+
+
+class LineMap:
+    def __init__(self, text: str, encoding: str = "utf-16"):
+        self.text = text
+        self.encoding = encoding
+        self.starts = [0]
+        for i, ch in enumerate(text):
+            if ch == "\n":
+                self.starts.append(i + 1)
+        # Only lines with characters outside the BMP (or any non-ASCII, for utf-8) need a per-char walk.
+        self._wide = encoding != "utf-32" and any(ord(c) > (0xFFFF if encoding == "utf-16" else 0x7F) for c in text)
+
+    def _line_text(self, line: int) -> str:
+        end = self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(self.text)
+        return self.text[self.starts[line]:end]
+
+    def _units(self, s: str) -> int:
+        if self.encoding == "utf-16":
+            return sum(2 if ord(c) > 0xFFFF else 1 for c in s)
+        if self.encoding == "utf-8":
+            return len(s.encode("utf-8"))
+        return len(s)
+
+    def position(self, line: int, column: int) -> t.Position:
+        """A 1-based line and code-point column -> an LSP position."""
+        line0, col0 = max(line - 1, 0), max(column - 1, 0)
+        if self._wide and line0 < len(self.starts):
+            col0 = self._units(self._line_text(line0)[:col0])
+        return t.Position(line=line0, character=col0)
+
+    def position_at(self, offset: int) -> t.Position:
+        line0 = bisect.bisect_right(self.starts, offset) - 1
+        return self.position(line0 + 1, offset - self.starts[line0] + 1)
+
+    def range(self, span: Span) -> t.Range:
+        return t.Range(start=self.position(span.line, span.column), end=self.position(span.end_line, span.end_column))
+
+    def offset(self, pos: t.Position) -> int:
+        """An LSP position -> an offset into the text (clamped to the text)."""
+        if pos.line >= len(self.starts):
+            return len(self.text)
+        start = self.starts[pos.line]
+        line = self._line_text(pos.line)
+        if not self._wide:
+            return start + min(pos.character, len(line))
+        units = 0
+        for k, c in enumerate(line):
+            if units >= pos.character:
+                return start + k
+            units += self._units(c)
+        return start + len(line)
+
+
+def uri_of(path: Optional[str], fallback: str) -> str:
+    from pygls.uris import from_fs_path
+
+    return from_fs_path(path) if path else fallback

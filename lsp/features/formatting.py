@@ -1,0 +1,38 @@
+"""Formatting (document and range): nnlang.syntax.format's line edits. A file with a syntax error is
+not formatted (no edits)."""
+
+from __future__ import annotations
+
+from lsprotocol import types as t
+
+from nnlang.syntax.format import format_edits, format_range
+
+
+def _edits(doc, line_edits) -> list:
+    lines = doc.lines
+    out = []
+    for e in line_edits:
+        start = t.Position(line=e.start_line, character=0)
+        end = t.Position(line=e.end_line, character=0)
+        if e.end_line >= len(lines.starts):  # an edit reaching the end of a text without a final newline
+            end = lines.position_at(len(lines.text))
+        out.append(t.TextEdit(range=t.Range(start=start, end=end), new_text=e.new_text))
+    return out
+
+
+def register(server, guard):
+    @server.feature(t.TEXT_DOCUMENT_FORMATTING)
+    @guard("formatting")
+    def formatting(ls, params: t.DocumentFormattingParams):
+        doc = ls.documents.get(params.text_document.uri)
+        return [] if doc is None else _edits(doc, format_edits(doc.text))
+
+    @server.feature(t.TEXT_DOCUMENT_RANGE_FORMATTING)
+    @guard("rangeFormatting")
+    def range_formatting(ls, params: t.DocumentRangeFormattingParams):
+        doc = ls.documents.get(params.text_document.uri)
+        if doc is None:
+            return []
+        end = params.range.end.line - (1 if params.range.end.character == 0 and
+                                       params.range.end.line > params.range.start.line else 0)
+        return _edits(doc, format_range(doc.text, params.range.start.line, end))

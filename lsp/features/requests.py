@@ -1,0 +1,138 @@
+"""nnlang's own requests.
+
+* `nnlang/summary` {uri} -> the summary table (nnlang.summary.to_json_obj) of the document's
+  network, or {"network": null} when it has none that builds.
+* `nnlang/diagram` {uri, depth?, expand?, collapse?, roll?, svg?} -> nnlang.diagram.diagram_payload,
+  with every element's source range as an LSP range (`ranges`), so a click finds its text.
+* `nnlang/compile` {uri, target, outdir?, opset?, weights?} -> {ok, written, error}: the compile runs
+  as a separate `python -m nnlang compile` process, so the server never blocks and never imports
+  torch or onnx itself; `$/progress` reports begin / end on the client's token (or one the server
+  creates). An edited, unsaved buffer is compiled as it stands (written beside the file, then removed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import uuid
+
+from lsprotocol import types as t
+
+from nnlang.span import Span
+
+
+def _get(params, name, default=None):
+    if isinstance(params, dict):
+        return params.get(name, default)
+    return getattr(params, name, default)
+
+
+def _uri(params) -> str:
+    uri = _get(params, "uri") or _get(_get(params, "textDocument") or {}, "uri")
+    if not uri:
+        raise ValueError("the request needs a document uri")
+    return uri
+
+
+def _ranges_to_lsp(lines, ranges: dict) -> dict:
+    out = {}
+    for key, r in ranges.items():
+        span = Span(r["start"], r["end"], r["line"], r["column"], r["end_line"], r["end_column"])
+        rng = lines.range(span)
+        item = {"start": {"line": rng.start.line, "character": rng.start.character},
+                "end": {"line": rng.end.line, "character": rng.end.character}}
+        if "origin" in r:
+            item["origin"] = r["origin"]
+        out[key] = item
+    return out
+
+
+def register(server, guard):
+    @server.feature("nnlang/summary")
+    @guard("nnlang/summary")
+    async def summary(ls, params):
+        doc = await ls.documents.current(_uri(params))
+        if doc is None:
+            raise ValueError("the document is not open")
+        from nnlang.summary import to_json_obj
+
+        a = doc.ctx.analysis
+        errors = sum(1 for d in a.diagnostics if d.is_error)
+        if a.graph is None or errors:
+            return {"network": a.network, "errors": errors, "version": doc.analysed_version}
+        return {**to_json_obj(a.graph), "errors": 0, "version": doc.analysed_version}
+
+    @server.feature("nnlang/diagram")
+    @guard("nnlang/diagram")
+    async def diagram(ls, params):
+        doc = await ls.documents.current(_uri(params))
+        if doc is None:
+            raise ValueError("the document is not open")
+        from nnlang.diagram import diagram_payload
+
+        payload = await asyncio.get_running_loop().run_in_executor(
+            ls.documents.executor, lambda: diagram_payload(
+                doc.ctx.analysis, depth=_get(params, "depth", "auto"), expand=tuple(_get(params, "expand", ()) or ()),
+                collapse=tuple(_get(params, "collapse", ()) or ()), roll=bool(_get(params, "roll", False)),
+                svg=bool(_get(params, "svg", True))))
+        payload["ranges"] = _ranges_to_lsp(doc.analysed_lines, payload.get("ranges") or {})
+        payload["version"] = doc.analysed_version
+        return payload
+
+    @server.feature("nnlang/compile")
+    @guard("nnlang/compile")
+    async def compile_(ls, params):
+        uri = _uri(params)
+        doc = ls.documents.get(uri)
+        if doc is None or doc.path is None:
+            raise ValueError("compile needs an open document saved as a file")
+        target = _get(params, "target") or ls.settings.target or "torch"
+        outdir = _get(params, "outdir") or os.path.join(os.path.dirname(doc.path), "build")
+        token = _get(params, "workDoneToken") or str(uuid.uuid4())
+        try:
+            await ls.work_done_progress.create_async(token)
+        except Exception:  # noqa: BLE001 -- the client takes no progress: compile anyway
+            token = None
+        if token is not None:
+            ls.work_done_progress.begin(token, t.WorkDoneProgressBegin(
+                title=f"nnlang: compiling {os.path.basename(doc.path)} to {target}", cancellable=False))
+        try:
+            result = await _run_compile(doc, target, outdir, _get(params, "opset"), _get(params, "weights"))
+        finally:
+            if token is not None:
+                ls.work_done_progress.end(token, t.WorkDoneProgressEnd(message="done"))
+        return result
+
+
+async def _run_compile(doc, target: str, outdir: str, opset, weights) -> dict:
+    source, temp = doc.path, None
+    try:
+        with open(doc.path, encoding="utf-8") as f:
+            saved = f.read()
+    except OSError:
+        saved = None
+    if saved != doc.text:  # compile what the editor shows: beside the file, so `use` paths resolve
+        fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(doc.path)}.", suffix=".nns",
+                                    dir=os.path.dirname(doc.path))
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(doc.text)
+        source = temp
+    cmd = [sys.executable, "-m", "nnlang", "compile", source, "--to", str(target), "-o", outdir]
+    if opset is not None:
+        cmd += ["--opset", str(int(opset))]
+    if weights:
+        cmd += ["--weights", str(weights)]
+    try:
+        proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+    finally:
+        if temp is not None:
+            os.unlink(temp)
+    written = [line for line in out.decode("utf-8", "replace").splitlines() if line.strip()]
+    error = err.decode("utf-8", "replace").strip()
+    if temp is not None:
+        error = error.replace(temp, doc.path)
+    return {"ok": proc.returncode == 0, "written": written, "error": error or None, "target": target}

@@ -1,0 +1,64 @@
+"""Document sync (incremental), configuration, and files changed on disk."""
+
+from __future__ import annotations
+
+from lsprotocol import types as t
+from pygls.uris import to_fs_path
+
+
+def register(server, guard):
+    @server.feature(t.INITIALIZE)
+    @guard("initialize")
+    def initialize(ls, params: t.InitializeParams):
+        ls.settings.update(params.initialization_options or {})
+
+    @server.feature(t.INITIALIZED)
+    @guard("initialized")
+    def initialized(ls, params):
+        ls.documents.encoding = str(ls.workspace.position_encoding or "utf-16")
+
+    @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
+    @guard("didOpen")
+    def did_open(ls, params: t.DidOpenTextDocumentParams):
+        ls.documents.encoding = str(ls.workspace.position_encoding or "utf-16")
+        d = params.text_document
+        ls.documents.open(d.uri, d.version, ls.workspace.get_text_document(d.uri).source)
+
+    @server.feature(t.TEXT_DOCUMENT_DID_CHANGE)
+    @guard("didChange")
+    def did_change(ls, params: t.DidChangeTextDocumentParams):
+        d = params.text_document
+        ls.documents.change(d.uri, d.version, ls.workspace.get_text_document(d.uri).source)
+
+    @server.feature(t.TEXT_DOCUMENT_DID_CLOSE)
+    @guard("didClose")
+    def did_close(ls, params: t.DidCloseTextDocumentParams):
+        ls.documents.close(params.text_document.uri)
+        # An editor clears a closed file's diagnostics only when told.
+        ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri=params.text_document.uri,
+                                                                        diagnostics=[]))
+
+    @server.feature(t.TEXT_DOCUMENT_DID_SAVE)
+    @guard("didSave")
+    def did_save(ls, params: t.DidSaveTextDocumentParams):
+        uri = params.text_document.uri
+        if uri.startswith("file:"):
+            ls.documents.file_changed(to_fs_path(uri))
+
+    @server.feature(t.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    @guard("didChangeWatchedFiles")
+    def watched(ls, params: t.DidChangeWatchedFilesParams):
+        for change in params.changes:
+            if change.uri.startswith("file:"):
+                ls.documents.file_changed(to_fs_path(change.uri))
+
+    @server.feature(t.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    @guard("didChangeConfiguration")
+    def configuration(ls, params: t.DidChangeConfigurationParams):
+        ls.settings.update(params.settings or {})
+        for doc in list(ls.documents.docs.values()):
+            ls.documents.schedule(doc)
+        try:
+            ls.workspace_inlay_hint_refresh(None)
+        except Exception:  # noqa: BLE001 -- the client does not support refresh requests
+            pass

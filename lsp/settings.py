@@ -1,0 +1,47 @@
+"""Server settings: from `initializationOptions`, then `workspace/didChangeConfiguration`
+(`{"nnlang": {...}}` or the object itself). Unknown keys are ignored; a bad value keeps the default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass
+class Settings:
+    inlay_shapes: bool = True  # the output shape after each step
+    inlay_params: bool = False  # ... and its parameter count
+    inlay_macs: bool = False  # ... and its multiply-accumulates
+    analysis_delay_ms: float = 5.0  # wait this long after a change before analysing (coalesces bursts)
+    target: str = ""  # a compile target ("torch", "onnx"): warn where a layer cannot be expressed in it
+
+    _KEYS = {"inlayHints.shapes": "inlay_shapes", "inlayHints.params": "inlay_params",
+             "inlayHints.macs": "inlay_macs", "analysisDelayMs": "analysis_delay_ms", "target": "target"}
+
+    def update(self, raw) -> None:
+        if not isinstance(raw, dict):
+            return
+        raw = raw.get("nnlang", raw) if isinstance(raw.get("nnlang", raw), dict) else raw
+        flat = _flatten(raw)
+        types = {f.name: type(f.default) for f in fields(self)}
+        for key, attr in self._KEYS.items():
+            if key not in flat:
+                continue
+            value = flat[key]
+            want = types[attr]
+            if want is float and isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+                setattr(self, attr, float(value))
+            elif want is bool and isinstance(value, bool):
+                setattr(self, attr, value)
+            elif want is str and isinstance(value, str):
+                setattr(self, attr, value)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out

@@ -1,0 +1,178 @@
+"""Open documents and their analyses: one cache entry per document, keyed by version.
+
+Each change schedules the document's analysis. A document has at most one analysis running (in a
+worker thread, so requests keep being answered) and at most one waiting: changes that arrive while
+one runs are coalesced into a single re-run on the newest text, and a result for a version that is no
+longer current is dropped, never published. So typing never queues stale work. Requests that need
+the analysis of the current text (hover, inlay hints ...) await it.
+
+`use`d files are read from the open buffers first (unsaved edits count), then from disk. A document
+records the files its analysis read; when one of them changes (edited in the editor or on disk), the
+documents that read it are analysed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Optional
+
+from pygls.uris import to_fs_path
+
+from nnlang.analyze import analyze
+from nnlang.ide.hover import Context
+
+from .convert import LineMap
+
+log = logging.getLogger("nnlang_lsp")
+
+
+class Document:
+    def __init__(self, uri: str, version: int, text: str, encoding: str):
+        self.uri = uri
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        self.path = os.path.abspath(path) if path else None
+        self.version = version
+        self.text = text
+        self.encoding = encoding
+        self.lines = LineMap(text, encoding)
+        self.closed = False
+        # the newest finished analysis, its version and its line map
+        self.ctx: Optional[Context] = None
+        self.analysed_version: Optional[int] = None
+        self.analysed_lines: Optional[LineMap] = None
+        self.reads: frozenset = frozenset()
+        self.dirty = False
+        self.task: Optional[asyncio.Task] = None
+        self.updated = asyncio.Event()
+        self.last_latency_ms: Optional[float] = None
+
+    def set_text(self, version: int, text: str) -> None:
+        self.version, self.text = version, text
+        self.lines = LineMap(text, self.encoding)
+
+
+class Workspace:
+    def __init__(self, publish: Callable, settings):
+        self.docs: dict = {}  # uri -> Document
+        self.publish = publish  # (Document) -> None, after each analysis that is current
+        self.settings = settings
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnlang-analysis")
+        self.encoding = "utf-16"
+
+    # ---- documents ---------------------------------------------------------------------------
+
+    def open(self, uri: str, version: int, text: str) -> Document:
+        doc = Document(uri, version, text, self.encoding)
+        self.docs[uri] = doc
+        self.schedule(doc)
+        self.schedule_dependents(doc.path)
+        return doc
+
+    def change(self, uri: str, version: int, text: str) -> Optional[Document]:
+        doc = self.docs.get(uri)
+        if doc is None:
+            return None
+        doc.set_text(version, text)
+        doc.changed_at = time.perf_counter()
+        self.schedule(doc)
+        self.schedule_dependents(doc.path)
+        return doc
+
+    def close(self, uri: str) -> None:
+        doc = self.docs.pop(uri, None)
+        if doc is not None:
+            doc.closed = True
+            if doc.task is not None and not doc.task.done():
+                doc.task.cancel()
+            self.schedule_dependents(doc.path)  # they read the file from disk again
+
+    def get(self, uri: str) -> Optional[Document]:
+        return self.docs.get(uri)
+
+    def file_changed(self, path: str) -> None:
+        """A file changed on disk (or was saved)."""
+        self.schedule_dependents(os.path.abspath(path))
+
+    def schedule_dependents(self, path: Optional[str]) -> None:
+        if not path:
+            return
+        for other in list(self.docs.values()):
+            if path in other.reads and other.path != path:
+                self.schedule(other)
+
+    # ---- analysis ----------------------------------------------------------------------------
+
+    def read(self, path: str) -> Optional[str]:
+        """A `use`d file: its open buffer, else the file on disk."""
+        path = os.path.abspath(path)
+        for doc in list(self.docs.values()):
+            if doc.path == path:
+                return doc.text
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.read()
+        except (OSError, ValueError):
+            return None
+
+    def schedule(self, doc: Document) -> None:
+        doc.dirty = True
+        if doc.task is None or doc.task.done():
+            doc.task = asyncio.ensure_future(self._run(doc))
+
+    async def _run(self, doc: Document) -> None:
+        loop = asyncio.get_running_loop()
+        while doc.dirty and not doc.closed:
+            doc.dirty = False
+            delay = self.settings.analysis_delay_ms / 1000.0
+            await asyncio.sleep(delay)  # let a burst of keystrokes land first
+            if doc.dirty:
+                continue
+            version, text, lines = doc.version, doc.text, doc.lines
+            started = getattr(doc, "changed_at", None)
+            try:
+                ctx, reads = await loop.run_in_executor(self.executor, self._analyze, doc.path, text)
+            except Exception:  # a bug in the analysis: logged, the server lives on
+                log.exception("analysis of %s failed", doc.uri)
+                continue
+            if doc.closed or version != doc.version:
+                continue  # stale: a newer text is waiting (dirty) -- never publish this one
+            doc.ctx, doc.analysed_version, doc.analysed_lines, doc.reads = ctx, version, lines, reads
+            if started is not None:
+                doc.last_latency_ms = (time.perf_counter() - started) * 1000
+            try:
+                self.publish(doc)
+            except Exception:
+                log.exception("publishing diagnostics of %s failed", doc.uri)
+            doc.updated.set()
+            doc.updated = asyncio.Event()
+
+    def _analyze(self, path: Optional[str], text: str):
+        reads: set = set()
+
+        def read(p: str) -> Optional[str]:
+            reads.add(os.path.abspath(p))
+            return self.read(p)
+
+        analysis = analyze(text, path, read=read)
+        return Context(analysis), frozenset(reads)
+
+    async def current(self, uri: str, timeout: float = 10.0) -> Optional[Document]:
+        """The document once its analysis matches its text (None if it is not open)."""
+        deadline = time.monotonic() + timeout
+        doc = self.docs.get(uri)
+        while doc is not None and not doc.closed and doc.analysed_version != doc.version:
+            if doc.task is None or doc.task.done():
+                self.schedule(doc)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                await asyncio.wait_for(doc.updated.wait(), remaining)
+            except asyncio.TimeoutError:
+                break
+            doc = self.docs.get(uri)
+        return doc if doc is not None and doc.ctx is not None else None
