@@ -58,7 +58,6 @@ def register(server, guard):
         ls.settings.update(params.settings or {})
         for doc in list(ls.documents.docs.values()):
             ls.documents.schedule(doc)
-        try:
-            ls.workspace_inlay_hint_refresh(None)
-        except Exception:  # noqa: BLE001 -- the client does not support refresh requests
-            pass
+        caps = ls.client_capabilities.workspace
+        if caps is not None and caps.inlay_hint is not None and caps.inlay_hint.refresh_support:
+            ls.workspace_inlay_hint_refresh(None)  # the hints' settings changed: ask for them again
