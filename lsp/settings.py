@@ -13,9 +13,11 @@ class Settings:
     inlay_macs: bool = False  # ... and its multiply-accumulates
     analysis_delay_ms: float = 5.0  # wait this long after a change before analysing (coalesces bursts)
     target: str = ""  # a compile target ("torch", "onnx"): warn where a layer cannot be expressed in it
+    target_opset: int = 0  # with target "onnx": the opset (0: the default, 17)
 
     _KEYS = {"inlayHints.shapes": "inlay_shapes", "inlayHints.params": "inlay_params",
-             "inlayHints.macs": "inlay_macs", "analysisDelayMs": "analysis_delay_ms", "target": "target"}
+             "inlayHints.macs": "inlay_macs", "analysisDelayMs": "analysis_delay_ms", "target": "target",
+             "targetOpset": "target_opset"}
 
     def update(self, raw) -> None:
         if not isinstance(raw, dict):
@@ -30,6 +32,8 @@ class Settings:
             want = types[attr]
             if want is float and isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
                 setattr(self, attr, float(value))
+            elif want is int and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                setattr(self, attr, value)
             elif want is bool and isinstance(value, bool):
                 setattr(self, attr, value)
             elif want is str and isinstance(value, str):

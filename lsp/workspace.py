@@ -49,6 +49,7 @@ class Document:
         self.task: Optional[asyncio.Task] = None
         self.updated = asyncio.Event()
         self.last_latency_ms: Optional[float] = None
+        self.target_diagnostics: tuple = (None, [])  # (version, W601 diagnostics as JSON objects)
 
     def set_text(self, version: int, text: str) -> None:
         self.version, self.text = version, text
@@ -62,6 +63,7 @@ class Workspace:
         self.settings = settings
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnlang-analysis")
         self.encoding = "utf-16"
+        self._targets = None  # a process pool for target capability checks (they import frameworks)
 
     # ---- documents ---------------------------------------------------------------------------
 
@@ -149,6 +151,36 @@ class Workspace:
                 log.exception("publishing diagnostics of %s failed", doc.uri)
             doc.updated.set()
             doc.updated = asyncio.Event()
+            if self.settings.target and doc.ctx.analysis.ok:
+                asyncio.ensure_future(self._capability(doc, version, text, self.settings.target,
+                                                       self.settings.target_opset or None))
+
+    async def _capability(self, doc: Document, version: int, text: str, target: str, opset) -> None:
+        """W601 warnings for the chosen target, from a worker process (the target imports its framework,
+        the server never does); published with the analysis' diagnostics when they are still current."""
+        from nnlang.targets.capability import warnings_for_text
+
+        if self._targets is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._targets = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        buffers = {d.path: d.text for d in list(self.docs.values()) if d.path and d is not doc}
+        try:
+            items = await asyncio.get_running_loop().run_in_executor(
+                self._targets, warnings_for_text, text, doc.path, target, opset, buffers)
+        except Exception:
+            log.exception("the %s capability check of %s failed", target, doc.uri)
+            return
+        if doc.closed or doc.analysed_version != version or self.settings.target != target:
+            return
+        doc.target_diagnostics = (version, items)
+        self.publish(doc)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        if self._targets is not None:
+            self._targets.shutdown(wait=False, cancel_futures=True)
 
     def _analyze(self, path: Optional[str], text: str):
         reads: set = set()

@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=("text", "json"), default="text")
     c.add_argument("--network", help="network to expand with --set (default: the last one)")
     c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
+    c.add_argument("--target", choices=("torch", "onnx"),
+                   help="also warn (W601) where a layer cannot be expressed in this target")
+    c.add_argument("--opset", type=int, help="with --target onnx: the opset to check (default 17)")
 
     s = sub.add_parser("summary", help="layer table with output shapes, params and MACs")
     s.add_argument("path", metavar="PATH")
@@ -141,6 +144,13 @@ def _check(args) -> int:
             continue
         sources[path] = a.text
         all_diags.extend(a.diagnostics)
+        if args.target:
+            from .targets.capability import target_warnings
+
+            try:
+                all_diags.extend(target_warnings(a, args.target, args.opset))
+            except ValueError as e:
+                raise api.UsageError(f"--opset: {e}") from None
     if args.format == "json":
         print(render_json(all_diags))
     elif all_diags:

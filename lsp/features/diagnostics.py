@@ -36,7 +36,16 @@ def to_lsp(doc, d) -> t.Diagnostic:
         range=lines.range(d.span), message=d.message, severity=_SEVERITY[d.severity], code=d.code,
         source="nnlang", code_description=_code_description(d.code),
         related_information=related or None, tags=[t.DiagnosticTag.Unnecessary] if d.code in _UNNECESSARY else None,
-        data={"title": CODES.get(d.code, "")})
+        data=_data(d))
+
+
+def _data(d) -> dict:
+    """What a client keeps and sends back with a code action request: the code's title and the
+    "did you mean" replacements for the range."""
+    data = {"title": CODES.get(d.code, "")}
+    if d.suggestions:
+        data["suggestions"] = list(d.suggestions)
+    return data
 
 
 def _plain_range(span) -> t.Range:
@@ -45,8 +54,23 @@ def _plain_range(span) -> t.Range:
                    end=t.Position(line=span.end_line - 1, character=span.end_column - 1))
 
 
+def _from_json(obj: dict):
+    """A diagnostic computed in another process (nnlang.diagnostics.to_json_obj) back to an object."""
+    from nnlang.diagnostics import Diagnostic, Related
+    from nnlang.span import Span
+
+    def span(o):
+        return Span(0, 0, o["line"], o["column"], o["end_line"], o["end_column"])
+
+    related = tuple(Related(span(r), r["message"], r["path"]) for r in obj["related"])
+    return Diagnostic(obj["code"], obj["message"], span(obj), Severity(obj["severity"]), related, obj["path"])
+
+
 def publish(ls, doc) -> None:
     diags = [to_lsp(doc, d) for d in doc.ctx.analysis.diagnostics if d.path in (None, doc.path)]
+    version, extra = doc.target_diagnostics
+    if version == doc.analysed_version:
+        diags += [to_lsp(doc, _from_json(obj)) for obj in extra]
     ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri=doc.uri, version=doc.analysed_version,
                                                                     diagnostics=diags))
 

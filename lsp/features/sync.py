@@ -17,6 +17,11 @@ def register(server, guard):
     def initialized(ls, params):
         ls.documents.encoding = str(ls.workspace.position_encoding or "utf-16")
 
+    @server.feature(t.SHUTDOWN)
+    @guard("shutdown")
+    def shutdown(ls, params):
+        ls.documents.shutdown()
+
     @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
     @guard("didOpen")
     def did_open(ls, params: t.DidOpenTextDocumentParams):

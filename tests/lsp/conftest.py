@@ -18,6 +18,9 @@ EXAMPLES = ROOT / "examples"
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "nnlang_lsp"]),
                     params=["visual-studio-code", "neovim"])
 async def client(lsp_client: LanguageClient, request):
+    # Editors whose captured capabilities claim it get workspace/inlayHint/refresh after a settings change.
+    lsp_client.inlay_refreshes = []
+    lsp_client.feature(t.WORKSPACE_INLAY_HINT_REFRESH)(lambda ls, params: ls.inlay_refreshes.append(params))
     await lsp_client.initialize_session(t.InitializeParams(
         capabilities=client_capabilities(request.param), root_uri=EXAMPLES.as_uri(),
         initialization_options={"analysisDelayMs": 0}))

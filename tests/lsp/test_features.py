@@ -131,8 +131,6 @@ async def test_inlay_hints_show_each_steps_output_shape_after_it(client, resnet1
 
 
 async def test_settings_add_params_and_macs_to_the_hints(client, resnet18):
-    refreshed = []
-    client.feature(t.WORKSPACE_INLAY_HINT_REFRESH)(lambda ls, params: refreshed.append(True))
     uri = await open_doc(client, resnet18)
     client.workspace_did_change_configuration(t.DidChangeConfigurationParams(
         settings={"nnlang": {"inlayHints": {"params": True, "macs": True}}}))
@@ -140,7 +138,7 @@ async def test_settings_add_params_and_macs_to_the_hints(client, resnet18):
                                                                           range=rng(11, 0, 12, 0)))
     assert hints[0].label == "[N, 64, 112, 112] · 9.4K params · 118M MACs"
     caps = client.capabilities.workspace
-    assert bool(refreshed) == bool(caps and caps.inlay_hint and caps.inlay_hint.refresh_support)
+    assert bool(client.inlay_refreshes) == bool(caps and caps.inlay_hint and caps.inlay_hint.refresh_support)
 
 
 # ---- hover ----------------------------------------------------------------------------------------
@@ -329,3 +327,20 @@ async def test_requests_for_a_closed_document_are_answered_empty(client, tmp_pat
     await asyncio.sleep(0.05)
     assert await client.text_document_hover_async(t.HoverParams(text_document=doc_id(uri),
                                                                 position=t.Position(line=2, character=6))) is None
+
+
+async def test_target_setting_warns_where_a_layer_cannot_be_expressed(client, tmp_path):
+    path = tmp_path / "bilinear.nns"
+    path.write_text("network T {\n    input a: [N, 8]\n    input b: [N, 6]\n    y = (a, b) -> Bilinear(4)\n"
+                    "    output y\n}\n")
+    uri = await open_doc(client, path)
+    assert list(client.diagnostics[uri]) == []
+    client.workspace_did_change_configuration(t.DidChangeConfigurationParams(
+        settings={"nnlang": {"target": "onnx", "targetOpset": 11}}))
+    while True:  # the analysis again (no W601 yet), then the capability check from its worker process
+        params = await client.wait_for_notification(t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        if params.uri == uri and params.diagnostics:
+            break
+    (d,) = params.diagnostics
+    assert (d.code, d.severity, d.range) == ("W601", t.DiagnosticSeverity.Warning, rng(3, 18, 3, 29))
+    assert d.message.startswith("not expressible in ONNX at opset 11: Bilinear has no ONNX form below opset 12")
