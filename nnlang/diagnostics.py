@@ -86,6 +86,7 @@ class Diagnostic:
     severity: Severity = Severity.ERROR
     related: tuple[Related, ...] = ()
     path: str | None = None
+    suggestions: tuple[str, ...] = ()  # replacements for the diagnostic's range ("did you mean"), best first
 
     def __post_init__(self):
         assert self.code in CODES, self.code
@@ -95,12 +96,12 @@ class Diagnostic:
         return self.severity is Severity.ERROR
 
 
-def error(code: str, message: str, span: Span, related=(), path=None) -> Diagnostic:
-    return Diagnostic(code, message, span, Severity.ERROR, tuple(related), path)
+def error(code: str, message: str, span: Span, related=(), path=None, suggestions=()) -> Diagnostic:
+    return Diagnostic(code, message, span, Severity.ERROR, tuple(related), path, tuple(suggestions))
 
 
-def warning(code: str, message: str, span: Span, related=(), path=None) -> Diagnostic:
-    return Diagnostic(code, message, span, Severity.WARNING, tuple(related), path)
+def warning(code: str, message: str, span: Span, related=(), path=None, suggestions=()) -> Diagnostic:
+    return Diagnostic(code, message, span, Severity.WARNING, tuple(related), path, tuple(suggestions))
 
 
 def sort_key(d: Diagnostic):
@@ -158,17 +159,17 @@ class DiagnosticSink:
 
     def add(self, d: Diagnostic) -> None:
         if d.path is None and self.path is not None:
-            d = Diagnostic(d.code, d.message, d.span, d.severity, d.related, self.path)
+            d = Diagnostic(d.code, d.message, d.span, d.severity, d.related, self.path, d.suggestions)
         key = (d.path, d.code, d.span.start, d.span.end, d.message)
         if key not in self._seen:
             self._seen.add(key)
             self.items.append(d)
 
-    def error(self, code, message, span, related=()):
-        self.add(error(code, message, span, related))
+    def error(self, code, message, span, related=(), suggestions=()):
+        self.add(error(code, message, span, related, suggestions=suggestions))
 
-    def warning(self, code, message, span, related=()):
-        self.add(warning(code, message, span, related))
+    def warning(self, code, message, span, related=(), suggestions=()):
+        self.add(warning(code, message, span, related, suggestions=suggestions))
 
 
 _GROUPS = (("E0", "Syntax"), ("E1", "Names and parameters"), ("E2", "Tensors and graph structure"),

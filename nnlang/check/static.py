@@ -17,12 +17,16 @@ from ..layers import registry
 from ..syntax import nodes as n
 
 
-def _did_you_mean(name: str, candidates) -> str:
+def _close_names(name: str, candidates) -> list:
     hits = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
     if not hits:
         lowered = {c.lower(): c for c in candidates}
         if name.lower() in lowered:
             hits = [lowered[name.lower()]]
+    return hits
+
+
+def _did_you_mean(hits) -> str:
     return f"; did you mean {' or '.join(repr(h) for h in hits)}?" if hits else ""
 
 
@@ -51,9 +55,10 @@ class StaticChecker:
         consts: set = set()
         for p in d.params:
             if p.type is not None and p.type.id not in BLOCK_PARAM_TYPES:
+                hits = _close_names(p.type.id, BLOCK_PARAM_TYPES)
                 self.sink.error("E108", f"unknown parameter type '{p.type.id}' (one of: "
-                                f"{', '.join(BLOCK_PARAM_TYPES)}){_did_you_mean(p.type.id, BLOCK_PARAM_TYPES)}",
-                                p.type.span)
+                                f"{', '.join(BLOCK_PARAM_TYPES)}){_did_you_mean(hits)}", p.type.span,
+                                suggestions=hits)
             if p.type is None and p.default is None:
                 self.sink.error("E108", f"parameter '{p.name.id}' needs a type (e.g. {p.name.id}: int) or a default",
                                 p.name.span)
@@ -120,7 +125,9 @@ class StaticChecker:
             return
         later = _later_definition(flat, stmt, name.id)
         if later is None:
-            self.sink.error("E201", f"undefined tensor '{name.id}'{_did_you_mean(name.id, tensors)}", name.span)
+            hits = _close_names(name.id, tensors)
+            self.sink.error("E201", f"undefined tensor '{name.id}'{_did_you_mean(hits)}", name.span,
+                            suggestions=hits)
             return
         targets = {t.id for t in stmt.targets} if isinstance(stmt, n.AssignStmt) else set()
         loop = _dependency_path(flat, later, name.id, targets)
@@ -162,7 +169,7 @@ class StaticChecker:
                 msg += f"; did you mean {' or '.join(repr(h) for h in hint)}?"
             else:
                 msg += "; see `nnlang layers` for the layer set, or define a block"
-            self.sink.error("E101", msg, call.name.span)
+            self.sink.error("E101", msg, call.name.span, suggestions=hint)
         for arg in call.args or ():
             self.expr(arg.value, consts, tensors)
         if block is None and spec is None:
@@ -199,8 +206,9 @@ class StaticChecker:
                 pos += 1
             else:
                 if arg.name.id not in known:
-                    self.sink.error("E102", f"{label} has no parameter '{arg.name.id}'"
-                                    f"{_did_you_mean(arg.name.id, known)}", arg.name.span)
+                    hits = _close_names(arg.name.id, known)
+                    self.sink.error("E102", f"{label} has no parameter '{arg.name.id}'{_did_you_mean(hits)}",
+                                    arg.name.span, suggestions=hits)
                     continue
                 key = canon.get(arg.name.id, arg.name.id)
             if key in given:
@@ -221,8 +229,9 @@ class StaticChecker:
             t = type(x)
             if t is n.NameRef:
                 if x.id not in consts and x.id not in tensors:
-                    self.sink.error("E208", f"undefined name '{x.id}'{_did_you_mean(x.id, consts | tensors)}",
-                                    x.span)
+                    hits = _close_names(x.id, consts | tensors)
+                    self.sink.error("E208", f"undefined name '{x.id}'{_did_you_mean(hits)}", x.span,
+                                    suggestions=hits)
             elif t is n.BinOp:
                 stack += (x.left, x.right)
             elif t is n.UnaryOp:

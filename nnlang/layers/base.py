@@ -353,6 +353,7 @@ class LayerSpec:
     loss: bool = False
     input_names: tuple = ()  # names of the inputs, for docs and signature help
     example: str = ""  # a one-line use, shown in docs and hover
+    flat_input: bool = False  # its rank-2 input is [N, features], so Flatten fixes a higher rank (a quick fix)
     param_index: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):

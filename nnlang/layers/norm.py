@@ -66,6 +66,7 @@ def _make_batchnorm(n: int):
         name=name, family="normalization",
         doc=f"Batch normalisation per channel over a {forms} input (shape unchanged). Channels are inferred.",
         params=_stat_params(affine=True, track=True), infer=infer, weights=weights, example=name,
+        flat_input=n == 1,
     )
 
 
