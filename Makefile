@@ -1,10 +1,11 @@
 # make run  : set up, then check every example and print ResNet-50's summary
-# make test : set up, then run the whole test suite
+# make test : set up, then run the whole test suite (the VS Code extension's too)
+# make vsix : build the VS Code extension (vscode-extension/nnlang.vsix)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: run test setup sysdeps diagram-assets bench docs clean
+.PHONY: run test setup sysdeps diagram-assets vsix bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,17 +16,19 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed sysdeps diagram-assets
 
-# graphviz renders diagrams; chromium runs the HTML viewer tests; npm builds the viewer's renderer.
+# graphviz renders diagrams; chromium runs the HTML viewer tests; npm builds the viewer's renderer;
+# neovim is the independent editor of the language server tests (tests/lsp/test_neovim.py).
 sysdeps:
 	@missing=""; \
 	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	command -v nvim >/dev/null 2>&1 || missing="$$missing neovim"; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
 	      || echo "note: could not install$$missing"; \
-	  else echo "note: not found:$$missing (graphviz: rendered diagrams; chromium: viewer tests; npm: HTML diagrams)"; fi; \
+	  else echo "note: not found:$$missing (graphviz: rendered diagrams; chromium: viewer tests; npm: HTML diagrams; neovim: editor tests)"; fi; \
 	fi
 
 # The Graphviz WebAssembly renderer inlined into HTML diagrams: built from the committed lock file,
@@ -40,6 +43,12 @@ $(DIAGRAM_BUNDLE): $(DIAGRAM_JS)/package.json $(DIAGRAM_JS)/package-lock.json $(
 	@if command -v npm >/dev/null 2>&1; then \
 	  cd $(DIAGRAM_JS) && npm ci --no-audit --no-fund --loglevel=error && node build.mjs; \
 	else echo "note: npm not found: HTML diagrams (nnlang graph -o X.html) need $@"; fi
+
+# The VS Code extension from its committed lock file: vscode-extension/nnlang.vsix
+# (code --install-extension vscode-extension/nnlang.vsix). `make test` runs its tests and lint
+# through tests/test_vscode_extension.py.
+vsix: | sysdeps
+	cd vscode-extension && npm ci --no-audit --no-fund --loglevel=error && npm run compile && npm run package
 
 run: setup
 	$(PY) -m nnlang check examples/*.nns

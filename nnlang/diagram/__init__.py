@@ -88,7 +88,7 @@ def diagram_payload(analysis, depth="auto", expand=(), collapse=(), roll: bool =
     {"network": name or None, "dot": DOT text or None, "svg": SVG text or None (no Graphviz,
      svg=False, or the layout failed: see "svg_error"), "ranges": {element id: range},
      "state": {"expanded": [...], "rolled": [...], ...}, "unknown": names in expand/collapse that
-     match no block}
+     match no block, "paths": {block id: its path, the name `expand` / `collapse` take}}
 
     Element ids (`n<k>` layers, `s<k>` blocks, `i<k>` / `o<k>` inputs / outputs) are the ids of
     the SVG's <g> elements. A range is 1-based like nnlang.span.Span: {start, end, line, column,
@@ -97,13 +97,13 @@ def diagram_payload(analysis, depth="auto", expand=(), collapse=(), roll: bool =
     that brought it in."""
     graph = analysis.graph
     if graph is None:
-        return {"network": None, "dot": None, "svg": None, "ranges": {}, "state": None, "unknown": []}
+        return {"network": None, "dot": None, "svg": None, "ranges": {}, "state": None, "unknown": [], "paths": {}}
     model = build_model(graph)
     state = resolve_state(model, depth, expand, collapse, roll)
     unknown = match_scopes(model, list(expand) + list(collapse))[1]
     dot = to_dot(model, state)
     out = {"network": graph.name, "dot": dot, "svg": None, "ranges": model.ranges, "state": state.to_json(),
-           "unknown": unknown}
+           "unknown": unknown, "paths": {sid: s["path"] for sid, s in model.scopes.items() if sid != model.root}}
     if svg:
         from . import render
 
