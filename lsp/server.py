@@ -16,7 +16,7 @@ from pygls.lsp.server import LanguageServer
 from . import __version__
 from .features import FEATURES
 from .settings import Settings
-from .workspace import Document, Workspace
+from .workspace import Document, Workspace, use_lsp_line_ends
 
 log = logging.getLogger("nnlang_lsp")
 
@@ -63,6 +63,7 @@ def guarded(server: NnlangServer, what: str):
 
 
 def create_server() -> NnlangServer:
+    use_lsp_line_ends()
     server = NnlangServer()
     for feature in FEATURES:
         feature.register(server, lambda what, _s=server: guarded(_s, what))

@@ -14,8 +14,12 @@ def _edits(doc, line_edits) -> list:
     for e in line_edits:
         start = t.Position(line=e.start_line, character=0)
         end = t.Position(line=e.end_line, character=0)
-        if e.end_line >= len(lines.starts):  # an edit reaching the end of a text without a final newline
-            end = lines.position_at(len(lines.text))
+        if e.end_line >= len(lines.starts):
+            # An edit reaching the end of a text without a final newline (it adds one): its range ends at
+            # the start of the line after the last, which the spec allows and clients clamp to the end of
+            # the text. Neovim needs exactly this to add the newline as 'eol' rather than as an empty
+            # last line (a blank line more on every save); ending at the last character did that.
+            end = t.Position(line=len(lines.starts), character=0)
         out.append(t.TextEdit(range=t.Range(start=start, end=end), new_text=e.new_text))
     return out
 

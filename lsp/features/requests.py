@@ -8,6 +8,9 @@
   as a separate `python -m nnlang compile` process, so the server never blocks and never imports
   torch or onnx itself; `$/progress` reports begin / end on the client's token (or one the server
   creates). An edited, unsaved buffer is compiled as it stands (written beside the file, then removed).
+* `nnlang/debug/modules` {top?: [names]} -> {pid, modules}: the server process's id and the sorted
+  names in its sys.modules (only those whose top-level package is in `top`, when given). For tests and
+  benchmarks: the server must never import torch, onnx, keras or tensorflow.
 """
 
 from __future__ import annotations
@@ -80,6 +83,13 @@ def register(server, guard):
         payload["ranges"] = _ranges_to_lsp(doc.analysed_lines, payload.get("ranges") or {})
         payload["version"] = doc.analysed_version
         return payload
+
+    @server.feature("nnlang/debug/modules")
+    @guard("nnlang/debug/modules")
+    def debug_modules(ls, params):
+        top = _get(params, "top")
+        names = sorted(name for name in list(sys.modules) if not top or name.split(".")[0] in top)
+        return {"pid": os.getpid(), "modules": names}
 
     @server.feature("nnlang/compile")
     @guard("nnlang/compile")
