@@ -25,8 +25,8 @@ from typing import Callable, Optional
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
-from nnlang.analyze import analyze
 from nnlang.ide.hover import Context
+from nnlang.incremental import IncrementalAnalyzer
 
 from .convert import LineMap
 
@@ -44,6 +44,18 @@ def use_lsp_line_ends() -> None:
     incremental change after it landed on the wrong line and the server's copy of the text silently
     drifted from the editor's. (Found by tests/lsp/test_lsp_robustness.py.)"""
     TextDocument.lines = property(lambda self: tuple(_LSP_LINES.findall(self.source)))
+
+
+def _context(analysis) -> Context:
+    """The index requests read, built without the garbage collector (it would rescan the fresh
+    objects again and again: a 5,000-line file's index took 0.7-1.6 s with it, 0.12 s without)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return Context(analysis)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class Document:
@@ -66,6 +78,8 @@ class Document:
         self.updated = asyncio.Event()
         self.last_latency_ms: Optional[float] = None
         self.target_diagnostics: tuple = (None, [])  # (version, W601 diagnostics as JSON objects)
+        self.published: Optional[tuple] = None  # (analysis, version, line map) of the diagnostics last sent
+        self.analyzer = IncrementalAnalyzer()  # used by the worker thread only
 
     def set_text(self, version: int, text: str) -> None:
         self.version, self.text = version, text
@@ -152,22 +166,31 @@ class Workspace:
             version, text, lines = doc.version, doc.text, doc.lines
             started = getattr(doc, "changed_at", None)
             try:
-                ctx, reads = await loop.run_in_executor(self.executor, self._analyze, doc.path, text)
+                analysis, reads = await loop.run_in_executor(self.executor, self._analyze, doc, text)
             except Exception:  # a bug in the analysis: logged, the server lives on
                 log.exception("analysis of %s failed", doc.uri)
                 continue
             if doc.closed or version != doc.version:
                 continue  # stale: a newer text is waiting (dirty) -- never publish this one
-            doc.ctx, doc.analysed_version, doc.analysed_lines, doc.reads = ctx, version, lines, reads
+            # Diagnostics first; the index the requests read (Context) is built after them.
+            doc.published, doc.reads = (analysis, version, lines), reads
             if started is not None:
                 doc.last_latency_ms = (time.perf_counter() - started) * 1000
             try:
                 self.publish(doc)
             except Exception:
                 log.exception("publishing diagnostics of %s failed", doc.uri)
+            try:
+                ctx = await loop.run_in_executor(self.executor, _context, analysis)
+            except Exception:
+                log.exception("indexing %s failed", doc.uri)
+                continue
+            if doc.closed:
+                return
+            doc.ctx, doc.analysed_version, doc.analysed_lines = ctx, version, lines
             doc.updated.set()
             doc.updated = asyncio.Event()
-            if self.settings.target and doc.ctx.analysis.ok:
+            if self.settings.target and analysis.ok and version == doc.version:
                 asyncio.ensure_future(self._capability(doc, version, text, self.settings.target,
                                                        self.settings.target_opset or None))
 
@@ -188,7 +211,7 @@ class Workspace:
         except Exception:
             log.exception("the %s capability check of %s failed", target, doc.uri)
             return
-        if doc.closed or doc.analysed_version != version or self.settings.target != target:
+        if doc.closed or doc.published is None or doc.published[1] != version or self.settings.target != target:
             return
         doc.target_diagnostics = (version, items)
         self.publish(doc)
@@ -198,26 +221,15 @@ class Workspace:
         if self._targets is not None:
             self._targets.shutdown(wait=False, cancel_futures=True)
 
-    def _analyze(self, path: Optional[str], text: str):
+    def _analyze(self, doc: Document, text: str):
+        """The incremental analysis of the document's text (in the worker thread), and the files it read."""
         reads: set = set()
 
         def read(p: str) -> Optional[str]:
             reads.add(os.path.abspath(p))
             return self.read(p)
 
-        # No garbage collection while the analysis and its index are built (analyze() itself does the
-        # same): they allocate hundreds of thousands of objects and nothing to free, and the collector's
-        # passes over them cost more than the work (a 5,000-line file's Context: 0.7-1.6 s with it, 0.12 s
-        # without). The analyses left behind are cyclic garbage all the same: a full collection every
-        # ~10 changes of such a file takes 2-3 s (benchmarks/results.md).
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            analysis = analyze(text, path, read=read)
-            return Context(analysis), frozenset(reads)
-        finally:
-            if was_enabled:
-                gc.enable()
+        return doc.analyzer.analyze(text, doc.path, read=read), frozenset(reads)
 
     async def current(self, uri: str, timeout: float = 10.0) -> Optional[Document]:
         """The document once its analysis matches its text (None if it is not open)."""

@@ -26,8 +26,7 @@ def _code_description(code: str):
     return t.CodeDescription(href=f"{_CODES_URI[0]}#{code.lower()}") if _CODES_URI[0] else None
 
 
-def to_lsp(doc, d) -> t.Diagnostic:
-    lines = doc.analysed_lines
+def to_lsp(lines, doc, d) -> t.Diagnostic:
     related = [t.DiagnosticRelatedInformation(
         location=t.Location(uri=uri_of(r.path, doc.uri) if r.path and r.path != doc.path else doc.uri,
                             range=lines.range(r.span) if not r.path or r.path == doc.path else _plain_range(r.span)),
@@ -67,11 +66,14 @@ def _from_json(obj: dict):
 
 
 def publish(ls, doc) -> None:
-    diags = [to_lsp(doc, d) for d in doc.ctx.analysis.diagnostics if d.path in (None, doc.path)]
-    version, extra = doc.target_diagnostics
-    if version == doc.analysed_version:
-        diags += [to_lsp(doc, _from_json(obj)) for obj in extra]
-    ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri=doc.uri, version=doc.analysed_version,
+    """The diagnostics of the document's newest analysis (doc.published), with the target's W601s when
+    they are for that version."""
+    analysis, version, lines = doc.published
+    diags = [to_lsp(lines, doc, d) for d in analysis.diagnostics if d.path in (None, doc.path)]
+    extra_version, extra = doc.target_diagnostics
+    if extra_version == version:
+        diags += [to_lsp(lines, doc, _from_json(obj)) for obj in extra]
+    ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri=doc.uri, version=version,
                                                                     diagnostics=diags))
 
 

@@ -101,7 +101,7 @@ async def test_a_burst_of_changes_is_analysed_once_or_twice_and_only_the_newest_
     published = []
     settings = Settings()
     settings.analysis_delay_ms = 0
-    ws = Workspace(lambda doc: published.append((doc.analysed_version, doc.ctx.analysis.text)), settings)
+    ws = Workspace(lambda doc: published.append((doc.published[1], doc.published[0].text)), settings)
     text = (EXAMPLES / "resnet50.nns").read_text()
     ws.open("untitled:a", 1, text)
     for v in range(2, 52):  # 50 keystrokes while the first analysis runs
@@ -128,8 +128,8 @@ async def test_a_document_reads_the_open_buffer_of_the_file_it_uses(tmp_path):
     (tmp_path / "b.nns").write_text("block B {\n    input x\n    y = x -> ReLU\n    output y\n}\n")
     net = 'use "b"\n\nnetwork N {\n    input x: [N, 4]\n    y = x -> B\n    output y\n}\n'
     published = []
-    ws = Workspace(lambda doc: published.append((doc.uri, doc.analysed_version,
-                                                 [d.code for d in doc.ctx.analysis.diagnostics])), Settings())
+    ws = Workspace(lambda doc: published.append((doc.uri, doc.published[1],
+                                                 [d.code for d in doc.published[0].diagnostics])), Settings())
     n_uri, b_uri = (tmp_path / "n.nns").as_uri(), (tmp_path / "b.nns").as_uri()
     ws.open(n_uri, 1, net)
     await ws.current(n_uri)
