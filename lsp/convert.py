@@ -5,6 +5,7 @@ a line table, so each conversion is a lookup, not a scan of the text."""
 from __future__ import annotations
 
 import bisect
+import re
 from typing import Optional
 
 from lsprotocol import types as t
@@ -12,16 +13,18 @@ from lsprotocol import types as t
 from nnlang.span import Span
 
 
+_NEWLINE = re.compile("\n")
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
 class LineMap:
     def __init__(self, text: str, encoding: str = "utf-16"):
         self.text = text
         self.encoding = encoding
-        self.starts = [0]
-        for i, ch in enumerate(text):
-            if ch == "\n":
-                self.starts.append(i + 1)
-        # Only lines with characters outside the BMP (or any non-ASCII, for utf-8) need a per-char walk.
-        self._wide = encoding != "utf-32" and any(ord(c) > (0xFFFF if encoding == "utf-16" else 0x7F) for c in text)
+        self.starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
+        # Only texts with characters outside the BMP (or any non-ASCII, for utf-8) need a per-char walk.
+        self._wide = encoding != "utf-32" and not text.isascii() and (
+            encoding == "utf-8" or _ASTRAL.search(text) is not None)
 
     def _line_text(self, line: int) -> str:
         end = self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(self.text)
@@ -33,6 +36,17 @@ class LineMap:
         if self.encoding == "utf-8":
             return len(s.encode("utf-8"))
         return len(s)
+
+    @property
+    def plain(self) -> bool:
+        """Code-point columns are the client's columns on every line: nothing to convert."""
+        return not self._wide
+
+    def character(self, line0: int, col0: int) -> int:
+        """A 0-based line and code-point column -> the client's character offset on that line."""
+        if not self._wide or line0 >= len(self.starts):
+            return col0
+        return self._units(self._line_text(line0)[:col0])
 
     def position(self, line: int, column: int) -> t.Position:
         """A 1-based line and code-point column -> an LSP position."""

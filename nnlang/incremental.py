@@ -88,6 +88,7 @@ class IncrementalAnalyzer:
         self._networks: dict = {}  # id(network Definition) -> (key, Graph, [Diagnostic])
         self._imports: dict = {}  # path -> (text, module, diagnostics): `use`d files parsed
         self._run = 0
+        self._pending: list = []  # (graph, moves) not applied yet (see settle)
         self.reused = 0  # of the last run: pieces reused, pieces parsed, networks reused, lowered
         self.parsed = 0
         self.networks_reused = 0
@@ -95,14 +96,26 @@ class IncrementalAnalyzer:
         self.whole = False  # the last run analysed the text whole
 
     def analyze(self, text: str, path: Optional[str] = None,
-                read: Optional[Callable[[str], Optional[str]]] = None) -> Analysis:
+                read: Optional[Callable[[str], Optional[str]]] = None, settle: bool = True) -> Analysis:
+        """With settle=False the places in reused graphs may still be those of the previous text until
+        `settle()` runs (the diagnostics are right): the language server publishes the diagnostics
+        first and moves the graphs, which only its requests read, afterwards."""
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._analyze(text, path, read or _read_disk)
+            analysis = self._analyze(text, path, read or _read_disk)
+            if settle:
+                self.settle()
+            return analysis
         finally:
             if was_enabled:
                 gc.enable()
+
+    def settle(self) -> None:
+        """Move the reused graphs to the places of the last analysed text."""
+        pending, self._pending = self._pending, []
+        for graph, moves in pending:
+            _move_graph(graph, moves)
 
     # ---- one run ---------------------------------------------------------------------------------
 
@@ -151,7 +164,8 @@ class IncrementalAnalyzer:
             if old is not None and old[0][0] is d and old[0][1] == key[1]:
                 graph, diags = old[1], old[2]
                 if moves:
-                    diags = self._move_graph(graph, diags, moves)
+                    diags = _move_diagnostics(diags, _mover(moves))
+                    self._pending.append((graph, moves))
                 self.networks_reused += 1
             else:
                 own = DiagnosticSink()
@@ -224,53 +238,6 @@ class IncrementalAnalyzer:
         ids = frozenset((name, id(d), p) for name, (d, p) in used.items())
         return (defn, ids, tuple(d for d, _ in used.values()))
 
-    def _move_graph(self, graph, diags: list, moves: list) -> list:
-        """Shift every place in this document (path None) by the move of the piece it was in."""
-        olds = [m[0] for m in moves]
-
-        def delta(span: Span):
-            k = bisect.bisect_right(olds, span.start) - 1
-            if k >= 0 and moves[k][0] <= span.start < moves[k][1]:
-                return moves[k][2], moves[k][3]
-            return None
-
-        def span_of(span: Span) -> Span:
-            d = delta(span)
-            return span if d is None else _shift_span(span, *d)
-
-        cache: dict = {}
-
-        def site_of(site: Site) -> Site:
-            if site.path is not None:
-                return site
-            got = cache.get(id(site))
-            if got is None:
-                got = cache[id(site)] = (site, Site(span_of(site.span), None))
-            return got[1]
-
-        def sites(seq) -> tuple:
-            return tuple(site_of(s) for s in seq)
-
-        for node in graph.nodes:
-            node.site = site_of(node.site)
-            if node.instantiation:
-                node.instantiation = sites(node.instantiation)
-        for tensor in graph.tensors:
-            tensor.site = site_of(tensor.site)
-            if tensor.bound:
-                tensor.bound = [(sites(inst), name) for inst, name in tensor.bound]
-        for scope in graph.root.scopes():
-            scope.site = site_of(scope.site)
-            if scope.definition is not None:
-                scope.definition = site_of(scope.definition)
-        moved = []
-        for d in diags:
-            related = tuple(r if r.path is not None else Related(span_of(r.span), r.message, r.path)
-                            for r in d.related)
-            moved.append(replace(d, span=span_of(d.span) if d.path is None else d.span, related=related))
-        return moved
-
-
 class _ImportCache(dict):
     """_Imports' per-run cache, backed by the analyzer's: a `use`d file whose text is unchanged keeps
     its parsed module (so its blocks keep their identity, and networks using them their graphs)."""
@@ -331,6 +298,57 @@ def _called_names(d: n.Definition) -> set:
         elif isinstance(s, n.ForStmt):
             stack += s.body
     return names
+
+
+# ---- moving graphs and diagnostics -------------------------------------------------------------
+
+def _mover(moves: list):
+    """span -> span moved with the piece it was in (moves: sorted (old start, old end, d_offset, d_line))."""
+    olds = [m[0] for m in moves]
+
+    def move(span: Span) -> Span:
+        k = bisect.bisect_right(olds, span.start) - 1
+        if k >= 0 and moves[k][0] <= span.start < moves[k][1]:
+            return _shift_span(span, moves[k][2], moves[k][3])
+        return span
+
+    return move
+
+
+def _move_diagnostics(diags: list, move) -> list:
+    return [replace(d, span=move(d.span) if d.path is None else d.span,
+                    related=tuple(r if r.path is not None else Related(move(r.span), r.message, r.path)
+                                  for r in d.related)) for d in diags]
+
+
+def _move_graph(graph, moves: list) -> None:
+    """Every place in this document (a Site with path None) moved with its piece, in place."""
+    move = _mover(moves)
+    done: dict = {}
+
+    def site_of(site: Site) -> Site:
+        if site.path is not None:
+            return site
+        got = done.get(id(site))
+        if got is None:
+            got = done[id(site)] = (site, Site(move(site.span), None))  # the old site kept: its id stays unique
+        return got[1]
+
+    def sites(seq) -> tuple:
+        return tuple([site_of(s) for s in seq])
+
+    for node in graph.nodes:
+        node.site = site_of(node.site)
+        if node.instantiation:
+            node.instantiation = sites(node.instantiation)
+    for tensor in graph.tensors:
+        tensor.site = site_of(tensor.site)
+        if tensor.bound:
+            tensor.bound = [(sites(inst), name) for inst, name in tensor.bound]
+    for scope in graph.root.scopes():
+        scope.site = site_of(scope.site)
+        if scope.definition is not None:
+            scope.definition = site_of(scope.definition)
 
 
 # ---- moving syntax trees -----------------------------------------------------------------------

@@ -30,11 +30,13 @@ def _location(uri: str, lines: LineMap, span) -> t.Location:
     return t.Location(uri=uri, range=lines.range(span))
 
 
-def _file_index(ls, path: str):
-    """(uri, Index, LineMap) of a file: its open document's analysis, or the file parsed from disk."""
+async def _file_index(ls, path: str):
+    """(uri, Index, LineMap) of a file: its open document's current analysis, or the file as on disk."""
     for doc in list(ls.documents.docs.values()):
-        if doc.path == path and doc.ctx is not None:
-            return doc.uri, doc.ctx.index, doc.analysed_lines
+        if doc.path == path:
+            current = await ls.documents.current(doc.uri)
+            if current is not None:
+                return current.uri, current.ctx.index, current.analysed_lines
     text = ls.documents.read(path)
     if text is None:
         return None
@@ -44,12 +46,16 @@ def _file_index(ls, path: str):
     return from_fs_path(path), Index.of(a), LineMap(text, ls.documents.encoding)
 
 
-def _all_occurrences(ls, doc, symbol) -> list:
+async def _all_occurrences(ls, doc, symbol) -> list:
     """(uri, LineMap, Occurrence) of the symbol in every open document and in its own file."""
     seen, out = set(), []
-    sources = [(d.uri, d.ctx.index, d.analysed_lines) for d in list(ls.documents.docs.values()) if d.ctx is not None]
+    sources = []
+    for other in list(ls.documents.docs.values()):
+        current = await ls.documents.current(other.uri)
+        if current is not None:
+            sources.append((current.uri, current.ctx.index, current.analysed_lines))
     if symbol.path and symbol.path not in {d.path for d in ls.documents.docs.values()}:
-        found = _file_index(ls, symbol.path)
+        found = await _file_index(ls, symbol.path)
         if found is not None:
             sources.append(found)
     for uri, index, lines in sources:
@@ -71,7 +77,7 @@ def register(server, guard):
         sym = occ.symbol
         if sym.path in (None, doc.path):
             return _location(doc.uri, doc.analysed_lines, sym.span)
-        found = _file_index(ls, sym.path)
+        found = await _file_index(ls, sym.path)
         if found is None:
             return None
         uri, _, lines = found
@@ -84,7 +90,7 @@ def register(server, guard):
         if occ is None:
             return []
         include = params.context.include_declaration if params.context else True
-        return [_location(uri, lines, o.span) for uri, lines, o in _all_occurrences(ls, doc, occ.symbol)
+        return [_location(uri, lines, o.span) for uri, lines, o in await _all_occurrences(ls, doc, occ.symbol)
                 if include or not o.is_definition]
 
     @server.feature(t.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
@@ -121,7 +127,7 @@ def register(server, guard):
         if clash:
             raise ValueError(f"{new!r} is already {clash}")
         changes: dict = {}
-        for uri, lines, o in _all_occurrences(ls, doc, sym):
+        for uri, lines, o in await _all_occurrences(ls, doc, sym):
             changes.setdefault(uri, []).append(t.TextEdit(range=lines.range(o.span), new_text=new))
         return t.WorkspaceEdit(changes=changes)
 
