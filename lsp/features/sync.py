@@ -6,6 +6,13 @@ from lsprotocol import types as t
 from pygls.uris import to_fs_path
 
 
+def _encoding(ls) -> str:
+    """The negotiated position encoding as its protocol name ("utf-16" ...): pygls's default is the enum
+    member PositionEncodingKind.Utf16, whose str() is "PositionEncodingKind.Utf16", not its value."""
+    enc = ls.workspace.position_encoding or "utf-16"
+    return getattr(enc, "value", enc)
+
+
 def register(server, guard):
     @server.feature(t.INITIALIZE)
     @guard("initialize")
@@ -15,7 +22,7 @@ def register(server, guard):
     @server.feature(t.INITIALIZED)
     @guard("initialized")
     def initialized(ls, params):
-        ls.documents.encoding = str(ls.workspace.position_encoding or "utf-16")
+        ls.documents.encoding = _encoding(ls)
 
     @server.feature(t.SHUTDOWN)
     @guard("shutdown")
@@ -25,7 +32,7 @@ def register(server, guard):
     @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
     @guard("didOpen")
     def did_open(ls, params: t.DidOpenTextDocumentParams):
-        ls.documents.encoding = str(ls.workspace.position_encoding or "utf-16")
+        ls.documents.encoding = _encoding(ls)
         d = params.text_document
         ls.documents.open(d.uri, d.version, ls.workspace.get_text_document(d.uri).source)
 
