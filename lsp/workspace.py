@@ -83,7 +83,8 @@ class Document:
         self.target_diagnostics: tuple = (None, [])  # (version, W601 diagnostics as JSON objects)
         self.published: Optional[tuple] = None  # (analysis, version, line map) of the diagnostics last sent
         self.analyzer = IncrementalAnalyzer()  # used by the worker thread only
-        self.wanted = asyncio.Event()  # a request waits for the index of the current text
+        self.wake = asyncio.Event()  # a request waits for the index, or the text changed (see _run)
+        self.requested = False  # a request waits for the index of the current text
 
     def set_text(self, version: int, text: str) -> None:
         self.version, self.text = version, text
@@ -156,6 +157,7 @@ class Workspace:
 
     def schedule(self, doc: Document) -> None:
         doc.dirty = True
+        doc.wake.set()
         if doc.task is None or doc.task.done():
             doc.task = asyncio.ensure_future(self._run(doc))
 
@@ -187,14 +189,15 @@ class Workspace:
             # The index is built when a request waits for it, or after a short quiet spell: a change
             # arriving meanwhile is analysed first (an index of a text already replaced helps nobody,
             # and on a large file it costs as much as the incremental analysis).
-            if not doc.wanted.is_set():
+            if not doc.requested and not doc.dirty:
+                doc.wake.clear()
                 try:
-                    await asyncio.wait_for(doc.wanted.wait(), _QUIET_S)
+                    await asyncio.wait_for(doc.wake.wait(), _QUIET_S)
                 except asyncio.TimeoutError:
                     pass
             if doc.closed or doc.dirty:
                 continue
-            doc.wanted.clear()
+            doc.requested = False
             try:
                 ctx = await loop.run_in_executor(self.executor, _context, analysis, doc.analyzer)
             except Exception:
@@ -251,7 +254,8 @@ class Workspace:
         deadline = time.monotonic() + timeout
         doc = self.docs.get(uri)
         while doc is not None and not doc.closed and doc.analysed_version != doc.version:
-            doc.wanted.set()
+            doc.requested = True
+            doc.wake.set()
             if doc.task is None or doc.task.done():
                 self.schedule(doc)
             remaining = deadline - time.monotonic()
