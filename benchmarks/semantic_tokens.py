@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from generate import residual_network
 
 from nnlang.analyze import analyze
-from nnlang.ide import outline
+from nnlang.ide import highlight, outline
 from nnlang.ide.hover import Context
 
 LINES = 5000
@@ -90,11 +90,11 @@ def measure(name: str, text: str, runs: int = 15) -> dict:
     ctx = Context(analyze(text))
     analysis_ms = (time.perf_counter() - t) * 1000
     lines = LineMap(text, "utf-16")
-    tokens = outline.semantic_tokens(ctx)
+    tokens = highlight.semantic_tokens(ctx)
     row = {
         "file": name, "lines": text.count("\n"), "chars": len(text), "tokens": len(tokens),
         "analysis_ms": round(analysis_ms),
-        "semantic_tokens_ms": _time(lambda: outline.semantic_tokens(ctx), runs),
+        "semantic_tokens_ms": _time(lambda: highlight.semantic_tokens(ctx), runs),
         "encode_ms": _time(lambda: encode(lines, tokens), runs),
         "folds_ms": _time(lambda: outline.folding_ranges(ctx), runs),
         "symbols_ms": _time(lambda: outline.document_symbols(ctx), runs),

@@ -136,21 +136,37 @@ def analyze(text: str, path: Optional[str] = None, network: Optional[str] = None
             gc.enable()
 
 
-def _analyze(text, path, network, overrides, read) -> Analysis:
-    parsed = parse(text)
-    module = parsed.module
+def check_module(module: n.Module, syntax: list, path: Optional[str], imports: "_Imports") -> tuple:
+    """Everything before lowering: the syntax diagnostics, the `use`d files' blocks and errors, the
+    static checks. Returns (sink, blocks). (analyze() and the incremental analyzer share it.)"""
     sink = DiagnosticSink()
-    for d in parsed.diagnostics:
+    for d in syntax:
         sink.add(d)
     blocks: dict = {}
     for d in module.definitions:
         if d.kind == "block":
             blocks.setdefault(d.name.id, BlockDef(d, None))
     base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
-    imports = _Imports(read or _read_disk)
     imports.collect(module, base_dir, sink, blocks, os.path.abspath(path) if path else None)
     imports.report_errors(sink, blocks)
     StaticChecker(sink, blocks).check_module(module)
+    return sink, blocks
+
+
+def finish(text: str, path: Optional[str], module: n.Module, syntax: list, sink: DiagnosticSink, graphs: dict,
+           network: Optional[str], blocks: dict) -> Analysis:
+    """The Analysis, its diagnostics with their cascades dropped, placed and sorted."""
+    diags = _drop_cascades(syntax, sink.items)
+    if path is not None:
+        diags = [d if d.path else replace(d, path=path) for d in diags]
+    return Analysis(path=path, text=text, module=module, diagnostics=sorted(diags, key=sort_key),
+                    graphs=graphs, network=network, blocks=blocks)
+
+
+def _analyze(text, path, network, overrides, read) -> Analysis:
+    parsed = parse(text)
+    module = parsed.module
+    sink, blocks = check_module(module, parsed.diagnostics, path, _Imports(read or _read_disk))
 
     networks = [d for d in module.definitions if d.kind == "network"]
     selected = None
@@ -172,11 +188,7 @@ def _analyze(text, path, network, overrides, read) -> Analysis:
             continue
         graphs[d.name.id] = lowerer.lower_network(d, overrides if d.name.id == selected else None)
 
-    diags = _drop_cascades(parsed.diagnostics, sink.items)
-    if path is not None:
-        diags = [d if d.path else replace(d, path=path) for d in diags]
-    return Analysis(path=path, text=text, module=module, diagnostics=sorted(diags, key=sort_key),
-                    graphs=graphs, network=selected, blocks=blocks)
+    return finish(text, path, module, parsed.diagnostics, sink, graphs, selected, blocks)
 
 
 def _drop_cascades(syntax: list, all_diags: list) -> list:

@@ -23,16 +23,14 @@ from __future__ import annotations
 
 import bisect
 import gc
-import os
 import re
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
-from .analyze import Analysis, _drop_cascades, _Imports, _read_disk, analyze
-from .check.static import StaticChecker
-from .diagnostics import DiagnosticSink, Related, sort_key
+from .analyze import Analysis, _Imports, _read_disk, analyze, check_module, finish
+from .diagnostics import DiagnosticSink, Related
 from .ir.graph import Site
-from .ir.lower import BlockDef, Lowerer
+from .ir.lower import Lowerer
 from .span import Span
 from .syntax import nodes as n
 from .syntax import parse
@@ -126,7 +124,7 @@ class IncrementalAnalyzer:
             self._pieces.clear()
             self._networks.clear()
             self.whole = True
-            return analyze(text, path, read=self._reader(read))
+            return analyze(text, path, read=read)
         pieces, moves = self._place_pieces(text, starts)
         if pieces is None:  # a syntax error whose recovery may reach past its piece: as a whole
             self._networks.clear()
@@ -137,19 +135,9 @@ class IncrementalAnalyzer:
                           definitions=[d for p in pieces for d in p.module.definitions])
         syntax = [d for p in pieces for d in p.diagnostics]
 
-        sink = DiagnosticSink()
-        for d in syntax:
-            sink.add(d)
-        blocks: dict = {}
-        for d in module.definitions:
-            if d.kind == "block":
-                blocks.setdefault(d.name.id, BlockDef(d, None))
-        base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
-        imports = _Imports(self._reader(read))
-        imports.cache = _ImportCache(self._imports, imports.read)
-        imports.collect(module, base_dir, sink, blocks, os.path.abspath(path) if path else None)
-        imports.report_errors(sink, blocks)
-        StaticChecker(sink, blocks).check_module(module)
+        imports = _Imports(read)
+        imports.cache = _ImportCache(self._imports, read)
+        sink, blocks = check_module(module, syntax, path, imports)
 
         networks = [d for d in module.definitions if d.kind == "network"]
         selected = networks[-1].name.id if networks else None
@@ -178,14 +166,7 @@ class IncrementalAnalyzer:
                 sink.add(diag)
         self._networks = kept
 
-        diags = _drop_cascades(syntax, sink.items)
-        if path is not None:
-            diags = [d if d.path else replace(d, path=path) for d in diags]
-        return Analysis(path=path, text=text, module=module, diagnostics=sorted(diags, key=sort_key),
-                        graphs=graphs, network=selected, blocks=blocks)
-
-    def _reader(self, read):
-        return read
+        return finish(text, path, module, syntax, sink, graphs, selected, blocks)
 
     # ---- pieces ----------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import weakref
 
 from lsprotocol import types as t
 
-from nnlang.ide.outline import TOKEN_MODIFIERS, TOKEN_TYPES, semantic_tokens
+from nnlang.ide.highlight import TOKEN_MODIFIERS, TOKEN_TYPES, semantic_tokens
 
 LEGEND = t.SemanticTokensLegend(token_types=list(TOKEN_TYPES), token_modifiers=list(TOKEN_MODIFIERS))
 

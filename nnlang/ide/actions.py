@@ -154,7 +154,7 @@ def _step_of_call(module: n.Module, span) -> Optional[tuple]:
     for d in module.definitions:
         if not (d.span.start <= span.start <= d.span.end):
             continue
-        for stmt in _statements(d.body):
+        for stmt in n.statements(d.body):
             if isinstance(stmt, n.AssignStmt) and stmt.chain.span.start <= span.start <= stmt.chain.span.end:
                 hit = steps(stmt.chain.steps, False)
                 if hit is not None:
@@ -169,7 +169,7 @@ def _remove_unused(ctx, d) -> list:
     for defn in a.module.definitions:
         if not (defn.span.start <= d.span.start <= defn.span.end):
             continue
-        for stmt in _statements(defn.body):
+        for stmt in n.statements(defn.body):
             if isinstance(stmt, n.AssignStmt) and len(stmt.targets) == 1 and \
                     stmt.targets[0].span.start == d.span.start and stmt.targets[0].span.end == d.span.end:
                 start, end = _line_extent(a.text, stmt.span.start, stmt.span.end)
@@ -201,7 +201,7 @@ def _add_output(ctx, d) -> list:
                  and x.name.span.end == d.span.end), None)
     if defn is None:
         return []
-    flat = list(_statements(defn.body))
+    flat = list(n.statements(defn.body))
     if any(isinstance(s, n.OutputStmt) for s in flat):
         return []
     if any(x.code.startswith("E0") and defn.span.start <= x.span.start <= defn.span.end for x in a.diagnostics):
@@ -229,16 +229,6 @@ def _add_output(ctx, d) -> list:
     else:
         edit = Edit(line_start, line_start, f"{indent}output {last}\n")
     return [Fix(title, [edit], d, preferred=True)]
-
-
-def _statements(body):
-    for s in body:
-        yield s
-        if isinstance(s, n.IfStmt):
-            yield from _statements(s.then)
-            yield from _statements(s.orelse or ())
-        elif isinstance(s, n.ForStmt):
-            yield from _statements(s.body)
 
 
 def apply(text: str, edits: Iterable[Edit]) -> str:

@@ -199,7 +199,7 @@ def _tensor_shape(ctx: Context, sym: Symbol) -> Optional[str]:
     for d in a.module.definitions:
         if d.name.id != sym.container:
             continue
-        for stmt in _statements(d.body):
+        for stmt in n.statements(d.body):
             if isinstance(stmt, n.InputStmt):
                 for decl in stmt.decls:
                     if decl.name.span == sym.span:
@@ -220,16 +220,6 @@ def _tensor_shape(ctx: Context, sym: Symbol) -> Optional[str]:
                     shapes = {st._types_text((types[k] if k < len(types) else None,)) for types in info.outputs}
                     return " | ".join(sorted(shapes))
     return None
-
-
-def _statements(body):
-    for s in body:
-        yield s
-        if isinstance(s, n.IfStmt):
-            yield from _statements(s.then)
-            yield from _statements(s.orelse or ())
-        elif isinstance(s, n.ForStmt):
-            yield from _statements(s.body)
 
 
 def _param_decl(analysis, sym: Symbol):

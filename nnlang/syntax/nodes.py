@@ -227,3 +227,14 @@ class Use:
 class Module:
     uses: list[Use] = field(default_factory=list)
     definitions: list[Definition] = field(default_factory=list)
+
+
+def statements(body):
+    """Every statement of a body, depth first: those inside `if` / `else` / `for` too."""
+    for s in body:
+        yield s
+        if isinstance(s, IfStmt):
+            yield from statements(s.then)
+            yield from statements(s.orelse or ())
+        elif isinstance(s, ForStmt):
+            yield from statements(s.body)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from nnlang.analyze import analyze
+from nnlang.ide import highlight as hl
 from nnlang.ide import outline as o
 from nnlang.ide.hover import Context
 
@@ -323,7 +324,7 @@ D, R, L, DOC = "declaration", "readonly", "defaultLibrary", "documentation"
 def test_semantic_tokens_token_by_token(tmp_path):
     ctx = context(SMALL, str(tmp_path / "small.nns"))
     assert ctx.analysis.diagnostics == []
-    assert o.describe(ctx) == [
+    assert hl.describe(ctx) == [
         (0, 0, "use", "keyword", []),
         (0, 4, '"std/resnet"', "string", []),
         (0, 18, "# BasicBlock", "comment", []),
@@ -409,24 +410,24 @@ def test_semantic_tokens_token_by_token(tmp_path):
         (18, 11, "logits", "variable", []),
     ]
     # the raw form: (line, column, length, type index, modifier bits)
-    assert o.semantic_tokens(ctx)[:2] == [(0, 0, 3, o.KEYWORD, 0), (0, 4, 12, o.STRING, 0)]
-    assert o.semantic_tokens(ctx)[9] == (3, 10, 1, o.VARIABLE, o.DECLARATION | o.READONLY)
-    assert o.TOKEN_TYPES[o.TYPE_PARAMETER] == "typeParameter" and o.TOKEN_MODIFIERS[3] == "documentation"
+    assert hl.semantic_tokens(ctx)[:2] == [(0, 0, 3, hl.KEYWORD, 0), (0, 4, 12, hl.STRING, 0)]
+    assert hl.semantic_tokens(ctx)[9] == (3, 10, 1, hl.VARIABLE, hl.DECLARATION | hl.READONLY)
+    assert hl.TOKEN_TYPES[hl.TYPE_PARAMETER] == "typeParameter" and hl.TOKEN_MODIFIERS[3] == "documentation"
 
 
 def test_semantic_tokens_range():
     ctx = context(SMALL)
-    all_tokens = o.semantic_tokens(ctx)
-    assert o.semantic_tokens(ctx, 6, 7) == [tok for tok in all_tokens if 6 <= tok[0] <= 7]
-    assert [tok[0] for tok in o.semantic_tokens(ctx, 6, 7)] == [6] * 5 + [7] * 4
-    assert o.semantic_tokens(ctx, 100, 200) == []
-    assert o.semantic_tokens(ctx, None, 0) == all_tokens[:3]
+    all_tokens = hl.semantic_tokens(ctx)
+    assert hl.semantic_tokens(ctx, 6, 7) == [tok for tok in all_tokens if 6 <= tok[0] <= 7]
+    assert [tok[0] for tok in hl.semantic_tokens(ctx, 6, 7)] == [6] * 5 + [7] * 4
+    assert hl.semantic_tokens(ctx, 100, 200) == []
+    assert hl.semantic_tokens(ctx, None, 0) == all_tokens[:3]
 
 
 def test_semantic_tokens_multiline_crlf_and_wide_characters():
     text = ('network N {\r\n    """Doc 😀\r\n\r\n    end"""\r\n    input x: [B, 4]\r\n'
             '    y = x -> "é😀": Linear(2)  # ü\r\n    output y\r\n}\r\n')
-    assert o.describe(context(text)) == [
+    assert hl.describe(context(text)) == [
         (0, 0, "network", "keyword", []),
         (0, 8, "N", "type", [D]),
         (1, 4, '"""Doc 😀', "string", [DOC]),  # one token per line, none for the empty line, no `\r`
@@ -450,7 +451,7 @@ def test_semantic_tokens_multiline_crlf_and_wide_characters():
 def test_semantic_tokens_of_broken_text():
     """The parser dropped `(k, bias=true -> ReLU`: its names are classified by their neighbours (and
     `k` as the network's parameter); the rest of the file by the syntax tree."""
-    assert o.describe(context(BROKEN))[9:] == [
+    assert hl.describe(context(BROKEN))[9:] == [
         (2, 4, "y", "variable", [D]),
         (2, 8, "x", "variable", [R]),
         (2, 10, "->", "operator", []),
@@ -471,7 +472,7 @@ def test_semantic_tokens_of_broken_text():
     ]
     # a statement dropped whole, a stray character, an unknown layer and block
     text = "network A {\n    input x: [N, 4]\n    return x -> Relu @ 1\n    y = x -> Nope(3) -> Foo\n}\n"
-    assert o.describe(context(text))[6:] == [
+    assert hl.describe(context(text))[6:] == [
         (2, 4, "return", "variable", []),
         (2, 11, "x", "variable", []),
         (2, 13, "->", "operator", []),
@@ -486,7 +487,7 @@ def test_semantic_tokens_of_broken_text():
         (3, 24, "Foo", "class", []),
     ]
     # a header the parser could not read
-    assert o.describe(context("block B(c: int\nnetwork N(k: int = 1) {\n"))[:4] == [
+    assert hl.describe(context("block B(c: int\nnetwork N(k: int = 1) {\n"))[:4] == [
         (0, 0, "block", "keyword", []), (0, 6, "B", "type", [D]), (0, 8, "c", "parameter", [D]),
         (0, 11, "int", "type", [L])]
 
@@ -494,10 +495,10 @@ def test_semantic_tokens_of_broken_text():
 def _invariants(ctx) -> None:
     lines = ctx.analysis.text.split("\n")
     prev_end = (-1, 0)
-    for line, col, length, typ, mods in o.semantic_tokens(ctx):
+    for line, col, length, typ, mods in hl.semantic_tokens(ctx):
         assert (line, col) >= prev_end and length > 0
         assert col + length <= len(lines[line].rstrip("\r"))
-        assert 0 <= typ < len(o.TOKEN_TYPES) and 0 <= mods < 1 << len(o.TOKEN_MODIFIERS)
+        assert 0 <= typ < len(hl.TOKEN_TYPES) and 0 <= mods < 1 << len(hl.TOKEN_MODIFIERS)
         prev_end = (line, col + length)
     for f in o.folding_ranges(ctx):
         assert 1 <= f.start_line < f.end_line <= len(lines)
@@ -534,8 +535,8 @@ def test_results_are_kept_with_their_context_and_go_with_it():
     import gc
 
     ctx = context(SMALL)
-    tokens = o.semantic_tokens(ctx)
-    assert o.semantic_tokens(ctx) is tokens and o.folding_ranges(ctx) is o.folding_ranges(ctx)
+    tokens = hl.semantic_tokens(ctx)
+    assert hl.semantic_tokens(ctx) is tokens and o.folding_ranges(ctx) is o.folding_ranges(ctx)
     assert o.document_symbols(ctx) is o.document_symbols(ctx)
     assert o.document_entries(ctx.analysis) is o.document_entries(ctx.analysis)
     before = len(o._derived)
