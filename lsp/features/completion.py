@@ -7,7 +7,8 @@ from __future__ import annotations
 from lsprotocol import types as t
 from pygls.capabilities import get_capability
 
-from nnlang.ide.complete import complete, signature_help
+from nnlang.ide.complete import complete
+from nnlang.ide.signature import signature_help
 
 TRIGGERS = [">", "(", ",", '"', "/", ":"]  # `->`, a call, the next argument, a `use` path, a step name
 SIGNATURE_TRIGGERS = ["(", ","]

@@ -10,6 +10,7 @@ import pytest
 
 from nnlang.analyze import analyze
 from nnlang.ide import complete as c
+from nnlang.ide import signature as sg
 from nnlang.ide.hover import Context
 from nnlang.layers import registry
 
@@ -31,7 +32,7 @@ def at(marked: str, path=None, ctx="same"):
 def sig(marked: str, path=None):
     offset = marked.index(CURSOR)
     text = marked.replace(CURSOR, "", 1)
-    return c.signature_help(Context(analyze(text, str(path) if path else None)), text, offset)
+    return sg.signature_help(Context(analyze(text, str(path) if path else None)), text, offset)
 
 
 def labels(result) -> list:
@@ -329,7 +330,7 @@ def test_every_position_of_an_example_and_its_prefixes(name):
     ctx = Context(analyze(text, str(path)))
     for offset in range(len(text) + 1):
         c._complete(ctx, text, offset, str(path))
-        c._signature_help(ctx, text, offset)
+        sg._signature_help(ctx, text, offset)
         c._complete(ctx, text[:offset], offset, str(path))
 
 
