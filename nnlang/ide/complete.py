@@ -1,4 +1,4 @@
-"""Completion and signature help, on the text as it is being typed.
+"""Completion on the text as it is being typed (signature help, nnlang.ide.signature, reads it the same way).
 
 The text is usually half typed and often does not parse, so the position is read from the tokens
 before the cursor (the lexer never fails): a scan from the start of the enclosing definition tracks
