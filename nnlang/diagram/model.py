@@ -285,8 +285,10 @@ class _Builder:
                       f'fontcolor="{S.CLUSTER_TEXT}" fontsize=10 labeljust=l penwidth=1')
             rec["cluster"] = f'id="{sid}" class="nn-scope nn-expanded kind-{kind}" {common} label=<{cl_text}>'
             if rec["rollable"]:
-                rolled = f"<B>{L.html(name, NAME_LIMIT)}</B> {L.html(kids[0].type_name)} \u00d7{len(kids)} (first shown)"
-                rec["rolled"] = f'id="{sid}" class="nn-scope nn-expanded nn-rolled kind-{kind}" {common} label=<{rolled}>'
+                rolled = (f"<B>{L.html(name, NAME_LIMIT)}</B> {L.html(kids[0].type_name)} \u00d7{len(kids)} "
+                          "(first shown)")
+                rec["rolled"] = (f'id="{sid}" class="nn-scope nn-expanded nn-rolled kind-{kind}" {common} '
+                                 f'label=<{rolled}>')
             self.info[sid] = {"kind": "block", "name": name, "path": scope.path, "type": type_text,
                               "attrs": [[k, L.value_text(v)] for k, v in scope.params.items()],
                               "outputs": [self.shape(t) for t in out_tids], "layers": len(nodes),

@@ -293,7 +293,8 @@ def group_norm(op: Op):
 @onnx_op("LRN")
 def lrn(op: Op):
     return Layer("LocalResponseNorm", {"size": int(op.attrs["size"]), "alpha": float(op.attrs.get("alpha", 1e-4)),
-                                       "beta": float(op.attrs.get("beta", 0.75)), "k": float(op.attrs.get("bias", 1.0))})
+                                       "beta": float(op.attrs.get("beta", 0.75)),
+                                       "k": float(op.attrs.get("bias", 1.0))})
 
 
 # ---- activations ------------------------------------------------------------------------------
