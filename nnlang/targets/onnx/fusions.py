@@ -175,14 +175,7 @@ def gelu_erf(view: View, erf):
     want = math.sqrt(2.0) if scaled.op_type == "Div" else 1.0 / math.sqrt(2.0)
     if not _near(view.scalar(scaled.input[1]), want):
         return None
-    add = view.only_consumer(erf.output[0], "Add")
-    if add is None or not _near(view.scalar(view.other_input(add, erf.output[0])), 1.0):
-        return None
-    tail = _half_product(view, x, add.output[0])
-    if tail is None:
-        return None
-    last, nodes = tail
-    return Fused(Layer("GELU", {}, inputs=[x], outputs=[last.output[0]]), [scaled, erf, add, *nodes])
+    return _gelu(view, x, erf, {}, [scaled])
 
 
 @onnx_fusion("Tanh")
@@ -202,15 +195,19 @@ def gelu_tanh(view: View, tanh):
             break
     else:
         return None
-    one = view.only_consumer(tanh.output[0], "Add")
-    if one is None or not _near(view.scalar(view.other_input(one, tanh.output[0])), 1.0):
+    return _gelu(view, x, tanh, {"approximate": "tanh"}, [*found, add, scaled])
+
+
+def _gelu(view: View, x: str, core, params: dict, nodes: list):
+    """The rest of both GELU forms, after erf / tanh (`core`): 0.5 x (1 + core)."""
+    one = view.only_consumer(core.output[0], "Add")
+    if one is None or not _near(view.scalar(view.other_input(one, core.output[0])), 1.0):
         return None
     tail = _half_product(view, x, one.output[0])
     if tail is None:
         return None
-    last, nodes = tail
-    return Fused(Layer("GELU", {"approximate": "tanh"}, inputs=[x], outputs=[last.output[0]]),
-                 [*found, add, scaled, tanh, one, *nodes])
+    last, rest = tail
+    return Fused(Layer("GELU", params, inputs=[x], outputs=[last.output[0]]), [*nodes, core, one, *rest])
 
 
 def _cubic_term(view: View, x: str, value: str):
