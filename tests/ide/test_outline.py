@@ -15,6 +15,7 @@ from nnlang.ide.hover import Context
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
+DATA = ROOT / "tests" / "data"
 
 
 def context(text: str, path: str | None = None) -> Context:
@@ -229,38 +230,7 @@ def test_workspace_files(tmp_path):
 
 # ---- folding ranges ----------------------------------------------------------------------------------
 
-FOLDS = """\
-# A file to fold:
-# every kind of range.
-use "std/resnet"
-use "std/transformer"
-
-block Head(classes: int,
-           hidden: int = 128) {
-    \"\"\"Multi-line
-    doc string.\"\"\"
-    input x
-    y = x
-        -> fc1: Linear(hidden)
-        -> ReLU
-    z = y -> g: Sequential {
-        Linear(classes)
-    }
-    output z
-}
-
-network Net(
-    classes: int = 10,
-) {
-    input image: [N, 3, 32, 32]
-    # a comment run
-    # of two lines
-    logits = image -> Conv2d(8, 3,
-                             padding=1) -> Flatten -> Head(classes)  # trailing
-    output logits  # not a run
-    # with this one
-}
-"""
+FOLDS = (DATA / "folds.nns").read_text()  # shared with the end-to-end tests
 
 
 def test_folding_every_kind():
@@ -295,28 +265,7 @@ def test_folding_broken_text():
 
 # ---- semantic tokens ----------------------------------------------------------------------------------
 
-SMALL = """\
-use "std/resnet"  # BasicBlock
-block Twice(c: int) {
-    "Doc."
-    input x
-    let w = int(c * 2)
-    y = x -> conv: Conv2d(w, 3, padding=1) -> BasicBlock(w)
-    for i in range(2) {
-        y = y -> ReLU
-    }
-    if x.channels != w {
-        x = x -> proj: Sequential { Conv2d(w, 1) }
-    }
-    out = (y, x) -> Add
-    output out
-}
-network Net(k: int = 10) {
-    input image: [N, 3, 32, 32]
-    logits = image -> body: Twice(8) * 2 -> Flatten -> Linear(k)
-    output logits
-}
-"""
+SMALL = (DATA / "small.nns").read_text()  # shared with the end-to-end tests
 
 D, R, L, DOC = "declaration", "readonly", "defaultLibrary", "documentation"
 

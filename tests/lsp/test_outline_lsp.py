@@ -12,10 +12,12 @@ import pytest_lsp
 from lsprotocol import types as t
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from conftest import EXAMPLES, open_doc
+from conftest import EXAMPLES, ROOT, open_doc
 
 # VS Code's capabilities, but a client that takes UTF-32 columns and flat document symbols only.
 _CLIENTS = ["visual-studio-code", "neovim", "utf-32-flat"]
+
+DATA = ROOT / "tests" / "data"
 
 
 def _capabilities(name: str) -> t.ClientCapabilities:
@@ -118,38 +120,7 @@ async def test_workspace_symbols_from_disk_and_open_documents(client, resnet18):
 
 # ---- folding ranges ---------------------------------------------------------------------------------
 
-FOLDS = """\
-# A file to fold:
-# every kind of range.
-use "std/resnet"
-use "std/transformer"
-
-block Head(classes: int,
-           hidden: int = 128) {
-    \"\"\"Multi-line
-    doc string.\"\"\"
-    input x
-    y = x
-        -> fc1: Linear(hidden)
-        -> ReLU
-    z = y -> g: Sequential {
-        Linear(classes)
-    }
-    output z
-}
-
-network Net(
-    classes: int = 10,
-) {
-    input image: [N, 3, 32, 32]
-    # a comment run
-    # of two lines
-    logits = image -> Conv2d(8, 3,
-                             padding=1) -> Flatten -> Head(classes)  # trailing
-    output logits  # not a run
-    # with this one
-}
-"""
+FOLDS = (DATA / "folds.nns").read_text()  # shared with the unit tests
 
 
 async def test_folding_ranges(client, tmp_path):
@@ -167,28 +138,7 @@ async def test_folding_ranges(client, tmp_path):
 
 # ---- semantic tokens --------------------------------------------------------------------------------
 
-SMALL = """\
-use "std/resnet"  # BasicBlock
-block Twice(c: int) {
-    "Doc."
-    input x
-    let w = int(c * 2)
-    y = x -> conv: Conv2d(w, 3, padding=1) -> BasicBlock(w)
-    for i in range(2) {
-        y = y -> ReLU
-    }
-    if x.channels != w {
-        x = x -> proj: Sequential { Conv2d(w, 1) }
-    }
-    out = (y, x) -> Add
-    output out
-}
-network Net(k: int = 10) {
-    input image: [N, 3, 32, 32]
-    logits = image -> body: Twice(8) * 2 -> Flatten -> Linear(k)
-    output logits
-}
-"""
+SMALL = (DATA / "small.nns").read_text()  # shared with the unit tests
 
 D, R, L, DOC = "declaration", "readonly", "defaultLibrary", "documentation"
 SMALL_TOKENS = [
