@@ -23,6 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from nnlang.analyze import analyze  # noqa: E402
+from nnlang.layers.base import weight_key  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def our_state(graph) -> dict:
     out = {}
     for node in graph.nodes:
         for w in node.weights:
-            key = f"{node.path}.{w.name}"
+            key = weight_key(node.path, w.name)
             if key in out:
                 raise AssertionError(f"weight {key} defined twice")
             out[key] = tuple(w.shape)

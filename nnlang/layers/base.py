@@ -315,7 +315,10 @@ def _bound(b: float):
 
 @dataclass(frozen=True, slots=True)
 class Weight:
-    """One named tensor a layer owns, named as PyTorch names it (weight, bias, running_mean ...)."""
+    """One named tensor a layer owns, named as PyTorch names it (weight, bias, running_mean ...).
+
+    The empty name means the layer's own path: a bare parameter such as torchvision's `class_token`
+    (see weight_key)."""
 
     name: str
     shape: tuple
@@ -325,6 +328,14 @@ class Weight:
     @property
     def size(self) -> int:
         return math.prod(self.shape)
+
+
+def weight_key(path: str, name: str) -> str:
+    """The state_dict key of weight `name` of the layer at `path`: `layer1.0.conv1.weight`; the empty
+    name is the layer's path itself (`encoder.pos_embedding`). Every place that forms a key uses this."""
+    if not name:
+        return path
+    return f"{path}.{name}" if path else name
 
 
 Attrs = dict

@@ -9,7 +9,7 @@ import importlib
 from .base import LayerSpec
 
 FAMILIES = ("conv", "dense", "norm", "activation", "recurrent", "attention", "shape", "merge",
-            "regularization", "loss")
+            "regularization", "learned", "loss")
 
 
 @functools.lru_cache(maxsize=1)

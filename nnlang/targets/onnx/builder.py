@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
+from ...layers.base import weight_key
 from .mapping import NotExpressible
 
 # language dtype -> (ONNX element type, numpy dtype name or None when numpy has none)
@@ -149,7 +150,7 @@ class LayerBuilder:
         """The initializer of this layer's weight `name` (as PyTorch names it: the state_dict key)."""
         if name not in {w.name for w in self.node.weights}:
             raise AssertionError(f"{self.node.op} has no weight {name!r}")  # a bug in a mapping, not user input
-        full = f"{self.node.path}.{name}" if self.node.path else name
+        full = weight_key(self.node.path, name)
         self.weights.append(full)
         return full
 

@@ -19,7 +19,7 @@ import onnx
 from onnx import helper
 
 from ...ir.graph import Graph
-from ...layers.base import ShapeError
+from ...layers.base import ShapeError, weight_key
 from .builder import GraphBuilder, LayerBuilder, elem_type
 from .mapping import NotExpressible, describe, lookup
 
@@ -117,7 +117,7 @@ def emit_graph(graph: Graph, opset: int, dynamic_batch: bool = False, document: 
     names = em.names
     for node in graph.nodes:
         for w in node.weights:  # initializer names are taken before any value is named
-            g.value_names.add(f"{node.path}.{w.name}" if node.path else w.name)
+            g.value_names.add(weight_key(node.path, w.name))
     for name, tid in graph.inputs:
         names[tid] = g.unique_value(name)
     output_name: dict = {}  # tensor id -> its (first) graph output name
@@ -204,7 +204,7 @@ def build_model(graph: Graph, opset: int, weights: Mapping, document: str | None
     declared = {}
     for node in graph.nodes:
         for w in node.weights:
-            declared[f"{node.path}.{w.name}" if node.path else w.name] = w
+            declared[weight_key(node.path, w.name)] = w
     decl = []
     for name in em.weights:
         arr = weights[name]

@@ -23,7 +23,7 @@ from typing import Optional
 
 from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph, Scope
-from ...layers.base import TensorType
+from ...layers.base import TensorType, weight_key
 from ..importing import ImportError_, ImportResult, check_difference, print_checked, write  # noqa: F401
 from .fusions import Fused, View, find_fusions
 from .importers import Alias, Layer, Op, Unsupported, lookup
@@ -435,7 +435,7 @@ def _rebuild(printed: Graph, graph: Graph, weights: dict):
     state = {}
     for imported, node in zip(graph.nodes, printed.nodes):
         for key, value in weights.get(imported.id, {}).items():
-            full = f"{node.path}.{key}"
+            full = weight_key(node.path, key)
             if full not in ours:
                 raise ImportError_(f"weight {key} of {imported.op} has no place in the printed network ({full})")
             state[full] = torch.as_tensor(value.copy()).to(ours[full].dtype).reshape(ours[full].shape)

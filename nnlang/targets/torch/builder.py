@@ -20,7 +20,8 @@ from ...analyze import analyze
 from ...ir.graph import Graph, Scope
 from . import layers as _layers  # noqa: F401  (registers the mappings)
 from . import modules as nnlang_modules
-from .mapping import MAPPINGS, ModuleCall, TensorLiteral, inplace_variant, may_overwrite_input, unsupported
+from .mapping import (MAPPINGS, ModuleCall, ParameterCall, TensorLiteral, inplace_variant, may_overwrite_input,
+                      unsupported)
 
 _NAMESPACE = {"torch": torch, "nn": nn, "F": F, "nnlang_modules": nnlang_modules}
 
@@ -46,6 +47,21 @@ def _value(v):
 
 def make_module(call: ModuleCall) -> nn.Module:
     return _resolve(call.cls)(*(_value(a) for a in call.args), **{k: _value(v) for k, v in call.kwargs})
+
+
+def make_parameter(call: ParameterCall) -> nn.Parameter:
+    """The bare parameter, initialised as the emitted constructor (render_parameter) does."""
+    if call.init == "zeros":
+        return nn.Parameter(torch.zeros(call.shape))
+    if call.init == "normal":
+        return nn.Parameter(torch.empty(call.shape).normal_(std=call.value))
+    return nn.Parameter(torch.full(call.shape, call.value))
+
+
+def _reading_parameter(fn, name: str):
+    """A forward fn taking the owning module: the parameter is looked up at each call, so loading
+    with assign=True or moving the model never leaves a stale tensor here."""
+    return lambda owner, *args: fn(getattr(owner, name), *args)
 
 
 def compile_forward(template: str, n_inputs: int, outputs: Optional[str], n_outputs: int):
@@ -92,22 +108,36 @@ class NetworkModule(nn.Module):
         for node in graph.nodes:
             layer = layers[node.id]
             fn = compile_forward(layer.forward, len(node.inputs), layer.outputs, len(node.outputs))
-            module = self.get_submodule(node.path) if layer.module is not None else None
+            if isinstance(layer.module, ParameterCall):  # a bare parameter of the enclosing module
+                parent, _, name = node.path.rpartition(".")
+                module, fn = self.get_submodule(parent), _reading_parameter(fn, name)
+            else:
+                module = self.get_submodule(node.path) if layer.module is not None else None
             dead = tuple(t for t in dict.fromkeys(node.inputs) if last_read[t] == node.id and t not in keep)
             self._steps.append((module, fn, tuple(node.inputs), tuple(node.outputs), dead))
 
     def _construct(self, scope: Scope, container: nn.Module, layers: dict):
         """Create submodules in source order (the scope tree's order), as hand-written code would:
         `named_modules()` is then the construction order, which seeded initialisation relies on."""
+        bare, order = {}, []
         for child in scope.children:
             if isinstance(child, Scope):
                 sub = nn.Module()
                 container.add_module(child.name, sub)
+                order.append(child.name)
                 self._construct(child, sub, layers)
                 continue
             layer = layers[child.id]
-            if layer.module is not None:
+            if isinstance(layer.module, ParameterCall):
+                container.register_parameter(child.name, make_parameter(layer.module))
+                bare[child.name] = layer.module
+                order.append(child.name)
+            elif layer.module is not None:
                 container.add_module(child.name, make_module(layer.module))
+                order.append(child.name)
+        if bare:  # for initialize(): how to redraw each bare parameter, and its place among the submodules
+            container.__dict__["_nnlang_parameters"] = bare
+            container.__dict__["_nnlang_order"] = tuple(order)
 
     def forward(self, *inputs):
         if len(inputs) != len(self._inputs):

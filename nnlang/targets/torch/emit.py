@@ -21,7 +21,8 @@ from ...ir.graph import Graph, Node, Scope
 from ...syntax import nodes as syn
 from ..pysource import is_attribute_name, literal
 from . import layers as _layers  # noqa: F401  (registers the mappings)
-from .mapping import MAPPINGS, TensorLiteral, inplace_variant, may_overwrite_input, unsupported
+from .mapping import (MAPPINGS, ParameterCall, TensorLiteral, inplace_variant, may_overwrite_input, render_parameter,
+                      unsupported)
 
 
 class EmitError(Exception):
@@ -170,6 +171,18 @@ class _Emitter:
         if cls.startswith("nnlang_modules."):
             self.needs.add("nnlang_modules")
         return f"{cls}({', '.join(parts)})"
+
+    def _parameter_expr(self, nodes: list, lifter: _Lifter, used: set) -> str:
+        """`nn.Parameter(torch.zeros(1, 1, hidden))`: each dim and the init value lifted like a constructor
+        argument (a block's instances may differ in them)."""
+        lifter = self._with_arguments(nodes[0], lifter)
+        calls = [self.layers[n.id].module for n in nodes]
+        if any(c.init != calls[0].init or len(c.shape) != len(calls[0].shape) for c in calls):
+            raise EmitError(f"{nodes[0].path}: the instances make different parameters")
+        dims = [self._lift([c.shape[k] for c in calls], lifter, used, nodes[0]) for k in range(len(calls[0].shape))]
+        value = self._lift([c.value for c in calls], lifter, used, nodes[0])
+        self.needs.add("torch")
+        return render_parameter(calls[0], dims, value)
 
     def _lift(self, vals, lifter, used, node) -> str:
         expr = lifter.lift(vals)
@@ -336,6 +349,8 @@ class _Emitter:
         if isinstance(child, Node):
             if self.layers[child.id].module is None:
                 return None
+            if isinstance(self.layers[child.id].module, ParameterCall):
+                return self._parameter_expr(members, lifter, used)
             return self._module_expr(members, lifter, used)
         if child.kind == "block":
             return self._block_call(child, members, lifter, used)
@@ -372,7 +387,7 @@ class _Emitter:
                 raise EmitError(f"{child.path}: its instances differ")
             if isinstance(item, Node):
                 layer = self.layers[item.id]
-                if layer.module is None or layer.forward not in ("{m}({0})",):
+                if layer.module is None or isinstance(layer.module, ParameterCall) or layer.forward != "{m}({0})":
                     raise EmitError(f"{item.path}: a Sequential group may only hold modules")
                 items.append((item.name, self._module_expr(group, lifter, used)))
             elif item.kind == "block":

@@ -522,3 +522,6 @@ def huber_loss(node, ins, outs):
 def kl_div_loss(node, ins, outs):
     return _loss(node, ("reduction", node.attrs["reduction"], "mean"),
                  ("log_target", node.attrs["log_target"], False))
+
+
+from . import learned  # noqa: E402,F401  (registers the mappings of the learned-tensor family)

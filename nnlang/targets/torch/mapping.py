@@ -32,8 +32,19 @@ class TensorLiteral:
 
 
 @dataclass(frozen=True)
+class ParameterCall:
+    """A bare nn.Parameter registered on the parent module under the layer's name (torchvision's
+    `class_token`): `{m}` in the forward template is the tensor itself. init: "zeros", "normal" (std
+    `value`) or "full" (every entry `value`), as the model's constructor initialises it."""
+
+    shape: tuple
+    init: str
+    value: float = 0.0
+
+
+@dataclass(frozen=True)
 class TorchLayer:
-    module: Optional[ModuleCall]  # None for layers that are a plain function in forward (Add, Concat ...)
+    module: Optional[ModuleCall | ParameterCall]  # None for layers that are a plain function in forward (Add ...)
     forward: str  # e.g. "{m}({0})", "{0} + {1}", "torch.cat(({0}, {1}), dim=1)"
     outputs: Optional[str] = None  # assignment target for several results
     needs: frozenset = field(default_factory=frozenset)  # extra imports: {"F"} for torch.nn.functional
@@ -64,6 +75,24 @@ def render_module_call(call: ModuleCall) -> str:
     return f"{call.cls}({', '.join(parts)})"
 
 
+def render_parameter(call: ParameterCall, dims=None, value=None) -> str:
+    """`nn.Parameter(torch.zeros(1, 1, 768))`; `dims` / `value`: source text standing for the shape's
+    dims and the init value (a block's parameters in emitted code), literals by default."""
+    from ..pysource import literal
+
+    dims = [literal(d) for d in call.shape] if dims is None else list(dims)
+    value = literal(call.value) if value is None else value
+    if call.init == "zeros":
+        tensor = f"torch.zeros({', '.join(dims)})"
+    elif call.init == "normal":
+        tensor = f"torch.empty({', '.join(dims)}).normal_(std={value})"
+    elif call.init == "full":
+        tensor = f"torch.full(({', '.join(dims)}{',' if len(dims) == 1 else ''}), {value})"
+    else:
+        raise ValueError(f"unknown parameter initialisation {call.init!r}")
+    return f"nn.Parameter({tensor})"
+
+
 # Layers that may overwrite their first input when nothing else reads it, as hand-written PyTorch
 # does (torchvision's `nn.ReLU(inplace=True)`, `out += identity`): one allocation less per layer.
 _INPLACE_MODULES = frozenset(("nn.ReLU", "nn.ReLU6", "nn.LeakyReLU", "nn.ELU", "nn.CELU", "nn.SELU",
@@ -79,7 +108,7 @@ def inplace_variant(layer: TorchLayer) -> Optional[TorchLayer]:
     The caller decides when that is safe: the input is read by nothing else, is not a network
     input or output, and has the output's shape and dtype."""
     call = layer.module
-    if call is not None and call.cls in _INPLACE_MODULES and layer.forward == "{m}({0})":
+    if isinstance(call, ModuleCall) and call.cls in _INPLACE_MODULES and layer.forward == "{m}({0})":
         return TorchLayer(ModuleCall(call.cls, call.args, call.kwargs + (("inplace", True),)), layer.forward,
                           layer.outputs, layer.needs)
     if call is None and layer.forward in _INPLACE_OPERATORS:

@@ -20,7 +20,9 @@ and each one's constructor-time initialisation is replayed with the global gener
 * per module: `nn.MultiheadAttention` replays its constructor: `out_proj`'s `reset_parameters()`
   (kaiming-uniform weight, uniform bias), then `_reset_parameters()` (xavier-uniform input
   projections, zero biases, xavier-normal `bias_k` / `bias_v`). nnlang's `Scale`: weight ones,
-  bias zeros. Every other module with a `reset_parameters()` (Linear, Conv*, ConvTranspose*,
+  bias zeros. A bare parameter the builder registered on a container (PositionalEmbedding, ClassToken,
+  LayerScale) is drawn as its constructor draws it (zeros, normal, a constant), in its place among
+  the container's children. Every other module with a `reset_parameters()` (Linear, Conv*, ConvTranspose*,
   Bilinear, Embedding, BatchNorm* (which also resets the running statistics), InstanceNorm*,
   LayerNorm, GroupNorm, PReLU, RNN / LSTM / GRU ...) calls it: that is what its constructor
   does. A module with only buffers and no `reset_parameters()` (a loss's class `weight` /
@@ -98,6 +100,14 @@ def _replay(module: nn.Module, path: str) -> None:
         if module.bias is not None:
             nn.init.zeros_(module.bias)
         return
+    bare = module.__dict__.get("_nnlang_parameters")
+    if bare:  # a built container holding bare parameters (class_token): its children in construction order
+        for name in module.__dict__["_nnlang_order"]:
+            if name in bare:
+                _redraw(getattr(module, name), bare[name])
+            else:
+                _replay(getattr(module, name), f"{path}.{name}" if path else name)
+        return
     reset = getattr(module, "reset_parameters", None)
     if callable(reset):
         if any(_has_state(child) for child in module.children()):
@@ -111,6 +121,16 @@ def _replay(module: nn.Module, path: str) -> None:
     # Only constant buffers (a loss's class weights) or nothing: leave as constructed; descend.
     for name, child in module.named_children():
         _replay(child, f"{path}.{name}" if path else name)
+
+
+def _redraw(param: torch.Tensor, call) -> None:
+    """A bare parameter's initialisation (mapping.ParameterCall), as the builder's constructor draws it."""
+    if call.init == "zeros":
+        nn.init.zeros_(param)
+    elif call.init == "normal":
+        param.normal_(std=call.value)
+    else:
+        nn.init.constant_(param, call.value)
 
 
 def _devices(model: nn.Module) -> dict:
