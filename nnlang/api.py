@@ -23,8 +23,38 @@ def read_source(path: str) -> str:
         raise UsageError(f"{path}: cannot read ({e})") from None
 
 
-def load(path: str, network: Optional[str] = None, overrides: Optional[dict] = None) -> Analysis:
-    return analyze(read_source(path), path=path, network=network, overrides=overrides)
+def load(path: str, network: Optional[str] = None, overrides: Optional[dict] = None,
+         inputs: Optional[dict] = None) -> Analysis:
+    """Analyse a file. overrides: network parameters or input-shape symbols (`H=224`); inputs: input name ->
+    shape replacing the declared one. A shape --input cannot take is a UsageError."""
+    a = analyze(read_source(path), path=path, network=network, overrides=overrides, inputs=inputs)
+    bad = [d.message for d in a.diagnostics if d.code == "E505" and d.message.startswith("--input ")]
+    if bad:
+        raise UsageError("; ".join(bad))
+    return a
+
+
+def parse_input_shapes(items) -> dict:
+    """`["image=[1, 3, 224, 224]"]` -> {"image": (1, 3, 224, 224)}: ints, or names that stay symbolic."""
+    out = {}
+    for item in items or ():
+        key, sep, raw = item.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or not key.isidentifier() or not (raw.startswith("[") and raw.endswith("]")):
+            raise UsageError(f"--input expects name=[dims], e.g. image=[1, 3, 224, 224], got {item!r}")
+        dims = []
+        for part in raw[1:-1].split(","):
+            part = part.strip()
+            if part.isdigit() and int(part) > 0:
+                dims.append(int(part))
+            elif part.isidentifier():
+                dims.append(part)
+            else:
+                raise UsageError(f"--input {key}: a dim must be a positive int or a name, got {part!r}")
+        if key in out:
+            raise UsageError(f"--input {key} is given twice")
+        out[key] = tuple(dims)
+    return out
 
 
 def parse_overrides(items) -> dict:
@@ -54,10 +84,11 @@ def _no_names(name, span):
     raise EvalError(f"'{name}' is not a value (quote strings: \"{name}\")", span)
 
 
-def summary(path: str, network: Optional[str] = None, overrides: Optional[dict] = None) -> dict:
+def summary(path: str, network: Optional[str] = None, overrides: Optional[dict] = None,
+            inputs: Optional[dict] = None) -> dict:
     from . import summary as summ
 
-    a = load(path, network, overrides)
+    a = load(path, network, overrides, inputs)
     if a.graph is None:
         raise UsageError(f"{path}: no network to summarise")
     return summ.to_json_obj(a.graph)

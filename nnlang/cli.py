@@ -30,7 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("paths", nargs="+", metavar="PATH")
     c.add_argument("--format", choices=("text", "json"), default="text")
     c.add_argument("--network", help="network to expand with --set (default: the last one)")
-    c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
+    c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a network parameter, or give a symbol of an input shape a size (H=224)")
+    c.add_argument("--input", action="append", default=[], metavar="NAME=[DIMS]", dest="shapes",
+                   help="replace an input's declared shape, e.g. image=[1,3,224,224] (its symbols take those sizes)")
     c.add_argument("--target", choices=("torch", "onnx"),
                    help="also warn (W601) where a layer cannot be expressed in this target")
     c.add_argument("--opset", type=int, help="with --target onnx: the opset to check (default 17)")
@@ -38,7 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="layer table with output shapes, params and MACs")
     s.add_argument("path", metavar="PATH")
     s.add_argument("--network", help="network name (default: the last one in the file)")
-    s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
+    s.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a network parameter, or give a symbol of an input shape a size (H=224)")
+    s.add_argument("--input", action="append", default=[], metavar="NAME=[DIMS]", dest="shapes",
+                   help="replace an input's declared shape, e.g. image=[1,3,224,224] (its symbols take those sizes)")
     s.add_argument("--format", choices=("text", "json"), default="text")
 
     co = sub.add_parser("compile", help="compile a network to a framework (torch, onnx)")
@@ -46,7 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     co.add_argument("--to", required=True, choices=("torch", "onnx", "caffe", "keras"), dest="target")
     co.add_argument("-o", "--output", default=".", metavar="OUTDIR", help="directory to write into")
     co.add_argument("--network", help="network name (default: the last one in the file)")
-    co.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
+    co.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a network parameter, or give a symbol of an input shape a size (H=224)")
+    co.add_argument("--input", action="append", default=[], metavar="NAME=[DIMS]", dest="shapes",
+                    help="replace an input's declared shape, e.g. image=[1,3,224,224] (its symbols take those sizes)")
     co.add_argument("--seed", type=int, default=0, help="seed of the weight initialisation (default 0)")
     co.add_argument("--weights", metavar="FILE", help="weights to use (.safetensors, or a .pt/.pth state_dict)")
     co.add_argument("--opset", type=int, metavar="N", help="ONNX opset to write (default 17; --to onnx)")
@@ -75,7 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("--edge-labels", choices=("auto", "all", "none"), default="auto",
                     help="shapes on edges (auto: where a box's own shape does not tell)")
     gr.add_argument("--network", help="network name (default: the last one in the file)")
-    gr.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter")
+    gr.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a network parameter, or give a symbol of an input shape a size (H=224)")
+    gr.add_argument("--input", action="append", default=[], metavar="NAME=[DIMS]", dest="shapes",
+                    help="replace an input's declared shape, e.g. image=[1,3,224,224] (its symbols take those sizes)")
 
     fm = sub.add_parser("fmt", help="format .nns files in the canonical style (directories: every *.nns below)")
     fm.add_argument("paths", nargs="+", metavar="PATH")
@@ -132,12 +144,13 @@ def _check(args) -> int:
     from .diagnostics import render_json, render_text
 
     overrides = api.parse_overrides(args.set)
+    shapes = api.parse_input_shapes(args.shapes)
     all_diags = []
     sources = {}
     unreadable = False
     for path in args.paths:
         try:
-            a = api.load(path, args.network, overrides)
+            a = api.load(path, args.network, overrides, shapes)
         except api.UsageError as e:
             print(f"nnlang: error: {e}", file=sys.stderr)
             unreadable = True
@@ -199,7 +212,7 @@ def _load_network(args):
     from . import api
     from .diagnostics import render_text
 
-    a = api.load(args.path, args.network, api.parse_overrides(args.set))
+    a = api.load(args.path, args.network, api.parse_overrides(args.set), api.parse_input_shapes(args.shapes))
     if a.errors:
         print(render_text(a.errors, {args.path: a.text}), file=sys.stderr)
         return None

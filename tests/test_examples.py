@@ -26,7 +26,7 @@ STD = sorted((ROOT / "nnlang" / "std").glob("*.nns"))
 ZOO_FILES = {
     "lenet5.nns", "alexnet.nns", "caffenet.nns", "vgg16.nns", "resnet18.nns", "resnet50.nns", "googlenet.nns",
     "inception_v3.nns", "squeezenet1_0.nns", "densenet121.nns", "mobilenet_v2.nns", "lstm_classifier.nns",
-    "bert_encoder.nns", "unet.nns",
+    "bert_encoder.nns", "unet.nns", "vit_b_16.nns", "convnext_tiny.nns", "efficientnet_b0.nns",
 }
 
 TV_MISSING = zo.torchvision_unavailable()

@@ -49,6 +49,9 @@ TORCHVISION_ZOO = (
     ZooModel("squeezenet1_0.nns", "squeezenet1_0", 1_248_424),
     ZooModel("densenet121.nns", "densenet121", 7_978_856),
     ZooModel("mobilenet_v2.nns", "mobilenet_v2", 3_504_872),
+    ZooModel("vit_b_16.nns", "vit_b_16", 86_567_656),
+    ZooModel("convnext_tiny.nns", "convnext_tiny", 28_589_128),
+    ZooModel("efficientnet_b0.nns", "efficientnet_b0", 5_288_548),
 )
 
 # Every example, with its expected parameter count where one is known independently.
@@ -158,8 +161,18 @@ def reference_macs(module, shape: tuple) -> tuple:
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        module(torch.zeros(shape))
+    # nn.MultiheadAttention's inference fast path is one fused op (_native_multi_head_attention) that
+    # FlopCounterMode has no formula for (it counts 0); the regular path computes the same products.
+    # Likewise the CPU's fused scaled_dot_product_attention kernel: the math backend is plain matmuls.
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), counter:
+            module(torch.zeros(shape))
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     counts = counter.get_flop_counts()
     root = type(module).__name__
 
@@ -168,7 +181,13 @@ def reference_macs(module, shape: tuple) -> tuple:
         return sum(counts.get(key, {}).values())
 
     per_module = {}
+    inside_attention = set()  # an attention's out_proj: used through F.linear, counted with the attention
     for fqn, m in module.named_modules():
+        if isinstance(m, torch.nn.MultiheadAttention):
+            inside_attention.update(f"{fqn}.{name}" if fqn else name for name, _ in m.named_modules() if name)
+    for fqn, m in module.named_modules():
+        if fqn in inside_attention:
+            continue
         if isinstance(m, (torch.nn.modules.conv._ConvNd, torch.nn.Linear, torch.nn.MultiheadAttention)):
             per_module[fqn] = flops(fqn) // 2
     return per_module, flops("") // 2

@@ -232,7 +232,7 @@ class Shape(tuple):
 def _known(dim, what, span):
     if isinstance(dim, int):
         return dim
-    shown = f"it is the symbol {dim}" if isinstance(dim, str) else "it is unknown"
+    shown = f"it is the symbol {dim}" if isinstance(dim, str) else "it is unknown" if dim is None else f"it is {dim}"
     raise EvalError(f"{what} must be known here, but {shown}; give that input dim a number", span, "E303")
 
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..diagnostics import DiagnosticSink, Related
-from ..layers import registry
-from ..layers.base import ShapeError, TensorType, format_shape
+from ..layers import registry, symdim
+from ..layers.base import ShapeError, TensorType, format_shape, start_warnings, take_warnings
 from ..syntax import nodes as n
 from .binding import BLOCK_PARAM_TYPES, BindFailed, bind_block, bind_layer
 from .evaluate import EvalError, Poisoned, TensorRef, evaluate
@@ -132,7 +132,9 @@ class Lowerer:
             self.sink.error(code, message, where, rel)
 
     # ---- entry --------------------------------------------------------------------------------
-    def lower_network(self, defn: n.Definition, overrides: dict | None = None) -> Graph:
+    def lower_network(self, defn: n.Definition, overrides: dict | None = None, inputs: dict | None = None) -> Graph:
+        """overrides: network parameters, or symbols of the input shapes (`H=224`); inputs: input name ->
+        the shape that replaces its declared one (`--input x=[1, 3, 224, 224]`)."""
         g = Graph(name=defn.name.id, doc=defn.doc)
         self.work = 0
         self.graph = g
@@ -142,6 +144,7 @@ class Lowerer:
         frame = Frame(consts={}, scope=root, path=None, instantiation=(), block_name=defn.name.id,
                       assignments=self.assignments(defn))
         overrides = dict(overrides or {})
+        self.bind_sizes(frame, defn, overrides, inputs or {})
         for p in defn.params:
             name = p.name.id
             ptype = BLOCK_PARAM_TYPES.get(p.type.id) if p.type is not None else None
@@ -275,18 +278,70 @@ class Lowerer:
                     self.check_declared_shape(frame, decl, tid)
             self.bind(frame, decl.name, tid, is_input=True)
 
+    def bind_sizes(self, frame: Frame, defn: n.Definition, overrides: dict, inputs: dict):
+        """Values for the symbols of the input shapes, from --set (entries taken out of `overrides`) and
+        from the shapes --input gives (a declared `H` given 224 is 224 in every input)."""
+        self.dim_values: dict = {}
+        self.input_shapes: dict = {}
+        params = {p.name.id for p in defn.params}
+        decls = {d.name.id: d for st in defn.body if isinstance(st, n.InputStmt) for d in st.decls}
+        symbols = {x.id for d in decls.values() for e in d.shape or () for x in _names(e)} - params
+        for name in [k for k in overrides if k not in params and k in symbols]:
+            v = overrides.pop(name)
+            if type(v) is not int or v < 1:
+                self.report(frame, "E505", f"--set {name}: a size must be a positive int, got {v!r}", defn.name.span)
+            else:
+                self.dim_values[name] = v
+        for name, given in inputs.items():
+            decl = decls.get(name)
+            if decl is None or decl.shape is None:
+                self.report(frame, "E505", f"--input {name}: network {defn.name.id} has no input '{name}' with a "
+                            f"shape (inputs: {', '.join(decls) or 'none'})", defn.name.span)
+                continue
+            if len(given) != len(decl.shape):
+                self.report(frame, "E505", f"--input {name}: {len(given)} dims given, the input is declared with "
+                            f"{len(decl.shape)}", decl.span)
+                continue
+            self.input_shapes[name] = tuple(given)
+            for d, v in zip(decl.shape, given):
+                if isinstance(d, n.NameRef) and d.id not in params and type(v) is int:
+                    if self.dim_values.setdefault(d.id, v) != v:
+                        self.report(frame, "E505", f"--input {name}: {d.id} is {self.dim_values[d.id]} elsewhere, "
+                                    f"{v} here", decl.span)
+
+    def dim_expr(self, frame, d):
+        """An input dim: an int, a symbol, or an expression of symbols (`16 * H`); False after an error."""
+        if isinstance(d, n.NameRef) and d.id not in frame.consts:
+            return self.dim_values.get(d.id, d.id)  # a symbolic dim
+        if isinstance(d, n.BinOp) and is_dim_expr(d) and any(x.id not in frame.consts for x in _names(d)):
+            a, b = self.dim_expr(frame, d.left), self.dim_expr(frame, d.right)
+            if a is False or b is False:
+                return False
+            if d.op == "//" and (type(b) is not int or b < 1):
+                self.report(frame, "E304", f"a dimension can only be divided by a positive int, got {b}", d.span)
+                return False
+            return {"+": symdim.add, "-": symdim.sub, "*": symdim.mul, "//": symdim.floordiv}[d.op](a, b)
+        ok, v = self.try_eval(frame, d)
+        return v if ok else False
+
     def input_type(self, frame, decl) -> TensorType | None:
         dims = []
-        for d in decl.shape:
-            if isinstance(d, n.NameRef) and d.id not in frame.consts:
-                dims.append(d.id)  # a symbolic dim
-                continue
-            ok, v = self.try_eval(frame, d)
-            if not ok:
+        given = self.input_shapes.get(decl.name.id) if frame.scope.kind == "network" else None
+        for k, d in enumerate(decl.shape):
+            v = self.dim_expr(frame, d)
+            if v is False:
                 return None
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                self.report(frame, "E304", f"a dimension must be a positive int or a symbol, got {v!r}", d.span)
+            if v is None or isinstance(v, bool) or not isinstance(v, (int, str, symdim.SymExpr)) or (
+                    type(v) is int and v < 1):
+                self.report(frame, "E304", f"a dimension must be a positive int or a symbol, got "
+                            f"{'an expression too large' if v is None else repr(v)}", d.span)
                 return None
+            if given is not None:
+                if type(v) is int and given[k] != v:
+                    self.report(frame, "E505", f"--input {decl.name.id}: dim {k} is declared {v}, {given[k]} given",
+                                decl.span)
+                    return None
+                v = given[k]
             dims.append(v)
         dtype = "f32"
         if decl.dtype is not None:
@@ -500,6 +555,7 @@ class Lowerer:
         scope.children.append(node)
         out_types = None
         if all(t is not None for t in in_types):
+            start_warnings()
             try:
                 out_types = spec.infer(attrs, in_types)
                 node.weights = spec.weights(attrs, in_types)
@@ -511,6 +567,10 @@ class Lowerer:
             except (ArithmeticError, ValueError) as e:  # e.g. a scale factor of 1e308
                 self.report(frame, "E304", f"{spec.name}: the sizes overflow ({e})", call.span)
                 out_types = None
+            finally:
+                warnings = take_warnings()
+            for message in warnings if out_types is not None else ():  # sizes equal under a condition
+                self.report(frame, "W306", message, call.span, warning=True)
         if out_types is None:
             node.macs = None
             out_types = [None]  # how many results a failed layer has is unknown too
@@ -612,6 +672,28 @@ class Lowerer:
             if not b.used:
                 kind = "input" if b.is_input else "tensor"
                 self.report(frame, "W204", f"{kind} '{name}' is never used", b.site.span, warning=True)
+
+
+def is_dim_expr(e) -> bool:
+    """An input dim made of names, ints and + - * // (`H`, `16 * H`, `H // 2 + 1`): its names are symbols
+    (or constants); lowering evaluates it with nnlang.layers.symdim."""
+    t = type(e)
+    if t is n.NameRef:
+        return True
+    if t is n.Literal:
+        return type(e.value) is int
+    return t is n.BinOp and e.op in ("+", "-", "*", "//") and is_dim_expr(e.left) and is_dim_expr(e.right)
+
+
+def _names(e):
+    """The NameRefs of an expression."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, n.NameRef):
+            yield x
+        elif isinstance(x, n.BinOp):
+            stack += (x.left, x.right)
 
 
 def _count_outputs(defn: n.Definition) -> int:

@@ -15,6 +15,7 @@ fvcore and in the published MAC figures of the model zoo (e.g. ResNet-50: 4.09 G
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 
@@ -50,14 +51,39 @@ def known(d: Dim) -> bool:
     return isinstance(d, int)
 
 
-def numel(shape) -> Optional[int]:
-    """Number of elements, or None when a dim is not known."""
+def numel(shape) -> Dim:
+    """Number of elements: an int, a symbolic product (64 * H * W), or None when a dim is unknown."""
     total = 1
     for d in shape:
-        if not isinstance(d, int):
-            return None
+        if type(d) is not int:
+            return symdim.product(shape)
         total *= d
     return total
+
+
+class _Warnings(threading.local):
+    items: Optional[list] = None
+
+
+_WARNINGS = _Warnings()  # per thread: the language server analyses in a worker thread
+
+
+def shape_warning(message: str) -> None:
+    """A shape rule's warning (sizes equal only under a condition, W306). Lowering collects the warnings
+    of each rule call (start_warnings / take_warnings) and reports them at the layer; outside lowering
+    (emitters re-running a rule) they are dropped."""
+    items = _WARNINGS.items
+    if items is not None and message not in items:
+        items.append(message)
+
+
+def start_warnings() -> None:
+    _WARNINGS.items = []
+
+
+def take_warnings() -> list:
+    items, _WARNINGS.items = _WARNINGS.items, None
+    return items or []
 
 
 class ShapeError(Exception):
@@ -434,7 +460,8 @@ def channels_of(t: TensorType, layer: str, input: int = 0) -> int:
 
 
 def count(shape) -> int:
-    """Elements per example for MACs: symbolic dims (the batch N, a sequence T) count as 1."""
+    """Elements per example for MACs: symbolic dims (the batch N, a sequence T, H // 2) count as 1.
+    Exact MACs need concrete sizes: `--set H=224` or `--input x=[1, 3, 224, 224]`."""
     total = 1
     for d in shape:
         if isinstance(d, int):
@@ -443,17 +470,34 @@ def count(shape) -> int:
 
 
 def dim_arith(f, *dims) -> Dim:
-    """Apply f to known dims; a symbolic or unknown operand gives an unknown result."""
-    if all(isinstance(d, int) for d in dims):
+    """Apply f (+ - * and // by a positive int) to dims; symbolic operands give an exact expression, an
+    unknown operand or an operation the algebra lacks an unknown result."""
+    if all(type(d) is int for d in dims):
         return f(*dims)
-    return None
+    if any(d is None for d in dims):
+        return None
+    try:
+        r = f(*(SymExpr((((d,), 1),)) if type(d) is str else d for d in dims))
+    except (TypeError, ArithmeticError):
+        return None
+    return symdim.add(r, 0) if type(r) in (SymExpr, int) else None  # normalised: a lone symbol is a str
 
 
-def same_dims(a: Dim, b: Dim) -> bool:
-    """Two dims that may be equal: unknown matches anything, symbols match equal symbols."""
-    if a is None or b is None:
+def same_dims(a: Dim, b: Dim, what: Optional[str] = None) -> bool:
+    """Two dims that may be equal: unknown matches anything, two plain symbols or a symbol and an int only
+    when they are the same, expressions are compared exactly. Equal
+    only under a condition (H vs (H // 2) * 2): True, with a warning `{what} are equal only when ...`
+    when `what` names the two dims."""
+    if a is None or b is None or a == b:
         return True
-    return a == b
+    if type(a) is not SymExpr and type(b) is not SymExpr:
+        return False  # distinct symbols name independent sizes; a symbol is not a given number
+    verdict, condition = compare(a, b)
+    if verdict == DIFFERENT:
+        return False
+    if condition is not None and what is not None:
+        shape_warning(f"{what} are equal only when {condition}")
+    return True
 
 
 def broadcast_shapes(shapes: list, what: str) -> tuple:
@@ -474,9 +518,12 @@ def broadcast_shapes(shapes: list, what: str) -> tuple:
                 dim, src = d, idx
             elif d is None or dim is None:
                 dim = d if dim is None else dim
-            elif d != dim:
+            elif d != dim and not same_dims(dim, d, f"{what}: dim {k} of {format_shape(shapes[src])} and "
+                                                    f"{format_shape(s)}"):
                 raise ShapeError(
                     f"{what}: shapes {format_shape(shapes[src])} and {format_shape(s)} do not match "
                     f"at dim {k} ({format_dim(dim)} vs {format_dim(d)})", "E301", idx)
+            elif type(d) is int:
+                dim = d  # equal under a condition: the known size is the more useful one
         out.append(dim)
     return tuple(out)

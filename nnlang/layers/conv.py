@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from . import symdim
 from .base import (BOOL, INT, Choice, FloatTuple, IntTuple, Ints, LayerSpec, Optional_, Padding, Param, ShapeError,
                    Weight, channels_of, count, require_rank)
 
@@ -23,10 +24,11 @@ def resolve_pads(kind: str, padding, sizes, kernel, stride, dilation):
         for k in range(n):
             size = sizes[k]
             eff = dilation[k] * (kernel[k] - 1) + 1
-            if not isinstance(size, int):
-                if stride[k] != 1:
-                    raise ShapeError(f'{kind}: padding="same" with stride {stride[k]} needs a known input size',
-                                     "E303", 0)
+            if type(size) is not int:
+                if stride[k] != 1:  # the pads depend on the size's remainder: unknown (None)
+                    begin.append(None)
+                    end.append(None)
+                    continue
                 total = eff - 1
             else:
                 out = -(-size // stride[k])
@@ -38,8 +40,8 @@ def resolve_pads(kind: str, padding, sizes, kernel, stride, dilation):
 
 
 def _out_size(size, pad_total, kernel, stride, dilation, ceil_mode=False, what="", axis=0):
-    if not isinstance(size, int):
-        return None
+    if type(size) is not int:
+        return _symbolic_out_size(size, pad_total, kernel, stride, dilation, ceil_mode)
     span = size + pad_total - dilation * (kernel - 1) - 1
     if span < 0:
         raise ShapeError(
@@ -51,6 +53,29 @@ def _out_size(size, pad_total, kernel, stride, dilation, ceil_mode=False, what="
             out -= 1
         return out
     return span // stride + 1
+
+
+def _pad_total(pads, k: int, n: int):
+    return None if pads[k] is None else pads[k] + pads[k + n]
+
+
+def _symbolic_out_size(size, pad_total, kernel, stride, dilation, ceil_mode):
+    """The output size of a window over a symbolic size, exactly; None when it is not expressible."""
+    if size is None:
+        return None
+    if pad_total is None:  # padding="same" with a stride: ceil(size / stride), TensorFlow's rule
+        return symdim.ceildiv(size, stride)
+    eff = dilation * (kernel - 1) + 1
+    # span // stride + 1 is built as (span + stride) // stride: one floor, H // 2 for a 2x2 pool.
+    if not ceil_mode:
+        return symdim.floordiv(symdim.add(size, pad_total - eff + stride), stride)
+    # PyTorch's ceil mode drops a last window that starts in the end padding: the output is
+    # min(ceil(span / stride) + 1, ceil((size + pad_total // 2) / stride)). The first term is the
+    # smaller for every size when eff - pad_total // 2 >= stride; otherwise which one wins depends
+    # on the size: unknown.
+    if eff - pad_total // 2 < stride:
+        return None
+    return symdim.floordiv(symdim.add(size, pad_total - eff + 2 * stride - 1), stride)
 
 
 def _conv_params(n: int, transposed=False, depthwise=False):
@@ -90,8 +115,8 @@ def _make_conv(n: int):
                 f"out_channels {a['out_channels']}", "E301", 0)
         sizes = x.shape[2:]
         pads = resolve_pads(name, a["padding"], sizes, a["kernel"], a["stride"], a["dilation"])
-        a["pads"] = pads
-        out = [_out_size(sizes[k], pads[k] + pads[k + n], a["kernel"][k], a["stride"][k], a["dilation"][k],
+        a["pads"] = None if None in pads else pads  # None: "same" with a stride over a symbolic size
+        out = [_out_size(sizes[k], _pad_total(pads, k, n), a["kernel"][k], a["stride"][k], a["dilation"][k],
                          what=name, axis=k) for k in range(n)]
         return [x.with_shape((x.shape[0], a["out_channels"], *out))]
 
@@ -130,8 +155,10 @@ def _make_conv_transpose(n: int):
         a["pads"] = tuple(a["padding"]) * 2
         out = []
         for k, size in enumerate(x.shape[2:]):
-            if not isinstance(size, int):
-                out.append(None)
+            if type(size) is not int:
+                out.append(symdim.add(symdim.mul(symdim.sub(size, 1), a["stride"][k]),
+                                      a["dilation"][k] * (a["kernel"][k] - 1) + a["output_padding"][k] + 1
+                                      - 2 * a["padding"][k]))
                 continue
             o = ((size - 1) * a["stride"][k] - 2 * a["padding"][k] + a["dilation"][k] * (a["kernel"][k] - 1)
                  + a["output_padding"][k] + 1)
@@ -215,12 +242,12 @@ def _make_pool(kind: str, n: int):
         dil = a.get("dilation", (1,) * n)
         sizes = x.shape[-n:]
         pads = resolve_pads(name, a["padding"], sizes, a["kernel"], a["stride"], dil)
-        a["pads"] = pads
+        a["pads"] = None if None in pads else pads  # None: "same" with a stride over a symbolic size
         for k in range(n):
-            if max(pads[k], pads[k + n]) * 2 > a["kernel"][k] and a["padding"] != "same":
+            if a["padding"] != "same" and max(pads[k], pads[k + n]) * 2 > a["kernel"][k]:
                 raise ShapeError(f"{name}: padding {pads[k]} must be at most half the window {a['kernel'][k]}",
                                  "E304", 0)
-        out = [_out_size(sizes[k], pads[k] + pads[k + n], a["kernel"][k], a["stride"][k], dil[k],
+        out = [_out_size(sizes[k], _pad_total(pads, k, n), a["kernel"][k], a["stride"][k], dil[k],
                          a["ceil_mode"], name, k) for k in range(n)]
         return [x.with_shape((*x.shape[:-n], *out))]
 
@@ -270,6 +297,11 @@ def _make_global(kind: str):
     )
 
 
+def _scaled(d, f: float):
+    """A symbolic size times a scale factor: exact for an integral factor (H * 2), else unknown."""
+    return symdim.mul(d, int(f)) if float(f).is_integer() else None
+
+
 _MODE_SPATIAL = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}  # "nearest" takes any
 
 
@@ -298,9 +330,9 @@ def _upsample():
         if len(sf) != n:
             raise ShapeError(f"Upsample: scale_factor has {len(sf)} values, input has {n} spatial dims {x}",
                              "E302", 0)
-        out = [int(math.floor(d * f)) if isinstance(d, int) else None for d, f in zip(x.shape[2:], sf)]
+        out = [int(math.floor(d * f)) if type(d) is int else _scaled(d, f) for d, f in zip(x.shape[2:], sf)]
         for k, o in enumerate(out):
-            if o is not None and o < 1:
+            if type(o) is int and o < 1:
                 raise ShapeError(f"Upsample: scale_factor {sf[k]} shrinks spatial dim {k} of {x} to {o}", "E304", 0)
         return [x.with_shape((*x.shape[:2], *out))]
 

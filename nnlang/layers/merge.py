@@ -13,7 +13,7 @@ formula for the aten.mv / aten.dot kernels torch runs then (it counts 0 for them
 from __future__ import annotations
 
 from .base import (BOOL, INT, LayerSpec, Param, ShapeError, TensorType, Weight, broadcast_shapes, count,
-                   format_dim, require_known)
+                   format_dim, require_known, same_dims)
 from .shape import INTEGER_DTYPES, axis_of
 
 _ORDER = ("bool", "u8", "i8", "i16", "i32", "i64", "f16", "bf16", "f32", "f64")  # promotion order
@@ -67,7 +67,7 @@ def _matmul_dims(inputs):
     sa = a.shape if a.rank >= 2 else (1, *a.shape)
     sb = b.shape if b.rank >= 2 else (*b.shape, 1)
     ka, kb = sa[-1], sb[-2]
-    if ka is not None and kb is not None and ka != kb:
+    if not same_dims(ka, kb, f"MatMul: the inner dims of {a} @ {b}"):
         raise ShapeError(f"MatMul: {a} @ {b}: the last dim of the first ({format_dim(ka)}) must equal the "
                          f"{'only' if b.rank == 1 else 'second-to-last'} dim of the second ({format_dim(kb)})",
                          "E301", 1)

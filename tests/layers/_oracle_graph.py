@@ -122,11 +122,14 @@ def flop_macs(fn, tensors) -> int:
     return counter.get_total_flops() // 2
 
 
+from nnlang.layers import symdim  # noqa: E402
+
+
 def dims_agree(symbolic: tuple, actual: tuple, sizes: dict) -> bool:
     """A symbolic shape describes an actual one: ints equal, symbols take their size, None anything."""
     if len(symbolic) != len(actual):
         return False
-    return all(d is None or (sizes[d] if isinstance(d, str) else d) == a for d, a in zip(symbolic, actual))
+    return all(d is None or symdim.evaluate(d, sizes) == a for d, a in zip(symbolic, actual))
 
 
 def oracle(name: str, inputs: list, build: Callable[[dict, list], Ref], *args, sizes=None, **kwargs):

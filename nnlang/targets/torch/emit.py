@@ -125,7 +125,9 @@ class _Emitter:
                     vals[f"{name}_features"] = ty.shape[-1]
             values.append(vals)
         sizes = [f"{i}_{what}" for i in inputs for what in ("channels", "features")]
-        lets = sorted({k for v in values for k in v} - set(params) - set(sizes))
+        # A loop variable holds its last value after the loop: never an explanation for a constructor argument.
+        loop_vars = {st.var.id for st in _walk(defn.body) if isinstance(st, syn.ForStmt)}
+        lets = sorted({k for v in values for k in v} - set(params) - set(sizes) - loop_vars)
         names = params + sizes + lets
         return inputs, params, lets, _Lifter(names, values)
 
@@ -202,6 +204,13 @@ class _Emitter:
             return
         _ident(block, "block")
         self.done_blocks.add(block)
+        try:
+            self._block_classes(block, defn)
+        except EmitError:
+            self.done_blocks.discard(block)  # a caller may try again with fewer instances: report, not KeyError
+            raise
+
+    def _block_classes(self, block: str, defn: syn.Definition) -> None:
         everything = self.instances[block]
         groups: dict = {}
         for inst in everything:
@@ -444,13 +453,12 @@ class _Emitter:
     def _where(self, site) -> str:
         if site.path is None:
             return f"{_safe_text(self.source_name)}:{site.span.line}"
-        from ...analyze import STD_DIR
         import os
 
-        path = site.path
-        if path.startswith(str(STD_DIR)):
-            path = "std/" + os.path.relpath(path, STD_DIR)
-        else:
+        from ...std import display_path
+
+        path = display_path(site.path)
+        if not path.startswith("std/"):
             path = os.path.basename(path)
         return f"{_safe_text(path)}:{site.span.line}"
 
@@ -711,8 +719,8 @@ def emit(analysis, source_name: str = "model.nns") -> str:
     imports.append("from torch import nn")
     if "F" in em.needs:
         imports.append("from torch.nn import functional as F")
-    if "nnlang_modules" in em.needs:
-        imports.append("from nnlang.targets.torch import modules as nnlang_modules")
+    if "nnlang_modules" in em.needs:  # first-party: its own import section (isort)
+        imports += ["", "from nnlang.targets.torch import modules as nnlang_modules"]
     header = [f'"""{_ident(g.name, "network")}, compiled by nnlang from {_doc(source_name)}."""', "", *imports]
     parts = ["\n".join(header)] + body
     return "\n\n\n".join(p.rstrip("\n") for p in parts) + "\n"

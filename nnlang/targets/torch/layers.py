@@ -74,6 +74,8 @@ def _fpad(begin, end, value=None) -> str:
 
 
 def _split_pads(pads) -> tuple:
+    if pads is None:  # padding="same" with a stride over a symbolic size: the pads depend on it
+        raise ValueError('padding="same" with a stride needs a known input size for the PyTorch target')
     n = len(pads) // 2
     return tuple(pads[:n]), tuple(pads[n:])
 

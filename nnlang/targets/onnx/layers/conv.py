@@ -22,7 +22,7 @@ def conv(b):
     groups = b.known(b.t.shape[1], "input channels") if b.node.op == "DepthwiseConv2d" else a["groups"]
     bias = b.weight("bias") if a["bias"] else None
     return b.op("Conv", b.x, b.weight("weight"), bias, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
-                pads=list(a["pads"]), dilations=list(a["dilation"]), group=groups)
+                pads=_pads(b), dilations=list(a["dilation"]), group=groups)
 
 
 @onnx_layer("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
@@ -30,7 +30,7 @@ def conv_transpose(b):
     a = b.a
     bias = b.weight("bias") if a["bias"] else None
     return b.op("ConvTranspose", b.x, b.weight("weight"), bias, kernel_shape=list(a["kernel"]),
-                strides=list(a["stride"]), pads=list(a["pads"]), output_padding=list(a["output_padding"]),
+                strides=list(a["stride"]), pads=_pads(b), output_padding=list(a["output_padding"]),
                 dilations=list(a["dilation"]), group=a["groups"])
 
 
@@ -42,7 +42,7 @@ def pool(b):
     a = b.a
     n = len(a["kernel"])
     x, was = _batched(b, n)
-    common = {"kernel_shape": list(a["kernel"]), "strides": list(a["stride"]), "pads": list(a["pads"]),
+    common = {"kernel_shape": list(a["kernel"]), "strides": list(a["stride"]), "pads": _pads(b),
               "ceil_mode": int(a["ceil_mode"])}
     if b.node.op.startswith("Max"):
         y = b.op("MaxPool", x, dilations=list(a["dilation"]), **common)
@@ -126,3 +126,8 @@ def upsample(b):
     sizes = b.shape_vector(b.x, b.t, [("dim", 0), ("dim", 1), *size])
     return b.op("Resize", b.x, empty(), empty(), sizes, **attrs)
 
+
+def _pads(b) -> list:
+    if b.a["pads"] is None:  # padding="same" with a stride over a symbolic size: the pads depend on it
+        raise NotExpressible(f'{b.node.op}: padding="same" with a stride needs a known input size')
+    return list(b.a["pads"])
