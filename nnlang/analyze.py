@@ -123,14 +123,17 @@ class _Imports:
 
 
 def analyze(text: str, path: Optional[str] = None, network: Optional[str] = None,
-            overrides: Optional[dict] = None, read: Optional[Callable[[str], Optional[str]]] = None) -> Analysis:
-    """Analyse one document. `read(path)` supplies imported files (default: from disk)."""
+            overrides: Optional[dict] = None, read: Optional[Callable[[str], Optional[str]]] = None,
+            inputs: Optional[dict] = None) -> Analysis:
+    """Analyse one document. `read(path)` supplies imported files (default: from disk). For the selected
+    network, `overrides` sets parameters and symbols of input shapes (`{"H": 224}`), `inputs` replaces
+    input shapes (`{"image": (1, 3, 224, 224)}`); a problem with either is an E505 diagnostic."""
     # Analysis allocates many small acyclic objects; the cyclic collector would rescan them all
     # again and again (a third of the time on a 10,000-layer file). Pause it for the call.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _analyze(text, path, network, overrides, read)
+        return _analyze(text, path, network, overrides, read, inputs)
     finally:
         if was_enabled:
             gc.enable()
@@ -163,7 +166,7 @@ def finish(text: str, path: Optional[str], module: n.Module, syntax: list, sink:
                     graphs=graphs, network=network, blocks=blocks)
 
 
-def _analyze(text, path, network, overrides, read) -> Analysis:
+def _analyze(text, path, network, overrides, read, inputs=None) -> Analysis:
     parsed = parse(text)
     module = parsed.module
     sink, blocks = check_module(module, parsed.diagnostics, path, _Imports(read or _read_disk))
@@ -186,7 +189,8 @@ def _analyze(text, path, network, overrides, read) -> Analysis:
     for d in networks:
         if d.name.id in graphs:
             continue
-        graphs[d.name.id] = lowerer.lower_network(d, overrides if d.name.id == selected else None)
+        chosen = d.name.id == selected
+        graphs[d.name.id] = lowerer.lower_network(d, overrides if chosen else None, inputs if chosen else None)
 
     return finish(text, path, module, parsed.diagnostics, sink, graphs, selected, blocks)
 

@@ -56,6 +56,7 @@ CODES: dict[str, str] = {
     "E303": "dimension must be known",
     "E304": "invalid shape",
     "E305": "wrong dtype",
+    "W306": "sizes equal only under a condition (e.g. H is even)",
     # imports
     "E401": "import not found",
     "E402": "import cycle",
@@ -173,7 +174,7 @@ class DiagnosticSink:
 
 
 _GROUPS = (("E0", "Syntax"), ("E1", "Names and parameters"), ("E2", "Tensors and graph structure"),
-           ("W2", "Tensors and graph structure"), ("E3", "Shapes"), ("E4", "Imports"),
+           ("W2", "Tensors and graph structure"), ("E3", "Shapes"), ("W3", "Shapes"), ("E4", "Imports"),
            ("E5", "Compile-time evaluation and expansion"), ("W6", "Targets"))
 
 

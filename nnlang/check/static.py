@@ -12,7 +12,7 @@ import difflib
 from ..diagnostics import DiagnosticSink, Related
 from ..ir.binding import BLOCK_PARAM_TYPES
 from ..ir.evaluate import FUNCTIONS
-from ..ir.lower import DISCARD, SEQUENTIAL
+from ..ir.lower import DISCARD, SEQUENTIAL, is_dim_expr
 from ..layers import registry
 from ..syntax import nodes as n
 
@@ -86,7 +86,7 @@ class StaticChecker:
                         self.sink.error("E211", f"input '{decl.name.id}' is declared twice", decl.name.span)
                     if decl.shape is not None:
                         for dim in decl.shape:
-                            if not isinstance(dim, n.NameRef):  # a bare name is a symbolic dim
+                            if not is_dim_expr(dim):  # names in `H`, `16 * H` are symbolic dims
                                 self.expr(dim, consts, tensors)
                     tensors.add(decl.name.id)
             elif t is n.OutputStmt:

@@ -19,7 +19,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 
-Dim = Union[int, str, None]  # int: known; str: a symbol (N, T, ...); None: unknown
+from . import symdim
+from .symdim import DIFFERENT, SymExpr, compare
+
+# int: known; str: a symbol (N, T, ...); SymExpr: an expression over symbols (H // 2); None: unknown
+Dim = Union[int, str, SymExpr, None]
 
 
 @dataclass(frozen=True, slots=True)

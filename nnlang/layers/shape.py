@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from . import symdim
 from .base import (BOOL, FLOAT, INT, Choice, IntTuple, LayerSpec, OneOf, Optional_, Param, ParamRangeError,
                    ShapeError, TensorType, format_dim, format_shape, numel, require_known, same_dims)
 
@@ -80,14 +81,23 @@ def _reshape(a, inputs):
     total = numel(x.shape[1:])
     given = math.prod(d for d in shape if d != -1)
     target = format_shape((x.shape[0], *shape))
-    if -1 in shape:
+    if -1 in shape and total is not None and type(total) is not int:
+        inferred = symdim.floordiv(total, given)  # 64 * H * W / 64 -> H * W
+        if not same_dims(symdim.mul(inferred, given), total, f"Reshape to {target}: {format_dim(total)} and "
+                                                                   f"{given} * ({format_dim(inferred)})"):
+            raise ShapeError(f"Reshape: {x} ({format_dim(total)} elements per example) cannot be reshaped to "
+                             f"{target}", "E301", 0)
+        shape = tuple(inferred if d == -1 else d for d in shape)
+    elif -1 in shape:
         require_known(total, f"Reshape to {target}: the size of {x} after the batch dim (to infer -1)")
         if total % given:
             raise ShapeError(f"Reshape: {x} ({total} elements per example) cannot be reshaped to {target}",
                              "E301", 0)
         shape = tuple(total // given if d == -1 else d for d in shape)
-    elif total is not None and total != given:
-        raise ShapeError(f"Reshape: {x} has {total} elements per example, {target} has {given}", "E301", 0)
+    elif total is not None and total != given and not same_dims(
+            total, given, f"Reshape to {target}: {format_dim(total)} and {given} elements per example"):
+        raise ShapeError(f"Reshape: {x} has {format_dim(total)} elements per example, {target} has {given}",
+                         "E301", 0)
     return [x.with_shape((x.shape[0], *shape))]
 
 
@@ -141,14 +151,14 @@ def _concat(a, inputs):
         for k, (d0, d) in enumerate(zip(first.shape, t.shape)):
             if k == axis:
                 continue
-            if not same_dims(d0, d):
+            if not same_dims(d0, d, f"Concat: dim {k} of {first} and {t}"):
                 raise ShapeError(
                     f"Concat(axis={a['axis']}): input 0 {first} and input {i} {t} differ at dim {k} "
                     f"({format_dim(d0)} vs {format_dim(d)}); all dims but {axis} must match", "E301", i)
             if out[k] is None:  # an unknown dim learns its size from another input
                 out[k] = d
     sizes = [t.shape[axis] for t in inputs]
-    out[axis] = sum(sizes) if all(isinstance(d, int) for d in sizes) else None
+    out[axis] = symdim.total(sizes)
     return [first.with_shape(out)]
 
 
@@ -172,10 +182,19 @@ def _split(a, inputs):
         if isinstance(d, int) and d % s:
             raise ShapeError(f"Split: {s} sections do not divide dim {axis} of {x} (size {d}); "
                              f"give the sizes as a tuple instead", "E304", 0)
-        sizes = [d // s if isinstance(d, int) else None] * s
+        size = symdim.floordiv(d, s)
+        if type(d) is not int and d is not None and not same_dims(
+                symdim.mul(size, s), d, f"Split: {s} equal pieces of dim {axis} of {x}: {format_dim(d)} and "
+                                        f"{s} * ({format_dim(size)})"):
+            raise ShapeError(f"Split: {s} sections do not divide dim {axis} of {x}", "E304", 0)
+        sizes = [size] * s
     else:
         if isinstance(d, int) and sum(s) != d:
             raise ShapeError(f"Split: sizes {s} sum to {sum(s)}, dim {axis} of {x} has size {d}", "E301", 0)
+        if type(d) is not int and d is not None and not same_dims(
+                sum(s), d, f"Split: sizes {s} (sum {sum(s)}) of dim {axis} of {x}: {sum(s)} and {format_dim(d)}"):
+            raise ShapeError(f"Split: sizes {s} sum to {sum(s)}, dim {axis} of {x} has size {format_dim(d)}",
+                             "E301", 0)
         sizes = list(s)
     return [x.with_shape((*x.shape[:axis], size, *x.shape[axis + 1:])) for size in sizes]
 
@@ -192,10 +211,13 @@ def _slice(a, inputs):
         if size == 0:
             raise ShapeError(f"Slice: [{start}:{'' if end is None else end}:{step}] of dim {axis} of {x} is empty",
                              "E304", 0)
-    elif start == 0 and end is None and step == 1:
-        size = d
+    elif d is not None and (end is None or end < 0):
+        # A symbolic dim is taken to be long enough for the slice to be non-empty.
+        lo = start if start >= 0 else symdim.add(d, start)
+        hi = d if end is None else symdim.add(d, end)
+        size = symdim.ceildiv(symdim.sub(hi, lo), step)
     else:
-        size = None
+        size = None  # x[a:b] with b >= 0: min(b, size) - a
     return [x.with_shape((*x.shape[:axis], size, *x.shape[axis + 1:]))]
 
 
@@ -250,7 +272,7 @@ def _pad(a, inputs):
                 raise ShapeError(f"Pad: pads {before}, {after} leave dim {axis} of {x} with size {out[axis]}",
                                  "E304", 0)
         elif before + after != 0:
-            out[axis] = None
+            out[axis] = symdim.add(d, before + after)
     return [x.with_shape(out)]
 
 

@@ -57,7 +57,8 @@ def site_text(site, document: str | None) -> str:
 
 
 def value_info(name: str, ttype):
-    dims = [d if isinstance(d, (int, str)) else None for d in ttype.shape]
+    # An expression (H // 2) is a dim_param named by its text: ONNX only compares dim_params by name.
+    dims = [d if isinstance(d, (int, str)) else None if d is None else str(d) for d in ttype.shape]
     return helper.make_tensor_value_info(name, elem_type(ttype.dtype), dims)
 
 
