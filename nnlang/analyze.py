@@ -18,8 +18,8 @@ from .ir.lower import BlockDef, Lowerer
 from .syntax import nodes as n
 from .syntax import parse
 from .check.static import StaticChecker
+from .std import STD_DIR
 
-STD_DIR = Path(__file__).resolve().parent / "std"
 
 
 @dataclass
@@ -52,6 +52,44 @@ def _read_disk(path: str) -> Optional[str]:
         return None
 
 
+def _close_use(written: str, path: str):
+    """A `use` path close to one that does not exist, among the .nns files where it was looked for."""
+    import difflib
+
+    folder = os.path.dirname(path)
+    try:
+        stems = sorted(f[:-4] for f in os.listdir(folder) if f.endswith(".nns"))
+    except OSError:
+        return None
+    prefix = written.rsplit("/", 1)[0] + "/" if "/" in written else ""
+    stem = written.removesuffix(".nns")[len(prefix):]
+    hits = difflib.get_close_matches(stem, stems, n=1, cutoff=0.75)
+    return prefix + hits[0] if hits else None
+
+
+def _fold_unknown_layers(sink: DiagnosticSink, unresolved: list) -> None:
+    """With a `use` that found no file, unknown layers are likely its blocks: say so once, at the `use`."""
+    if not unresolved:
+        return
+    unknown = [d for d in sink.items if d.code == "E101" and d.message.startswith("unknown layer")
+               and not d.suggestions and d.path is None]
+    if not unknown:
+        return
+    first = unresolved[0].path_span
+    names = list(dict.fromkeys(d.message.split("'")[1] for d in unknown))
+    items = []
+    for d in sink.items:
+        if d.code == "E101" and d in unknown:
+            continue
+        if d.code == "E401" and d.span == first and d.path is None:
+            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+            d = replace(d, message=f"{d.message}; so {shown} {'is' if len(names) == 1 else 'are'} unknown here",
+                        related=d.related + tuple(Related(u.span, f"'{u.message.split(chr(39))[1]}' is unknown")
+                                                  for u in unknown))
+        items.append(d)
+    sink.items[:] = items
+
+
 def resolve_use(spec: str, base_dir: str) -> str:
     """`std/x` -> the shipped library; anything else relative to the importing file."""
     rel = spec if spec.endswith(".nns") else spec + ".nns"
@@ -65,6 +103,7 @@ class _Imports:
         self.read = read
         self.cache: dict = {}  # abs path -> (module, diagnostics, text)
         self.used: dict = {}  # abs path -> (as written, module, parse diagnostics, the use in the document)
+        self.unresolved: list = []  # the `use`s in the document whose file is missing, with no close match
 
     def report_errors(self, sink: DiagnosticSink, blocks: dict):
         """An imported file's own errors (syntax and static) show at the `use` that brought it in."""
@@ -104,9 +143,20 @@ class _Imports:
         loaded = self.load(path)
         if loaded is None:
             where = "the shipped library" if use.path.startswith("std/") else os.path.dirname(path) or "."
-            sink.error("E401", f"cannot read '{use.path}' (looked for {os.path.basename(path)} in {where})",
-                       top_use.path_span)
-            return
+            alt = _close_use(use.path, path)
+            message = f"cannot read '{use.path}' (looked for {os.path.basename(path)} in {where})"
+            if alt is not None:
+                message += f"; did you mean '{alt}'?"
+            sink.error("E401", message, top_use.path_span,
+                       suggestions=(f'"{alt}"',) if alt is not None and use is top_use else ())
+            if alt is None:
+                self.unresolved.append(top_use)
+                return
+            # Go on with the file meant, so its blocks are not reported one by one as unknown layers.
+            path = resolve_use(alt, base_dir)
+            loaded = self.load(path)
+            if loaded is None or path in visiting:
+                return
         module, diags, _text = loaded
         self.used.setdefault(path, (use.path, module, diags, top_use))
         for d in module.definitions:
@@ -153,13 +203,14 @@ def check_module(module: n.Module, syntax: list, path: Optional[str], imports: "
     imports.collect(module, base_dir, sink, blocks, os.path.abspath(path) if path else None)
     imports.report_errors(sink, blocks)
     StaticChecker(sink, blocks).check_module(module)
+    _fold_unknown_layers(sink, imports.unresolved)
     return sink, blocks
 
 
 def finish(text: str, path: Optional[str], module: n.Module, syntax: list, sink: DiagnosticSink, graphs: dict,
            network: Optional[str], blocks: dict) -> Analysis:
     """The Analysis, its diagnostics with their cascades dropped, placed and sorted."""
-    diags = _drop_cascades(syntax, sink.items)
+    diags = _keep_last_e110(_drop_cascades(syntax, sink.items))
     if path is not None:
         diags = [d if d.path else replace(d, path=path) for d in diags]
     return Analysis(path=path, text=text, module=module, diagnostics=sorted(diags, key=sort_key),
@@ -195,10 +246,24 @@ def _analyze(text, path, network, overrides, read, inputs=None) -> Analysis:
     return finish(text, path, module, parsed.diagnostics, sink, graphs, selected, blocks)
 
 
+def _keep_last_e110(diags: list) -> list:
+    """E110 comes from the static checks, then again from lowering with the inferred sizes: keep the latter."""
+    last = {}
+    for d in diags:
+        if d.code == "E110":
+            last[(d.path, d.span)] = d
+    if not last:
+        return diags
+    return [d for d in diags if d.code != "E110" or last[(d.path, d.span)] is d]
+
+
 def _drop_cascades(syntax: list, all_diags: list) -> list:
     """A line with a syntax error shows that error only: the semantic ones there are its echoes."""
     bad_lines = {d.span.line for d in syntax}
     if not bad_lines:
         return list(all_diags)
+    # A file that ends inside an open bracket: what follows the bracket, and the missing output, are echoes.
+    cut = min((r.span.line for d in syntax if d.code == "E003" for r in d.related), default=None)
     syntax_ids = {id(d) for d in syntax}
-    return [d for d in all_diags if id(d) in syntax_ids or d.span.line not in bad_lines]
+    return [d for d in all_diags if id(d) in syntax_ids or (
+        d.span.line not in bad_lines and (cut is None or (d.span.line < cut and d.code != "E207")))]

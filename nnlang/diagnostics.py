@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .span import Span
+from .std import display_path
 
 
 class Severity(str, Enum):
@@ -36,6 +37,7 @@ CODES: dict[str, str] = {
     "E107": "parameter given twice",
     "E108": "unknown type",
     "E109": "invalid layer name",
+    "E110": "inferred size written (PyTorch's argument order)",
     # tensors and graph structure
     "E201": "undefined tensor",
     "E202": "tensor used before it is defined",
@@ -124,7 +126,7 @@ def render_text(diags, sources: dict[str, str]) -> str:
                 out.append(f"    {src}")
                 out.append("    " + " " * (d.span.column - 1) + "^" * max(1, width))
         for r in d.related:
-            out.append(f"  {r.path or path}:{r.span.line}:{r.span.column}: note: {r.message}")
+            out.append(f"  {display_path(r.path) if r.path else path}:{r.span.line}:{r.span.column}: note: {r.message}")
     return "\n".join(out)
 
 
@@ -139,7 +141,7 @@ def to_json_obj(d: Diagnostic) -> dict:
         "code": d.code,
         "message": d.message,
         "related": [
-            {"path": r.path or d.path, "line": r.span.line, "column": r.span.column,
+            {"path": display_path(r.path) if r.path else d.path, "line": r.span.line, "column": r.span.column,
              "end_line": r.span.end_line, "end_column": r.span.end_column, "message": r.message}
             for r in d.related
         ],

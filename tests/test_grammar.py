@@ -101,7 +101,7 @@ def test_layer_names_are_not_keywords():
 
 @pytest.mark.parametrize("text, code, line, column", [
     ("network A {\n input x: [1]\n y = x -> ReLU ReLU\n output y\n}\n", "E001", 3, 16),
-    ("network A {\n input x: [1]\n y = x -> Linear(3\n output y\n}\n", "E001", 3, 19),
+    ("network A {\n input x: [1]\n y = x -> Linear(3\n output y\n}\n", "E001", 3, 17),  # at the open (
     ("network A {\n input x: [1]\n y = x -> $\n output y\n}\n", "E002", 3, 11),
     ('network A {\n input x: [1]\n y = x -> Foo("abc)\n output y\n}\n', "E004", 3, 15),
     ("network A {\n input x: [1]\n", "E003", 3, 1),

@@ -11,7 +11,9 @@ import difflib
 
 from ..diagnostics import DiagnosticSink, Related
 from ..ir.binding import BLOCK_PARAM_TYPES
+from ..ir import habits
 from ..ir.evaluate import FUNCTIONS
+from ..ir.habits import pytorch_habit
 from ..ir.lower import DISCARD, SEQUENTIAL, is_dim_expr
 from ..layers import registry
 from ..syntax import nodes as n
@@ -73,7 +75,9 @@ class StaticChecker:
                             f"{'with a shape, e.g. input x: [N, 3, 224, 224]' if d.kind == 'network' else ''}".rstrip(),
                             d.name.span)
         if not has_output:
-            self.sink.error("E207", f"{d.kind} {d.name.id} has no output: add `output y`", d.name.span)
+            last = last_unused_tensor(flat)
+            hint = f"add `output {last}` (its last unused tensor)" if last else "add `output y`"
+            self.sink.error("E207", f"{d.kind} {d.name.id} has no output: {hint}", d.name.span)
         self.body(d.body, consts, set(), flat)
 
     # ---- statements ------------------------------------------------------------------------------
@@ -174,6 +178,12 @@ class StaticChecker:
             self.expr(arg.value, consts, tensors)
         if block is None and spec is None:
             return
+        habit = pytorch_habit(spec, call) if spec is not None else None
+        if habit is not None:
+            # PyTorch's argument order: one diagnostic for the call, with the rewrite as its quick fix.
+            self.sink.error(habit.code, habits.message(habit), call.span,
+                            suggestions=(habit.rewrite,) if habit.rewrite else ())
+            return
         if spec is not None:
             positional = [p.name for p in spec.params if p.positional]
             known = {p.name for p in spec.params} | {a for p in spec.params for a in p.aliases}
@@ -191,16 +201,18 @@ class StaticChecker:
             example = f"{name}({', '.join(r[0] + '=...' for r in required)})"
         given: dict = {}
         pos = 0
+        surplus = [a for a in call.args or () if a.name is None][len(positional):]
+        if surplus:
+            if not known:
+                msg = f"{label} takes no arguments"
+            else:
+                named = sorted(known - set(positional)) or positional
+                msg = (f"{label} takes at most {len(positional)} positional argument"
+                       f"{'s' if len(positional) != 1 else ''}; name the rest (e.g. {named[0]}=...)")
+            self.sink.error("E106", msg, surplus[0].span.to(surplus[-1].span))
         for arg in call.args or ():
             if arg.name is None:
                 if pos >= len(positional):
-                    if not known:
-                        msg = f"{label} takes no arguments"
-                    else:
-                        named = sorted(known - set(positional)) or positional
-                        msg = (f"{label} takes at most {len(positional)} positional argument"
-                               f"{'s' if len(positional) != 1 else ''}; name the rest (e.g. {named[0]}=...)")
-                    self.sink.error("E106", msg, arg.span)
                     continue
                 key = positional[pos]
                 pos += 1
@@ -249,6 +261,21 @@ class StaticChecker:
                 stack += x.args
 
 
+def last_unused_tensor(flat) -> str | None:
+    """The last tensor a definition assigns and never reads: what a missing `output` most likely names."""
+    read: set = set()
+    last = None
+    for s in reversed(flat):
+        if isinstance(s, n.AssignStmt):
+            for t in reversed(s.targets):
+                if last is None and t.id != DISCARD and t.id not in read:
+                    last = t.id
+            read.update(src.id for src in s.chain.sources)
+        elif isinstance(s, n.OutputStmt):
+            read.update(x.id for x in s.names)
+    return last
+
+
 def _flatten(stmts):
     for s in stmts:
         yield s
@@ -294,3 +321,4 @@ def _dependency_path(flat, start, name, targets):
                 return [src.id] + path[::-1] + [src.id]
             stack.append((src.id, path + [src.id]))
     return None
+

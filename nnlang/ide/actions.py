@@ -10,7 +10,7 @@ syntax tree, the IR and the registry -- never from the message text:
   rank (E302): insert `Flatten` before it, offered only when the registry's shape rule accepts the
   flattened input (layers that read rank 2 as an unbatched sequence -- LSTM, Conv1d... -- get none);
 * an unused tensor (W204) bound alone by its statement: delete the statement;
-* a definition without `output` (E207): add `output <the last tensor assigned>` before its `}`.
+* a definition without `output` (E207): add `output <the last tensor never read>` before its `}`.
 
 Edits are offsets into the analysed text. Nothing here raises on any input.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
+from ..check.static import last_unused_tensor
 from ..layers import registry
 from ..layers.base import format_shape
 from ..syntax import nodes as n
@@ -206,12 +207,7 @@ def _add_output(ctx, d) -> list:
         return []
     if any(x.code.startswith("E0") and defn.span.start <= x.span.start <= defn.span.end for x in a.diagnostics):
         return []  # a syntax error inside: the output may be in the part the parser dropped
-    last = None
-    for s in flat:
-        if isinstance(s, n.AssignStmt):
-            names = [t.id for t in s.targets if t.id != "_"]
-            if names:
-                last = names[-1]
+    last = last_unused_tensor(flat)
     close = defn.span.end - 1
     if last is None or close < 0 or text[close:close + 1] != "}":
         return []

@@ -19,8 +19,11 @@ from typing import Optional
 from ..diagnostics import DiagnosticSink, Related
 from ..layers import registry, symdim
 from ..layers.base import ShapeError, TensorType, format_shape, start_warnings, take_warnings
+from ..std import display_path
 from ..syntax import nodes as n
+from . import habits
 from .binding import BLOCK_PARAM_TYPES, BindFailed, bind_block, bind_layer
+from .habits import pytorch_habit
 from .evaluate import EvalError, Poisoned, TensorRef, evaluate
 from .graph import Graph, Node, Scope, Site, Tensor
 
@@ -108,7 +111,7 @@ class Lowerer:
         return found
 
     # ---- reporting -------------------------------------------------------------------------------
-    def report(self, frame: Frame, code: str, message: str, span, related=(), warning=False):
+    def report(self, frame: Frame, code: str, message: str, span, related=(), warning=False, suggestions=()):
         rel = list(related)
         if frame.path is None:
             where, at = span, None
@@ -125,11 +128,12 @@ class Lowerer:
                 return
             rel.insert(0, Related(span, f"in block {frame.block_name}", frame.path))
             where = at.span
-            message = f"in block {frame.block_name} ({frame.path}:{span.line}:{span.column}): {message}"
+            suggestions = ()  # they replace text at `span`, in the other file
+            message = f"in block {frame.block_name} ({display_path(frame.path)}:{span.line}:{span.column}): {message}"
         if warning:
-            self.sink.warning(code, message, where, rel)
+            self.sink.warning(code, message, where, rel, suggestions)
         else:
-            self.sink.error(code, message, where, rel)
+            self.sink.error(code, message, where, rel, suggestions)
 
     # ---- entry --------------------------------------------------------------------------------
     def lower_network(self, defn: n.Definition, overrides: dict | None = None, inputs: dict | None = None) -> Graph:
@@ -542,7 +546,10 @@ class Lowerer:
         try:
             attrs = bind_layer(spec, call.args, lambda e: self.eval(frame, e),
                                lambda code, msg, span: self.report(frame, code, msg, span))
-        except (BindFailed, Poisoned):
+        except BindFailed:
+            self.pytorch_habit(frame, spec, call, ins)
+            return self.poison(frame, call.span)
+        except Poisoned:
             return self.poison(frame, call.span)
         in_types = [g.tensors[t].type for t in ins]
         site = Site(call.span, frame.path)
@@ -581,6 +588,29 @@ class Lowerer:
         for i, ty in enumerate(out_types):
             node.outputs.append(self.new_tensor(ty, node.id, i, site))
         return list(node.outputs)
+
+    def pytorch_habit(self, frame, spec, call, ins):
+        """E110 again, now with the inferred sizes (the static checks reported it without them)."""
+        habit = pytorch_habit(spec, call)
+        if habit is None or habit.code != "E110":
+            return
+        sizes = []
+        for slot, arg in habit.inferred:
+            if slot.input >= len(ins) or self.graph.tensors[ins[slot.input]].type is None:
+                return
+            t = self.graph.tensors[ins[slot.input]]
+            shape = t.type.shape
+            if not -len(shape) <= slot.axis < len(shape):
+                return
+            try:
+                written = self.eval(frame, arg.value)
+            except (EvalError, Poisoned):
+                written = None
+            local = next((name for name, b in frame.tensors.items() if b.tensor == t.id), None)
+            label = f"`{local}`" if local else "its input"
+            sizes.append((written, shape[slot.axis], label))
+        self.report(frame, "E110", habits.message(habit, sizes), call.span,
+                    suggestions=(habit.rewrite,) if habit.rewrite else ())
 
     def shape_error(self, frame, e: ShapeError, spec, call, ins):
         g = self.graph

@@ -5,8 +5,10 @@ from __future__ import annotations
 from .base import FLOAT, INT, Choice, LayerSpec, OneOf, Param, ShapeError, Weight, format_dim, no_weights
 
 
-def _activation(name, doc, params=(), example=None, aliases=(), check=None, weights=no_weights):
-    """An activation whose output has the input's shape; `check(attrs, x)` validates what the params cannot alone."""
+def _activation(name, doc, params=(), example=None, aliases=(), check=None, weights=no_weights, positional=1):
+    """An activation whose output has the input's shape; `check(attrs, x)` validates what the params cannot alone.
+
+    Only the first parameter may be positional (`LeakyReLU(0.2)`, as in torch), unless said otherwise."""
 
     def infer(a, inputs):
         (x,) = inputs
@@ -15,7 +17,8 @@ def _activation(name, doc, params=(), example=None, aliases=(), check=None, weig
         return [x]
 
     return LayerSpec(name=name, family="activation", doc=doc + " Shape unchanged.", params=tuple(params),
-                     infer=infer, weights=weights, aliases=aliases, example=example or name)
+                     infer=infer, weights=weights, aliases=aliases, example=example or name,
+                     positional=min(positional, len(params)))
 
 
 def _param_error(layer: str, message: str):
@@ -101,7 +104,7 @@ LAYERS = [
                 check=_celu_check),
     _activation("GELU", "x * Phi(x), Phi the standard normal CDF (or its tanh approximation).",
                 (Param("approximate", Choice(("none", "tanh")), "none", '"tanh" uses the tanh approximation'),),
-                'GELU(approximate="tanh")'),
+                'GELU(approximate="tanh")', positional=0),
     _activation("SiLU", "x * sigmoid(x) (also called Swish).", aliases=("Swish",)),
     _activation("Mish", "x * tanh(softplus(x))."),
     _activation("Sigmoid", "1 / (1 + exp(-x))."),
@@ -112,7 +115,7 @@ LAYERS = [
     _activation("Hardsigmoid", "relu6(x + 3) / 6."),
     _activation("Hardtanh", "x clamped to [min_val, max_val].",
                 (Param("min_val", FLOAT, -1.0, "lower bound"), Param("max_val", FLOAT, 1.0, "upper bound")),
-                "Hardtanh(-2.0, 2.0)", check=_hardtanh_check),
+                "Hardtanh(-2.0, 2.0)", check=_hardtanh_check, positional=2),
     _activation("ReLU6", "min(max(0, x), 6)."),
     _activation("Softplus", "log(1 + exp(beta * x)) / beta, linear above the threshold.",
                 (Param("beta", FLOAT, 1.0, "sharpness"),
@@ -122,5 +125,5 @@ LAYERS = [
     _activation("Threshold", "x if x > threshold else value.",
                 (Param("threshold", FLOAT, doc="values at or below it are replaced"),
                  Param("value", FLOAT, doc="the replacement")),
-                "Threshold(0.1, 0.0)"),
+                "Threshold(0.1, 0.0)", positional=2),
 ]

@@ -15,7 +15,7 @@ _native_multi_head_attention fast path in eval mode) are invisible to it.
 
 from __future__ import annotations
 
-from .base import (BOOL, INT, LayerSpec, Param, ShapeError, Weight, count, dim_arith, require_known,
+from .base import (BOOL, INT, Inferred, LayerSpec, Param, ShapeError, Weight, count, dim_arith, require_known,
                    require_rank, same_dims)
 from .regularization import Probability
 
@@ -110,6 +110,8 @@ LAYERS = [
         infer=_infer, weights=_weights, macs=_macs, inputs=(1, 3),
         outputs=lambda a: 2 if a["need_weights"] else 1,
         input_names=("query", "key", "value"),
+        torch_signature=(Inferred("embed_dim", "embedding size", axis=-1), "num_heads", "dropout", "bias",
+                         "add_bias_kv", None, None, None, "batch_first"),
         example="MultiheadAttention(8)",
     ),
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional, Union
 
 from . import symdim
@@ -368,6 +368,23 @@ def weight_key(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+@dataclass(frozen=True)
+class Inferred:
+    """A PyTorch constructor argument that the language infers from an input (in_channels, in_features).
+
+    axis: the dim of input `input` it comes from; `what` names it in messages ("input channels")."""
+
+    torch_name: str
+    what: str
+    axis: int = 1
+    input: int = 0
+
+
+IN_CHANNELS = Inferred("in_channels", "input channels")
+NUM_FEATURES = Inferred("num_features", "input channels")
+IN_FEATURES = Inferred("in_features", "input features", axis=-1)
+
+
 Attrs = dict
 
 
@@ -395,9 +412,21 @@ class LayerSpec:
     input_names: tuple = ()  # names of the inputs, for docs and signature help
     example: str = ""  # a one-line use, shown in docs and hover
     flat_input: bool = False  # its rank-2 input is [N, features], so Flatten fixes a higher rank (a quick fix)
+    # How many leading params may be given by position; None: the leading required ones. The rest are
+    # keyword-only, so a PyTorch-ordered call (`BatchNorm2d(32)`) is refused instead of meaning eps=32.
+    positional: Optional[int] = None
+    # PyTorch's positional constructor order, in our param names: an `Inferred` slot is a size the
+    # language infers (in_channels), None a torch argument we have no param for. Read by the checker to
+    # explain a PyTorch-style call and rewrite it (E110, E106); empty: torch's order is ours.
+    torch_signature: tuple = ()
     param_index: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
+        lead = self.positional
+        if lead is None:
+            lead = next((k for k, p in enumerate(self.params) if not p.required), len(self.params))
+        self.params = tuple(p if p.positional == (k < lead) else replace(p, positional=k < lead)
+                            for k, p in enumerate(self.params))
         self.param_index = {p.name: p for p in self.params}
 
     def num_outputs(self, attrs: Attrs) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from . import symdim
-from .base import (BOOL, INT, Choice, FloatTuple, IntTuple, Ints, LayerSpec, Optional_, Padding, Param, ShapeError,
-                   Weight, channels_of, count, require_rank)
+from .base import (BOOL, IN_CHANNELS, INT, Choice, FloatTuple, IntTuple, Ints, LayerSpec, Optional_, Padding, Param,
+                   ShapeError, Weight, channels_of, count, require_rank)
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
@@ -46,7 +46,9 @@ def _out_size(size, pad_total, kernel, stride, dilation, ceil_mode=False, what="
     if span < 0:
         raise ShapeError(
             f"{what}: kernel {kernel} (dilation {dilation}) is larger than the padded input "
-            f"({size} + {pad_total}) along spatial axis {axis}", "E304", 0)
+            f"({size} + {pad_total}) along spatial axis {axis}: the input has shrunk to {size} here (a "
+            f"downsampling stage too many for this input size?); remove a stage, pad, or pool to a fixed "
+            f"size with an adaptive pooling (AdaptiveAvgPool2d / AdaptiveMaxPool2d)", "E304", 0)
     if ceil_mode:
         out = -(-span // stride) + 1
         if (out - 1) * stride >= size + pad_total // 2:  # PyTorch: last window must start inside
@@ -136,6 +138,7 @@ def _make_conv(n: int):
         doc=f"{n}-D convolution over a [N, C, {_SPATIAL[n]}] input. Input channels are inferred.",
         params=_conv_params(n), infer=infer, weights=weights, macs=macs,
         example=f"Conv{n}d(64, 3, stride=1, padding=1)",
+        torch_signature=(IN_CHANNELS, "out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias"),
     )
 
 
@@ -183,6 +186,8 @@ def _make_conv_transpose(n: int):
         doc=f"{n}-D transposed convolution (learned upsampling) over a [N, C, {_SPATIAL[n]}] input.",
         params=_conv_params(n, transposed=True), infer=infer, weights=weights, macs=macs,
         example=f"ConvTranspose{n}d(64, 2, stride=2)",
+        torch_signature=(IN_CHANNELS, "out_channels", "kernel", "stride", "padding", "output_padding", "groups",
+                         "bias", "dilation"),
     )
 
 
@@ -254,7 +259,9 @@ def _make_pool(kind: str, n: int):
     return LayerSpec(
         name=name, family="pooling",
         doc=f"{n}-D {'max' if kind == 'Max' else 'average'} pooling over the last {n} dims.",
-        params=tuple(params), infer=infer, example=f"{name}({2 if n else 2})",
+        params=tuple(params), infer=infer, example=f"{name}(2)",
+        # MaxPool: torch's return_indices sits between dilation and ceil_mode.
+        torch_signature=(("kernel", "stride", "padding", "dilation", None, "ceil_mode") if kind == "Max" else ()),
     )
 
 
@@ -348,6 +355,8 @@ def _upsample():
             Param("align_corners", Optional_(BOOL), None, "align corner pixels (linear modes only)"),
         ),
         infer=infer, aliases=("Resize",), example="Upsample(scale_factor=2)",
+        # No positional argument: torch's first is `size`, so `Upsample(2)` would mean two things.
+        positional=0, torch_signature=("size", "scale_factor", "mode", "align_corners"),
     )
 
 

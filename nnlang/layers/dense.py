@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .base import (BOOL, FLOAT, INT, LayerSpec, Optional_, Param, ShapeError, TensorType, Weight, count, format_dim,
-                   require_known, same_dims)
+from .base import (BOOL, FLOAT, IN_FEATURES, INT, Inferred, LayerSpec, Optional_, Param, ShapeError, TensorType,
+                   Weight, count, format_dim, same_dims)
 
 FLOAT_DTYPES = ("f32", "f16", "bf16", "f64")
 INDEX_DTYPES = ("i64", "i32")  # what torch.nn.Embedding accepts
@@ -20,7 +20,22 @@ def require_float(x: TensorType, layer: str, input: int = 0):
 def _features(x: TensorType, layer: str, what: str = "in_features", input: int = 0) -> int:
     if x.rank < 1:
         raise ShapeError(f"{layer} expects an input of rank 1 or more [..., {what}], got rank 0 {x}", "E302", input)
-    return require_known(x.shape[-1], f"{layer}: {what} (last dim of {x})", input)
+    d = x.shape[-1]
+    if isinstance(d, int):
+        return d
+    from .symdim import symbols
+
+    names = sorted(symbols(d))
+    if d is None or not names:
+        why = "unknown (an earlier layer could not compute it)"
+    else:
+        them = "them" if len(names) > 1 else "it"
+        why = (f"{format_dim(d)}, which depends on the input size{'s' if len(names) > 1 else ''} "
+               f"{', '.join(names)}; give {them} a value (`--set {names[0]}=...`)")
+        if not isinstance(d, str):  # sizes merged by a Flatten: pooling to a fixed size first removes them
+            why += f" or make the size fixed before {layer} (e.g. AdaptiveAvgPool2d(1) -> Flatten)"
+    raise ShapeError(f"{layer}: {what} must be known, but the last dim of its input {x} is {why}", "E303",
+                     input)
 
 
 # ---- Linear ------------------------------------------------------------------------------------
@@ -50,6 +65,7 @@ def _linear():
             Param("bias", BOOL, True, "add a learned bias"),
         ),
         infer=infer, weights=weights, macs=macs, aliases=("Dense",), example="Linear(128)",
+        torch_signature=(IN_FEATURES, "out_features", "bias"),
     )
 
 
@@ -129,6 +145,8 @@ def _bilinear():
         ),
         infer=infer, weights=weights, macs=macs, inputs=(2, 2), input_names=("x1", "x2"),
         example="Bilinear(64)",
+        torch_signature=(Inferred("in1_features", "features of x1", axis=-1),
+                         Inferred("in2_features", "features of x2", axis=-1, input=1), "out_features", "bias"),
     )
 
 

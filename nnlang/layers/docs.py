@@ -33,6 +33,9 @@ def render_markdown() -> str:
     lines = ["# Layer reference", "",
              "Generated from the layer registry (`nnlang layers`); do not edit by hand.", "",
              "Input sizes (in_channels, in_features, num_features ...) are never written: they are inferred.",
+             "Only a layer's leading, obvious parameters may be given by position (listed per layer); the others",
+             "are keyword-only, so a call in PyTorch's order such as `BatchNorm2d(32)` or `Conv2d(3, 32, 3)` is an",
+             "error that shows the .nns call (E110, E106), never a different network.",
              "MACs count multiply-accumulates of matrix products and convolutions only "
              "(as torch.utils.flop_counter / 2); other layers count 0.", ""]
     by_family: dict = {}
@@ -47,6 +50,10 @@ def render_markdown() -> str:
                 lines += ["```text", f"y = {_example_source(spec)} -> {spec.example}", "```", ""]
             lines.append(f"Inputs: {_inputs(spec)}" + (" (a loss: a training head)" if spec.loss else ""))
             lines.append("")
+            if spec.params:
+                by_position = [f"`{p.name}`" for p in spec.params if p.positional]
+                lines += [f"By position: {', '.join(by_position)}; the rest by name." if by_position
+                          else "Every parameter by name.", ""]
             if spec.params:
                 lines += ["| parameter | type | default | meaning |", "|---|---|---|---|"]
                 for p in spec.params:
@@ -65,7 +72,8 @@ def render_json() -> str:
             "name": spec.name, "family": spec.family, "aliases": list(spec.aliases), "doc": spec.doc,
             "inputs": list(spec.inputs), "loss": spec.loss, "example": spec.example,
             "params": [{"name": p.name, "type": p.type.describe(), "required": p.required,
-                        "default": None if p.required else p.default, "doc": p.doc, "aliases": list(p.aliases)}
+                        "default": None if p.required else p.default, "doc": p.doc, "aliases": list(p.aliases),
+                        "positional": p.positional}
                        for p in spec.params],
         })
     return json.dumps(out, indent=2)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from .base import (BOOL, FLOAT, INT, IntTuple, LayerSpec, Optional_, Param, ShapeError, TensorType, Weight,
-                   format_dim, format_shape, require_known)
+from .base import (BOOL, FLOAT, INT, NUM_FEATURES, Inferred, IntTuple, LayerSpec, Optional_, Param, ShapeError,
+                   TensorType, Weight, format_dim, format_shape, require_known)
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
@@ -45,6 +45,8 @@ def _stat_params(affine: bool, track: bool) -> tuple:
 
 # ---- BatchNorm / InstanceNorm ------------------------------------------------------------------
 
+_STAT_SIGNATURE = (NUM_FEATURES, "eps", "momentum", "affine", "track_running_stats")
+
 def _make_batchnorm(n: int):
     name = f"BatchNorm{n}d"
     ranks = (2, 3) if n == 1 else (n + 2,)
@@ -66,7 +68,7 @@ def _make_batchnorm(n: int):
         name=name, family="normalization",
         doc=f"Batch normalisation per channel over a {forms} input (shape unchanged). Channels are inferred.",
         params=_stat_params(affine=True, track=True), infer=infer, weights=weights, example=name,
-        flat_input=n == 1,
+        flat_input=n == 1, torch_signature=_STAT_SIGNATURE,
     )
 
 
@@ -97,6 +99,7 @@ def _make_instancenorm(n: int):
         doc=f"Instance normalisation: each channel of each example normalised over its spatial dims; "
             f"{forms} (shape unchanged). Channels are inferred.",
         params=_stat_params(affine=False, track=False), infer=infer, weights=weights, example=name,
+        torch_signature=_STAT_SIGNATURE,
     )
 
 
@@ -148,6 +151,8 @@ def _layernorm():
             Param("bias", BOOL, True, "learn the shift as well (only with elementwise_affine)"),
         ),
         infer=infer, weights=weights, example="LayerNorm",
+        torch_signature=(Inferred("normalized_shape", "normalised size", axis=-1), "eps", "elementwise_affine",
+                         "bias"),
     )
 
 
@@ -183,6 +188,7 @@ def _groupnorm():
             Param("affine", BOOL, True, "learn a per-channel scale (weight) and shift (bias)"),
         ),
         infer=infer, weights=weights, example="GroupNorm(32)",
+        torch_signature=("num_groups", Inferred("num_channels", "input channels"), "eps", "affine"),
     )
 
 

@@ -15,7 +15,7 @@ aten.mkldnn_rnn_layer, which FlopCounterMode does not see (it counts 0); with on
 
 from __future__ import annotations
 
-from .base import BOOL, INT, Choice, LayerSpec, Param, Weight, count, require_known, require_rank
+from .base import BOOL, INT, Choice, Inferred, LayerSpec, Param, Weight, count, require_known, require_rank
 from .regularization import Probability
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
@@ -97,6 +97,9 @@ def _make(kind: str, doc: str) -> LayerSpec:
         params=_params(kind), infer=infer, weights=weights, macs=macs, outputs=outputs,
         input_names=("x",),
         example=f"{kind}(256, return_state=true)" if kind == "LSTM" else f"{kind}(128, num_layers=2)",
+        torch_signature=(Inferred("input_size", "input features", axis=-1), "hidden_size", "num_layers",
+                         *(("nonlinearity",) if kind == "RNN" else ()), "bias", "batch_first", "dropout",
+                         "bidirectional"),
     )
 
 

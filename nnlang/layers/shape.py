@@ -302,7 +302,7 @@ def _make_reduce(name: str, verb: str) -> LayerSpec:
 LAYERS = [
     _simple("Flatten", "Merge dims start_dim..end_dim into one: [N, C, H, W] -> [N, C*H*W] by default.",
             [Param("start_dim", INT, 1, "first dim to merge"), Param("end_dim", INT, -1, "last dim to merge")],
-            _flatten, "Flatten"),
+            _flatten, "Flatten", positional=1),
     _simple("Reshape", "Reshape every example: [N, ...] -> [N, *shape], as x.reshape(N, *shape). The batch dim is "
                        "kept and not written; one entry of shape may be -1 (inferred).",
             [Param("shape", _ReshapeDims(), doc="new dims after the batch dim (one may be -1)")],
@@ -321,7 +321,7 @@ LAYERS = [
             _unsqueeze, "Unsqueeze(2)"),
     _simple("Concat", "Concatenate 2 or more tensors along an axis; all other dims and the dtype must match.",
             [Param("axis", INT, 1, "axis to concatenate along (1: channels)", aliases=("dim",))],
-            _concat, "Concat(axis=1)", inputs=(2, None), aliases=("Cat",)),
+            _concat, "Concat(axis=1)", inputs=(2, None), aliases=("Cat",), positional=1),
     _simple("Split", "Split a tensor along an axis into `sections` equal pieces, or into pieces of the given sizes; "
                      "one output per piece.",
             [Param("sections", OneOf((INT, IntTuple())), doc="number of equal pieces, or the size of each piece",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..diagnostics import Diagnostic, error
+from ..diagnostics import Diagnostic, Related, error
 from ..span import Span, point_at_end
 from .convert import ConvertError, convert_module
 from .grammar import lark_parser
@@ -169,9 +169,14 @@ class _Driver:
                 i += 1
             except UnexpectedToken as e:
                 prev = tokens[i - 1] if i else None
+                habit = self._pytorch_habit(state, parse_table, tokens, i)
+                if habit is not None:
+                    tokens, i = habit
+                    n = len(tokens)
+                    continue
                 if prev is not None and prev.type == "NAME" and prev.value in _PYTHON_WORDS:
                     tok = prev  # `return y`: the mistake is the Python word, not what follows it
-                self._syntax_error(tok, e.expected)
+                self._syntax_error(tok, e.expected, tokens, i)
                 i = self._recover(state, parse_table, tokens, i)
         # End of input: close whatever is still open so the parts read so far are kept.
         last = tokens[-1] if tokens else None
@@ -180,9 +185,9 @@ class _Driver:
         for _ in range(MAX_NESTING + 2):
             try:
                 return state.feed_token(end_tok, True)
-            except UnexpectedToken as e:
+            except UnexpectedToken:
                 if not eof_reported:
-                    self._eof_error(e.expected)
+                    self._eof_error(tokens)
                 eof_reported = True
                 if not self._close_one(state, parse_table, end_tok):
                     return None
@@ -198,12 +203,76 @@ class _Driver:
             ch = tok.value
             self._report("E002", f"unexpected character {ch!r}", Span.of_token(tok))
 
-    def _syntax_error(self, tok, expected):
+    def _pytorch_habit(self, state, table, tokens, i):
+        """Python / PyTorch spellings with one obvious meaning: report, rewrite the tokens, go on.
+
+        `return y` reads as `output y`, `nn.Conv2d` as `Conv2d`, `y = Conv2d(16, 3)(x)` as
+        `y = x -> Conv2d(16, 3)`, so the statement is kept and nothing follows from the mistake
+        (no missing output, no unused tensor). Returns (tokens, index to feed next) or None."""
+        from lark import Token
+
+        tok, prev = tokens[i], tokens[i - 1] if i else None
+        if prev is None or prev.type != "NAME" or not state.value_stack or state.value_stack[-1] is not prev:
+            return None
+        popped = state.state_stack[:-1]
+        if prev.value == "return" and _names_to_end(tokens, i) and _would_shift(table, popped, "OUTPUT"):
+            self._habit("'return' is not part of the language: a network names its results with "
+                        f"`output {tok.value}`", prev, prev, state)
+            return tokens[:i - 1] + [Token.new_borrow_pos("OUTPUT", "output", prev)] + tokens[i:], i - 1
+        if tok.type == "DOT":
+            end = i - 1  # NAME (DOT NAME)*: the last name is the layer
+            while end + 2 < len(tokens) and tokens[end + 1].type == "DOT" and tokens[end + 2].type == "NAME":
+                end += 2
+            if end == i - 1 or not _would_shift(table, popped, "NAME"):
+                return None
+            layer = tokens[end]
+            self._habit(f"`{self.text[prev.start_pos:layer.end_pos]}`: layers are written without a module "
+                        f"prefix: write `{layer.value}`", prev, layer, state)
+            return tokens[:i - 1] + tokens[end:], i - 1
+        before = tokens[i - 2] if i >= 2 else None
+        if tok.type == "LPAR" and before is not None and before.type == "EQUAL":
+            close = _matching(tokens, i)
+            if close is None or close + 1 >= len(tokens) or tokens[close + 1].type != "LPAR":
+                return None
+            end = _matching(tokens, close + 1)
+            inner = tokens[close + 2:end] if end is not None else []
+            if not inner or any(t.type != ("NAME" if k % 2 == 0 else "COMMA") for k, t in enumerate(inner)) \
+                    or len(inner) % 2 == 0 or not _would_shift(table, popped, "NAME"):
+                return None
+            source = inner if len(inner) == 1 else tokens[close + 1:end + 1]
+            call = self.text[prev.start_pos:tokens[close].end_pos]
+            names = self.text[inner[0].start_pos:inner[-1].end_pos]
+            names = names if len(inner) == 1 else f"({names})"
+            self._habit(f"`{self.text[prev.start_pos:tokens[end].end_pos]}`: layers are not called on tensors; "
+                        f"a chain starts from its input: write `{names} -> {call}`", prev, tokens[end], state)
+            arrow = Token.new_borrow_pos("ARROW", "->", tokens[close + 1])
+            return tokens[:i - 1] + source + [arrow] + tokens[i - 1:close + 1] + tokens[end + 1:], i - 1
+        return None
+
+    def _habit(self, message: str, first, last, state):
+        """Report (unless recovering from an earlier error) and take back the shifted name."""
+        if not self.quiet:
+            self._report("E001", message, Span(first.start_pos, last.end_pos, first.line, first.column,
+                                                last.end_line, last.end_column))
+        del state.state_stack[-1]
+        del state.value_stack[-1]
+
+    def _syntax_error(self, tok, expected, tokens=(), i=0):
         if self.quiet:
             return
         self.quiet = True
         exp = sorted({describe_terminal(t) for t in expected if t not in ("BAD_CHAR", "UNCLOSED_STRING")})
         message = f"unexpected {describe_token(tok)}"
+        closer = next((c for c in ("RPAR", "RSQB") if c in expected), None)
+        opener = _unclosed(tokens, i, closer) if closer and tok.type in _ENDS_ARGUMENTS else None
+        if opener is not None:
+            # Point at the bracket left open; the place where its closer was due is the related location.
+            # No line:col in the text: the incremental analyzer moves spans, never messages.
+            where = "by the end of the line" if tok.type == "_NL" else f"before {describe_token(tok)}"
+            self._report("E001", f"missing '{_CLOSE_TEXT[closer]}': this '{opener.value}' is not closed {where}",
+                         Span.of_token(opener),
+                         [Related(Span.of_token(tok), f"'{_CLOSE_TEXT[closer]}' expected here")])
+            return
         hint = _hint(tok, set(expected))
         if hint:
             message += f": {hint}"
@@ -215,8 +284,17 @@ class _Driver:
             span = Span(tok.start_pos, tok.start_pos, tok.line, tok.column, tok.line, tok.column)
         self._report("E001", message, span)
 
-    def _eof_error(self, expected):
-        self._report("E003", "unexpected end of file: a '}' or ')' is missing", point_at_end(self.text))
+    def _eof_error(self, tokens):
+        opener = _unclosed(tokens, len(tokens), None)
+        k = next((k for k, t in enumerate(tokens) if t is opener), 0)
+        after = f" after '{tokens[k - 1].value}'" if k and tokens[k - 1].type == "NAME" else ""
+        if opener is None:
+            self._report("E003", "unexpected end of file: a '}' or ')' is missing", point_at_end(self.text))
+            return
+        closer = _CLOSE_TEXT[_OPENERS[opener.type]]
+        self._report("E003", f"unexpected end of file: missing '{closer}' to close the '{opener.value}'{after}",
+                     point_at_end(self.text),
+                     [Related(Span.of_token(opener), f"this '{opener.value}' is not closed")])
 
     def _recover(self, state, table, tokens, i) -> int:
         """Resume after the error at tokens[i]; returns the index of the next token to feed."""
@@ -314,6 +392,51 @@ def _pop_to(state, k: int) -> None:
 
 
 _TOP_LEVEL = frozenset(("NETWORK", "BLOCK", "USE"))
+# Tokens that cannot go on an argument list or a `[...]`: meeting one there means its closer is missing.
+_ENDS_ARGUMENTS = frozenset(("ARROW", "_NL", "$END", "RBRACE", "LBRACE", "INPUT", "OUTPUT", "LET", "IF", "FOR"))
+_CLOSE_TEXT = {"RPAR": ")", "RSQB": "]", "RBRACE": "}"}
+
+
+def _unclosed(tokens, i: int, closer):
+    """The innermost bracket opened before tokens[i] and not closed (of the kind `closer` closes, if given)."""
+    depth = 0
+    for k in range(min(i, len(tokens)) - 1, -1, -1):
+        t = tokens[k].type
+        if t in _CLOSERS:
+            depth += 1
+        elif t in _OPENERS:
+            if depth == 0:
+                return tokens[k] if closer is None or _OPENERS[t] == closer else None
+            depth -= 1
+    return None
+
+
+def _names_to_end(tokens, i: int) -> bool:
+    """tokens[i:] begin with `name (, name)*` that ends the statement: what `output` takes."""
+    k = i
+    while k < len(tokens) and tokens[k].type == "NAME":
+        k += 1
+        if k < len(tokens) and tokens[k].type == "COMMA":
+            k += 1
+        else:
+            break
+    return k > i and tokens[k - 1].type == "NAME" and (k == len(tokens) or tokens[k].type in ("_NL", "RBRACE"))
+
+
+def _matching(tokens, i: int):
+    """The index of the bracket closing the one at tokens[i], or None."""
+    depth = 0
+    for k in range(i, len(tokens)):
+        t = tokens[k].type
+        if t in _OPENERS:
+            depth += 1
+        elif t in _CLOSERS:
+            depth -= 1
+            if depth == 0:
+                return k if _OPENERS[tokens[i].type] == t else None
+        elif t == "_NL" and depth and tokens[i].type != "LBRACE":
+            return None
+    return None
 _PYTHON_WORDS = frozenset(("def", "class", "return", "while", "import", "from", "lambda", "with", "yield",
                            "pass", "elif", "try", "except", "raise", "del", "global", "print"))
 

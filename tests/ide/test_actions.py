@@ -153,14 +153,14 @@ network N {
 
 def test_add_the_missing_output():
     a, d, fixes = fixes_of(NO_OUTPUT, "E207", 0)
-    assert d.message == "block B has no output: add `output y`"
+    assert d.message == "block B has no output: add `output y` (its last unused tensor)"
     assert [(f.title, f.preferred) for f in fixes] == [("Add `output y` to block B", True)]
     at = NO_OUTPUT.index("}\n\nnetwork")
     assert fixes[0].edits == [Edit(at, at, "    output y\n")]
     fixed = apply(NO_OUTPUT, fixes[0].edits)
     assert "        y = y -> ReLU\n    }\n    output y\n}\n" in fixed
     assert [x.message for x in analyze(fixed).diagnostics if x.code == "E207"] == [
-        "network N has no output: add `output y`"]
+        "network N has no output: add `output b` (its last unused tensor)"]
 
 
 def test_add_output_before_a_brace_on_the_same_line():

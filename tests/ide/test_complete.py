@@ -299,7 +299,7 @@ def test_signature_of_a_layer(line, active):
     assert [s.label[a:b] for a, b in (p.label for p in s.parameters)] == [
         "out_channels: int", "kernel: int | (int, int)", "stride = 1", "padding = 0", "groups = 1", "dilation = 1",
         "bias = true"]
-    assert s.parameters[2].documentation == "`int | (int, int)`, default `1`: step between windows"
+    assert s.parameters[2].documentation == "`int | (int, int)`, default `1`, by keyword only: step between windows"
     assert s.parameters[1].documentation == "`int | (int, int)` (also kernel_size): kernel size"
     assert s.documentation == registry.get("Conv2d").doc
 

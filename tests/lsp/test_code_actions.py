@@ -21,6 +21,7 @@ network N {
     y = x -> Relu -> Conv2d(8, 3, strid=2) -> W(8)
     z = yy -> ReLU
     f = x -> Conv2d(4, 3) -> BatchNorm1d
+    g = x -> Conv2d(3, 8, 3)
     unused = x -> ReLU
 }
 """
@@ -34,6 +35,7 @@ EXPECTED = {  # code -> (title, preferred)
     "E302": ("Insert Flatten before BatchNorm1d: [N, 4, 30, 30] -> [N, 3600]", True),
     "W204": ("Remove the unused tensor 'unused' (delete its statement)", True),
     "E207": ("Add `output unused` to network N", True),
+    "E110": ("Replace 'Conv2d(3, 8, 3)' with 'Conv2d(8, kernel=3)'", True),
 }
 
 
@@ -60,7 +62,7 @@ async def test_each_quick_fix_removes_its_diagnostic(client, tmp_path):
     by_code: dict = {}
     for d in diags:
         if d.code == "W204" and "'unused'" not in d.message:
-            continue  # f and z are unused too
+            continue  # f, g and z are unused too
         by_code.setdefault(d.code, d)
     assert set(by_code) == set(EXPECTED)
     assert by_code["E101"].data == {"title": "unknown layer or block", "suggestions": ["ReLU"]}
@@ -84,8 +86,8 @@ async def test_exact_edits(client, tmp_path):
     assert edit == t.TextEdit(range=t.Range(start=t.Position(line=9, character=13),
                                             end=t.Position(line=9, character=17)), new_text="ReLU")
     (edit,), = (await actions(client, uri, diags["E207"]))[0].edit.changes.values()
-    assert edit == t.TextEdit(range=t.Range(start=t.Position(line=13, character=0),
-                                            end=t.Position(line=13, character=0)), new_text="    output unused\n")
+    assert edit == t.TextEdit(range=t.Range(start=t.Position(line=14, character=0),
+                                            end=t.Position(line=14, character=0)), new_text="    output unused\n")
     (edit,), = (await actions(client, uri, diags["E302"]))[0].edit.changes.values()
     assert edit == t.TextEdit(range=t.Range(start=t.Position(line=11, character=29),
                                             end=t.Position(line=11, character=29)), new_text="Flatten -> ")

@@ -11,7 +11,6 @@ every input is made symbolic and the types are inferred again by the registry's 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -45,14 +44,9 @@ class Emission:
 
 def site_text(site, document: str | None) -> str:
     """`file:line:col` of a site; the std library is shown as `std/<file>`."""
-    from ...analyze import STD_DIR
+    from ...std import display_path
 
-    path = site.path if site.path is not None else (document or "<input>")
-    try:
-        if os.path.commonpath([os.path.abspath(path), str(STD_DIR)]) == str(STD_DIR):
-            path = "std/" + os.path.relpath(os.path.abspath(path), STD_DIR).replace(os.sep, "/")
-    except ValueError:  # different drives
-        pass
+    path = display_path(site.path) if site.path is not None else (document or "<input>")
     return f"{path}:{site.span.line}:{site.span.column}"
 
 
