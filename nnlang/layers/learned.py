@@ -40,7 +40,7 @@ def _positional_embedding():
         params=(Param("std", FLOAT, 0.02, "initialised from a normal distribution with this standard deviation",
                       min=0, positional=False),),
         infer=infer, weights=lambda a, inputs: [Weight("", shape(inputs[0]))],
-        example="pos_embedding: PositionalEmbedding",
+        example="PositionalEmbedding",
     )
 
 
@@ -65,7 +65,7 @@ def _class_token():
             "layer's path (torchvision's `class_token`, timm's `cls_token`).",
         params=(Param("std", FLOAT, 0.0, "initialised from a normal distribution with this standard deviation "
                                          "(0: zeros, as torchvision)", min=0, positional=False),),
-        infer=infer, weights=weights, example="class_token: ClassToken",
+        infer=infer, weights=weights, example="ClassToken",
     )
 
 
@@ -97,7 +97,7 @@ def _layer_scale():
             Param("axis", INT, 1, "the channel axis: 1 for [N, C, ...], -1 for [..., D]", positional=False),
         ),
         infer=infer, weights=lambda a, inputs: [Weight("", shape(a, inputs[0]))],
-        example="layer_scale: LayerScale(init=1e-6)",
+        example="LayerScale(init=1e-6)",
     )
 
 
@@ -120,7 +120,7 @@ def _stochastic_depth():
             Param("mode", Choice(("row", "batch")), "row", "\"row\": per example; \"batch\": the whole batch",
                   positional=False),
         ),
-        infer=infer, aliases=("DropPath",), example="stochastic_depth: StochasticDepth(0.1)",
+        infer=infer, aliases=("DropPath",), example="StochasticDepth(0.1)",
     )
 
 

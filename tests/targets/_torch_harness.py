@@ -15,7 +15,7 @@ from nnlang.analyze import analyze
 from nnlang.layers.base import TensorType
 from nnlang.targets.torch import layers  # noqa: F401  (importing registers the mappings)
 from nnlang.targets.torch import modules as nnlang_modules
-from nnlang.targets.torch.mapping import MAPPINGS, TorchLayer, render_module_call
+from nnlang.targets.torch.mapping import MAPPINGS, ParameterCall, TorchLayer, render_module_call, render_parameter
 
 TORCH_DTYPES = {"f32": torch.float32, "f64": torch.float64, "f16": torch.float16, "bf16": torch.bfloat16,
                 "i64": torch.int64, "i32": torch.int32, "i16": torch.int16, "i8": torch.int8, "u8": torch.uint8,
@@ -59,16 +59,33 @@ def map_node(node, ins, outs) -> TorchLayer:
     return layer
 
 
-def build(layer: TorchLayer) -> Optional[nn.Module]:
-    """The module constructed from its rendered source, exactly as emitted code would construct it."""
+def build(layer: TorchLayer):
+    """The module (or bare nn.Parameter) constructed from its rendered source, exactly as emitted code would."""
     if layer.module is None:
         return None
-    src = render_module_call(layer.module)
+    bare = isinstance(layer.module, ParameterCall)
+    src = render_parameter(layer.module) if bare else render_module_call(layer.module)
     names = {n.id for n in ast.walk(ast.parse(src, mode="eval")) if isinstance(n, ast.Name)}
     assert names <= MODULE_NAMES, (src, names)
     module = eval(src, dict(GLOBALS))  # noqa: S307 -- the rendered source of plain data, checked above
+    if bare:
+        assert isinstance(module, nn.Parameter)
+        return module
     assert isinstance(module, nn.Module)
     return module.eval()
+
+
+def state_of(module) -> dict:
+    """The state_dict of a built layer, relative to the layer's path: a bare parameter is the path itself ("")."""
+    if module is None:
+        return {}
+    return {"": module} if isinstance(module, nn.Parameter) else module.state_dict()
+
+
+def parameters_of(module) -> list:
+    if module is None:
+        return []
+    return [("", module)] if isinstance(module, nn.Parameter) else list(module.named_parameters())
 
 
 def forward_source(layer: TorchLayer, n_in: int, n_out: int) -> str:
@@ -131,15 +148,18 @@ def check_against_ir(node, ins, outs, make: Optional[Callable] = None, high: int
     assert [fits(tuple(r.shape), o.shape) for r, o in zip(results, outs)] == [True] * len(outs), \
         ([tuple(r.shape) for r in results], [o.shape for o in outs], render(layer))
     assert [DTYPE_NAMES[r.dtype] for r in results] == [o.dtype for o in outs], render(layer)
-    state = module.state_dict() if module is not None else {}
+    state = state_of(module)
     assert [(k, tuple(v.shape), DTYPE_NAMES[v.dtype]) for k, v in state.items()] == \
         [(w.name, tuple(w.shape), w.dtype) for w in node.weights], render(layer)
-    params = list(module.named_parameters()) if module is not None else []
+    params = parameters_of(module)
     assert [k for k, _ in params] == [w.name for w in node.weights if w.trainable]
     assert sum(p.numel() for _, p in params) == node.params
     return layer, module, tensors, results
 
 
 def render(layer: TorchLayer) -> str:
-    module = render_module_call(layer.module) if layer.module is not None else "-"
+    if isinstance(layer.module, ParameterCall):
+        module = render_parameter(layer.module)
+    else:
+        module = render_module_call(layer.module) if layer.module is not None else "-"
     return f"module {module}; forward {layer.forward!r}; outputs {layer.outputs!r}"

@@ -12,6 +12,7 @@ import _torch_harness as th
 import pytest
 from test_torch_mapping import CASES
 
+from nnlang.layers.base import weight_key
 from nnlang.layers.registry import all_layers
 from nnlang.targets.onnx.emit import CompileError, build_model
 from nnlang.targets.onnx.mapping import DEFAULT_OPSET, MIN_OPSET, max_opset, registry, unsupported
@@ -74,11 +75,11 @@ def test_layer_names_and_locations(name, index, case):
     assert sum(n.name == "L" for n in model.graph.node) == 1
     assert all(n.name == "L" or n.name.startswith("L/") for n in model.graph.node)
     used = {i.name for i in model.graph.initializer}
-    assert used <= {f"L.{w.name}" for w in node.weights}
+    assert used <= {weight_key("L", w.name) for w in node.weights}
     # Every initializer is a state_dict entry, bit for bit; only a training counter may be left out.
     for init in model.graph.initializer:
         assert (onnx.numpy_helper.to_array(init) == state[init.name]).all()
-    assert {f"L.{w.name}" for w in node.weights} - used <= {"L.num_batches_tracked"}
+    assert {weight_key("L", w.name) for w in node.weights} - used <= {"L.num_batches_tracked"}
     assert [o.name for o in model.graph.output] == [f"y{i}" for i in range(case.outs)]
     assert [i.name for i in model.graph.input] == [f"a{i}" for i in range(len(case.inputs))]
 

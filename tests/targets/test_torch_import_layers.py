@@ -37,8 +37,11 @@ EQUIVALENT = {
     # emitted as `y = x`: there is no call to trace
     "Identity": (),
 }
-# Registry layers that cannot come back from PyTorch, with the reason. None: every layer round-trips.
-CANNOT_IMPORT: dict = {}
+# Registry layers that cannot come back from PyTorch, with the reason.
+CANNOT_IMPORT: dict = {
+    name: "forward reads a bare parameter (fx get_attr): no importer recovers the learned-tensor layers yet"
+    for name in ("PositionalEmbedding", "ClassToken", "LayerScale")
+}
 
 
 # ---- every registry layer ------------------------------------------------------------------------

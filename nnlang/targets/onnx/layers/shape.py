@@ -14,6 +14,10 @@ def flatten(b):
         return b.op("Identity", b.x)
     if s == 1 and e == rank - 1:  # ONNX's Flatten makes exactly [d0, rest]
         return b.op("Flatten", b.x, axis=1)
+    tail = b.t.shape[e + 1:]
+    if all(isinstance(d, int) for d in tail):
+        # A constant shape (0 copies a leading dim): ONNX's shape inference then knows the result's dims.
+        return b.op("Reshape", b.x, b.ints([0] * s + [-1, *tail]))
     parts = [("dim", i) for i in range(s)] + [-1] + [("dim", i) for i in range(e + 1, rank)]
     return b.reshape(b.x, b.t, parts)
 

@@ -7,7 +7,7 @@ holds the tables and the contract. Imported inside the torch target only.
 
 from __future__ import annotations
 
-from . import activation, conv, dense, loss, merge, norm, recurrent, regularization, shape  # noqa: F401 (register)
+from . import activation, conv, dense, learned, loss, merge, norm, recurrent, regularization, shape  # noqa: F401
 from .patterns import rewrite
 from .registry import (
     CALLS,
