@@ -39,7 +39,8 @@ def test_linear_errors():
     with pytest.raises(ShapeError) as e:
         run("Linear", [T("N", "T")], 8)
     assert e.value.code == "E303"
-    assert str(e.value) == "Linear: in_features (last dim of [N, T]) must be known, got T"
+    assert str(e.value) == ("Linear: in_features must be known, but the last dim of its input [N, T] is T, which "
+                            "depends on the input size T; give it a value (`--set T=...`)")
     with pytest.raises(ShapeError) as e:
         run("Linear", [T()], 8)
     assert e.value.code == "E302" and "[]" in str(e.value)

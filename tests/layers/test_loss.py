@@ -92,7 +92,7 @@ def test_cross_entropy_probability_targets(x, reduction):
 
 
 def test_class_weight_is_a_buffer():
-    _, _, ws, _ = run("CrossEntropyLoss", [T("N", 3), T("N", dtype="i64")], (1.0, 2.0, 3.0))
+    _, _, ws, _ = run("CrossEntropyLoss", [T("N", 3), T("N", dtype="i64")], weight=(1.0, 2.0, 3.0))
     assert [(w.name, w.shape, w.trainable) for w in ws] == [("weight", (3,), False)]
 
 
@@ -116,8 +116,8 @@ def test_errors():
     assert code("CrossEntropyLoss", [T("N", 10), T("N", dtype="i32")])[0] == "E305"
     assert code("NLLLoss", [T("N", 10), T("N", 10)])[0] == "E305"  # no probability targets for NLLLoss
     assert code("CrossEntropyLoss", [T("N", 10), T("N")])[0] == "E305"  # float indices
-    assert code("CrossEntropyLoss", [T("N", "C"), T("N", dtype="i64")], (1.0, 2.0))[0] == "E303"
-    assert code("CrossEntropyLoss", [T("N", 3), T("N", dtype="i64")], (1.0, 2.0))[0] == "E301"
+    assert code("CrossEntropyLoss", [T("N", "C"), T("N", dtype="i64")], weight=(1.0, 2.0))[0] == "E303"
+    assert code("CrossEntropyLoss", [T("N", 3), T("N", dtype="i64")], weight=(1.0, 2.0))[0] == "E301"
     # parameters
     with pytest.raises(ParamTypeError):
         bind("MSELoss", reduction="batchmean")

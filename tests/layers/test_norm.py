@@ -123,9 +123,9 @@ def test_layernorm_errors():
         run("LayerNorm", [T()])
     assert e.value.code == "E302"
     with pytest.raises(ParamRangeError):
-        bind("LayerNorm", (0, 3))
+        bind("LayerNorm", normalized_shape=(0, 3))
     with pytest.raises(ParamTypeError):
-        bind("LayerNorm", (2.0,))
+        bind("LayerNorm", normalized_shape=(2.0,))
 
 
 # ---- GroupNorm ---------------------------------------------------------------------------------

@@ -91,7 +91,8 @@ async def test_half_typed_keyword_argument_and_its_signature(client, tmp_path):
     assert [sig.label[a:b] for a, b in (p.label for p in sig.parameters)] == [
         "out_channels: int", "kernel: int | (int, int)", "stride = 1", "padding = 0", "groups = 1", "dilation = 1",
         "bias = true"]
-    assert sig.parameters[2].documentation.value == "`int | (int, int)`, default `1`: step between windows"
+    assert sig.parameters[2].documentation.value == ("`int | (int, int)`, default `1`, by keyword only: "
+                                                     "step between windows")
     assert sig.documentation.value == registry.get("Conv2d").doc
 
 

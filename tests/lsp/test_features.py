@@ -80,7 +80,7 @@ async def test_an_edit_that_breaks_a_shape_is_reported_with_its_version_and_fixi
 
 async def test_every_syntax_error_is_reported_not_just_the_first(client, tmp_path):
     path = tmp_path / "broken.nns"
-    path.write_text("network A {\n    input x: [N, 4]\n    y = x -> Linear(4,\n    z = x -> \n    output y\n}\n")
+    path.write_text("network A {\n    input x: [N, 4]\n    y = x -> Linear(4\n    z = x -> \n    output y\n}\n")
     uri = await open_doc(client, path)
     lines = sorted({d.range.start.line for d in client.diagnostics[uri] if d.severity == t.DiagnosticSeverity.Error})
     assert lines[:2] == [2, 3]
