@@ -88,7 +88,7 @@ class SymExpr:
 
     def __str__(self):
         if self._text is None:
-            self._text = _fmt_poly(self.terms)
+            self._text = _fmt_factored(self.terms) or _fmt_poly(self.terms)
         return self._text
 
     def __repr__(self):
@@ -494,6 +494,35 @@ def _fmt_term(m: tuple, c: int) -> str:
         else:
             factors.append(str(c))  # (H // 2) * 2
     return " * ".join(factors)
+
+
+def _fmt_factored(frozen):
+    """`16 * (H - 2) * (W - 2)` for what Flatten makes of a padded-less conv, rather than its expansion
+    `16 * H * W - 32 * H - 32 * W + 64`; None when the polynomial is not such a product. Text only:
+    equality and hashing stay on the normal form."""
+    if len(frozen) < 2:
+        return None
+    top, c = max(frozen, key=lambda mc: len(mc[0]))
+    if len(top) < 2 or len(set(top)) != len(top) or sum(1 for m, _ in frozen if len(m) == len(top)) != 1:
+        return None
+    coeff = dict(frozen)
+    factors = []
+    for k, a in enumerate(top):
+        rest = top[:k] + top[k + 1:]
+        shift = coeff.get(rest, 0)
+        if shift % c:
+            return None
+        factors.append((a, shift // c))
+    expanded = {(): c}
+    for a, shift in factors:
+        expanded = _mul_poly(expanded, {(a,): 1, (): shift} if shift else {(a,): 1})
+    if {m: v for m, v in expanded.items() if v} != coeff:
+        return None
+    parts = [_fmt_atom(a, False) if not shift else
+             f"({_fmt_atom(a, True)} {'-' if shift < 0 else '+'} {abs(shift)})" for a, shift in factors]
+    if c != 1:
+        parts.insert(0, str(c) if c > 0 else f"-{abs(c)}")
+    return " * ".join(parts)
 
 
 def _fmt_poly(frozen) -> str:

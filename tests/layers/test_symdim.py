@@ -166,3 +166,13 @@ def test_concat_sums_along_the_axis_and_split_divides():
     assert str(_infer("Flatten", ("N", 64, H, W))[1]) == "64 * H * W"
     assert str(_infer("Reshape", ("N", 64, H, W), shape=(64, -1))[2]) == "H * W"
     assert str(_infer("Upsample", ("N", 3, floordiv(H, 2), W), scale_factor=2)[2]) == "(H // 2) * 2"
+
+
+def test_products_print_factored_and_stay_equal_to_their_expansion():
+    flat = symdim.product([16, symdim.sub("H", 2), symdim.sub("W", 2)])  # Flatten after a 3x3 conv without padding
+    assert str(flat) == "16 * (H - 2) * (W - 2)"
+    expanded = symdim.add(symdim.sub(symdim.sub(symdim.product([16, "H", "W"]), symdim.mul(32, "H")), symdim.mul(32, "W")), 64)
+    assert expanded == flat and hash(expanded) == hash(flat) and str(expanded) == str(flat)
+    assert str(symdim.product([3, symdim.add("H", 1), symdim.floordiv("W", 2)])) == "3 * (H + 1) * (W // 2)"
+    assert str(symdim.add(symdim.product(["H", "W"]), 1)) == "H * W + 1"  # not a product: written out
+    assert symdim.evaluate(flat, {"H": 10, "W": 7}) == 16 * 8 * 5
