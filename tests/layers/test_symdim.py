@@ -171,7 +171,8 @@ def test_concat_sums_along_the_axis_and_split_divides():
 def test_products_print_factored_and_stay_equal_to_their_expansion():
     flat = symdim.product([16, symdim.sub("H", 2), symdim.sub("W", 2)])  # Flatten after a 3x3 conv without padding
     assert str(flat) == "16 * (H - 2) * (W - 2)"
-    expanded = symdim.add(symdim.sub(symdim.sub(symdim.product([16, "H", "W"]), symdim.mul(32, "H")), symdim.mul(32, "W")), 64)
+    hw = symdim.product([16, "H", "W"])
+    expanded = symdim.add(symdim.sub(symdim.sub(hw, symdim.mul(32, "H")), symdim.mul(32, "W")), 64)
     assert expanded == flat and hash(expanded) == hash(flat) and str(expanded) == str(flat)
     assert str(symdim.product([3, symdim.add("H", 1), symdim.floordiv("W", 2)])) == "3 * (H + 1) * (W // 2)"
     assert str(symdim.add(symdim.product(["H", "W"]), 1)) == "H * W + 1"  # not a product: written out
