@@ -64,7 +64,8 @@ def test_an_odd_skip_is_located_at_its_layer():
     a = analyze(text)
     (w, w2) = [d for d in a.diagnostics if d.code == "W306"]
     assert (w.span.line, w.span.column) == (5, 19)
-    assert w.message == "Add: dim 2 of [N, 8, H, W] and [N, 8, (H // 2) * 2, (W // 2) * 2] are equal only when H is even"
+    assert w.message == ("Add: dim 2 of [N, 8, H, W] and [N, 8, (H // 2) * 2, (W // 2) * 2] are equal only when "
+                         "H is even")
     assert w2.message.endswith("only when W is even")
     bad = analyze(text.replace("MaxPool2d(2) -> Upsample(scale_factor=2)", "Conv2d(8, 3)"))
     assert [d.code for d in bad.diagnostics] == ["E301"]  # H - 2 is never H: an error, as with ints
@@ -105,3 +106,48 @@ def test_bad_input_is_a_usage_error(capsys, tmp_path):
         assert main(["summary", str(path), "--input", arg]) == 2, arg
         err = capsys.readouterr().err
         assert err.startswith("nnlang: error: ") and words in err, (arg, err)
+
+
+SMALL = """network Small {
+    input x: [N, 3, H, W]
+    y = x -> Conv2d(8, 3) -> MaxPool2d(2) -> Flatten
+    output y
+}
+"""
+
+
+def test_every_view_shows_the_expressions(tmp_path):
+    """Hover, inlay hints, summary, diagram and the ONNX file all show `(H - 2) // 2`, never `?`."""
+    from nnlang.diagram import diagram_payload
+    from nnlang.ide import steps as st
+    from nnlang.ide.hover import Context, hover
+
+    a = analyze(SMALL, path=str(tmp_path / "small.nns"))
+    assert a.diagnostics == []
+    pooled = "[N, 8, (H - 2) // 2, (W - 2) // 2]"
+    flat = "[N, 8 * ((H - 2) // 2) * ((W - 2) // 2)]"
+    # inlay hints: one per step, the shape after it
+    hints = [st._types_text(info.outputs[0]) for info in st.hint_steps(Context(a).steps)]
+    assert hints == ["[N, 8, H - 2, W - 2]", pooled, flat]
+    # hover on the pooling layer
+    text = hover(Context(a), SMALL.index("MaxPool2d")).markdown
+    assert pooled in text and "?" not in text
+    # summary rows
+    rows = {r.type: r.output_shape for r in summary.rows(a.graph)}
+    assert [str(d) for d in rows["MaxPool2d"][0]] == ["N", "8", "(H - 2) // 2", "(W - 2) // 2"]
+    # the diagram's boxes
+    dot = diagram_payload(a, depth="all", svg=False)["dot"]
+    assert "(H - 2) // 2" in dot.replace("&#47;", "/") or "(H - 2) // 2" in dot
+
+
+def test_onnx_keeps_an_expression_as_dim_param(tmp_path):
+    import pytest
+    onnx = pytest.importorskip("onnx")
+    from nnlang.targets import onnx as nx
+
+    a = analyze(SMALL, path=str(tmp_path / "small.nns"))
+    (path,) = nx.compile_to_dir(a, str(tmp_path), opset=17)
+    model = onnx.load(path)
+    out = model.graph.output[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in out] == ["N", "8 * ((H - 2) // 2) * ((W - 2) // 2)"]
+    onnx.checker.check_model(model, full_check=True)

@@ -489,8 +489,8 @@ def _fmt_term(m: tuple, c: int) -> str:
     bare = len(m) == 1 and c == 1
     factors = [_fmt_atom(a, bare) for a in m]
     if c != 1:
-        if type(m[0]) is str:
-            factors.insert(0, str(c))  # 64 * H * W
+        if type(m[0]) is str or len(m) > 1:
+            factors.insert(0, str(c))  # 64 * H * W, 8 * (H // 2) * (W // 2)
         else:
             factors.append(str(c))  # (H // 2) * 2
     return " * ".join(factors)
