@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--input", action="append", default=[], metavar="NAME=[DIMS]", dest="shapes",
                    help="replace an input's declared shape, e.g. image=[1,3,224,224] (its symbols take those sizes)")
     s.add_argument("--format", choices=("text", "json"), default="text")
+    s.add_argument("--depth", type=_summary_depth, default=3, metavar="K",
+                   help="show K levels of blocks (default 3, as torchinfo; `all`: every row); deeper rows are "
+                        "counted in their block's row")
+    s.add_argument("--columns", type=_summary_columns, default=None, metavar="COL,...",
+                   help="columns to show, of: input, shape, kernel, params, macs, trainable "
+                        "(default: shape,params,macs)")
 
     co = sub.add_parser("compile", help="compile a network to a framework (torch, onnx)")
     co.add_argument("path", metavar="PATH")
@@ -221,6 +227,29 @@ def _load_network(args):
     return a
 
 
+def _summary_depth(text: str):
+    if text == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int or 'all', got {text!r}")
+    return value
+
+
+def _summary_columns(text: str) -> tuple:
+    from .summary import COLUMNS
+
+    cols = tuple(c.strip() for c in text.split(",") if c.strip())
+    bad = [c for c in cols if c not in COLUMNS]
+    if bad or not cols:
+        raise argparse.ArgumentTypeError(f"unknown column {', '.join(bad) or '(none given)'}; "
+                                         f"choose from {', '.join(COLUMNS)}")
+    return cols
+
+
 def _summary(args) -> int:
     from . import summary as summ
 
@@ -230,7 +259,7 @@ def _summary(args) -> int:
     if args.format == "json":
         print(json.dumps(summ.to_json_obj(a.graph), indent=2))
     else:
-        print(summ.render_text(a.graph))
+        print(summ.render_text(a.graph, depth=args.depth, columns=args.columns or summ.DEFAULT_COLUMNS))
     return 0
 
 

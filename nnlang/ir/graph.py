@@ -55,6 +55,16 @@ class Scope:
     def child_path(self, local: str) -> str:
         return f"{self.path}.{local}" if self.path else local
 
+    @property
+    def display_type(self) -> str:
+        """The type as people read it: a repetition is `BasicBlock ×2` (`×2` when its items differ),
+        never the internal name "Repeat"."""
+        if self.kind != "repeat":
+            return self.type_name
+        kinds = {c.type_name if isinstance(c, Scope) else c.op for c in self.children}
+        n = len(self.children)
+        return f"{kinds.pop()} \u00d7{n}" if len(kinds) == 1 else f"\u00d7{n}"
+
     def nodes(self):
         """The nodes under this scope, at any depth, in order."""
         for c in self.children:
