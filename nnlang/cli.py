@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     co.add_argument("--weights", metavar="FILE", help="weights to use (.safetensors, or a .pt/.pth state_dict)")
     co.add_argument("--opset", type=int, metavar="N", help="ONNX opset to write (default 17; --to onnx)")
     co.add_argument("--dynamic-batch", action="store_true", help="make dim 0 of every input dynamic (--to onnx)")
+    co.add_argument("--external-data", action="store_true",
+                    help="write the weights to <network>.onnx.data beside the model, whatever their size (--to onnx)")
+    co.add_argument("--no-weights", action="store_true",
+                    help="write the graph alone, its weights graph inputs: a small file to view (--to onnx)")
 
     im = sub.add_parser("import", help="import a model (PyTorch or ONNX) into .nns text plus its weights")
     im.add_argument("source", metavar="SOURCE", help="FILE.py:ClassName (a PyTorch nn.Module) or FILE.onnx")
@@ -270,8 +274,8 @@ def _compile(args) -> int:
         raise api.UsageError(f"--to {args.target}: this target is not available yet (available: torch, onnx)")
     if args.target == "onnx":
         return _compile_onnx(args)
-    if args.opset is not None or args.dynamic_batch:
-        raise api.UsageError("--opset and --dynamic-batch apply to --to onnx only")
+    if args.opset is not None or args.dynamic_batch or args.external_data or args.no_weights:
+        raise api.UsageError("--opset, --dynamic-batch, --external-data and --no-weights apply to --to onnx only")
     from .targets.torch.compile import CompileError, compile_to_dir
 
     return _write_target(args, CompileError, lambda a: compile_to_dir(a, args.output, seed=args.seed,
@@ -305,8 +309,14 @@ def _compile_onnx(args) -> int:
         raise api.UsageError(f"--opset: {e}") from None
     from .targets.onnx.compile import CompileError, compile_to_dir
 
+    if args.no_weights and args.external_data:
+        raise api.UsageError("--no-weights writes no weights, so no external data either: give one of them")
+    if args.no_weights and args.weights:
+        raise api.UsageError("--no-weights writes no weights: leave out --weights")
+    extra = {"external_data_above": 0} if args.external_data else {}
     return _write_target(args, CompileError, lambda a: compile_to_dir(
-        a, args.output, opset=opset, seed=args.seed, weights=args.weights, dynamic_batch=args.dynamic_batch))
+        a, args.output, opset=opset, seed=args.seed, weights=args.weights, dynamic_batch=args.dynamic_batch,
+        no_weights=args.no_weights, **extra))
 
 
 def _import(args) -> int:

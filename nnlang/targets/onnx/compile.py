@@ -28,8 +28,11 @@ __all__ = ["EXTERNAL_DATA_ABOVE", "CompileError", "compile_to_dir"]
 
 def compile_to_dir(analysis: Analysis, outdir: str, opset: int = DEFAULT_OPSET, seed: int = 0,
                    weights: str | None = None, dynamic_batch: bool = False,
-                   external_data_above: int = EXTERNAL_DATA_ABOVE) -> list:
+                   external_data_above: int = EXTERNAL_DATA_ABOVE, no_weights: bool = False) -> list:
     """Write OUTDIR/<network>.onnx (and OUTDIR/<network>.onnx.data for large weights); returns the paths.
+
+    `external_data_above=0` puts every weight in the .data file; `no_weights` writes the graph alone, its
+    weights graph inputs (no PyTorch needed, a few KB: to look at the graph, or to feed the weights in).
 
     Raises CompileError (every unsupported node with its location, or analysis errors) or the torch
     target's WeightsError for a weights file that does not fit; nothing is written then."""
@@ -44,15 +47,18 @@ def compile_to_dir(analysis: Analysis, outdir: str, opset: int = DEFAULT_OPSET, 
     emission = emit_graph(graph, opset, dynamic_batch=dynamic_batch, document=document)
     if emission.problems:
         raise CompileError(problems_message(emission.problems, document), emission.problems)
-    state = _weights(graph, seed, weights)
-    metadata = {"nnlang_weights": os.path.basename(weights)} if weights else {"nnlang_seed": seed}
+    if no_weights and weights:
+        raise CompileError("--no-weights writes no weights: leave out --weights")
+    state = None if no_weights else _weights(graph, seed, weights)
+    metadata = ({"nnlang_weights": "none (graph inputs)"} if no_weights else
+                {"nnlang_weights": os.path.basename(weights)} if weights else {"nnlang_seed": seed})
     model = build_model(graph, opset, state, document=document, dynamic_batch=dynamic_batch,
                         metadata=metadata, emission=emission)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{graph.name}.onnx"
-    size = sum(state[name].nbytes for name in emission.weights)
-    if size <= external_data_above:
+    size = 0 if state is None else sum(state[name].nbytes for name in emission.weights)
+    if state is None or size <= external_data_above or not emission.weights:
         write_atomic(target, model.SerializeToString())
         return [str(target)]
     data = out / f"{graph.name}.onnx.data"

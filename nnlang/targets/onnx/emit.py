@@ -183,10 +183,12 @@ def problems_message(problems: list, document: str | None) -> str:
     return "\n".join(lines)
 
 
-def build_model(graph: Graph, opset: int, weights: Mapping, document: str | None = None,
+def build_model(graph: Graph, opset: int, weights: Mapping | None, document: str | None = None,
                 dynamic_batch: bool = False, metadata: Mapping | None = None, emission: Emission | None = None):
     """The ModelProto of `graph` with initializers from `weights` (state_dict key -> numpy array).
 
+    `weights` None: no initializers; every weight is a graph input of its declared type instead (a model
+    to look at, a few KB however large the network, or to run with the weights fed in).
     Raises CompileError listing every node that cannot be written. `emission`: emit_graph's result for
     the same arguments, when the caller has it already."""
     from ... import __version__
@@ -202,13 +204,18 @@ def build_model(graph: Graph, opset: int, weights: Mapping, document: str | None
             declared[weight_key(node.path, w.name)] = w
     decl = []
     for name in em.weights:
+        if weights is None:
+            w = declared[name]
+            decl.append(helper.make_tensor_value_info(name, elem_type(w.dtype), list(w.shape)))
+            continue
         arr = weights[name]
         if tuple(arr.shape) != tuple(declared[name].shape):
             raise CompileError(f"weight {name}: shape {tuple(arr.shape)}, the network expects "
                                f"{tuple(declared[name].shape)}")
         decl.append(helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(arr.dtype), list(arr.shape)))
     value_infos = _checked_value_info(graph.name, em, decl, opset)
-    onnx_graph = helper.make_graph(em.nodes, graph.name, em.inputs, em.outputs, value_info=value_infos,
+    inputs = em.inputs + (decl if weights is None else [])
+    onnx_graph = helper.make_graph(em.nodes, graph.name, inputs, em.outputs, value_info=value_infos,
                                    doc_string=graph.doc or "")
     opsets = [helper.make_opsetid("", opset)]
     model = helper.make_model(onnx_graph, opset_imports=opsets, producer_name="nnlang",
@@ -216,7 +223,7 @@ def build_model(graph: Graph, opset: int, weights: Mapping, document: str | None
                               ir_version=helper.find_min_ir_version_for(opsets))
     # Initializers go into the finished model: make_graph / make_model copy every message they are given,
     # which for the weights costs more than everything else together.
-    for name in em.weights:
+    for name in em.weights if weights is not None else ():
         model.graph.initializer.append(numpy_helper.from_array(weights[name], name))
     props = {"nnlang_network": graph.name}
     if document:
