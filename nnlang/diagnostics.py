@@ -180,19 +180,17 @@ _GROUPS = (("E0", "Syntax"), ("E1", "Names and parameters"), ("E2", "Tensors and
            ("E5", "Compile-time evaluation and expansion"), ("W6", "Targets"))
 
 
+def code_group(code: str) -> str:
+    """The section of the code reference a code belongs to ("Shapes")."""
+    return next(g for prefix, g in _GROUPS if code.startswith(prefix))
+
+
 def render_code_reference() -> str:
-    """docs/diagnostics.md: every code with an anchor (`#e301`), which editors link to."""
-    lines = ["# Diagnostic codes", "",
-             "Generated from `nnlang/diagnostics.py` (`make docs`); do not edit by hand. Codes are never reused;",
-             "E is an error (the network cannot be built), W a warning.", ""]
-    title = None
-    for code, meaning in CODES.items():
-        group = next(g for prefix, g in _GROUPS if code.startswith(prefix))
-        if group != title:
-            lines += ["", f"## {group}", "", "| code | meaning |", "|---|---|"]
-            title = group
-        lines.append(f'| <a id="{code.lower()}"></a>`{code}` | {meaning} |')
-    return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
+    """docs/diagnostics.md: every code with an anchor (`#e301`), which editors link to, its meaning, an
+    example that triggers it, what nnlang prints for it and the fix (from nnlang/diagnostic_docs.py)."""
+    from .diagnostic_docs import render
+
+    return render()
 
 
 def code_reference_path():
