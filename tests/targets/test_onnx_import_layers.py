@@ -67,7 +67,6 @@ EQUIVALENT = {
     "Split": set(), "Identity": set(),  # nothing to compute
     "Dropout": set(), "Dropout1d": set(), "Dropout2d": set(), "Dropout3d": set(), "AlphaDropout": set(),
     "StochasticDepth": set(),
-    "LayerScale": {"Scale"},  # Mul by a per-channel initializer: Caffe's Scale without bias
     "LayerNorm2d": {"Permute", "LayerNorm"},  # from 17: Transpose, LayerNormalization, Transpose
 }
 # Any layer whose padding torch's layer cannot take (asymmetric "same", more than half the window for
@@ -105,8 +104,6 @@ CANNOT_IMPORT = {
     ("Div", 1): "integer promotion (Cast)",
     ("Average", 2): "integer promotion (Cast)",
     ("Scale", 2): "integer promotion (Cast)",
-    "PositionalEmbedding": "an Add of an initializer: not recovered yet",
-    "ClassToken": "Expand or Where of an initializer, Concat: not recovered yet",
     ("LayerNorm2d", 0, 13): "the decomposition over the channel axis (below opset 17) is not fused",
     ("LayerNorm2d", 1, 13): "the decomposition over the channel axis (below opset 17) is not fused",
 }

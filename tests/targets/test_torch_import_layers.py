@@ -37,11 +37,8 @@ EQUIVALENT = {
     # emitted as `y = x`: there is no call to trace
     "Identity": (),
 }
-# Registry layers that cannot come back from PyTorch, with the reason.
-CANNOT_IMPORT: dict = {
-    name: "forward reads a bare parameter (fx get_attr): no importer recovers the learned-tensor layers yet"
-    for name in ("PositionalEmbedding", "ClassToken", "LayerScale")
-}
+# Registry layers that cannot come back from PyTorch, with the reason (none at present).
+CANNOT_IMPORT: dict = {}
 
 
 # ---- every registry layer ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .importers import Layer
+from .importers import Layer, tensor_path
 
 
 @dataclass
@@ -42,6 +42,7 @@ class View:
             for i in node.input:
                 self.consumers.setdefault(i, []).append(node)
         self.graph_outputs = {o.name for o in graph.output}
+        self.initializers = {t.name for t in graph.initializer}
 
     def producer(self, value: str, op_type: Optional[str] = None):
         node = self.producers.get(value)
@@ -625,3 +626,37 @@ def group_norm(view: View, inorm):
     params = {"num_groups": int(scale.size), "eps": float(str(np.float32(view.attr(inorm, "epsilon", 1e-5)))),
               "affine": bool(weights)}
     return Fused(Layer("GroupNorm", params, inputs=[x], outputs=[last.output[0]], weights=weights), nodes)
+
+
+# ---- learned tensors --------------------------------------------------------------------------
+
+@onnx_fusion("Concat")
+def class_token(view: View, concat):
+    """Concat((a [1, 1, D] token broadcast over the batch, x [N, T, D]), axis 1): ClassToken. Broadcast by
+    Expand (torch.onnx's `expand(n, -1, -1)`, our fixed batch; folded when its size is constant) or by our
+    Where(cond, token, token), cond computed from a slice of x; the Concat itself checks the batch."""
+    if len(concat.input) != 2 or view.attr(concat, "axis") not in (1, -2):
+        return None
+    head, x = concat.input
+    shape = view.shapes.get(x)
+    broadcast = view.producer(head)
+    if shape is None or len(shape) != 3 or view.const(x) is not None or broadcast is None:
+        return None
+    nodes = [concat, broadcast]
+    if broadcast.op_type == "Expand":
+        token = broadcast.input[0]
+    elif broadcast.op_type == "Where" and broadcast.input[1] == broadcast.input[2]:
+        token, value = broadcast.input[1], broadcast.input[0]
+        while value != x:  # the condition: Cast(Slice(x)), read for its shape only
+            step = view.producer(value)
+            if step is None or step.op_type not in ("Cast", "Slice") or len(nodes) > 4:
+                return None
+            nodes.append(step)
+            value = step.input[0]
+    else:
+        return None
+    w = view.const(token)
+    if w is None or w.shape != (1, 1, shape[2]):
+        return None
+    return Fused(Layer("ClassToken", {}, inputs=[x], outputs=[concat.output[0]], weights={"": w},
+                       path=tensor_path(token, view.initializers)), nodes)

@@ -11,6 +11,7 @@ inferred shapes) and returns a `Layer` -- or `Alias` for ops that are no layer a
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Collection, Optional
 
@@ -30,6 +31,7 @@ class Layer:
     consumes: list = field(default_factory=list)  # later nodes this layer absorbed (MatMul + Add -> Linear)
     outputs: Optional[list] = None  # value names it produces (default: the node's outputs)
     pad_first: Optional[dict] = None  # Pad params of a Pad layer in front (padding torch's layer can't take)
+    path: Optional[str] = None  # where the layer goes: a learned tensor's initializer name (see tensor_path)
 
 
 @dataclass
@@ -392,8 +394,9 @@ _BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Max": "Maxim
 @onnx_op(*_BINARY)
 def binary(op: Op):
     consts = [op.const(name) for name in op.inputs]
-    if op.node.op_type == "Mul" and sum(c is not None for c in consts) == 1:
-        return _scale(op, *(op.inputs if consts[1] is not None else op.inputs[::-1]))
+    if op.node.op_type in ("Mul", "Add") and sum(c is not None for c in consts) == 1:
+        x, w = op.inputs if consts[1] is not None else op.inputs[::-1]
+        return _scale(op, x, w) if op.node.op_type == "Mul" else _positional_embedding(op, x, w)
     if any(c is not None for c in consts):
         raise Unsupported(f"{op.node.op_type} with a constant operand")
     return Layer(_BINARY[op.node.op_type], {}, inputs=op.inputs)
@@ -410,12 +413,56 @@ def _channel_axis(op: Op, x: str, c) -> Optional[int]:
     return axes[0]
 
 
+_PATH = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+_MODULE_WEIGHTS = ("weight", "bias")  # a module's own tensors: another layer's weight, not a layer
+
+
+def tensor_path(name: str, initializers, node=None) -> Optional[str]:
+    """A stored tensor that is a learned-tensor layer itself (weight name empty): its name is the layer's
+    path, so the state_dict key stays. Our emitter names the node computing the layer as the tensor;
+    torch.onnx keeps a bare parameter's qualified name (`encoder.pos_embedding`, `blocks.0.ls1.gamma`)."""
+    if name not in initializers or not _PATH.match(name):
+        return None
+    if node is not None and node.name != name and name.rpartition(".")[2] in _MODULE_WEIGHTS:
+        return None
+    return name
+
+
+def _positional_embedding(op: Op, x: str, w_name: str):
+    """x + w with w [1, T, D] for x [N, T, D]: PositionalEmbedding (named by w when it is stored). Dims
+    inference left unknown in x (after torch.onnx's Expand of a class token) are the sum's: the .nns
+    analysis of the printed text checks them again."""
+    w, shape, out = op.const(w_name), op.shape(x), op.shape(op.node.output[0])
+    if shape is not None and out is not None and len(out) == len(shape):
+        shape = tuple(d if isinstance(d, int) else o for d, o in zip(shape, out))
+    if shape is None or len(shape) < 2 or any(not isinstance(d, int) for d in shape[1:]) \
+            or w.shape != (1, *shape[1:]):
+        raise Unsupported("Add of a constant that is not a [1, ...] tensor of the input's shape (a positional "
+                          "embedding)")
+    return Layer("PositionalEmbedding", {}, inputs=[x], weights={"": w},
+                 path=tensor_path(w_name, op.initializers))
+
+
+def _layer_scale(op: Op, x: str, w_name: str, axis: int):
+    """x * w with w the stored tensor [C, 1, ..., 1] of a channel axis, named as a layer: LayerScale."""
+    w, rank = op.const(w_name), len(op.shape(x))
+    path = tensor_path(w_name, op.initializers, op.node)
+    if path is None or axis < 1 or w.shape != (w.size,) + (1,) * (rank - axis - 1):
+        return None
+    return Layer("LayerScale", {"axis": -1 if axis == rank - 1 and axis != 1 else axis}, inputs=[x],
+                 weights={"": w}, path=path)
+
+
 def _scale(op: Op, x: str, w_name: str):
-    """x * w with w varying along one axis (+ a constant of the same shape after it): Scale."""
+    """x * w with w varying along one axis (+ a constant of the same shape after it): Scale, or LayerScale
+    when w is a stored tensor named as a layer."""
     w = op.const(w_name)
     axis = _channel_axis(op, x, w)
     if axis is None:
         raise Unsupported("Mul by a constant that is not one value per channel of one axis")
+    learned = _layer_scale(op, x, w_name, axis)
+    if learned is not None:
+        return learned
     weights, consumes, outputs = {"weight": w.reshape(-1).copy()}, [], None
     users = op.consumers(op.node.output[0])
     if len(users) == 1 and users[0].op_type == "Add":

@@ -229,7 +229,7 @@ class _Converter:
 
     def place(self, node, layer: Layer):
         """(scope, local name) from the node's module path; weightless layers go unnamed."""
-        path = _module_path(node.name)
+        path = layer.path or _module_path(node.name)
         if path is None:
             return self.builder.root, self.fresh_name(self.builder.root, node, layer)
         parent, _, local = path.rpartition(".")

@@ -281,8 +281,10 @@ class _Converter:
             names = ["out"] if len(flat) == 1 else [f"out{i + 1}" for i in range(len(flat))]
             g.outputs = list(zip(names, flat))
         elif node.op == "get_attr":
-            raise Unsupported(f"forward reads the parameter or buffer {node.target!r} directly; "
-                              ".nns layers own their weights")
+            problem = importers.parameter_problem(node)
+            if problem:
+                raise Unsupported(problem)
+            self.values[node] = None  # a learned-tensor layer's own weight (importers/learned.py)
         elif node.op == "call_module":
             self.convert_module(node)
         else:
@@ -354,7 +356,8 @@ class _Converter:
             self.values[node] = inputs[0]  # no layer: .contiguous(), a one-tensor cat, dropout in eval
             return
         scope = self.scope_for(node, leaf=False)
-        self.add_node(node, layer, inputs, scope, "")
+        name = importers.parameter_name(scope.path, layer.path) if layer.path else ""
+        self.add_node(node, layer, inputs, scope, name)
 
 
 def _flatten(meta):

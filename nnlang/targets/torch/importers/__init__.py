@@ -8,6 +8,7 @@ holds the tables and the contract. Imported inside the torch target only.
 from __future__ import annotations
 
 from . import activation, conv, dense, learned, loss, merge, norm, recurrent, regularization, shape  # noqa: F401
+from .learned import parameter_name, parameter_problem
 from .patterns import rewrite
 from .registry import (
     CALLS,
@@ -26,4 +27,5 @@ from .registry import (
 )
 
 __all__ = ["CALLS", "MODULES", "PARAMS_META", "SIZE_CALLS", "Call", "Layer", "Unsupported", "call_importer",
-           "call_keys", "find_call", "is_mapped_module", "module_importer", "module_importer_for", "rewrite"]
+           "call_keys", "find_call", "is_mapped_module", "module_importer", "module_importer_for", "parameter_name",
+           "parameter_problem", "rewrite"]

@@ -1,12 +1,22 @@
-"""StochasticDepth and LayerNorm2d: the modules nnlang's emitted code constructs (nnlang_modules).
+"""The learned-tensor layers (PositionalEmbedding, ClassToken, LayerScale), StochasticDepth and LayerNorm2d.
 
-The learned-tensor layers (PositionalEmbedding, ClassToken, LayerScale) are bare parameters that forward
-reads directly (fx `get_attr`): they are not recovered yet.
+StochasticDepth and LayerNorm2d are modules (nnlang's emitted code constructs them as nnlang_modules).
+The learned tensors are bare parameters that forward reads (fx `get_attr`), as torchvision and timm write
+them: `x + self.pos_embedding`, `torch.cat((self.class_token.expand(n, -1, -1), x), dim=1)`,
+`self.layer_scale * x`. `rewrite_parameters` (run first by patterns.rewrite) finds each such use with one
+small registered pattern and replaces the consuming call by a marker call whose importer gives the layer;
+the parameter's own name becomes the layer's (its state_dict key is the layer's path, as in .nns). A
+parameter read in any other way, or by another module than its owner, stays refused.
 """
 
 from __future__ import annotations
 
-from .registry import Layer, module_importer
+import operator
+
+import torch
+from torch import fx
+
+from .registry import Call, Layer, Unsupported, call_importer, function_key, module_importer
 
 
 @module_importer("StochasticDepth")
@@ -17,3 +27,160 @@ def stochastic_depth(m, ins):
 @module_importer("LayerNorm2d")
 def layer_norm_2d(m, ins):
     return Layer("LayerNorm2d", {"eps": float(m.eps), "elementwise_affine": m.elementwise_affine})
+
+
+# ---- markers: what a recognised use of a parameter becomes ---------------------------------------
+# (Each computes what the calls it replaces did, should the graph run again.)
+
+def positional_embedding(x, p):
+    return x + p
+
+
+def class_token(x, p):
+    return torch.cat((p.expand(x.shape[0], -1, -1), x), dim=1)
+
+
+def layer_scale(x, p):
+    return x * p
+
+
+_MARKERS = (positional_embedding, class_token, layer_scale)
+
+
+def _shape(node):
+    meta = node.meta.get("tensor_meta") if isinstance(node, fx.Node) else None
+    return tuple(meta.shape) if hasattr(meta, "shape") and hasattr(meta, "dtype") else None
+
+
+def _layer_scale_axis(x_shape: tuple, p_shape: tuple):
+    """The channel axis of x that a [C, 1, ..., 1] multiplier runs along (the dims after it broadcast), or
+    None. Written as .nns does: 1 for channels first, -1 for the last dim of a longer input."""
+    if not p_shape or any(d != 1 for d in p_shape[1:]):
+        return None
+    axis = len(x_shape) - len(p_shape)
+    if axis < 1 or x_shape[axis] != p_shape[0]:
+        return None
+    return -1 if axis == len(x_shape) - 1 and axis != 1 else axis
+
+
+@call_importer(function_key(positional_embedding))
+def _positional_embedding(call: Call):
+    return Layer("PositionalEmbedding", {}, [call.args[0]], path=call.args[1].target)
+
+
+@call_importer(function_key(class_token))
+def _class_token(call: Call):
+    return Layer("ClassToken", {}, [call.args[0]], path=call.args[1].target)
+
+
+@call_importer(function_key(layer_scale))
+def _layer_scale(call: Call):
+    x, p = call.args
+    return Layer("LayerScale", {"axis": _layer_scale_axis(call.shape(x), call.shape(p))}, [x], path=p.target)
+
+
+# ---- the patterns ----------------------------------------------------------------------------------
+
+_PATTERNS: list = []  # fn(param node, user node) -> (marker, x, the node it replaces) or None
+
+
+def parameter_pattern(fn):
+    _PATTERNS.append(fn)
+    return fn
+
+
+def _binary(user: fx.Node, p: fx.Node, targets: tuple):
+    """The other operand of `p <op> x` / `x <op> p` (a plain binary call, no alpha=), or None."""
+    if user.op != "call_function" or user.target not in targets or user.kwargs or len(user.args) != 2:
+        return None
+    a, b = user.args
+    x = b if a is p else a if b is p else None
+    return x if isinstance(x, fx.Node) and x is not p and _shape(x) is not None else None
+
+
+@parameter_pattern
+def _added(p: fx.Node, user: fx.Node):
+    """x + P with P [1, T, D] for x [N, T, D]: PositionalEmbedding."""
+    x = _binary(user, p, (operator.add, torch.add))
+    shape = _shape(x) if x is not None else None
+    if shape is None or len(shape) < 2 or _shape(p) != (1, *shape[1:]) or _shape(user) != shape:
+        return None
+    return positional_embedding, x, user
+
+
+@parameter_pattern
+def _scaled(p: fx.Node, user: fx.Node):
+    """P * x with P [C, 1, 1] for x [N, C, H, W], or [D] on x's last dim: LayerScale."""
+    x = _binary(user, p, (operator.mul, torch.mul))
+    shape = _shape(x) if x is not None else None
+    if shape is None or _layer_scale_axis(shape, _shape(p)) is None or _shape(user) != shape:
+        return None
+    return layer_scale, x, user
+
+
+@parameter_pattern
+def _prepended(p: fx.Node, user: fx.Node):
+    """torch.cat((P.expand(n, -1, -1), x), dim=1) with P [1, 1, D]: ClassToken. The expand's sizes are
+    size computations (x.shape[0], x.size(0)) that go with it; the cat's shape says it fits x."""
+    if user.op != "call_method" or user.target != "expand" or user.args[0] is not p or len(user.users) != 1:
+        return None
+    cat = next(iter(user.users))
+    if cat.op != "call_function" or cat.target is not torch.cat:
+        return None
+    tensors = cat.args[0] if cat.args else cat.kwargs.get("tensors")
+    dim = cat.args[1] if len(cat.args) > 1 else cat.kwargs.get("dim", 0)
+    if not isinstance(tensors, (tuple, list)) or len(tensors) != 2 or tensors[0] is not user or dim not in (1, -2):
+        return None
+    x = tensors[1]
+    shape = _shape(x) if isinstance(x, fx.Node) else None
+    if shape is None or len(shape) != 3 or _shape(p) != (1, 1, shape[2]) \
+            or _shape(user) != (shape[0], 1, shape[2]):
+        return None
+    return class_token, x, cat
+
+
+def rewrite_parameters(gm: fx.GraphModule) -> None:
+    """Replace each recognised use of a parameter by its marker call (dead size computations and expands
+    go with patterns.rewrite's dead-code pass). Buffers are never layers: a fixed table is not learned."""
+    g = gm.graph
+    for p in [n for n in g.nodes if n.op == "get_attr"]:
+        if not isinstance(_attribute(gm, p.target), torch.nn.Parameter):
+            continue
+        for user in list(p.users):
+            found = next((f for f in (pattern(p, user) for pattern in _PATTERNS) if f is not None), None)
+            if found is None:
+                continue
+            marker, x, old = found
+            with g.inserting_before(old):
+                new = g.call_function(marker, (x, p))
+            new.meta = dict(old.meta)
+            old.replace_all_uses_with(new)
+            g.erase_node(old)
+
+
+def _attribute(gm: fx.GraphModule, target: str):
+    obj = gm
+    for part in target.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def parameter_problem(node: fx.Node):
+    """Why a get_attr node cannot be imported, or None when it is a learned-tensor layer's own tensor."""
+    users = list(node.users)
+    ours = [u for u in users if u.op == "call_function" and u.target in _MARKERS and u.args[1] is node]
+    if users and len(ours) == len(users):
+        if len(users) > 1:
+            return f"the parameter {node.target!r} is read {len(users)} times; .nns has no weight sharing"
+        return None
+    return f"forward reads the parameter or buffer {node.target!r} directly; .nns layers own their weights"
+
+
+def parameter_name(scope_path: str, target: str) -> str:
+    """The layer name of parameter `target` read by a call in the module at scope_path: its own name on
+    that module (so the state_dict key stays the same)."""
+    owner, _, name = target.rpartition(".")
+    if owner != scope_path:
+        raise Unsupported(f"forward reads the parameter {target!r} of another module; a learned tensor is a "
+                          "layer of the module that owns it")
+    return name

@@ -25,6 +25,7 @@ class Layer:
     op: str
     params: dict = field(default_factory=dict)
     inputs: list | None = None  # for calls: the fx arguments that are the layer's inputs, in order
+    path: str | None = None  # a learned tensor's parameter (its qualified name): the layer is named by it
 
 
 @dataclass
@@ -49,6 +50,9 @@ MODULES: dict = {}  # class name (torch.nn, or nnlang's own modules) -> function
 CALLS: dict = {}  # key (see call_keys) -> function(Call) -> Layer
 # Where mapped module classes live: torch.nn, and the modules nnlang's emitted code uses (Scale).
 MODULE_NAMESPACES = ("torch.nn.", "nnlang.targets.torch.modules")
+# Classes elsewhere that are exactly a registry layer, by their full name (ConvNeXt's and EfficientNet's).
+FOREIGN_MODULES = frozenset(("torchvision.ops.stochastic_depth.StochasticDepth",
+                             "torchvision.models.convnext.LayerNorm2d"))
 # fx node meta key: parameters a rewrite (patterns.py) decided, overriding the module importer's.
 PARAMS_META = "nnlang_params"
 
@@ -126,9 +130,9 @@ def _function_names() -> dict:
 
 def module_importer_for(module):
     """The importer of a module's class, or None (a class outside torch.nn and nnlang's own modules is
-    never mapped by name: a user's class called Conv2d is the user's)."""
+    never mapped by its short name: a user's class called Conv2d is the user's; FOREIGN_MODULES by full name)."""
     cls = type(module)
-    if not cls.__module__.startswith(MODULE_NAMESPACES):
+    if not cls.__module__.startswith(MODULE_NAMESPACES) and f"{cls.__module__}.{cls.__name__}" not in FOREIGN_MODULES:
         return None
     return MODULES.get(cls.__name__)
 
