@@ -16,7 +16,7 @@ onnx = pytest.importorskip("onnx")
 # (layer call, input, opset below the native op, opset of the native op, the op, what only the old form has)
 NATIVE = [
     ("LayerNorm", "[2, 5, 8]", 13, 17, "LayerNormalization", "ReduceMean"),
-    ("LayerNorm((5, 8), bias=false)", "[2, 5, 8]", 16, 17, "LayerNormalization", "ReduceMean"),
+    ("LayerNorm(normalized_shape=(5, 8), bias=false)", "[2, 5, 8]", 16, 17, "LayerNormalization", "ReduceMean"),
     ("GroupNorm(3)", "[2, 6, 4, 4]", 20, 21, "GroupNormalization", "InstanceNormalization"),
     ("GELU", "[2, 3, 4]", 19, 20, "Gelu", "Erf"),
     ('GELU(approximate="tanh")', "[2, 3, 4]", 17, 20, "Gelu", "Tanh"),
