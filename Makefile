@@ -1,35 +1,57 @@
-# make run  : set up, then check every example and print ResNet-50's summary
-# make test : set up, then run the whole test suite (the VS Code extension's too)
+# make run  : install what running needs (nnlang with its runtime extras, Graphviz), then check every
+#             example and print ResNet-50's summary
+# make test : install everything the tests need too (dev tools, chromium, npm, neovim, the HTML
+#             viewer's bundle), then run the whole test suite (the VS Code extension's too)
 # make vsix : build the VS Code extension (vscode-extension/nnlang.vsix)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: run test setup sysdeps diagram-assets vsix bench docs clean
+.PHONY: run test setup setup-run sysdeps sysdeps-run sysdeps-npm diagram-assets dist vsix bench docs clean
 
-$(VENV)/.installed: pyproject.toml
+# torch is pinned: 2.13.0 is the CPU wheel these machines carry; anything else pulls a CUDA build.
+# all = the runtime extras (torch, onnx, lsp, diagram); dev = all + the test tool chain.
+$(VENV)/.installed-run: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# torch is pinned: 2.13.0 is the CPU wheel these machines carry; anything else pulls a CUDA build.
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[all]'
 	touch $@
 
-setup: $(VENV)/.installed sysdeps diagram-assets
+$(VENV)/.installed-dev: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed-run
 
-# graphviz renders diagrams; chromium runs the HTML viewer tests; npm builds the viewer's renderer;
-# neovim is the independent editor of the language server tests (tests/lsp/test_neovim.py).
-sysdeps:
-	@missing=""; \
-	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
-	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
-	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
-	command -v nvim >/dev/null 2>&1 || missing="$$missing neovim"; \
+setup-run: $(VENV)/.installed-run sysdeps-run
+
+setup: $(VENV)/.installed-dev sysdeps diagram-assets
+
+# $(call apt_need,COMMAND:PACKAGE ...,WHY): apt-get install (as root) the packages whose command is missing;
+# elsewhere say what is missing and why it matters.
+define apt_need
+	@missing=""; for pair in $(1); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
 	      || echo "note: could not install$$missing"; \
-	  else echo "note: not found:$$missing (graphviz: rendered diagrams; chromium: viewer tests; npm: HTML diagrams; neovim: editor tests)"; fi; \
+	  else echo "note: not found:$$missing ($(2))"; fi; \
 	fi
+endef
+
+# graphviz renders diagrams (the one system package running needs).
+sysdeps-run:
+	$(call apt_need,dot:graphviz,graphviz: rendered diagrams)
+
+sysdeps-npm:
+	$(call apt_need,npm:npm,npm: builds the HTML viewer's renderer and the VS Code extension)
+
+# For the tests: chromium runs the HTML viewer tests; npm builds the viewer's renderer; neovim is the
+# independent editor of the language server tests (tests/lsp/test_neovim.py).
+sysdeps:
+	$(call apt_need,dot:graphviz chromium:chromium npm:npm nvim:neovim,graphviz: rendered diagrams; chromium: \
+	viewer tests; npm: HTML diagrams; neovim: editor tests)
 
 # The Graphviz WebAssembly renderer inlined into HTML diagrams: built from the committed lock file,
 # kept out of git, shipped in the wheel (package-data).
@@ -39,7 +61,7 @@ DIAGRAM_BUNDLE := nnlang/diagram/assets/graphviz.js
 diagram-assets: $(DIAGRAM_BUNDLE)
 
 $(DIAGRAM_BUNDLE): $(DIAGRAM_JS)/package.json $(DIAGRAM_JS)/package-lock.json $(DIAGRAM_JS)/entry.mjs \
-                   $(DIAGRAM_JS)/build.mjs | sysdeps
+                   $(DIAGRAM_JS)/build.mjs | sysdeps-npm
 	@if command -v npm >/dev/null 2>&1; then \
 	  cd $(DIAGRAM_JS) && npm ci --no-audit --no-fund --loglevel=error && node build.mjs; \
 	else echo "note: npm not found: HTML diagrams (nnlang graph -o X.html) need $@"; fi
@@ -47,11 +69,17 @@ $(DIAGRAM_BUNDLE): $(DIAGRAM_JS)/package.json $(DIAGRAM_JS)/package-lock.json $(
 # The VS Code extension from its committed lock file: vscode-extension/nnlang.vsix
 # (code --install-extension vscode-extension/nnlang.vsix). `make test` runs its tests and lint
 # through tests/test_vscode_extension.py.
-vsix: | sysdeps
+vsix: | sysdeps-npm
 	cd vscode-extension && npm ci --no-audit --no-fund --loglevel=error && npm run compile && npm run package
 
-run: setup
-	$(PY) -m nnlang check examples/*.nns
+# The wheel and the sdist, both with the HTML viewer's bundle:
+# pip install dist/nnlang-0.1.0-py3-none-any.whl (or the .tar.gz) anywhere, with [extras] as needed.
+dist: $(VENV)/.installed-dev diagram-assets
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+
+run: setup-run
+	$(PY) -m nnlang check examples/
 	$(PY) -m nnlang summary examples/resnet50.nns
 
 test: setup
