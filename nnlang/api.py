@@ -23,12 +23,28 @@ def read_source(path: str) -> str:
         raise UsageError(f"{path}: cannot read ({e})") from None
 
 
+def nns_files(paths) -> list[str]:
+    """The files `paths` name, in order: a directory stands for every *.nns below it (sorted). Paths that
+    do not exist are kept (reading them reports them); a directory without a .nns file is a UsageError."""
+    out = []
+    for p in paths:
+        if Path(p).is_dir():
+            found = sorted(str(f) for f in Path(p).rglob("*.nns") if f.is_file())
+            if not found:
+                raise UsageError(f"{p}: no .nns files in this directory or below it")
+            out += found
+        else:
+            out.append(p)
+    return out
+
+
 def load(path: str, network: Optional[str] = None, overrides: Optional[dict] = None,
          inputs: Optional[dict] = None) -> Analysis:
     """Analyse a file. overrides: network parameters or input-shape symbols (`H=224`); inputs: input name ->
-    shape replacing the declared one. A shape --input cannot take is a UsageError."""
+    shape replacing the declared one. A bad override, input shape or network name is a UsageError."""
     a = analyze(read_source(path), path=path, network=network, overrides=overrides, inputs=inputs)
-    bad = [d.message for d in a.diagnostics if d.code == "E505" and d.message.startswith("--input ")]
+    # A bad --set / --input / --network is the command's usage error (exit 2), not an error of the file.
+    bad = [d.message for d in a.diagnostics if d.code in ("E505", "E212")]
     if bad:
         raise UsageError("; ".join(bad))
     return a

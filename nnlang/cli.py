@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
@@ -21,20 +22,26 @@ def _depth(text: str):
     return k
 
 
+def _names(text: str) -> list:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
 def _parser() -> argparse.ArgumentParser:
+    from .targets import TARGETS
+
     p = argparse.ArgumentParser(prog="nnlang", description="Neural-network architectures as text (.nns).")
     p.add_argument("--version", action="version", version=f"nnlang {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command")  # none: print the help (main)
 
     c = sub.add_parser("check", help="report every diagnostic of .nns files")
-    c.add_argument("paths", nargs="+", metavar="PATH")
+    c.add_argument("paths", nargs="+", metavar="PATH", help="files, or directories (every *.nns below them)")
     c.add_argument("--format", choices=("text", "json"), default="text")
     c.add_argument("--network", help="network to expand with --set (default: the last one)")
     c.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a network parameter, or give a symbol of an input shape a size (H=224)")
     c.add_argument("--input", action="append", default=[], metavar="NAME=[DIMS]", dest="shapes",
                    help="replace an input's declared shape, e.g. image=[1,3,224,224] (its symbols take those sizes)")
-    c.add_argument("--target", choices=("torch", "onnx"),
+    c.add_argument("--target", choices=TARGETS,
                    help="also warn (W601) where a layer cannot be expressed in this target")
     c.add_argument("--opset", type=int, help="with --target onnx: the opset to check (default 17)")
 
@@ -55,8 +62,9 @@ def _parser() -> argparse.ArgumentParser:
 
     co = sub.add_parser("compile", help="compile a network to a framework (torch, onnx)")
     co.add_argument("path", metavar="PATH")
-    co.add_argument("--to", required=True, choices=("torch", "onnx", "caffe", "keras"), dest="target")
-    co.add_argument("-o", "--output", default=".", metavar="OUTDIR", help="directory to write into")
+    co.add_argument("--to", required=True, choices=TARGETS, dest="target")
+    co.add_argument("-o", "--output", default="build", metavar="OUTDIR",
+                    help="directory to write into (default: build/, as the editor's compile command)")
     co.add_argument("--network", help="network name (default: the last one in the file)")
     co.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a network parameter, or give a symbol of an input shape a size (H=224)")
@@ -87,9 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("--depth", type=_depth, default="auto", metavar="K",
                     help="open blocks K levels deep (1: top-level blocks as boxes), 'all', or 'auto' (default: "
                     "the deepest level that fits a page)")
-    gr.add_argument("--expand", nargs="+", action="extend", default=[], metavar="NAME",
-                    help="also open these blocks (a path such as layer3.0, or a block type such as BasicBlock)")
-    gr.add_argument("--collapse", nargs="+", action="extend", default=[], metavar="NAME", help="close these blocks")
+    # One value per option (repeat it, or give a comma list), so a PATH after it is never taken as a name.
+    gr.add_argument("--expand", type=_names, action="extend", default=[], metavar="NAME[,NAME...]",
+                    help="also open these blocks (a path such as layer3.0, or a block type such as BasicBlock); "
+                    "repeatable")
+    gr.add_argument("--collapse", type=_names, action="extend", default=[], metavar="NAME[,NAME...]",
+                    help="close these blocks; repeatable")
     gr.add_argument("--roll", action="store_true", help="draw each repeat (Block * n) as its first item, ×n")
     gr.add_argument("--edge-labels", choices=("auto", "all", "none"), default="auto",
                     help="shapes on edges (auto: where a box's own shape does not tell)")
@@ -109,14 +120,35 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--log-file", help="write the server's log here")
     ls.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
-    la = sub.add_parser("layers", help="the layer reference (generated from the registry)")
+    la = sub.add_parser("layers", help="the layer reference (generated from the registry), or one layer's")
+    la.add_argument("name", nargs="?", metavar="LAYER", help="one layer (e.g. Conv2d): its doc, parameters, example")
     la.add_argument("--format", choices=("markdown", "json"), default="markdown")
     return p
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    """Exit codes (README, "Exit codes"): 0 ok; 1 the input has errors (or fmt --check would change
+    something, a compile or import failed); 2 usage error, unreadable file or missing dependency; 141 the
+    reader of our output went away (`nnlang layers | head`), as for a process killed by SIGPIPE."""
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return status
+    except BrokenPipeError:
+        # The standard SIGPIPE-safe exit: nothing more can be written, and the interpreter's own final
+        # flush would raise again, so stdout goes to devnull first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _main(argv) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `nnlang`: help, as pip does
+        parser.print_help()
+        return 0
     from .api import UsageError
+    from .deps import MissingDependency, missing
 
     try:
         if args.command == "check":
@@ -132,38 +164,68 @@ def main(argv=None) -> int:
         if args.command == "fmt":
             return _fmt(args)
         if args.command == "lsp":
-            try:
-                from nnlang_lsp.server import main as serve
-            except ImportError as e:
-                raise SystemExit(f"nnlang: error: the language server needs pygls ({e}): "
-                                 "pip install 'nnlang[lsp]'") from None
+            from nnlang_lsp.server import main as serve
+
             return serve((["--log-file", args.log_file] if args.log_file else []) + ["--log-level", args.log_level])
         if args.command == "layers":
-            from .layers.docs import render_json, render_markdown
-
-            print(render_markdown() if args.format == "markdown" else render_json())
-            return 0
-    except UsageError as e:
+            return _layers(args)
+    except (UsageError, MissingDependency) as e:
         print(f"nnlang: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        # A framework of an optional extra (torch, onnx, pygls, graphviz) is not installed.
+        err = missing(e.name or "", _purpose(args))
+        if err is None:
+            raise  # not an extra's module: a bug, shown as one
+        print(f"nnlang: error: {err}", file=sys.stderr)
         return 2
     return 2
 
 
+def _purpose(args) -> str:
+    """What the user asked for, to say what needs a missing package: `nnlang compile --to torch`."""
+    if args.command == "compile":
+        return f"nnlang compile --to {args.target}"
+    if args.command == "graph":
+        return f"nnlang graph -o {os.path.basename(args.output)}"
+    if args.command == "check" and args.target:
+        return f"nnlang check --target {args.target}"
+    return f"nnlang {args.command}"
+
+
+def _layers(args) -> int:
+    from .layers import docs
+
+    if args.name is None:
+        print(docs.render_markdown() if args.format == "markdown" else docs.render_json())
+        return 0
+    from .api import UsageError
+    from .layers.registry import get, suggest
+
+    spec = get(args.name)
+    if spec is None:
+        hint = suggest(args.name)
+        guess = f"; did you mean {' or '.join(map(repr, hint))}?" if hint else ""
+        raise UsageError(f"no layer named {args.name!r}{guess} (`nnlang layers` lists every layer)")
+    print(docs.render_layer_markdown(spec) if args.format == "markdown" else docs.render_layer_json(spec))
+    return 0
+
+
 def _check(args) -> int:
     from . import api
-    from .diagnostics import render_json, render_text
+    from .diagnostics import render_text, to_json_obj
 
     overrides = api.parse_overrides(args.set)
     shapes = api.parse_input_shapes(args.shapes)
     all_diags = []
     sources = {}
-    unreadable = False
-    for path in args.paths:
+    unreadable = []  # (path, message): in --format json too, as entries without a location
+    for path in api.nns_files(args.paths):
         try:
             a = api.load(path, args.network, overrides, shapes)
         except api.UsageError as e:
             print(f"nnlang: error: {e}", file=sys.stderr)
-            unreadable = True
+            unreadable.append((path, str(e).removeprefix(f"{path}: ")))
             continue
         sources[path] = a.text
         all_diags.extend(a.diagnostics)
@@ -175,7 +237,10 @@ def _check(args) -> int:
             except ValueError as e:
                 raise api.UsageError(f"--opset: {e}") from None
     if args.format == "json":
-        print(render_json(all_diags))
+        entries = [to_json_obj(d) for d in all_diags]
+        entries += [{"path": p, "line": None, "column": None, "end_line": None, "end_column": None,
+                     "severity": "error", "code": None, "message": m, "related": []} for p, m in unreadable]
+        print(json.dumps({"diagnostics": entries}, indent=2))
     elif all_diags:
         print(render_text(all_diags, sources))
     if unreadable:
@@ -184,8 +249,8 @@ def _check(args) -> int:
 
 
 def _fmt(args) -> int:
-    """Exit 0: nothing to do (or done); 1: --check found files to change; 2: a syntax error, a missing
-    or unreadable file (such files are never written)."""
+    """Exit 0: nothing to do (or done); 1: a file has a syntax error (it is never written), or --check found
+    files to change; 2: a missing or unreadable file."""
     from .files import write_atomic
     from .syntax import format as fmt
 
@@ -202,7 +267,7 @@ def _fmt(args) -> int:
             status = 2
         elif f.result.error is not None:
             print(f"{path}:{f.result.error}", file=sys.stderr)
-            status = 2
+            status = max(status, 1)
         elif f.result.changed:
             would_change = True
             if args.diff:
@@ -212,19 +277,21 @@ def _fmt(args) -> int:
             else:
                 write_atomic(path, f.result.text)
                 print(path)
-    if status:
-        return status
-    return 1 if args.check and would_change else 0
+    return max(status, 1 if args.check and would_change else 0)
 
 
 def _load_network(args):
-    """The analysis of args.path with its selected network; None (errors printed) if it has errors."""
+    """The analysis of args.path with its selected network; None (errors printed: as JSON on stdout under
+    --format json, else as text on stderr) if it has errors."""
     from . import api
-    from .diagnostics import render_text
+    from .diagnostics import render_json, render_text
 
     a = api.load(args.path, args.network, api.parse_overrides(args.set), api.parse_input_shapes(args.shapes))
     if a.errors:
-        print(render_text(a.errors, {args.path: a.text}), file=sys.stderr)
+        if getattr(args, "format", "text") == "json":
+            print(render_json(a.errors))
+        else:
+            print(render_text(a.errors, {args.path: a.text}), file=sys.stderr)
         return None
     if a.graph is None:
         raise api.UsageError(f"{args.path}: no network in this file")
@@ -349,10 +416,10 @@ def _graph(args) -> int:
     try:
         diagram.write_file(a, args.output, depth=args.depth, expand=args.expand, collapse=args.collapse,
                            roll=args.roll, edge_labels=args.edge_labels)
-    except diagram.OptionError as e:
+    except (diagram.OptionError, diagram.DotNotFound, diagram.AssetMissing) as e:  # usage, or a missing dependency
         print(f"nnlang: error: {e}", file=sys.stderr)
         return 2
-    except (diagram.RenderError, diagram.AssetMissing, OSError) as e:
+    except (diagram.RenderError, OSError) as e:
         print(f"nnlang: error: {e}", file=sys.stderr)
         return 1
     print(args.output)

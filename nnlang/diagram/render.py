@@ -46,7 +46,10 @@ def render(dot: str, fmt: str = "svg", timeout: float = DEFAULT_TIMEOUT, dpi: in
     try:
         import graphviz
     except ImportError:
-        raise RenderError("the Python package `graphviz` is missing: pip install 'nnlang[diagram]'") from None
+        from ..deps import install_command
+
+        raise DotNotFound(f"the Python package `graphviz` is missing (the 'diagram' extra): "
+                          f"{install_command('diagram')}") from None
     binary = shutil.which(str(graphviz.DOT_BINARY))
     if binary is None:
         raise DotNotFound(f"Graphviz's `dot` was not found on PATH: {INSTALL_HINT}")

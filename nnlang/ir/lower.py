@@ -152,7 +152,8 @@ class Lowerer:
         for p in defn.params:
             name = p.name.id
             ptype = BLOCK_PARAM_TYPES.get(p.type.id) if p.type is not None else None
-            if name in overrides:
+            overridden = name in overrides
+            if overridden:
                 value = overrides.pop(name)
                 span = p.span
             elif p.default is not None:
@@ -169,11 +170,16 @@ class Lowerer:
                 try:
                     value = ptype.check(value)
                 except Exception as e:  # ParamTypeError
-                    self.report(frame, "E104", f"network parameter {name} {e}", span)
+                    if overridden:  # a bad --set value: the CLI's usage error, not the file's
+                        self.report(frame, "E505", f"--set {name}: {e}", span)
+                    else:
+                        self.report(frame, "E104", f"network parameter {name} {e}", span)
                     continue
             frame.consts[name] = value
         for name in overrides:
-            self.report(frame, "E505", f"network {defn.name.id} has no parameter '{name}' to set", defn.name.span)
+            known = ", ".join(p.name.id for p in defn.params) or "none"
+            self.report(frame, "E505", f"--set {name}: network {defn.name.id} has no parameter '{name}' "
+                        f"(parameters: {known})", defn.name.span)
         g.params = dict(frame.consts)
         try:
             self.run_body(frame, defn.body)

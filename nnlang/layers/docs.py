@@ -29,6 +29,37 @@ def _example_source(spec) -> str:
     return "(" + ", ".join(names) + ")"
 
 
+def _layer_lines(spec, heading: str) -> list[str]:
+    """One layer's section: doc, example, inputs, which parameters go by position, the parameter table."""
+    alias = f" (alias: {', '.join(spec.aliases)})" if spec.aliases else ""
+    lines = [f"{heading} {spec.name}{alias}", "", spec.doc, ""]
+    if spec.example:
+        lines += ["```text", f"y = {_example_source(spec)} -> {spec.example}", "```", ""]
+    lines.append(f"Inputs: {_inputs(spec)}" + (" (a loss: a training head)" if spec.loss else ""))
+    lines.append("")
+    if spec.params:
+        by_position = [f"`{p.name}`" for p in spec.params if p.positional]
+        lines += [f"By position: {', '.join(by_position)}; the rest by name." if by_position
+                  else "Every parameter by name.", ""]
+        lines += ["| parameter | type | default | meaning |", "|---|---|---|---|"]
+        for p in spec.params:
+            default = "required" if p.required else format_value(p.default)
+            aka = f" (also `{'`, `'.join(p.aliases)}`)" if p.aliases else ""
+            lines.append(f"| `{p.name}`{aka} | {p.type.describe().replace('|', '&#124;')} | "
+                         f"{default.replace('|', '&#124;')} | {p.doc} |")
+        lines.append("")
+    return lines
+
+
+def render_layer_markdown(spec) -> str:
+    """One layer's reference (`nnlang layers Conv2d`): the section of docs/layers.md, as a page."""
+    return "\n".join(_layer_lines(spec, "#")).rstrip() + "\n"
+
+
+def render_layer_json(spec) -> str:
+    return json.dumps(_layer_obj(spec), indent=2)
+
+
 def render_markdown() -> str:
     lines = ["# Layer reference", "",
              "Generated from the layer registry (`nnlang layers`); do not edit by hand.", "",
@@ -44,36 +75,20 @@ def render_markdown() -> str:
     for fam, specs in by_family.items():
         lines += [f"## {_FAMILY_TITLES.get(fam, fam.title())}", ""]
         for spec in specs:
-            alias = f" (alias: {', '.join(spec.aliases)})" if spec.aliases else ""
-            lines += [f"### {spec.name}{alias}", "", spec.doc, ""]
-            if spec.example:
-                lines += ["```text", f"y = {_example_source(spec)} -> {spec.example}", "```", ""]
-            lines.append(f"Inputs: {_inputs(spec)}" + (" (a loss: a training head)" if spec.loss else ""))
-            lines.append("")
-            if spec.params:
-                by_position = [f"`{p.name}`" for p in spec.params if p.positional]
-                lines += [f"By position: {', '.join(by_position)}; the rest by name." if by_position
-                          else "Every parameter by name.", ""]
-            if spec.params:
-                lines += ["| parameter | type | default | meaning |", "|---|---|---|---|"]
-                for p in spec.params:
-                    default = "required" if p.required else format_value(p.default)
-                    aka = f" (also `{'`, `'.join(p.aliases)}`)" if p.aliases else ""
-                    lines.append(f"| `{p.name}`{aka} | {p.type.describe().replace('|', '&#124;')} | "
-                                 f"{default.replace('|', '&#124;')} | {p.doc} |")
-                lines.append("")
+            lines += _layer_lines(spec, "###")
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _layer_obj(spec) -> dict:
+    return {
+        "name": spec.name, "family": spec.family, "aliases": list(spec.aliases), "doc": spec.doc,
+        "inputs": list(spec.inputs), "loss": spec.loss, "example": spec.example,
+        "params": [{"name": p.name, "type": p.type.describe(), "required": p.required,
+                    "default": None if p.required else p.default, "doc": p.doc, "aliases": list(p.aliases),
+                    "positional": p.positional}
+                   for p in spec.params],
+    }
+
+
 def render_json() -> str:
-    out = []
-    for spec in all_layers():
-        out.append({
-            "name": spec.name, "family": spec.family, "aliases": list(spec.aliases), "doc": spec.doc,
-            "inputs": list(spec.inputs), "loss": spec.loss, "example": spec.example,
-            "params": [{"name": p.name, "type": p.type.describe(), "required": p.required,
-                        "default": None if p.required else p.default, "doc": p.doc, "aliases": list(p.aliases),
-                        "positional": p.positional}
-                       for p in spec.params],
-        })
-    return json.dumps(out, indent=2)
+    return json.dumps([_layer_obj(spec) for spec in all_layers()], indent=2)

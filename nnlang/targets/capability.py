@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from ..diagnostics import Diagnostic, Related, warning
-
-TARGETS = ("torch", "onnx")
+from . import TARGETS
 
 
 def _onnx(graph, opset: Optional[int]) -> list:

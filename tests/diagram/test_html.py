@@ -47,7 +47,7 @@ def test_page_without_the_bundle_says_how_to_build_it(monkeypatch, tmp_path, cap
         raise html.AssetMissing("the Graphviz WebAssembly bundle is not built: run `make diagram-assets`")
 
     monkeypatch.setattr(html, "_asset", missing)
-    assert main(["graph", str(ROOT / "examples" / "lenet5.nns"), "-o", str(tmp_path / "x.html")]) == 1
+    assert main(["graph", str(ROOT / "examples" / "lenet5.nns"), "-o", str(tmp_path / "x.html")]) == 2  # missing
     assert "make diagram-assets" in capsys.readouterr().err
 
 
