@@ -101,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
                     "repeatable")
     gr.add_argument("--collapse", type=_names, action="extend", default=[], metavar="NAME[,NAME...]",
                     help="close these blocks; repeatable")
-    gr.add_argument("--roll", action="store_true", help="draw each repeat (Block * n) as its first item, ×n")
+    gr.add_argument("--roll", action=argparse.BooleanOptionalAction, default=True,
+                    help="draw each repeat built alike (Block * n) as its first item, ×n (default; --no-roll: all n)")
     gr.add_argument("--edge-labels", choices=("auto", "all", "none"), default="auto",
                     help="shapes on edges (auto: where a box's own shape does not tell)")
     gr.add_argument("--network", help="network name (default: the last one in the file)")

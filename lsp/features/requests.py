@@ -78,7 +78,7 @@ def register(server, guard):
         payload = await asyncio.get_running_loop().run_in_executor(
             ls.documents.executor, lambda: diagram_payload(
                 doc.ctx.analysis, depth=_get(params, "depth", "auto"), expand=tuple(_get(params, "expand", ()) or ()),
-                collapse=tuple(_get(params, "collapse", ()) or ()), roll=bool(_get(params, "roll", False)),
+                collapse=tuple(_get(params, "collapse", ()) or ()), roll=bool(_get(params, "roll", True)),
                 svg=bool(_get(params, "svg", True))))
         payload["ranges"] = _ranges_to_lsp(doc.analysed_lines, payload.get("ranges") or {})
         payload["version"] = doc.analysed_version

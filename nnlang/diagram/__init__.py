@@ -49,7 +49,7 @@ class OptionError(ValueError):
     """Bad options: an output suffix we cannot write, a block name that matches nothing."""
 
 
-def write_file(analysis, output: str, depth="auto", expand=(), collapse=(), roll: bool = False,
+def write_file(analysis, output: str, depth="auto", expand=(), collapse=(), roll: bool = True,
                edge_labels: str = "auto", timeout: float = 60.0) -> str:
     """Write the diagram of the analysis's network to `output`; the format follows its suffix
     (.svg .png .pdf need Graphviz's `dot`; .dot and .html do not). Returns the format written."""
@@ -81,7 +81,7 @@ def write_file(analysis, output: str, depth="auto", expand=(), collapse=(), roll
     return fmt
 
 
-def diagram_payload(analysis, depth="auto", expand=(), collapse=(), roll: bool = False, svg: bool = True,
+def diagram_payload(analysis, depth="auto", expand=(), collapse=(), roll: bool = True, svg: bool = True,
                     timeout: float = 10.0) -> dict:
     """What the language server's `nnlang/diagram` request returns, from a cached analysis:
 

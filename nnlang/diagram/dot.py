@@ -3,12 +3,14 @@ every change. `assets/dotview.js` is the same function for the HTML viewer, line
 test checks they agree, so change both together.
 
 Long flat sequences are wrapped into columns: a top-to-bottom chain of 25 Inception modules is
-a few readable columns on one screen instead of one strip a few pixels wide. Only a block whose
-children are all boxes (no open sub-block) is wrapped, when it spans more than state.wrap ranks,
-into the number of columns that brings the drawing closest to a 16:10 screen. A column starts
-only where the chain has a single edge from the box just before and nothing from outside the
-block reaches it or later; no column is shorter than half the others. The cut edges do not constrain
-the ranking; the first boxes of the columns share a rank, joined left to right by invisible edges.
+a few readable columns on one screen instead of one strip a few pixels wide. From the network
+down, an open block whose children (boxes or open blocks) span more than state.wrap ranks is
+wrapped into the number of columns that brings the drawing closest to a 16:10 screen; blocks
+inside a wrapped one are not wrapped again. A column starts only where one tensor crosses from
+the item just before and nothing from outside the block reaches it or later; no column is shorter
+than half the others. The cut edges do not constrain the ranking; the columns' first boxes share
+a rank, ordered left to right by invisible edges (through invisible points when they sit in open
+blocks).
 """
 
 from __future__ import annotations
@@ -92,44 +94,60 @@ def _better(a: tuple, b: tuple) -> bool:
     return a[0] * b[1] < b[0] * a[1]
 
 
-def _columns(kids: list, ranks: list, height: int, bad: list) -> list:
-    """Greedy column starts: a new column where the next box would make this one too tall."""
+def _columns(spans: list, height: int, bad: list) -> list:
+    """Greedy column starts: a new column where the next item would make this one too tall."""
     cols = [0]
-    top = ranks[0]
-    for k in range(1, len(kids)):
-        if ranks[k] - top + 1 > height and not bad[k]:
+    top = spans[0][0]
+    for k in range(1, len(spans)):
+        if spans[k][1] - top + 1 > height and not bad[k]:
             cols.append(k)
-            top = ranks[k]
+            top = spans[k][0]
     return cols
 
 
-def _even(cols: list, ranks: list) -> bool:
+def _col_span(spans: list, cols: list, j: int) -> int:
+    part = spans[cols[j]:cols[j + 1] if j + 1 < len(cols) else len(spans)]
+    return max(s[1] for s in part) - min(s[0] for s in part) + 1
+
+
+def _even(cols: list, spans: list) -> bool:
     """No column shorter than half the tallest (a lone box in a column of its own reads badly)."""
-    spans = []
-    for j in range(len(cols)):
-        part = ranks[cols[j]:cols[j + 1] if j + 1 < len(cols) else len(ranks)]
-        spans.append(max(part) - min(part) + 1)
-    return 2 * min(spans) >= max(spans)
+    heights = [_col_span(spans, cols, j) for j in range(len(cols))]
+    return 2 * min(heights) >= max(heights)
 
 
-def _shape_score(cols: list, ranks: list) -> tuple:
+def _shape_score(cols: list, spans: list, boxes: list) -> tuple:
     """How far the drawing is from a 16:10 screen, as a fraction >= 1. A box is about 3.2 times
-    as wide as a rank is tall, so the aspect is 3.2 * width / height and the target 1.6."""
+    as wide as a rank is tall, so the aspect is 3.2 * width / height and the target 1.6.
+    `boxes[k]`: the ranks of the boxes drawn for item k (one, or an open block's)."""
     width = 0
     height = 0
     for j in range(len(cols)):
-        part = ranks[cols[j]:cols[j + 1] if j + 1 < len(cols) else len(ranks)]
+        end = cols[j + 1] if j + 1 < len(cols) else len(spans)
         counts: dict = {}
-        for r in part:
-            counts[r] = counts.get(r, 0) + 1
+        for k in range(cols[j], end):
+            for r in boxes[k]:
+                counts[r] = counts.get(r, 0) + 1
         width += max(counts.values())
-        height = max(height, max(part) - min(part) + 1)
+        height = max(height, _col_span(spans, cols, j))
     return (2 * width, height) if 2 * width >= height else (height, 2 * width)
 
 
+def _drawn(model: DiagramModel, state: ViewState, sid: str, out: list) -> list:
+    """The boxes drawn inside the open block `sid`, in the order they are written."""
+    for c in _children(model, state, sid):
+        if c[0] == "s" and c in state.expanded:
+            _drawn(model, state, c, out)
+        else:
+            out.append(c)
+    return out
+
+
 def _wrap(model: DiagramModel, state: ViewState, edges: list):
-    """Column breaks of the long flat sequences (scopes whose children are all boxes):
-    {scope id: [first box of each column]} and the set of "a>b" edges cut."""
+    """Column breaks of the long sequences: {scope id: [[first box of each column], anchored]} and the set of
+    "a>b" edges cut. From the network down, an open block whose children span more than
+    state.wrap ranks is wrapped between its children (boxes or open blocks); the blocks inside a
+    wrapped one are not wrapped again, so the ranks measured before the cut stay valid."""
     heads: dict = {}
     cuts: set = set()
     if not state.wrap:
@@ -139,49 +157,66 @@ def _wrap(model: DiagramModel, state: ViewState, edges: list):
         r = rank.get(a, 0) + 1
         if r > rank.get(b, 0):
             rank[b] = r
-    for sid in model.scopes:
-        if sid != model.root and sid not in state.expanded:
-            continue
+    todo = [model.root]
+    while todo:
+        sid = todo.pop(0)
         kids = _children(model, state, sid)
-        if len(kids) < 2 or any(c[0] == "s" and c in state.expanded for c in kids):
-            continue
-        ranks = [rank.get(c, 0) for c in kids]
-        total = max(ranks) - min(ranks) + 1
-        if total <= state.wrap:
-            continue
-        pos = {c: k for k, c in enumerate(kids)}
-        bad = [False] * len(kids)  # bad[k]: no column may start at kids[k]
-        crossing: list = [[] for _ in kids]
-        for a, b, _ in edges:
-            ka = pos.get(a)
-            kb = pos.get(b)
-            if kb is None:
-                continue
-            if ka is None:  # from outside the block: no column may start before its target
-                for c in range(1, kb + 1):
-                    bad[c] = True
-                continue
-            if ka >= kb:
-                continue
-            for c in range(ka + 2, kb + 1):  # a skip over the cut
-                bad[c] = True
-            crossing[ka + 1].append(f"{a}>{b}")
-            if len(crossing[ka + 1]) > 1:  # a fork across the cut
-                bad[ka + 1] = True
-        best = _shape_score([0], ranks)
-        chosen = None
-        for n in range(2, 9):
-            height = -(-total // n)
-            cols = _columns(kids, ranks, height, bad)
-            score = _shape_score(cols, ranks)
-            if len(cols) > 1 and _even(cols, ranks) and _better(score, best):
-                best = score
-                chosen = cols
-        if chosen:
-            heads[sid] = [kids[k] for k in chosen]
-            for k in chosen[1:]:
-                cuts.update(crossing[k])
+        inner = [c for c in kids if c[0] == "s" and c in state.expanded]
+        if len(kids) < 2 or not _wrap_scope(model, state, edges, rank, sid, kids, heads, cuts):
+            todo.extend(inner)
     return heads, cuts
+
+
+def _wrap_scope(model, state, edges, rank, sid, kids, heads, cuts) -> bool:
+    members = [_drawn(model, state, c, []) if c[0] == "s" and c in state.expanded else [c] for c in kids]
+    boxes = [[rank.get(b, 0) for b in m] for m in members]
+    spans = [(min(r), max(r)) if r else (0, 0) for r in boxes]
+    total = max(s[1] for s in spans) - min(s[0] for s in spans) + 1
+    if total <= state.wrap:
+        return False
+    pos = {}
+    for k, m in enumerate(members):
+        for b in m:
+            pos[b] = k
+    bad = [False] * len(kids)  # bad[k]: no column may start at kids[k]
+    crossing: list = [[] for _ in kids]
+    for a, b, _ in edges:
+        ka = pos.get(a)
+        kb = pos.get(b)
+        if kb is None:
+            continue
+        if ka is None:  # from outside the block: no column may start before its target
+            for c in range(1, kb + 1):
+                bad[c] = True
+            continue
+        if ka >= kb:
+            continue
+        for c in range(ka + 2, kb + 1):  # a skip over the cut
+            bad[c] = True
+        cross = crossing[ka + 1]
+        if cross and cross[0][0] != a:  # two tensors across the cut (one fanning out is fine)
+            bad[ka + 1] = True
+        cross.append((a, f"{a}>{b}"))
+    best = _shape_score([0], spans, boxes)
+    chosen = None
+    for n in range(2, 9):
+        height = -(-total // n)
+        cols = _columns(spans, height, bad)
+        score = _shape_score(cols, spans, boxes)
+        if len(cols) > 1 and _even(cols, spans) and _better(score, best):
+            best = score
+            chosen = cols
+    if not chosen:
+        return False
+    # Each column's head: the first of its top boxes (an open block's entry), in one rank.
+    tops = []
+    for k in chosen:
+        top = spans[k][0]
+        tops.append(next(b for b, r in zip(members[k], boxes[k]) if r == top) if members[k] else kids[k])
+    heads[sid] = [tops, any(len(m) != 1 or m[0] != c for m, c in zip(members, kids))]
+    for k in chosen[1:]:
+        cuts.update(key for _, key in crossing[k])
+    return True
 
 
 def _emit_scope(model: DiagramModel, state: ViewState, sid: str, depth: int, out: list, heads: dict):
@@ -200,8 +235,19 @@ def _emit_scope(model: DiagramModel, state: ViewState, sid: str, depth: int, out
         else:
             out.append(f"{pad}{c} [{_attrs(s, 'collapsed', state)}]")
     if sid in heads:
-        # A flat edge orders its ends left to right: the columns read in order.
-        out.append(f"{pad}{{rank=same; {' -> '.join(heads[sid])} [style=invis]}}")
+        tops, anchored = heads[sid]
+        if anchored:
+            # Heads inside open blocks: a flat edge between clusters does not order them, so
+            # each column hangs from an invisible point of this block, and the points are ordered.
+            points = [f"{sid}w{k}" for k in range(len(tops))]
+            for w in points:
+                out.append(f'{pad}{w} [id="{w}" class="nn-anchor" shape=point style=invis width=0 height=0 label=""]')
+            out.append(f"{pad}{{rank=same; {' -> '.join(points)} [style=invis]}}")
+            for w, h in zip(points, tops):
+                out.append(f"{pad}{w} -> {h} [style=invis]")
+        else:
+            # A flat edge orders its ends left to right: the columns read in order.
+            out.append(f"{pad}{{rank=same; {' -> '.join(tops)} [style=invis]}}")
 
 
 def to_dot(model: DiagramModel, state: ViewState) -> str:

@@ -39,6 +39,7 @@ class DiagramModel:
     info: dict  # id -> hover facts (plain, unescaped: the viewer writes them with textContent)
     totals: dict = field(default_factory=dict)
     root: str = "s0"
+    sizes: dict = field(default_factory=dict, repr=False)  # id -> estimated box size (readability.py); not JSON
 
     def to_json(self) -> dict:
         return {"network": self.network, "header": self.header, "root": self.root, "scopes": self.scopes,

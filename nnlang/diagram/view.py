@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .model import DiagramModel
 
-AUTO_BUDGET = 60  # boxes the automatic depth aims at: a readable page
+AUTO_BUDGET = 60  # auto_depth's bound (kept for callers); `--depth auto` is readability.choose
 WRAP = 10  # ranks a flat sequence may span before it is wrapped into columns
 
 
@@ -69,18 +69,23 @@ def match_scopes(model: DiagramModel, names) -> tuple[set, list]:
     return found, unknown
 
 
-def resolve_state(model: DiagramModel, depth="auto", expand=(), collapse=(), roll: bool = False,
+def resolve_state(model: DiagramModel, depth="auto", expand=(), collapse=(), roll: bool = True,
                   edge_labels: str = "auto", tooltips: bool = True, wrap: int = WRAP) -> ViewState:
     """depth: an int (1 = the network's own layers and top-level blocks as boxes), "all" / None
-    (everything open) or "auto". `expand` opens the named blocks (and the blocks around them),
-    `collapse` closes them; unknown names are ignored here (see `match_scopes`)."""
-    if depth is None or depth == "all":
-        limit = max_depth(model)
-    elif depth == "auto":
-        limit = auto_depth(model)
+    (everything open) or "auto" (the most detailed readable view: readability.py). `expand` opens
+    the named blocks (and the blocks around them), `collapse` closes them; unknown names are
+    ignored here (see `match_scopes`). `roll`: draw each repeat built alike as its first item."""
+    if edge_labels not in ("auto", "all", "none"):
+        raise ValueError(f"edge_labels must be auto, all or none, not {edge_labels!r}")
+    rolled = frozenset(sid for sid, s in model.scopes.items() if s["rollable"]) if roll else frozenset()
+    if depth == "auto":
+        from .readability import choose  # readability measures with dot.py, which imports this module
+
+        expanded = set(choose(model, max_depth(model), ViewState(frozenset(), rolled, edge_labels, tooltips,
+                                                                 wrap))[0])
     else:
-        limit = int(depth)
-    expanded = {sid for sid, s in model.scopes.items() if s["level"] < limit}
+        limit = max_depth(model) if depth is None or depth == "all" else int(depth)
+        expanded = {sid for sid, s in model.scopes.items() if s["level"] < limit}
     opened, _ = match_scopes(model, expand)
     for sid in opened:
         while sid is not None:
@@ -89,7 +94,4 @@ def resolve_state(model: DiagramModel, depth="auto", expand=(), collapse=(), rol
     closed, _ = match_scopes(model, collapse)
     expanded -= closed
     expanded.add(model.root)
-    rolled = frozenset(sid for sid, s in model.scopes.items() if s["rollable"]) if roll else frozenset()
-    if edge_labels not in ("auto", "all", "none"):
-        raise ValueError(f"edge_labels must be auto, all or none, not {edge_labels!r}")
     return ViewState(frozenset(expanded), rolled, edge_labels, tooltips, wrap)

@@ -22,7 +22,7 @@ def test_full_and_collapsed_svg_counts_and_ranges(name):
     g = a.graph
     model = build_model(g)
 
-    full = diagram_payload(a, depth="all")
+    full = diagram_payload(a, depth="all", roll=False)
     nodes = groups(full["svg"], "node")
     assert len(nodes) == len(g.nodes) + len(g.inputs) + len(g.outputs)
     assert {i for i in nodes if i[0] == "n"} == {f"n{n.id}" for n in g.nodes}

@@ -417,7 +417,8 @@ def test_recorded_answers_match_the_diagram_code(name):
 
     fx = fixture(name)
     r = answer(fx, "initial")
-    now = diagram_payload(example(name), expand=r["params"]["expand"], collapse=r["params"]["collapse"], svg=False)
+    now = diagram_payload(example(name), depth=r["params"].get("depth", "auto"), expand=r["params"]["expand"],
+                          collapse=r["params"]["collapse"], svg=False)
     assert now["paths"] == r["result"]["paths"]
     assert sorted(drawn_ids(now)) == sorted(drawn_ids(r["result"]))
     assert sorted(now["ranges"]) == sorted(r["result"]["ranges"])

@@ -75,38 +75,47 @@
     return a[0] * b[1] < b[0] * a[1];
   }
 
-  function columns(kids, ranks, height, bad) {
+  function columns(spans, height, bad) {
     const cols = [0];
-    let top = ranks[0];
-    for (let k = 1; k < kids.length; k++) {
-      if (ranks[k] - top + 1 > height && !bad[k]) {
+    let top = spans[0][0];
+    for (let k = 1; k < spans.length; k++) {
+      if (spans[k][1] - top + 1 > height && !bad[k]) {
         cols.push(k);
-        top = ranks[k];
+        top = spans[k][0];
       }
     }
     return cols;
   }
 
-  function even(cols, ranks) {
-    const spans = [];
-    for (let j = 0; j < cols.length; j++) {
-      const part = ranks.slice(cols[j], j + 1 < cols.length ? cols[j + 1] : ranks.length);
-      spans.push(Math.max(...part) - Math.min(...part) + 1);
-    }
-    return 2 * Math.min(...spans) >= Math.max(...spans);
+  function colSpan(spans, cols, j) {
+    const part = spans.slice(cols[j], j + 1 < cols.length ? cols[j + 1] : spans.length);
+    return Math.max(...part.map((s) => s[1])) - Math.min(...part.map((s) => s[0])) + 1;
   }
 
-  function shapeScore(cols, ranks) {
+  function even(cols, spans) {
+    const heights = cols.map((_, j) => colSpan(spans, cols, j));
+    return 2 * Math.min(...heights) >= Math.max(...heights);
+  }
+
+  function shapeScore(cols, spans, boxes) {
     let width = 0;
     let height = 0;
     for (let j = 0; j < cols.length; j++) {
-      const part = ranks.slice(cols[j], j + 1 < cols.length ? cols[j + 1] : ranks.length);
+      const end = j + 1 < cols.length ? cols[j + 1] : spans.length;
       const counts = new Map();
-      for (const r of part) counts.set(r, (counts.get(r) || 0) + 1);
+      for (let k = cols[j]; k < end; k++) for (const r of boxes[k]) counts.set(r, (counts.get(r) || 0) + 1);
       width += Math.max(...counts.values());
-      height = Math.max(height, Math.max(...part) - Math.min(...part) + 1);
+      height = Math.max(height, colSpan(spans, cols, j));
     }
     return 2 * width >= height ? [2 * width, height] : [height, 2 * width];
+  }
+
+  function drawn(model, state, sid, out) {
+    for (const c of children(model, state, sid)) {
+      if (c[0] === "s" && state.expanded.has(c)) drawn(model, state, c, out);
+      else out.push(c);
+    }
+    return out;
   }
 
   function wrap(model, state, edges) {
@@ -118,46 +127,60 @@
       const r = (rank.get(a) || 0) + 1;
       if (r > (rank.get(b) || 0)) rank.set(b, r);
     }
-    for (const sid of Object.keys(model.scopes)) {
-      if (sid !== model.root && !state.expanded.has(sid)) continue;
+    const todo = [model.root];
+    while (todo.length) {
+      const sid = todo.shift();
       const kids = children(model, state, sid);
-      if (kids.length < 2 || kids.some((c) => c[0] === "s" && state.expanded.has(c))) continue;
-      const ranks = kids.map((c) => rank.get(c) || 0);
-      const total = Math.max(...ranks) - Math.min(...ranks) + 1;
-      if (total <= state.wrap) continue;
-      const pos = new Map(kids.map((c, k) => [c, k]));
-      const bad = kids.map(() => false);
-      const crossing = kids.map(() => []);
-      for (const [a, b] of edges) {
-        const ka = pos.get(a);
-        const kb = pos.get(b);
-        if (kb === undefined) continue;
-        if (ka === undefined) {
-          for (let c = 1; c <= kb; c++) bad[c] = true;
-          continue;
-        }
-        if (ka >= kb) continue;
-        for (let c = ka + 2; c <= kb; c++) bad[c] = true;
-        crossing[ka + 1].push(a + ">" + b);
-        if (crossing[ka + 1].length > 1) bad[ka + 1] = true;
-      }
-      let best = shapeScore([0], ranks);
-      let chosen = null;
-      for (let n = 2; n < 9; n++) {
-        const height = Math.ceil(total / n);
-        const cols = columns(kids, ranks, height, bad);
-        const score = shapeScore(cols, ranks);
-        if (cols.length > 1 && even(cols, ranks) && better(score, best)) {
-          best = score;
-          chosen = cols;
-        }
-      }
-      if (chosen) {
-        heads.set(sid, chosen.map((k) => kids[k]));
-        for (const k of chosen.slice(1)) for (const e of crossing[k]) cuts.add(e);
-      }
+      const inner = kids.filter((c) => c[0] === "s" && state.expanded.has(c));
+      if (kids.length < 2 || !wrapScope(model, state, edges, rank, sid, kids, heads, cuts)) todo.push(...inner);
     }
     return [heads, cuts];
+  }
+
+  function wrapScope(model, state, edges, rank, sid, kids, heads, cuts) {
+    const members = kids.map((c) => (c[0] === "s" && state.expanded.has(c) ? drawn(model, state, c, []) : [c]));
+    const boxes = members.map((m) => m.map((b) => rank.get(b) || 0));
+    const spans = boxes.map((r) => (r.length ? [Math.min(...r), Math.max(...r)] : [0, 0]));
+    const total = Math.max(...spans.map((s) => s[1])) - Math.min(...spans.map((s) => s[0])) + 1;
+    if (total <= state.wrap) return false;
+    const pos = new Map();
+    members.forEach((m, k) => { for (const b of m) pos.set(b, k); });
+    const bad = kids.map(() => false);
+    const crossing = kids.map(() => []);
+    for (const [a, b] of edges) {
+      const ka = pos.get(a);
+      const kb = pos.get(b);
+      if (kb === undefined) continue;
+      if (ka === undefined) {
+        for (let c = 1; c <= kb; c++) bad[c] = true;
+        continue;
+      }
+      if (ka >= kb) continue;
+      for (let c = ka + 2; c <= kb; c++) bad[c] = true;
+      const cross = crossing[ka + 1];
+      if (cross.length && cross[0][0] !== a) bad[ka + 1] = true;
+      cross.push([a, a + ">" + b]);
+    }
+    let best = shapeScore([0], spans, boxes);
+    let chosen = null;
+    for (let n = 2; n < 9; n++) {
+      const height = Math.ceil(total / n);
+      const cols = columns(spans, height, bad);
+      const score = shapeScore(cols, spans, boxes);
+      if (cols.length > 1 && even(cols, spans) && better(score, best)) {
+        best = score;
+        chosen = cols;
+      }
+    }
+    if (!chosen) return false;
+    const tops = chosen.map((k) => {
+      if (!members[k].length) return kids[k];
+      const top = spans[k][0];
+      return members[k][boxes[k].indexOf(top)];
+    });
+    heads.set(sid, [tops, members.some((m, k) => m.length !== 1 || m[0] !== kids[k])]);
+    for (const k of chosen.slice(1)) for (const [, key] of crossing[k]) cuts.add(key);
+    return true;
   }
 
   function emitScope(model, state, sid, depth, out, heads) {
@@ -178,7 +201,20 @@
         out.push(pad + c + " [" + attrs(s, "collapsed", state) + "]");
       }
     }
-    if (heads.has(sid)) out.push(pad + "{rank=same; " + heads.get(sid).join(" -> ") + " [style=invis]}");
+    if (heads.has(sid)) {
+      const [tops, anchored] = heads.get(sid);
+      if (anchored) {
+        // Heads inside open blocks: ordered through invisible points of this block (see dot.py).
+        const points = tops.map((_, k) => sid + "w" + k);
+        for (const w of points) {
+          out.push(pad + w + ' [id="' + w + '" class="nn-anchor" shape=point style=invis width=0 height=0 label=""]');
+        }
+        out.push(pad + "{rank=same; " + points.join(" -> ") + " [style=invis]}");
+        tops.forEach((h, k) => out.push(pad + points[k] + " -> " + h + " [style=invis]"));
+      } else {
+        out.push(pad + "{rank=same; " + tops.join(" -> ") + " [style=invis]}");
+      }
+    }
   }
 
   function toDot(model, state) {
