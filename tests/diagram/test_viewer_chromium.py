@@ -93,9 +93,9 @@ def test_resnet18_renders_offline_expands_on_click_and_shows_a_card(browser, tmp
 @pytest.mark.parametrize("name, depth", [("densenet121", "1"), ("densenet121", "2"), ("inception_v3", "1"),
                                          ("bert_encoder", "all"), ("densenet121", "all"), ("inception_v3", "all")])
 def test_the_big_ones_render(browser, tmp_path, name, depth):
-    page, requests, problems = open_page(browser, tmp_path, name, "--depth", depth)
+    page, requests, problems = open_page(browser, tmp_path, name, "--depth", depth, "--no-roll")
     model = build_model(example(name).graph)
-    state = resolve_state(model, depth if depth == "all" else int(depth))
+    state = resolve_state(model, depth if depth == "all" else int(depth), roll=False)
     expected = len(example(name).graph.nodes) if depth == "all" else visible_count(model, int(depth))
     assert len([b for b in boxes(page) if b[0] in "ns"]) == expected
     assert len(state.expanded) - 1 == page.locator("#canvas svg g.cluster").count()
@@ -118,4 +118,24 @@ def test_hostile_document_runs_no_script(browser, tmp_path):
     page.wait_for_selector("body[data-state=ready]", timeout=30_000)
     assert "<img src=x onerror=alert(2)>" in page.inner_text("#totals")
     assert page.locator("img").count() == 0 and problems == []
+    page.close()
+
+
+def test_opening_a_block_keeps_the_columns_and_brings_the_block_on_screen(browser, tmp_path):
+    page, requests, problems = open_page(browser, tmp_path, "inception_v3")  # the automatic view
+    assert "rank=same" in page.evaluate("window.nnlangViewer.toDot()")  # wrapped into columns
+    page.screenshot(path=str(ARTIFACTS / "inception_v3-auto.png"))
+    model = build_model(example("inception_v3").graph)
+    sid = next(s for s, r in model.scopes.items() if r["path"] == "Mixed_7b")  # a wide InceptionE
+    page.click(f"#canvas svg g.node#{sid}")
+    page.wait_for_selector("body[data-renders='2']")
+    assert page.locator(f"#canvas svg g.cluster#{sid}").count() == 1
+    assert "rank=same" in page.evaluate("window.nnlangViewer.toDot()")  # still in columns
+    canvas = page.locator("#canvas").bounding_box()
+    block = page.locator(f"#canvas svg g.cluster#{sid}").bounding_box()
+    assert block["x"] >= canvas["x"] - 1 and block["y"] >= canvas["y"] - 1
+    assert block["x"] + block["width"] <= canvas["x"] + canvas["width"] + 1
+    assert block["y"] + block["height"] <= canvas["y"] + canvas["height"] + 1
+    page.screenshot(path=str(ARTIFACTS / "inception_v3-Mixed_7b-opened.png"))
+    assert [u for u in requests if not u.startswith("file:")] == [] and problems == []
     page.close()

@@ -64,7 +64,7 @@
     statusEl.hidden = true;
     if (!view) fit();
     else setView(view);
-    if (anchor) keepUnderPointer(anchor);
+    if (anchor) { keepUnderPointer(anchor); reveal(anchor.id); }
     if (selected) markSelected(selected);
     renders += 1;
     document.body.dataset.renders = String(renders);
@@ -110,6 +110,36 @@
     const dx = r.left + r.width / 2 - anchor.x;
     const dy = r.top + Math.min(r.height / 2, 20) - anchor.y;
     setView({ k: view.k, x: view.x + dx / view.k, y: view.y + dy / view.k });
+  }
+
+  function reveal(id) {
+    // An opened block can be far larger than the box that was clicked: pan, and zoom out if it
+    // must, so that all of it is on screen (the rest of the drawing keeps its column wrap).
+    const target = svg.getElementById(id);
+    if (!target) return;
+    const c = canvas.getBoundingClientRect();
+    const r = target.getBoundingClientRect();
+    const m = 12;
+    let k = view.k;
+    const fitK = Math.min((c.width - 2 * m) / (r.width / k), (c.height - 2 * m) / (r.height / k));
+    if (fitK < k) k = fitK;
+    // the block in graph units, from its place on screen under the current view
+    const gx = view.x + (r.left - c.left) / view.k;
+    const gy = view.y + (r.top - c.top) / view.k;
+    const gw = r.width / view.k;
+    const gh = r.height / view.k;
+    let x = view.x;
+    let y = view.y;
+    if (k !== view.k) {
+      x = gx + gw / 2 - c.width / (2 * k);
+      y = gy + gh / 2 - c.height / (2 * k);
+    } else {
+      if (gx < x + m / k) x = gx - m / k;
+      else if (gx + gw > x + (c.width - m) / k) x = gx + gw - (c.width - m) / k;
+      if (gy < y + m / k) y = gy - m / k;
+      else if (gy + gh > y + (c.height - m) / k) y = gy + gh - (c.height - m) / k;
+    }
+    setView({ k: k, x: x, y: y });
   }
 
   canvas.addEventListener("wheel", (e) => {
@@ -367,5 +397,6 @@
   }
   NNGraphviz.load().then((g) => { graphviz = g; return render(); })
     .catch((err) => showError("Could not start the Graphviz renderer: " + err));
-  window.nnlangViewer = { state: state, render: render, fit: fit, toDot: () => NNDot.toDot(model, state) };
+  window.nnlangViewer = { state: state, render: render, fit: fit, reveal: reveal,
+    toDot: () => NNDot.toDot(model, state) };
 })();
