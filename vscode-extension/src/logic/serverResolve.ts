@@ -13,7 +13,8 @@
  * When none passes, the error names each candidate and why it failed, and the install command.
  */
 
-export const INSTALL_COMMAND = "pip install 'nnlang[lsp]'";
+// nnlang is not on a package index: the command names a checkout (or a wheel built there by `make dist`).
+export const INSTALL_COMMAND = "pip install '/path/to/nnlang[lsp]'";
 export const SERVER_MODULE = "nnlang_lsp";
 /** What a Python must be able to import to run the server (the package and pygls). */
 export const CHECK_IMPORT = "nnlang_lsp.server";

@@ -79,12 +79,12 @@ describe("the machine", { skip: posixOnly }, () => {
         const bad = await resolveServer({}, nodeResolveEnv({ pathEnv: bin }));
         assert.equal(bad.ok, false);
         assert.ok(!bad.ok && bad.message.includes("No module named 'pygls'"), !bad.ok ? bad.message : "");
-        assert.ok(!bad.ok && bad.message.includes("pip install 'nnlang[lsp]'"));
+        assert.ok(!bad.ok && bad.message.includes("pip install '/path/to/nnlang[lsp]'"));
     });
 
     it("nothing on an empty PATH: the message says how to install", async () => {
         const r = await resolveServer({ pythonPath: join(dir, "nope") }, nodeResolveEnv({ pathEnv: "" }));
         assert.equal(r.ok, false);
-        assert.ok(!r.ok && r.message.startsWith("nnlang: the language server was not found. Install it with `pip install 'nnlang[lsp]'`"), !r.ok ? r.message : "");
+        assert.ok(!r.ok && r.message.startsWith("nnlang: the language server was not found. Install it with `pip install '/path/to/nnlang[lsp]'`"), !r.ok ? r.message : "");
     });
 });

@@ -133,7 +133,7 @@ describe("StatusController", () => {
 
     it("a failed server is shown, its message in the tooltip; a failed request is logged", async () => {
         const s = setup();
-        s.c.setServerState({ failed: "nnlang: the language server was not found. Install it with `pip install 'nnlang[lsp]'`" });
+        s.c.setServerState({ failed: "nnlang: the language server was not found. Install it with `pip install '/path/to/nnlang[lsp]'`" });
         assert.equal(s.last()!.severity, "error");
         assert.match(s.last()!.tooltip, /pip install/);
         assert.equal(s.requests.length, 0);
