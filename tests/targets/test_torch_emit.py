@@ -63,7 +63,7 @@ def test_one_class_per_block_with_its_parameters():
     init = next(f for f in classes["BasicBlock"].body if isinstance(f, ast.FunctionDef) and f.name == "__init__")
     assert [a.arg for a in init.args.args] == ["self", "x_channels", "channels", "stride"]
     assert "self.layer2 = nn.Sequential(BasicBlock(64, 128, stride=2), BasicBlock(128, 128))" in source
-    assert "y = self.conv1(x)  # std/resnet.nns:" in source
+    assert "out = self.conv1(x)  # std/resnet.nns:" in source
     assert "if self.downsample is not None:" in source
 
 

@@ -1,225 +1,325 @@
 """Typed IR -> a readable PyTorch source file: one class per block, constructor arguments = the
-block's parameters (plus the input channel counts it needs), submodules named as in the .nns file,
-a forward in dataflow order with a comment pointing at the .nns line.
+block's parameters (plus the input channel counts it needs), a forward in dataflow order with a
+comment pointing at the .nns line.
 
-How a block becomes one class although its instances differ: every constructor argument of every
-layer inside it is *lifted* -- matched, across all instances, against the block's parameters, its
-`let` values and its inputs' channel counts; layers that only some instances have come from an
-`if`, whose condition is translated to Python and checked against every instance. A block that
-cannot be written this way is an EmitError naming the reason (the in-process builder still works).
-Everything from the .nns file reaches the source through `pysource.literal` or as a checked
-identifier, so the file does nothing but build the network.
+How a block becomes one class although its instances differ: the network is analysed again with
+other values of its parameters (emit_lift.py), and every constructor argument of every layer is
+*lifted* -- written as the expression of the block's parameters, `let`s, loop variables and input
+sizes that gives its value in every instance of every analysis. A `for` loop is written as a Python
+loop (or a list comprehension inside an `nn.Sequential` subclass), `Block * n` as
+`nn.Sequential(*[Block(...) for _ in range(n)])`; layers that only some instances have come from an
+`if`, whose condition is translated to Python and checked against every instance. A network
+parameter no expression explains is fixed at its value and left out of the constructor.
+
+Names: state_dict keys are the IR paths, unchanged. A block that is a chain of unnamed layers is an
+`nn.Sequential` subclass (keys 0, 1, 2 as torchvision's); an unnamed weight-free layer elsewhere is
+a function call in forward (`F.relu`, `torch.cat`, `+`), or, when it has state (dropout), a module
+under its conventional name (`self.dropout`). Everything from the .nns file reaches the source
+through `pysource.literal` or as a checked identifier, so the file does nothing but build the network.
 """
 
 from __future__ import annotations
 
-import inspect
-import re
 from collections import defaultdict
 
-from ...ir.graph import Graph, Node, Scope
+from ...ir.graph import Node, Scope
 from ...syntax import nodes as syn
 from ..pysource import is_attribute_name, literal
 from . import layers as _layers  # noqa: F401  (registers the mappings)
-from .mapping import (MAPPINGS, ParameterCall, TensorLiteral, inplace_variant, may_overwrite_input, render_parameter,
-                      unsupported)
+from .emit_forward import ForwardWriter
+from .emit_lift import Lifter, names_in, same
+from .emit_util import (PY_TYPES, RESERVED, EmitError, assign, attempts, call_lines, calls, doc, eval_py, hang,
+                        ident, key, py, range_args, scope_inputs, scope_outputs, signature, strip_parens,
+                        torch_defaults, walk, within)
+from .mapping import (MAPPINGS, ModuleCall, ParameterCall, TensorLiteral, conventional_name, functional_form,
+                      inplace_variant, may_overwrite_input, render_parameter, unsupported)
+
+__all__ = ["EmitError", "emit"]
 
 
-class EmitError(Exception):
-    pass
+class _NoLoop(Exception):
+    """A `for` whose iterations cannot be written once: the block is written unrolled."""
 
 
-_PY_OPS = {"and": "and", "or": "or", "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
-           "+": "+", "-": "-", "*": "*", "/": "/", "//": "//", "%": "%", "**": "**"}
-_PY_FUNCS = {"min", "max", "len", "int", "float", "abs", "round"}
-_PY_TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str", "tuple": "tuple"}
+class _Slot:
+    """One thing a class writes once: a child of the block, or one child of a loop body."""
 
-
-def _torch_defaults(cls: str) -> dict:
-    import torch
-    from torch import nn
-
-    from . import modules as nnlang_modules
-
-    root = {"nn": nn, "torch": torch, "nnlang_modules": nnlang_modules}[cls.split(".")[0]]
-    obj = root
-    for part in cls.split(".")[1:]:
-        obj = getattr(obj, part)
-    sig = inspect.signature(obj.__init__)
-    return {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
-
-
-def _same(a, b) -> bool:
-    return type(a) is type(b) and a == b
-
-
-class _Lifter:
-    """Per-instance candidate values (params, lets, input channels) -> the expression that explains a value."""
-
-    def __init__(self, names: list, values: list):
-        self.names = names  # candidate names, in preference order
-        self.values = values  # one dict per instance
-
-    def lift(self, per_instance: list):
-        for name in self.names:
-            if all(name in vals and _same(vals[name], v) for vals, v in zip(self.values, per_instance)):
-                return name
-        first = per_instance[0]
-        if not all(_same(first, v) for v in per_instance):
-            return None
-        if isinstance(first, TensorLiteral):
-            return f"torch.tensor({literal(tuple(first.values))})"
-        return literal(first)
+    def __init__(self, key, loop=None):
+        self.key = key
+        self.loop = loop  # index of the top-level `for` it is in, or None
+        self.members: list = []  # (instance index, child, loop variable value or None)
+        self.optional = False
+        self.cond = None
+        self.attr = None  # attribute name; None: no submodule (a function in forward)
+        self.attr_expr = None  # how forward reads it: `self.conv1`, `getattr(self, f"layer{i}")`
+        self.functional = None  # forward template when written as a function call
+        self.alts = None  # slots of an if / else that make the same attribute
 
 
 class _Emitter:
-    def __init__(self, analysis, source_name: str):
-        graph = analysis.graph
-        self.graph = graph
+    def __init__(self, analyses: list, source_name: str, free: set):
+        a0 = analyses[0]
+        self.graph = a0.graph
         self.source_name = source_name
-        self.definitions = {name: b.defn for name, b in analysis.blocks.items()}
-        self.calls = {}  # (file, start, end) -> the LayerCall written there
-        for b in list(analysis.blocks.values()) + [None]:
-            bodies = [b.defn.body] if b is not None else [d.body for d in analysis.module.definitions
+        self.free = free
+        self.definitions = {name: b.defn for name, b in a0.blocks.items()}
+        self.calls: dict = defaultdict(list)  # file -> LayerCalls written there
+        for b in list(a0.blocks.values()) + [None]:
+            bodies = [b.defn.body] if b is not None else [d.body for d in a0.module.definitions
                                                             if d.kind == "network"]
             for body in bodies:
-                for call in _calls(body):
-                    self.calls[(b.path if b is not None else None, call.span.start, call.span.end)] = call
-        self.consumers = graph.consumers()
-        self.layers = {}
-        for node in graph.nodes:
-            ins = [graph.tensors[t].type for t in node.inputs]
-            outs = [graph.tensors[t].type for t in node.outputs]
-            layer = MAPPINGS[node.op](node, ins, outs)
-            if may_overwrite_input(graph, node, self.consumers):
-                layer = inplace_variant(layer) or layer
-            self.layers[node.id] = layer
-        self.classes: dict = {}  # class name -> source
-        self.done_blocks: set = set()
-        self.class_of: dict = {}  # id(block instance scope) -> class name
-        self.size_args: dict = {}  # class name -> [(input index, "channels" | "features")] it takes first
-        self.order: list = []
-        self.needs: set = set()
+                for call in calls(body):
+                    self.calls[b.path if b is not None else None].append(call)
+        self.graph_of: dict = {}
+        self.layers: dict = {}
         self.instances: dict = defaultdict(list)
-        self._collect(graph.root)
+        self.roots = []
+        for a in analyses:
+            g = a.graph
+            consumers = g.consumers()
+            for node in g.nodes:
+                ins = [g.tensors[t].type for t in node.inputs]
+                outs = [g.tensors[t].type for t in node.outputs]
+                layer = MAPPINGS[node.op](node, ins, outs)
+                if may_overwrite_input(g, node, consumers):
+                    layer = inplace_variant(layer) or layer
+                self.layers[id(node)] = layer
+                self.graph_of[id(node)] = g
+            for s in g.root.scopes():
+                self.graph_of[id(s)] = g
+                if s.kind == "block":
+                    self.instances[s.type_name].append(s)
+            g.root.inputs = [tid for _, tid in g.inputs]
+            g.root.outputs = [tid for _, tid in g.outputs]
+            self.roots.append(g.root)
+        self.classes: dict = {}
+        self.order: list = []
+        self.done_blocks: set = set()
+        self.class_of: dict = {}
+        self.size_args: dict = {}
+        self.needs: set = set()
+        self.fixed_note = ""
 
-    def _collect(self, scope: Scope):
-        for c in scope.children:
-            if isinstance(c, Scope):
-                if c.kind == "block":
-                    self.instances[c.type_name].append(c)
-                self._collect(c)
+    def size(self, owner, tid, what):
+        ty = self.graph_of[id(owner)].tensors[tid].type
+        if ty is None or ty.rank < (2 if what == "channels" else 1):
+            return None
+        v = ty.shape[1] if what == "channels" else ty.shape[-1]
+        return v if isinstance(v, int) else None
 
-    # ---- lifting context of a block ---------------------------------------------------------
-    def _context(self, defn: syn.Definition, instances: list):
-        inputs = [d.name.id for s in defn.body if isinstance(s, syn.InputStmt) for d in s.decls]
-        params = [p.name.id for p in defn.params]
-        values = []
-        for inst in instances:
-            vals = dict(inst.consts)
-            for name, tid in zip(inputs, inst.inputs):
-                ty = self.graph.tensors[tid].type
-                if ty is not None and ty.rank >= 2 and isinstance(ty.shape[1], int):
-                    vals[f"{name}_channels"] = ty.shape[1]
-                if ty is not None and ty.rank >= 1 and isinstance(ty.shape[-1], int):
-                    vals[f"{name}_features"] = ty.shape[-1]
-            values.append(vals)
-        sizes = [f"{i}_{what}" for i in inputs for what in ("channels", "features")]
-        # A loop variable holds its last value after the loop: never an explanation for a constructor argument.
-        loop_vars = {st.var.id for st in _walk(defn.body) if isinstance(st, syn.ForStmt)}
-        lets = sorted({k for v in values for k in v} - set(params) - set(sizes) - loop_vars)
-        names = params + sizes + lets
-        return inputs, params, lets, _Lifter(names, values)
+    # ---- lifting helpers ----------------------------------------------------------------------
+    def _call_at(self, site):
+        best = None
+        for call in self.calls.get(site.path, ()):
+            if call.span.start == site.span.start and call.span.end == site.span.end:
+                return call
+            if within(call.span, site.span) and (best is None or within(best.span, call.span)):
+                best = call
+        return best
 
-    # ---- module expressions ---------------------------------------------------------------------
-    def _with_arguments(self, node: Node, lifter: _Lifter) -> _Lifter:
-        """Add the .nns call's own argument expressions (`padding=(kernel - 1) // 2`) as candidates."""
-        call = self.calls.get((node.site.path, node.site.span.start, node.site.span.end))
+    def _with_arguments(self, child, lifter: Lifter) -> tuple:
+        """The .nns call's own argument expressions (`padding=(kernel - 1) // 2`) as preferred candidates."""
+        call = self._call_at(child.site)
         if call is None or not call.args:
-            return lifter
-        names, values = list(lifter.names), [dict(v) for v in lifter.values]
-        own: list = []
+            return lifter, []
+        own, extra = [], [{} for _ in lifter.values]
         for arg in call.args:
             try:
-                expr = _strip_parens(self._py(arg.value))
-                evaluated = [_eval_py(expr, v) for v in values]
+                expr = strip_parens(py(arg.value))
+                evaluated = [eval_py(expr, v) for v in lifter.values]
             except Exception:  # not expressible, or not computable from this block's values
                 continue
             if expr not in own:
                 own.append(expr)
-            for v, x in zip(values, evaluated):
-                v[expr] = x
-        # What the call itself says comes first: `Conv2d(channels, 1)` writes 1, not a parameter that
-        # happens to equal 1 here.
-        return _Lifter(own + [n for n in names if n not in own], values)
+            for e, x in zip(extra, evaluated):
+                e[expr] = x
+        return lifter.extend(own, extra, first=True), own
 
-    def _module_expr(self, nodes: list, lifter: _Lifter, used: set) -> str:
-        lifter = self._with_arguments(nodes[0], lifter)
-        calls = [self.layers[n.id].module for n in nodes]
-        if any(isinstance(v, TensorLiteral) for c in calls for v in list(c.args) + [x for _, x in c.kwargs]):
-            self.needs.add("torch")
-        cls = calls[0].cls
-        if any(c.cls != cls or len(c.args) != len(calls[0].args) for c in calls):
-            raise EmitError(f"{nodes[0].path}: the instances construct different modules")
-        parts = []
-        for k in range(len(calls[0].args)):
-            parts.append(self._lift([c.args[k] for c in calls], lifter, used, nodes[0]))
-        defaults = _torch_defaults(cls)
-        given = {name for c in calls for name, _ in c.kwargs}
-        names = [n for n in defaults if n in given] + sorted(given - set(defaults))  # torch's own order
-        for name in names:
-            vals = [dict(c.kwargs).get(name, defaults.get(name)) for c in calls]
-            parts.append(f"{name}={self._lift(vals, lifter, used, nodes[0])}")
-        if cls.startswith("nnlang_modules."):
-            self.needs.add("nnlang_modules")
-        return f"{cls}({', '.join(parts)})"
+    def _input_sizes(self, members, lifter: Lifter, track: dict) -> tuple:
+        """Candidates for the sizes of a child's inputs: the expressions tracked for them."""
+        first = members[0][1]
+        ins = first.inputs if isinstance(first, Node) else scope_inputs(first, None)
+        names, extra = [], [{} for _ in members]
+        for k in range(len(ins)):
+            for what in ("channels", "features"):
+                exprs = set()
+                vals = []
+                for (i, child, _), e in zip(members, extra):
+                    tins = child.inputs if isinstance(child, Node) else scope_inputs(child, None)
+                    if k >= len(tins):
+                        exprs.add(None)
+                        continue
+                    exprs.add(track.get((i, tins[k]), {}).get(what))
+                    vals.append(self.size(child, tins[k], what))
+                if len(exprs) == 1 and None not in exprs and None not in vals:
+                    (expr,) = exprs
+                    names.append(expr)
+                    for e, v in zip(extra, vals):
+                        e[expr] = v
+        return lifter.extend(names, extra, first=False), names
 
-    def _parameter_expr(self, nodes: list, lifter: _Lifter, used: set) -> str:
-        """`nn.Parameter(torch.zeros(1, 1, hidden))`: each dim and the init value lifted like a constructor
-        argument (a block's instances may differ in them)."""
-        lifter = self._with_arguments(nodes[0], lifter)
-        calls = [self.layers[n.id].module for n in nodes]
-        if any(c.init != calls[0].init or len(c.shape) != len(calls[0].shape) for c in calls):
-            raise EmitError(f"{nodes[0].path}: the instances make different parameters")
-        dims = [self._lift([c.shape[k] for c in calls], lifter, used, nodes[0]) for k in range(len(calls[0].shape))]
-        value = self._lift([c.value for c in calls], lifter, used, nodes[0])
-        self.needs.add("torch")
-        return render_parameter(calls[0], dims, value)
-
-    def _lift(self, vals, lifter, used, node) -> str:
-        expr = lifter.lift(vals)
+    def _lift(self, vals, lifter, used, where, prefer=()) -> str:
+        expr = lifter.lift(vals, prefer=prefer)
         if expr is None:
-            raise EmitError(f"{node.path}: no block parameter explains the values {vals}")
-        for name in re.findall(r"[A-Za-z_]\w*", expr):
-            if name in lifter.names:
-                used.add(name)
+            raise EmitError(f"{where.path}: no block parameter explains the values {vals}")
+        used.update(names_in(expr))
         return expr
 
-    # ---- classes ------------------------------------------------------------------------------------
+    def _module_expr(self, members, lifter, used, sizes) -> tuple:
+        nodes = [c for _, c, _ in members]
+        lifter, own = self._with_arguments(nodes[0], lifter)
+        mcalls = [self.layers[id(n)].module for n in nodes]
+        if any(isinstance(v, TensorLiteral) for c in mcalls for v in list(c.args) + [x for _, x in c.kwargs]):
+            self.needs.add("torch")
+        cls = mcalls[0].cls
+        if any(c.cls != cls or len(c.args) != len(mcalls[0].args) for c in mcalls):
+            raise EmitError(f"{nodes[0].path}: the instances construct different modules")
+        parts, exprs = [], []
+        for k in range(len(mcalls[0].args)):
+            e = self._lift([c.args[k] for c in mcalls], lifter, used, nodes[0], prefer=sizes if k == 0 else ())
+            parts.append(e)
+            exprs.append(e)
+        defaults = torch_defaults(cls)
+        given = {name for c in mcalls for name, _ in c.kwargs}
+        for name in [n for n in defaults if n in given] + sorted(given - set(defaults)):
+            vals = [dict(c.kwargs).get(name, defaults.get(name)) for c in mcalls]
+            if name == "inplace" and not all(same(v, vals[0]) for v in vals):
+                continue  # computing in place is an optimisation some instances cannot take: none take it
+            e = self._lift(vals, lifter, used, nodes[0])
+            parts.append(f"{name}={e}")
+            exprs.append(e)
+        if cls.startswith("nnlang_modules."):
+            self.needs.add("nnlang_modules")
+        return f"{cls}({', '.join(parts)})", own + exprs
+
+    def _parameter_expr(self, members, lifter, used) -> str:
+        nodes = [c for _, c, _ in members]
+        lifter, _ = self._with_arguments(nodes[0], lifter)
+        pcalls = [self.layers[id(n)].module for n in nodes]
+        if any(c.init != pcalls[0].init or len(c.shape) != len(pcalls[0].shape) for c in pcalls):
+            raise EmitError(f"{nodes[0].path}: the instances make different parameters")
+        dims = [self._lift([c.shape[k] for c in pcalls], lifter, used, nodes[0]) for k in range(len(pcalls[0].shape))]
+        value = self._lift([c.value for c in pcalls], lifter, used, nodes[0])
+        self.needs.add("torch")
+        return render_parameter(pcalls[0], dims, value)
+
+    def _block_call(self, members, lifter, used, sizes) -> tuple:
+        scopes = [c for _, c, _ in members]
+        first = scopes[0]
+        defn = self.definitions[first.type_name]
+        self.block_class(first.type_name, defn)
+        classes = {self.class_of[id(m)] for m in scopes}
+        if len(classes) != 1:
+            raise EmitError(f"{first.path}: its instances need different classes ({', '.join(sorted(classes))})")
+        (cls,) = classes
+        lifter, own = self._with_arguments(first, lifter)
+        args, exprs = [], []
+        for k, what in self.size_args[cls]:
+            vals = [self.size(m, m.inputs[k], what) for m in scopes]
+            e = self._lift(vals, lifter, used, first, prefer=sizes)
+            args.append(e)
+            exprs.append(e)
+        defaults = {p.name.id: p.default.value for p in defn.params if isinstance(p.default, syn.Literal)}
+        call = self._call_at(first.site)
+        written: dict = {}  # parameter -> the expression the .nns call gives for it
+        order = [p.name.id for p in defn.params]
+        for k, arg in enumerate(call.args or [] if call is not None else []):
+            pname = arg.name.id if arg.name is not None else (order[k] if k < len(order) else None)
+            try:
+                written[pname] = strip_parens(py(arg.value))
+            except EmitError:
+                pass
+        for pname in order:
+            vals = [m.params[pname] for m in scopes]
+            tmp: set = set()
+            prefer = [written[pname]] if written.get(pname) in lifter.names else []
+            e = self._lift(vals, lifter, tmp, first, prefer=prefer)
+            if pname in defaults and pname not in written and all(same(v, defaults[pname]) for v in vals):
+                continue  # not given in the .nns call: the default, not written
+            if pname in defaults and e == literal(defaults[pname]):
+                continue  # the default: not written, as a person would not write it
+            used.update(tmp)
+            exprs.append(e)
+            args.append(f"{pname}={e}" if pname in defaults else e)
+        return f"{cls}({', '.join(args)})", own + exprs
+
+    def _group(self, members, lifter, used, sizes) -> tuple:
+        scopes = [c for _, c, _ in members]
+        first = scopes[0]
+        if first.kind == "repeat":
+            rep = self._repeat(members, lifter, used, sizes)
+            if rep is not None:
+                return rep, []
+        items = []
+        track: dict = {}
+        for i, m, _ in members:  # the group's input, as the caller's candidates name it
+            for t in scope_inputs(m, None)[:1]:
+                for what in ("channels", "features"):
+                    e = next((n for n in sizes if lifter.explains(n, [self.size(m, t, what)] * len(lifter.values))
+                              and len(members) == 1), None)
+                    if e is not None:
+                        track.setdefault((i, t), {})[what] = e
+        for k, item in enumerate(first.children):
+            if any(len(m.children) != len(first.children) or m.children[k].name != item.name for m in scopes):
+                raise EmitError(f"{first.path}: its instances differ")
+            sub = [(i, m.children[k], j) for (i, m, j) in members]
+            here, local = self._input_sizes(sub, lifter, track)
+            local = list(sizes) + local if k == 0 else local
+            if isinstance(item, Node):
+                layer = self.layers[id(item)]
+                if layer.module is None or isinstance(layer.module, ParameterCall) or layer.forward != "{m}({0})":
+                    raise EmitError(f"{item.path}: a Sequential group may only hold modules")
+                expr, exprs = self._module_expr(sub, here, used, local)
+            elif item.kind == "block":
+                expr, exprs = self._block_call(sub, here, used, local)
+            else:
+                expr, exprs = self._group(sub, here, used, local)
+            self._track(sub, here, local + exprs, track)
+            items.append((item.name, expr))
+        if [n for n, _ in items] == [str(i) for i in range(len(items))]:
+            return call_lines("nn.Sequential(", [e for _, e in items], ")"), []
+        self.needs.add("OrderedDict")
+        return call_lines("nn.Sequential(OrderedDict([", [f"({literal(n)}, {e})" for n, e in items], "]))"), []
+
+    def _repeat(self, members, lifter, used, sizes):
+        """`Block * n`: `nn.Sequential(*[Block(...) for _ in range(n)])` when the items after the first
+        are written alike (the first may differ in its input size)."""
+        scopes = [c for _, c, _ in members]
+        if any(not isinstance(c, Scope) or c.kind != "block" for m in scopes for c in m.children):
+            return None
+        try:
+            count = self._lift([len(m.children) for m in scopes], lifter, set(), scopes[0])
+            tmp: set = set()
+            every = [(i, c, j) for (i, m, j) in members for c in m.children]
+            expr, _ = self._block_call(every, lifter, tmp, ())
+        except EmitError:
+            return None
+        used.update(tmp)
+        used.update(names_in(count))
+        return f"nn.Sequential(*[{expr} for _ in range({count})])"
+
+    # ---- classes ------------------------------------------------------------------------------
     def block_class(self, block: str, defn: syn.Definition) -> None:
-        """Write the class(es) of a block: one for all its instances when their layers can be
-        written once with lifted arguments; otherwise one per group of instances built alike
-        (`Block`, `Block_2` ...), or per instance."""
         if block in self.done_blocks:
             return
-        _ident(block, "block")
+        ident(block, "block")
         self.done_blocks.add(block)
         try:
             self._block_classes(block, defn)
         except EmitError:
-            self.done_blocks.discard(block)  # a caller may try again with fewer instances: report, not KeyError
+            self.done_blocks.discard(block)
             raise
 
     def _block_classes(self, block: str, defn: syn.Definition) -> None:
         everything = self.instances[block]
         groups: dict = {}
         for inst in everything:
-            groups.setdefault(_signature(inst), []).append(inst)
+            groups.setdefault(signature(inst), []).append(inst)
         count = 0
         for group in [everything] + (list(groups.values()) if len(groups) > 1 else []):
             if all(id(i) in self.class_of for i in group):
                 continue
-            for subset in _attempts(group):
+            for subset in attempts(group):
                 if any(id(i) in self.class_of for i in subset):
                     continue
                 count += 1
@@ -238,467 +338,450 @@ class _Emitter:
                 if all(id(i) in self.class_of for i in group):
                     break
 
-    def _class_for(self, name: str, defn: syn.Definition, instances: list) -> str:
-        inputs, params, lets, lifter = self._context(defn, instances)
-        base = max(instances, key=lambda s: len(s.children))
-        keyed = [dict(_keyed(inst.children)) for inst in instances]
-        order = [k for k, _ in _keyed(base.children)]
-        for k in keyed:
-            it = iter(order)
-            if not all(key in it for key in k):
-                raise EmitError(f"block {name}: its instances order their layers differently")
-        used: set = set()
-        init: list = []
-        attrs = self._attributes(name, [[k.get(key) for k in keyed] for key in order])
-        optional = set()
-        for key, attr_name in zip(order, attrs):
-            group = [k.get(key) for k in keyed]
-            present = [c is not None for c in group]
-            members = [c for c in group if c is not None]
-            child = members[0]
-            cond = None
-            if not all(present):
-                cond = self._condition(defn, child, instances, present, lifter, used)
-                optional.add(key)
-            here = _Lifter(lifter.names, [v for v, p in zip(lifter.values, present) if p])
-            line = self._member_line(child, members, here, used)
-            if line is None:
-                if cond is not None:
-                    raise EmitError(f"{child.path}: a function-only layer inside an `if`")
+    def _values(self, defn, instances, network):
+        inputs = [d.name.id for s in defn.body if isinstance(s, syn.InputStmt) for d in s.decls]
+        if network:
+            params = [p for p in self.graph.params if p in self.free]
+            values = [{p: self.graph_of[id(inst)].params[p] for p in params} for inst in instances]
+            return inputs, params, [], values
+        params = [p.name.id for p in defn.params]
+        values = []
+        for inst in instances:
+            vals = dict(inst.consts)
+            for name, tid in zip(inputs, inst.inputs):
+                for what in ("channels", "features"):
+                    v = self.size(inst, tid, what)
+                    if v is not None:
+                        vals[f"{name}_{what}"] = v
+            values.append(vals)
+        sizes = [f"{i}_{what}" for i in inputs for what in ("channels", "features")]
+        loop_vars = {st.var.id for st in walk(defn.body) if isinstance(st, syn.ForStmt)}
+        lets = sorted({k for v in values for k in v} - set(params) - set(sizes) - loop_vars)
+        return inputs, params + sizes, lets, values
+
+    def _layout(self, defn, instances, values, collapse: bool):
+        """The slots of a class in order, and the top-level loops written as loops."""
+        loops = [st for st in defn.body if isinstance(st, syn.ForStmt)] if collapse else []
+        slots: dict = {}
+        orders = []
+        iterations = [dict() for _ in instances]  # per instance: loop index -> iteration count
+        for i, inst in enumerate(instances):
+            order, seen, in_loop = [], {}, defaultdict(list)
+            for c in inst.children:
+                k = next((n for n, lp in enumerate(loops) if within(c.site.span, lp.span)), None)
+                if k is None:
+                    kk = key(c)
+                    seen[kk] = seen.get(kk, 0) + 1
+                    sk = kk + (seen[kk],)
+                    slots.setdefault(sk, _Slot(sk)).members.append((i, c, None))
+                    order.append(sk)
+                else:
+                    in_loop[k].append(c)
+                    if ("loop", k) not in order:
+                        order.append(("loop", k))
+            for k, lp in enumerate(loops):
+                try:
+                    args = [eval_py(a, values[i]) for a in range_args(lp.iter)]
+                    its = list(range(*args))
+                except EmitError:
+                    raise _NoLoop() from None
+                except Exception:
+                    raise _NoLoop() from None
+                cs = in_loop.get(k, [])
+                iterations[i][k] = len(its)
+                if not its:
+                    if cs:
+                        raise _NoLoop()
+                    continue
+                if len(cs) % len(its):
+                    raise _NoLoop()
+                per = len(cs) // len(its)
+                body = [key(c) for c in cs[:per]]
+                for j, v in enumerate(its):
+                    chunk = cs[j * per:(j + 1) * per]
+                    if [key(c) for c in chunk] != body:
+                        raise _NoLoop()
+                    for p, c in enumerate(chunk):
+                        sk = ("loop", k, p) + key(c)
+                        slots.setdefault(sk, _Slot(sk, loop=k)).members.append((i, c, v))
+            orders.append(order)
+        merged: list = []
+        for o in orders:  # one order every instance's order is a subsequence of
+            at = 0
+            for x in o:
+                if x in merged:
+                    if merged.index(x) < at:
+                        raise EmitError(f"block {defn.name.id}: its instances order their layers differently")
+                    at = merged.index(x) + 1
+                else:
+                    merged.insert(at, x)
+                    at += 1
+        merged = self._alternatives(merged, slots, len(instances))
+        if loops and any(("loop", k) not in merged for k in range(len(loops))):
+            raise _NoLoop()
+        return loops, merged, slots, iterations
+
+    def _alternatives(self, order, slots, n) -> list:
+        """`if c { y = x -> block: A } else { y = x -> block: B }`: one slot whose members take A or B."""
+        by_name: dict = defaultdict(list)
+        for sk in order:
+            s = slots.get(sk)
+            if s is not None and s.loop is None and not s.members[0][1].name.isdigit():
+                by_name[s.members[0][1].name].append(sk)
+        for keys in by_name.values():
+            if len(keys) < 2:
                 continue
-            if cond is None:
-                init.append(f"        {_assign(attr_name, line)}")
+            owners = [{m[0] for m in slots[k].members} for k in keys]
+            if sum(len(o) for o in owners) != n or len(set().union(*owners)) != n:
+                continue
+            merged = _Slot(keys[0])
+            merged.alts = [slots[k] for k in keys]
+            merged.members = [m for k in keys for m in slots[k].members]
+            slots[keys[0]] = merged
+            order = [k for k in order if k not in keys[1:]]
+        return order
+
+    def _class_for(self, name: str, defn: syn.Definition, instances: list, network: bool = False) -> str:
+        try:
+            return self._write_class(name, defn, instances, network, collapse=True)
+        except _NoLoop:
+            return self._write_class(name, defn, instances, network, collapse=False)
+
+    def _write_class(self, name, defn, instances, network, collapse) -> str:
+        inputs, params, lets, values = self._values(defn, instances, network)
+        loops, order, slots, iterations = self._layout(defn, instances, values, collapse)
+        loop_vars = [lp.var.id for lp in loops]
+        for v in loop_vars:
+            ident(v, "loop variable")
+        base_names = params + lets
+
+        track: dict = {}
+        if not network:
+            for i, inst in enumerate(instances):
+                for n, tid in zip(inputs, inst.inputs):
+                    track[(i, tid)] = {"channels": f"{n}_channels", "features": f"{n}_features"}
+        used: set = set()
+        for slot in slots.values():
+            slot.optional = slot.loop is None and len({m[0] for m in slot.members}) != len(instances)
+        sequential = not network and self._is_chain(instances, order, slots)
+        items: list = []  # sequential: constructor items
+        init: list = []
+        taken = {c.name for inst in instances for c in inst.children if not c.name.isdigit()}
+        for sk in self._slot_order(order, slots):
+            slot = slots[sk]
+            members = slot.members
+            child = members[0][1]
+            vals = []
+            for i, _, j in members:
+                v = dict(values[i])
+                if j is not None:
+                    v[loop_vars[slot.loop]] = j
+                vals.append(v)
+            lifter = Lifter(base_names + ([loop_vars[slot.loop]] if slot.loop is not None else []), vals,
+                            loop_vars=[loop_vars[slot.loop]] if slot.loop is not None else [])
+            if slot.optional:
+                present = [any(m[0] == i for m in members) for i in range(len(instances))]
+                slot.cond = self._condition(defn, child, present, Lifter(base_names, values), used)
+            if slot.alts:
+                init += self._alternative_lines(slot, defn, instances, values, base_names, track, used, taken)
+                continue
+            lifter, sizes = self._input_sizes(members, lifter, track)
+            expr, exprs = self._member(slot, members, lifter, used, sizes, sequential)
+            self._track(members, lifter, sizes + exprs, track)
+            if sequential:
+                items.append((slot, expr))
+                continue
+            if expr is None:
+                continue
+            self._name_slot(slot, child, members, lifter, used, taken, loop_vars)
+            line = assign(slot.attr, expr) if slot.attr_expr.startswith("self.") else \
+                f"self.add_module({slot.attr}, {expr})"
+            if slot.optional:
+                init += [f"        if {slot.cond}:", f"            {line}", "        else:",
+                         f"            {assign(slot.attr, 'None')}"]
+            elif slot.loop is not None:
+                init.append((slot.loop, f"            {line}"))
             else:
-                init += [f"        if {cond}:", f"            {_assign(attr_name, line)}", "        else:",
-                         f"            {_assign(attr_name, 'None')}"]
-        self.attr_names = dict(zip(order, attrs))
-        forward = self._forward(base, inputs, optional=optional)
-        let_lines = self._lets(defn, lets, used, lifter)
-        sizes = [(k, what) for k, i in enumerate(inputs) for what in ("channels", "features") if f"{i}_{what}" in used]
-        self.size_args[name] = sizes
-        sig = [f"{inputs[k]}_{what}: int" for k, what in sizes]
+                init.append(f"        {line}")
+        lines = self._lets(defn, lets, used, values)
+        if sequential:
+            body = self._sequential_items(items, loops, loop_vars)
+            forward = ""
+            base_cls = "nn.Sequential"
+            lines.append("        " + call_lines("super().__init__(", body, ")"))
+        else:
+            base_cls = "nn.Module"
+            writer = ForwardWriter(self, instances, order, slots, loops, loop_vars, iterations, network)
+            forward = writer.write()
+            stored = writer.stored
+            if set(stored) & ({s.attr for s in slots.values()} | set(RESERVED)):
+                raise EmitError(f"block {name}: a loop count is also the name of a layer")
+            init_lines = self._loop_init(init, loops, loop_vars, used)
+            lines = ["        super().__init__()"] + lines + [f"        self.{n} = {n}" for n in stored] + init_lines
+            used.update(writer.stored)
+        sizes_used = [(k, what) for k, i in enumerate(inputs) for what in ("channels", "features")
+                      if f"{i}_{what}" in used]
+        sig = self._signature(defn, inputs, sizes_used, used, network, name)
+        docstring = f'    """{doc(defn.doc)}"""\n\n' if defn.doc else ""
+        if not network:
+            self.size_args[name] = sizes_used
+        src = (f"class {name}({base_cls}):\n{docstring}    def __init__(self{sig}):\n"
+               + "".join(hang(x) + "\n" for x in lines))
+        return src + ("\n" + forward if forward else "")
+
+    def _alternative_lines(self, slot, defn, instances, values, base_names, track, used, taken) -> list:
+        lines = []
+        for k, alt in enumerate(slot.alts):
+            present = [any(m[0] == i for m in alt.members) for i in range(len(instances))]
+            cond = self._condition(defn, alt.members[0][1], present, Lifter(base_names, values), used)
+            lifter = Lifter(base_names, [values[i] for i, _, _ in alt.members])
+            lifter, sizes = self._input_sizes(alt.members, lifter, track)
+            expr, exprs = self._member(alt, alt.members, lifter, used, sizes, False)
+            if expr is None:
+                raise EmitError(f"{alt.members[0][1].path}: a function-only layer in an if / else")
+            self._track(alt.members, lifter, sizes + exprs, track)
+            if k == 0:
+                self._name_slot(slot, alt.members[0][1], alt.members, lifter, used, taken, [])
+                lines += [f"        if {cond}:", f"            {assign(slot.attr, expr)}"]
+            elif k == len(slot.alts) - 1:
+                lines += ["        else:", f"            {assign(slot.attr, expr)}"]
+            else:
+                lines += [f"        elif {cond}:", f"            {assign(slot.attr, expr)}"]
+        return lines
+
+    def _slot_order(self, order, slots):
+        for entry in order:
+            if entry[0] == "loop" and len(entry) == 2:
+                k = entry[1]
+                body = sorted((sk for sk, s in slots.items() if s.loop == k), key=lambda sk: sk[2])
+                yield from body
+            else:
+                yield entry
+
+    def _member(self, slot, members, lifter, used, sizes, sequential):
+        child = members[0][1]
+        if isinstance(child, Node):
+            layer = self.layers[id(child)]
+            if layer.module is None:
+                return None, []
+            if isinstance(layer.module, ParameterCall):
+                return self._parameter_expr(members, lifter, used), []
+            tmp: set = set()
+            expr, exprs = self._module_expr(members, lifter, tmp, sizes)
+            form = None
+            if not sequential and child.name.isdigit() and not child.weights and not slot.optional:
+                literal_args = not (tmp & set(lifter.names) - {"True", "False"}) and not any(
+                    n in tmp for n in lifter.loop_vars)
+                forms = {functional_form(self._plain(m[1])) for m in members}
+                if literal_args and len(forms) == 1:
+                    form = forms.pop()
+            if form is not None:
+                slot.functional = form
+                self.needs.add("F" if form.startswith("F.") else "torch")
+                return None, exprs
+            used.update(tmp)
+            return expr, exprs
+        if child.kind == "block":
+            return self._block_call(members, lifter, used, sizes)
+        return self._group(members, lifter, used, sizes)
+
+    def _plain(self, node):
+        """The layer of a node, with computing in place kept only if every instance may."""
+        return self.layers[id(node)]
+
+    def _track(self, members, lifter, prefer, track):
+        """Expressions for the sizes of a child's outputs (for the layers reading them)."""
+        first = members[0][1]
+        outs = first.outputs if isinstance(first, Node) else scope_outputs(first, None)
+        for k in range(len(outs)):
+            for what in ("channels", "features"):
+                vals = []
+                for _, child, _ in members:
+                    o = child.outputs if isinstance(child, Node) else scope_outputs(child, None)
+                    vals.append(self.size(child, o[k], what) if k < len(o) else None)
+                if None in vals:
+                    continue
+                for e in prefer:
+                    if e not in lifter.values[0]:
+                        try:
+                            lifter = lifter.extend([e], [{e: eval_py(e, v)} for v in lifter.values])
+                        except Exception:
+                            continue
+                expr = lifter.lift(vals, prefer=prefer)
+                if expr is None:
+                    continue
+                for (i, child, _) in members:
+                    o = child.outputs if isinstance(child, Node) else scope_outputs(child, None)
+                    track.setdefault((i, o[k]), {})[what] = expr
+
+    def _name_slot(self, slot, child, members, lifter, used, taken, loop_vars):
+        if slot.loop is not None:
+            names = [c.name for _, c, _ in members]
+            prefix = names[0].rstrip("0123456789")
+            if not all(n.startswith(prefix) and n[len(prefix):].isdigit() for n in names) or (
+                    prefix and not is_attribute_name(prefix)):
+                raise _NoLoop()
+            suffix = lifter.lift([int(n[len(prefix):]) for n in names])
+            if suffix is None or "{" in prefix:
+                raise _NoLoop()
+            used.update(names_in(suffix))
+            slot.attr = f'f"{prefix}{{{suffix}}}"'
+            slot.attr_expr = f"getattr(self, {slot.attr})"
+            return
+        if child.name.isdigit() and isinstance(child, Node) and not child.weights:
+            layer = self.layers[id(child)]
+            base = conventional_name(layer.module.cls, child.op)
+            alias, k = base, 2
+            while alias in taken:
+                alias, k = f"{base}{k}", k + 1
+            taken.add(alias)
+            slot.attr = alias
+        else:
+            slot.attr = child.name
+        slot.attr_expr = f"self.{slot.attr}" if is_attribute_name(slot.attr) else \
+            f"getattr(self, {literal(slot.attr)})"
+        if not is_attribute_name(slot.attr):
+            slot.attr = literal(slot.attr)
+
+    def _is_chain(self, instances, order, slots) -> bool:
+        """A block that is nothing but a chain of unnamed modules: an nn.Sequential subclass."""
+        if any(s.optional or len(s.members) == 0 for s in slots.values()):
+            return False
+        for inst in instances:
+            if len(inst.inputs) != 1 or len(inst.outputs) != 1 or not inst.children:
+                return False
+            prev = list(inst.inputs)
+            for c in inst.children:
+                if not c.name.isdigit():
+                    return False
+                if isinstance(c, Node):
+                    layer = self.layers[id(c)]
+                    if not isinstance(layer.module, ModuleCall) or layer.forward != "{m}({0})" or layer.outputs:
+                        return False
+                    ins, outs = list(c.inputs), list(c.outputs)
+                else:
+                    ins, outs = scope_inputs(c, None), scope_outputs(c, None)
+                if ins != prev or len(outs) != 1:
+                    return False
+                prev = outs
+            if prev != list(inst.outputs):
+                return False
+        present = {i for s in slots.values() for i, _, _ in s.members}
+        return len(present) == len(instances)
+
+    def _sequential_items(self, items, loops, loop_vars) -> list:
+        out, done = [], set()
+        for slot, expr in items:
+            if slot.loop is None:
+                out.append(expr)
+                continue
+            if slot.loop in done:
+                raise _NoLoop()  # a loop body of several layers: written unrolled
+            done.add(slot.loop)
+            var = loop_vars[slot.loop]
+            lp = loops[slot.loop]
+            var_text = var if var in names_in(expr) else "_"
+            out.append(f"*[{expr} for {var_text} in range({', '.join(range_args(lp.iter))})]")
+        return out
+
+    def _loop_init(self, init, loops, loop_vars, used) -> list:
+        out, open_loop = [], None
+        for line in init:
+            if isinstance(line, tuple):
+                k, text = line
+                if open_loop != k:
+                    args = range_args(loops[k].iter)
+                    for a in args:
+                        used.update(names_in(a))
+                    out.append(f"        for {loop_vars[k]} in range({', '.join(args)}):")
+                    open_loop = k
+                out.append(text)
+            else:
+                open_loop = None
+                out.append(line)
+        return out
+
+    def _signature(self, defn, inputs, sizes_used, used, network, name) -> str:
+        sig = [f"{inputs[k]}_{what}: int" for k, what in sizes_used]
+        if network:
+            for p, v in self.graph.params.items():
+                if p in self.free and p in used:
+                    sig.append(f"{ident(p, 'parameter')}={literal(v)}")
+            return "".join(", " + s for s in sig)
         for p in defn.params:
-            _ident(p.name.id, "parameter")
-            annotation = f": {_PY_TYPES[p.type.id]}" if p.type is not None and p.type.id in _PY_TYPES else ""
+            ident(p.name.id, "parameter")
+            annotation = f": {PY_TYPES[p.type.id]}" if p.type is not None and p.type.id in PY_TYPES else ""
             if p.default is not None and isinstance(p.default, syn.Literal):
                 sig.append(f"{p.name.id}{annotation} = {literal(p.default.value)}")
             elif p.default is not None:
                 raise EmitError(f"block {name}: the default of '{p.name.id}' is an expression")
             else:
                 sig.append(f"{p.name.id}{annotation}")
-        doc = f'    """{_doc(defn.doc)}"""\n\n' if defn.doc else ""
-        src = (f"class {name}(nn.Module):\n{doc}    def __init__(self, {', '.join(sig)}):\n"
-               f"        super().__init__()\n" + "".join(_hang(x) + "\n" for x in let_lines + init) + "\n" + forward)
-        return src
+        return "".join(", " + s for s in sig)
 
-    def _attributes(self, block: str, groups: list) -> list:
-        """Attribute name per child: its .nns name; layers without weights whose positional name
-        differs between instances (or is a bare number) get a readable alias from their type."""
-        taken = {m.name for g in groups for m in g if m is not None and not m.name.isdigit()}
-        out = []
-        for group in groups:
-            members = [m for m in group if m is not None]
-            names = {m.name for m in members}
-            first = members[0]
-            weightless = isinstance(first, Node) and not first.weights
-            if len(names) == 1 and not (weightless and first.name.isdigit()):
-                out.append(first.name)
-                continue
-            if not weightless:
-                raise EmitError(f"block {block}: {first.path} has weights but no stable name; name it "
-                                f"(e.g. conv: {first.op}(...))")
-            base = first.op.lower()
-            alias, k = base, 1
-            while alias in taken:
-                alias, k = f"{base}_{k}", k + 1
-            taken.add(alias)
-            out.append(alias)
-        return out
-
-    def _lets(self, defn, lets, used, lifter) -> list:
-        """The `let`s the class needs, in source order; what they read becomes needed too."""
+    def _lets(self, defn, lets, used, values) -> list:
         stmts = [st for st in defn.body if isinstance(st, syn.LetStmt)]
-        for st in reversed(stmts):  # a let may read earlier ones: walk back once
+        for st in reversed(stmts):
             if st.name.id in used:
-                for name in re.findall(r"[A-Za-z_]\w*", self._py(st.value)):
-                    if name in lifter.names:
-                        used.add(name)
+                used.update(names_in(py(st.value)))
         out = []
         for stmt in stmts:
             if stmt.name.id in used:
-                out.append(f"        {stmt.name.id} = {_strip_parens(self._py(stmt.value))}")
+                out.append(f"        {ident(stmt.name.id, 'let')} = {strip_parens(py(stmt.value))}")
         missing = [n for n in lets if n in used and not any(
             isinstance(s, syn.LetStmt) and s.name.id == n for s in defn.body)]
         if missing:
             raise EmitError(f"block {defn.name.id}: {missing} come from a loop or a nested statement")
         return out
 
-    def _condition(self, defn, child, instances, present, lifter, used) -> str:
+    def _condition(self, defn, child, present, lifter, used) -> str:
         span = child.site.span
-        for stmt in _walk(defn.body):
+        for stmt in walk(defn.body):
             if not isinstance(stmt, syn.IfStmt):
                 continue
-            inside_then = any(_within(span, s.span) for s in stmt.then)
-            inside_else = stmt.orelse is not None and any(_within(span, s.span) for s in stmt.orelse)
+            inside_then = any(within(span, s.span) for s in stmt.then)
+            inside_else = stmt.orelse is not None and any(within(span, s.span) for s in stmt.orelse)
             if not (inside_then or inside_else):
                 continue
-            cond = _strip_parens(self._py(stmt.cond))
+            cond = strip_parens(py(stmt.cond))
             if inside_else:
                 cond = f"not ({cond})"
             for vals, here in zip(lifter.values, present):
-                if _eval_py(cond, vals) is not here:
+                if eval_py(cond, vals) is not here:
                     raise EmitError(f"{child.path}: its `if` does not explain which instances have it")
-            for name in re.findall(r"[A-Za-z_]\w*", cond):
-                if name in lifter.names:
-                    used.add(name)
+            used.update(names_in(cond))
             return cond
         raise EmitError(f"{child.path}: only some instances have it, and no `if` says which")
 
-    def _member_line(self, child, members, lifter, used):
-        if isinstance(child, Node):
-            if self.layers[child.id].module is None:
-                return None
-            if isinstance(self.layers[child.id].module, ParameterCall):
-                return self._parameter_expr(members, lifter, used)
-            return self._module_expr(members, lifter, used)
-        if child.kind == "block":
-            return self._block_call(child, members, lifter, used)
-        return self._group(child, members, lifter, used)
-
-    def _block_call(self, child: Scope, members: list, lifter, used) -> str:
-        defn = self.definitions[child.type_name]
-        self.block_class(child.type_name, defn)
-        classes = {self.class_of[id(m)] for m in members}
-        if len(classes) != 1:
-            raise EmitError(f"{child.path}: its instances need different classes ({', '.join(sorted(classes))})")
-        (cls,) = classes
-        args = []
-        for k, what in self.size_args[cls]:  # the input sizes the class asked for, then its parameters
-            dim = 1 if what == "channels" else -1
-            vals = [self.graph.tensors[m.inputs[k]].type.shape[dim] for m in members]
-            args.append(self._lift(vals, lifter, used, members[0]))
-        defaults = {p.name.id: p.default.value for p in defn.params if isinstance(p.default, syn.Literal)}
-        for pname in (p.name.id for p in defn.params):
-            vals = [m.params[pname] for m in members]
-            if pname in defaults:
-                if all(_same(v, defaults[pname]) for v in vals):
-                    continue  # the default: not written, as a person would not write it
-                args.append(f"{pname}={self._lift(vals, lifter, used, members[0])}")
-            else:
-                args.append(self._lift(vals, lifter, used, members[0]))
-        return f"{cls}({', '.join(args)})"
-
-    def _group(self, child: Scope, members: list, lifter, used) -> str:
-        items = []
-        for k, item in enumerate(child.children):
-            group = [m.children[k] for m in members]
-            if any(g.name != item.name for g in group):
-                raise EmitError(f"{child.path}: its instances differ")
-            if isinstance(item, Node):
-                layer = self.layers[item.id]
-                if layer.module is None or isinstance(layer.module, ParameterCall) or layer.forward != "{m}({0})":
-                    raise EmitError(f"{item.path}: a Sequential group may only hold modules")
-                items.append((item.name, self._module_expr(group, lifter, used)))
-            elif item.kind == "block":
-                items.append((item.name, self._block_call(item, group, lifter, used)))
-            else:
-                items.append((item.name, self._group(item, group, lifter, used)))
-        if [n for n, _ in items] == [str(i) for i in range(len(items))]:
-            return _call_lines("nn.Sequential(", [e for _, e in items], ")")
-        self.needs.add("OrderedDict")
-        return _call_lines("nn.Sequential(OrderedDict([", [f"({literal(n)}, {e})" for n, e in items], "]))")
-
-    # ---- forward --------------------------------------------------------------------------------
-    def _forward(self, scope: Scope, inputs: list, optional=frozenset(), network=False) -> str:
-        g = self.graph
-        self._frame_setup(scope, network)
-        names: dict = {}
-        inputs = [self._name(tid) for tid in scope.inputs]  # .nns names, unless Python reserves them
-        for name, tid in zip(inputs, scope.inputs):
-            names[tid] = name
-        lines = []
-        attr_names = getattr(self, "attr_names", {}) if not network else self.root_attrs
-        for key, child in _keyed(scope.children):
-            attr = self._attr(attr_names.get(key, child.name))
-            if isinstance(child, Node):
-                node = child
-                layer = self.layers[node.id]
-                args = [names.get(t) or self._name(t) for t in node.inputs]
-                outs = [self._name(t) for t in node.outputs]
-                for t, o in zip(node.outputs, outs):
-                    names[t] = o
-                m = attr if layer.module is not None else "None"
-                self.needs |= set(layer.needs)
-                if "torch." in layer.forward:
-                    self.needs.add("torch")
-                expr = layer.forward.format(*args, m=m)
-                target = layer.outputs.format(*outs) if layer.outputs else ", ".join(outs)
-                stmt = f"{target} = {expr}"
-                line = f"        {stmt}  # {self._where(node.site)}"
-            else:
-                args = [names.get(t) or self._name(t) for t in _scope_inputs(child, g)]
-                outs = [self._name(t) for t in _scope_outputs(child, g)]
-                for t, o in zip(_scope_outputs(child, g), outs):
-                    names[t] = o
-                line = f"        {', '.join(outs)} = {attr}({', '.join(args)})  # {self._where(child.site)}"
-            if key in optional:
-                lines += [f"        if {attr} is not None:", "    " + line]
-            else:
-                lines.append(line)
-        results = [names.get(t) or self._name(t) for t in (scope.outputs if not network else
-                                                             [tid for _, tid in g.outputs])]
-        params = ", ".join(inputs)
-        return (f"    def forward(self, {params}):\n" + "\n".join(lines) + f"\n        return {', '.join(results)}\n")
-
-    def _where(self, site) -> str:
-        if site.path is None:
-            return f"{_safe_text(self.source_name)}:{site.span.line}"
-        import os
-
-        from ...std import display_path
-
-        path = display_path(site.path)
-        if not path.startswith("std/"):
-            path = os.path.basename(path)
-        return f"{_safe_text(path)}:{site.span.line}"
-
-    def _name(self, tid: int) -> str:
-        """The .nns name of a tensor in the frame being written; an unnamed intermediate takes the
-        name of the tensor its chain ends in (`y = x -> conv1 -> bn1` writes y = ...; y = ...)."""
-        frame, nexts = self.frame, self.nexts
-        t, seen = tid, set()
-        while True:
-            name = next((nm for inst, nm in self.graph.tensors[t].bound if inst == frame and nm != "_"), None)
-            if name is not None:
-                break
-            follow = nexts.get(t, [])
-            if len(follow) != 1 or follow[0] is None or t in seen:
-                break
-            seen.add(t)
-            t = follow[0]
-        return name if name is not None and is_attribute_name(name) and name not in RESERVED else f"t{tid}"
-
-    def _frame_setup(self, scope: Scope, network: bool):
-        """The frame (instantiation chain) the scope's statements ran in, and tensor -> next tensor."""
-        first = next(iter(scope.nodes()), None)
-        if network or first is None:
-            self.frame = ()
-        else:
-            depth = 0
-            s = first.scope
-            while s is not scope and s is not None:
-                if s.kind == "block":
-                    depth += 1
-                s = s.parent
-            self.frame = first.instantiation[:len(first.instantiation) - depth] if depth else first.instantiation
-        nexts: dict = {}
-        for child in scope.children:
-            ins = child.inputs if isinstance(child, Node) else _scope_inputs(child, self.graph)
-            outs = child.outputs if isinstance(child, Node) else _scope_outputs(child, self.graph)
-            for t in ins:
-                nexts.setdefault(t, []).extend(outs if len(outs) == 1 else [None, None])
-        self.nexts = {t: [x for x in v] for t, v in nexts.items()}
-
-    @staticmethod
-    def _attr(name: str) -> str:
-        return f"self.{name}" if is_attribute_name(name) else f"getattr(self, {literal(name)})"
-
-    # ---- expressions ----------------------------------------------------------------------------
-    def _py(self, e) -> str:
-        t = type(e)
-        if t is syn.Literal:
-            return literal(e.value)
-        if t is syn.NameRef:
-            if not is_attribute_name(e.id):
-                raise EmitError(f"name {e.id!r} cannot be a Python name")
-            return e.id
-        if t is syn.BinOp:
-            return f"({self._py(e.left)} {_PY_OPS[e.op]} {self._py(e.right)})"
-        if t is syn.UnaryOp:
-            return f"({'not ' if e.op == 'not' else e.op}{self._py(e.operand)})"
-        if t is syn.Attr and isinstance(e.obj, syn.NameRef) and e.attr.id in ("channels", "features"):
-            return f"{e.obj.id}_{e.attr.id}"
-        if t is syn.Call and e.func.id in _PY_FUNCS:
-            return f"{e.func.id}({', '.join(_strip_parens(self._py(a)) for a in e.args)})"
-        if t is syn.TupleExpr:
-            items = [self._py(i) for i in e.items]
-            return literal(()) if not items else f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
-        raise EmitError("an expression PyTorch source cannot express yet")
-
-    # ---- the file ---------------------------------------------------------------------------------
+    # ---- the file -----------------------------------------------------------------------------
     def network_class(self, defn: syn.Definition) -> str:
-        g = self.graph
-        inputs = [name for name, _ in g.inputs]
-        root = g.root
-        root.inputs = [tid for _, tid in g.inputs]
-        lifter = _Lifter([p for p in g.params], [dict(g.params)])
-        used: set = set()
-        init = []
-        attrs = self._attributes(g.name, [[c] for c in root.children])
-        self.root_attrs = {k: a for (k, _), a in zip(_keyed(root.children), attrs)}
-        for child, attr_name in zip(root.children, attrs):
-            line = self._member_line(child, [child], lifter, used)
-            if line is not None:
-                init.append(f"        {_assign(attr_name, line)}")
-        forward = self._forward(root, inputs, network=True)
-        sig = [f"{_ident(p, 'parameter')}={literal(v)}" for p, v in g.params.items()]
-        doc = f'    """{_doc(defn.doc)}"""\n\n' if defn.doc else ""
-        return (f"class {g.name}(nn.Module):\n{doc}    def __init__(self{', ' if sig else ''}{', '.join(sig)}):\n"
-                f"        super().__init__()\n" + "".join(_hang(x) + "\n" for x in init) + "\n" + forward)
+        return self._class_for(self.graph.name, defn, self.roots, network=True)
 
 
-def _call_lines(opening: str, items: list, closing: str, width: int = 88) -> str:
-    """`opening item, item closing` on one line when short, else one item per line (indented
-    relative to the statement; `_hang` adds the statement's own indentation)."""
-    line = opening + ", ".join(items) + closing
-    if len(line) <= width and "\n" not in line:
-        return line
-    body = "".join("    " + item.replace("\n", "\n    ") + ",\n" for item in items)
-    return f"{opening}\n{body}{closing}"
+def _variants(analysis) -> list:
+    """The network analysed again with each int / float parameter changed: (parameter, analysis)."""
+    from ...analyze import analyze
 
-
-def _hang(statement: str) -> str:
-    """Indent the continuation lines of a statement like its first line."""
-    indent = statement[:len(statement) - len(statement.lstrip())]
-    return statement.replace("\n", "\n" + indent)
-
-
-def _assign(name: str, value: str) -> str:
-    """`self.conv1 = ...`, or add_module for names Python cannot spell as attributes ("0")."""
-    if is_attribute_name(name):
-        return f"self.{name} = {value}"
-    return f"self.add_module({literal(name)}, {value})"
-
-
-def _strip_parens(expr: str) -> str:
-    """`(a + b)` -> `a + b`; a tuple `(3, 2)` keeps its parentheses (they make it a tuple)."""
-    if expr.startswith("(") and expr.endswith(")"):
-        depth = 0
-        for i, ch in enumerate(expr):
-            depth += ch in "([{"
-            depth -= ch in ")]}"
-            if depth == 0 and i < len(expr) - 1:
-                return expr
-            if depth == 1 and ch == "," and i > 0:
-                return expr
-        return expr[1:-1]
-    return expr
-
-
-def _keyed(children) -> list:
-    """(key, child): what identifies a child across instances -- the .nns text that made it, and
-    which time it was made (a loop makes one text several times)."""
-    seen: dict = {}
+    g = analysis.graph
     out = []
-    for c in children:
-        k = _key(c)
-        seen[k] = seen.get(k, 0) + 1
-        out.append((k + (seen[k],), c))
+    for p, v in g.params.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        tries = [v * 2, v + 1] if isinstance(v, int) else [v / 2 if v else 0.25]
+        for new in tries:
+            overrides = dict(g.params)
+            overrides[p] = new
+            a = analyze(analysis.text, path=analysis.path, network=g.name, overrides=overrides)
+            if not a.errors and a.graph is not None:
+                out.append((p, a))
+                break
     return out
 
 
-def _signature(scope) -> tuple:
-    """How an instance is built, without its values: instances alike share a class."""
-    parts = []
-    for key, c in _keyed(scope.children):
-        if isinstance(c, Node):
-            parts.append((key, c.op, c.name if c.weights else ""))
-        else:
-            parts.append((key, c.kind, c.type_name, c.name, _signature(c)))
-    return tuple(parts)
-
-
-def _attempts(group: list):
-    """The whole group first; if it cannot share one class, each instance alone."""
-    yield group
-    if len(group) > 1:
-        for inst in group:
-            yield [inst]
-
-
-def _key(child) -> tuple:
-    """What identifies a child across the instances of one block: the .nns text that made it."""
-    return (child.site.path, child.site.span.start, child.site.span.end)
-
-
-def _doc(text: str) -> str:
-    """Text for inside a triple-quoted docstring: every quote and backslash escaped, control
-    characters written as escapes, so no .nns doc string can end the string or add code."""
-    out = []
-    for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch == "\n":
-            out.append("\n")
-        elif ord(ch) < 0x20 or ch in "\x7f\u2028\u2029":
-            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-# Names the emitted file itself uses: a .nns name equal to one of them is not written as is.
-RESERVED = frozenset({"self", "torch", "nn", "F", "OrderedDict", "nnlang_modules", "super", "getattr"})
-
-
-def _ident(name: str, what: str) -> str:
-    if not is_attribute_name(name) or name in RESERVED:
-        raise EmitError(f"{what} '{name}' cannot be a name in Python source; rename it")
-    return name
-
-
-def _safe_text(text: str) -> str:
-    """A file name for a comment: only characters that cannot end the comment or the line."""
-    return re.sub(r"[^A-Za-z0-9_./+-]", "_", text)
-
-
-def _within(inner, outer) -> bool:
-    return outer.start <= inner.start and inner.end <= outer.end
-
-
-def _calls(stmts):
-    """Every LayerCall in a body (inside chains, groups, sequences)."""
-    stack = []
-    for stmt in _walk(stmts):
-        if isinstance(stmt, syn.AssignStmt):
-            stack.extend(stmt.chain.steps)
-    while stack:
-        step = stack.pop()
-        term = step.term
-        if isinstance(term, syn.LayerCall):
-            yield term
-        else:
-            stack.extend(term.steps)
-
-
-def _walk(stmts):
-    for s in stmts:
-        yield s
-        if isinstance(s, syn.IfStmt):
-            yield from _walk(s.then)
-            yield from _walk(s.orelse or [])
-        elif isinstance(s, syn.ForStmt):
-            yield from _walk(s.body)
-
-
-def _eval_py(expr: str, values: dict):
-    # Our own translation of a .nns condition: names, literals and operators only.
-    return eval(compile(expr, "<condition>", "eval"), {"__builtins__": {}, "min": min, "max": max, "len": len,
-                                                        "int": int, "float": float, "abs": abs, "round": round},
-                dict(values))
-
-
-def _scope_inputs(scope: Scope, g: Graph) -> list:
-    return list(scope.inputs) if scope.inputs else scope.external_inputs()
-
-
-def _scope_outputs(scope: Scope, g: Graph) -> list:
-    if scope.outputs:
-        return list(scope.outputs)
-    nodes = list(scope.nodes())
-    return list(nodes[-1].outputs) if nodes else []
+def _emit_with(analyses, source_name, free, net_defn):
+    em = _Emitter(analyses, source_name, free)
+    network = em.network_class(net_defn)
+    return em, network
 
 
 def emit(analysis, source_name: str = "model.nns") -> str:
@@ -709,9 +792,34 @@ def emit(analysis, source_name: str = "model.nns") -> str:
     missing = unsupported(g)
     if missing:
         raise EmitError("; ".join(f"{n.path}: {why}" for n, why in missing))
-    em = _Emitter(analysis, source_name)
+    ident(g.name, "network")
     net_defn = next(d for d in analysis.module.definitions if d.kind == "network" and d.name.id == g.name)
-    network = em.network_class(net_defn)
+    variants = _variants(analysis) if analysis.text else []
+    scalar = {p for p, v in g.params.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    free = set(g.params) - scalar
+    try:
+        em, network = _emit_with([analysis] + [a for _, a in variants], source_name,
+                                 free | {p for p, _ in variants}, net_defn)
+        free |= {p for p, _ in variants}
+    except EmitError:
+        good = []
+        for p, a in variants:
+            try:
+                _emit_with([analysis, a], source_name, free | {p}, net_defn)
+                good.append((p, a))
+            except EmitError:
+                pass
+        while True:
+            try:
+                em, network = _emit_with([analysis] + [a for _, a in good], source_name,
+                                         free | {p for p, _ in good}, net_defn)
+                free |= {p for p, _ in good}
+                break
+            except EmitError:
+                if not good:
+                    raise
+                good.pop()
+    fixed = [p for p in g.params if p not in free]
     body = [em.classes[n] for n in em.order] + [network]
     imports = ["from collections import OrderedDict", ""] if "OrderedDict" in em.needs else []
     if "torch" in em.needs:
@@ -721,6 +829,16 @@ def emit(analysis, source_name: str = "model.nns") -> str:
         imports.append("from torch.nn import functional as F")
     if "nnlang_modules" in em.needs:  # first-party: its own import section (isort)
         imports += ["", "from nnlang.targets.torch import modules as nnlang_modules"]
-    header = [f'"""{_ident(g.name, "network")}, compiled by nnlang from {_doc(source_name)}."""', "", *imports]
+    name = g.name
+    text = [f'"""{name}, compiled by nnlang from {doc(source_name)}.', "",
+            "Build it and load the weights written beside this file:", "",
+            "    import safetensors.torch", "",
+            f"    model = {name}()",
+            f'    model.load_state_dict(safetensors.torch.load_file("{name}.safetensors"))']
+    if fixed:
+        shown = ", ".join(f"{p}={doc(literal(g.params[p]))}" for p in fixed)
+        text += ["", f"Fixed at compile time (recompile with --set to change): {shown}."]
+    header = ["\n".join(text) + '\n"""', "", *imports]
     parts = ["\n".join(header)] + body
     return "\n\n\n".join(p.rstrip("\n") for p in parts) + "\n"
+

@@ -192,3 +192,56 @@ def module_attributes() -> frozenset:
     from torch import nn
 
     return frozenset(dir(nn.Module)) | frozenset(vars(nn.Module()))
+
+
+# How emitted source writes a weight-free layer the user did not name: as a function call in forward
+# (`F.relu(x)`) rather than a submodule -- (function, the constructor arguments it takes, in order).
+# Each function computes exactly what the module's forward does.
+_FUNCTIONAL = {
+    "nn.ReLU": ("F.relu", ("inplace",)), "nn.ReLU6": ("F.relu6", ("inplace",)), "nn.SiLU": ("F.silu", ("inplace",)),
+    "nn.GELU": ("F.gelu", ("approximate",)), "nn.Sigmoid": ("torch.sigmoid", ()), "nn.Tanh": ("torch.tanh", ()),
+    "nn.Hardswish": ("F.hardswish", ("inplace",)), "nn.Hardsigmoid": ("F.hardsigmoid", ("inplace",)),
+    "nn.Mish": ("F.mish", ("inplace",)), "nn.SELU": ("F.selu", ("inplace",)),
+    "nn.LeakyReLU": ("F.leaky_relu", ("negative_slope", "inplace")), "nn.ELU": ("F.elu", ("alpha", "inplace")),
+    "nn.MaxPool1d": ("F.max_pool1d", ("kernel_size", "stride", "padding", "dilation", "ceil_mode")),
+    "nn.MaxPool2d": ("F.max_pool2d", ("kernel_size", "stride", "padding", "dilation", "ceil_mode")),
+    "nn.MaxPool3d": ("F.max_pool3d", ("kernel_size", "stride", "padding", "dilation", "ceil_mode")),
+    "nn.AvgPool1d": ("F.avg_pool1d", ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")),
+    "nn.AvgPool2d": ("F.avg_pool2d", ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")),
+    "nn.AvgPool3d": ("F.avg_pool3d", ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")),
+    "nn.AdaptiveAvgPool1d": ("F.adaptive_avg_pool1d", ("output_size",)),
+    "nn.AdaptiveAvgPool2d": ("F.adaptive_avg_pool2d", ("output_size",)),
+    "nn.AdaptiveAvgPool3d": ("F.adaptive_avg_pool3d", ("output_size",)),
+    "nn.AdaptiveMaxPool2d": ("F.adaptive_max_pool2d", ("output_size",)),
+}
+
+# The attribute name hand-written PyTorch gives an unnamed weight-free submodule (`self.dropout`).
+_CONVENTIONAL = {"nn.Dropout": "dropout", "nn.Dropout1d": "dropout", "nn.Dropout2d": "dropout",
+                 "nn.Dropout3d": "dropout", "nn.AlphaDropout": "dropout", "nn.ReLU": "relu", "nn.ReLU6": "relu",
+                 "nn.SiLU": "act", "nn.GELU": "act", "nn.Sigmoid": "sigmoid", "nn.Tanh": "tanh",
+                 "nn.Flatten": "flatten", "nn.Identity": "identity", "nnlang_modules.StochasticDepth":
+                 "stochastic_depth"}
+
+
+def functional_form(layer: TorchLayer) -> Optional[str]:
+    """The layer as a forward template calling a function (`F.relu({0}, inplace=True)`), or None when it
+    has state, weights or no functional equivalent. Arguments are the module's, as literals."""
+    call = layer.module
+    if not isinstance(call, ModuleCall) or layer.forward != "{m}({0})" or call.cls not in _FUNCTIONAL:
+        return None
+    fn, names = _FUNCTIONAL[call.cls]
+    given = dict(call.kwargs)
+    if any(k not in names for k in given) or len(call.args) > len(names):
+        return None
+    parts = ["{0}"] + [lit(a) for a in call.args]
+    parts += [f"{k}={lit(given[k])}" for k in names if k in given]
+    return f"{fn}({', '.join(parts)})"
+
+
+def conventional_name(cls: str, op: str) -> str:
+    """The usual attribute name for a module of class `cls` (registry layer `op`)."""
+    if cls in _CONVENTIONAL:
+        return _CONVENTIONAL[cls]
+    if "Pool" in cls:
+        return "pool"
+    return op.lower()
