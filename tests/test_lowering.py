@@ -131,7 +131,7 @@ network B {
     a = lower(text, network="A", overrides={"width": 6})
     assert a.graph.tensors[a.graph.outputs[0][1]].type.shape == ("N", 6, 4, 4)
     bad = analyze(text, network="A", overrides={"width": "wide"})
-    assert [d.code for d in bad.errors] == ["E104"]
+    assert [(d.code, d.message) for d in bad.errors] == [("E505", '--set width: expected an int, got string "wide"')]
 
 
 def test_discard_and_destructuring():

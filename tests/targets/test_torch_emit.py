@@ -168,7 +168,7 @@ def test_hostile_names_and_strings_only_build_the_network(tmp_path):
 def test_targets_not_built_yet_are_a_usage_error(tmp_path):
     r = subprocess.run([sys.executable, "-m", "nnlang", "compile", str(ROOT / "examples" / "lenet5.nns"), "--to",
                         "caffe", "-o", str(tmp_path)], capture_output=True, text=True)
-    assert r.returncode == 2 and "not available yet" in r.stderr
+    assert r.returncode == 2 and "invalid choice: 'caffe' (choose from 'torch', 'onnx')" in r.stderr
     assert not any(tmp_path.iterdir())
 
 
@@ -192,3 +192,10 @@ def test_compile_takes_given_weights(tmp_path):
     r = run(tmp_path / "c", "--weights", str(wrong))
     assert r.returncode == 1 and "fc.weight" in r.stderr
     assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())
+
+
+@pytest.mark.parametrize("stem, sample", [("resnet50", "ResNet50.py"), ("densenet121", "DenseNet121.py"),
+                                          ("unet", "UNet.py")])
+def test_docs_samples_are_current(stem, sample):
+    """docs/emitted/ shows what `nnlang compile --to torch` writes (regenerate: benchmarks/emit_lines.py --docs)."""
+    assert (ROOT / "docs" / "emitted" / sample).read_text() == _emit(ROOT / "examples" / f"{stem}.nns")[1]
