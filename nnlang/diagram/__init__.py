@@ -61,7 +61,7 @@ def write_file(analysis, output: str, depth="auto", expand=(), collapse=(), roll
     unknown = match_scopes(model, list(expand) + list(collapse))[1]
     if unknown:
         names = sorted({s["path"] for s in model.scopes.values() if s["path"]}
-                       | {s["tname"] for sid, s in model.scopes.items() if sid != model.root})
+                       | {s["tname"] for sid, s in model.scopes.items() if sid != model.root and s["tname"] != "Repeat"})
         shown = ", ".join(names[:20]) + (" ..." if len(names) > 20 else "")
         raise OptionError(f"no block named {', '.join(map(repr, unknown))} in {graph.name} "
                           f"(blocks: {shown or 'none'})")

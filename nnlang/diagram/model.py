@@ -251,7 +251,7 @@ class _Builder:
             kids = [c for c in scope.children if isinstance(c, Scope)]
             uniform = (kids and len(kids) == len(scope.children) and len({k.type_name for k in kids}) == 1)
             if scope.kind == "repeat" or (scope.kind == "sequential" and uniform):
-                type_text = f"{kids[0].type_name} \u00d7{len(kids)}" if uniform else f"Repeat \u00d7{len(kids)}"
+                type_text = f"{kids[0].type_name} \u00d7{len(kids)}" if uniform else f"\u00d7{len(kids)}"
             elif scope.kind == "sequential":
                 type_text = f"Sequential \u00b7 {len(nodes)} layers"
             else:

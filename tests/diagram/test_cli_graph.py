@@ -53,3 +53,10 @@ def test_a_file_with_errors_draws_nothing(tmp_path, capsys):
     bad.write_text("network B {\n    input x: [N, 2]\n    y = x -> Nope\n    output y\n}\n")
     assert main(["graph", str(bad), "-o", str(tmp_path / "b.dot")]) == 1
     assert "E" in capsys.readouterr().err and not (tmp_path / "b.dot").exists()
+
+
+def test_an_unknown_block_lists_names_a_user_wrote_never_repeat(tmp_path, capsys):
+    code = main(["graph", str(ROOT / "examples" / "resnet18.nns"), "-o", str(tmp_path / "r.dot"), "--expand", "nope"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no block named 'nope' in ResNet18 (blocks: BasicBlock, Sequential, layer1," in err
+    assert "Repeat" not in err
