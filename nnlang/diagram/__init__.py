@@ -60,8 +60,9 @@ def write_file(analysis, output: str, depth="auto", expand=(), collapse=(), roll
     model = build_model(graph)
     unknown = match_scopes(model, list(expand) + list(collapse))[1]
     if unknown:
-        names = sorted({s["path"] for s in model.scopes.values() if s["path"]}
-                       | {s["tname"] for sid, s in model.scopes.items() if sid != model.root and s["tname"] != "Repeat"})
+        # "Repeat" is the internal type of `Block * n`: offered by its path, never by that name
+        types = {s["tname"] for sid, s in model.scopes.items() if sid != model.root} - {"Repeat"}
+        names = sorted({s["path"] for s in model.scopes.values() if s["path"]} | types)
         shown = ", ".join(names[:20]) + (" ..." if len(names) > 20 else "")
         raise OptionError(f"no block named {', '.join(map(repr, unknown))} in {graph.name} "
                           f"(blocks: {shown or 'none'})")
