@@ -27,7 +27,7 @@ from ...syntax import nodes as syn
 from ..pysource import is_attribute_name, literal
 from . import layers as _layers  # noqa: F401  (registers the mappings)
 from .emit_forward import ForwardWriter
-from .emit_lift import Lifter, names_in, same
+from .emit_lift import Lifter, choose, names_in, same, variants_of
 from .emit_util import (PY_TYPES, RESERVED, EmitError, assign, attempts, call_lines, calls, doc, eval_py, hang,
                         ident, key, py, range_args, scope_inputs, scope_outputs, signature, strip_parens,
                         torch_defaults, walk, within)
@@ -98,7 +98,7 @@ class _Emitter:
         self.class_of: dict = {}
         self.size_args: dict = {}
         self.needs: set = set()
-        self.fixed_note = ""
+        self.network_params: list = []  # the network class's constructor arguments
 
     def size(self, owner, tid, what):
         ty = self.graph_of[id(owner)].tensors[tid].type
@@ -291,7 +291,10 @@ class _Emitter:
             count = self._lift([len(m.children) for m in scopes], lifter, set(), scopes[0])
             tmp: set = set()
             every = [(i, c, j) for (i, m, j) in members for c in m.children]
-            expr, _ = self._block_call(every, lifter, tmp, ())
+            # One member per item: each item takes the values of the repeat it is in.
+            per_item = Lifter(lifter.names, [v for v, (_, m, _) in zip(lifter.values, members) for _ in m.children],
+                              lifter.loop_vars)
+            expr, _ = self._block_call(every, per_item, tmp, ())
         except EmitError:
             return None
         used.update(tmp)
@@ -707,6 +710,7 @@ class _Emitter:
             for p, v in self.graph.params.items():
                 if p in self.free and p in used:
                     sig.append(f"{ident(p, 'parameter')}={literal(v)}")
+                    self.network_params.append(p)
             return "".join(", " + s for s in sig)
         for p in defn.params:
             ident(p.name.id, "parameter")
@@ -758,26 +762,6 @@ class _Emitter:
         return self._class_for(self.graph.name, defn, self.roots, network=True)
 
 
-def _variants(analysis) -> list:
-    """The network analysed again with each int / float parameter changed: (parameter, analysis)."""
-    from ...analyze import analyze
-
-    g = analysis.graph
-    out = []
-    for p, v in g.params.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            continue
-        tries = [v * 2, v + 1] if isinstance(v, int) else [v / 2 if v else 0.25]
-        for new in tries:
-            overrides = dict(g.params)
-            overrides[p] = new
-            a = analyze(analysis.text, path=analysis.path, network=g.name, overrides=overrides)
-            if not a.errors and a.graph is not None:
-                out.append((p, a))
-                break
-    return out
-
-
 def _emit_with(analyses, source_name, free, net_defn):
     em = _Emitter(analyses, source_name, free)
     network = em.network_class(net_defn)
@@ -794,32 +778,17 @@ def emit(analysis, source_name: str = "model.nns") -> str:
         raise EmitError("; ".join(f"{n.path}: {why}" for n, why in missing))
     ident(g.name, "network")
     net_defn = next(d for d in analysis.module.definitions if d.kind == "network" and d.name.id == g.name)
-    variants = _variants(analysis) if analysis.text else []
+    variants = dict(variants_of(analysis)) if analysis.text else {}
     scalar = {p for p, v in g.params.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     free = set(g.params) - scalar
-    try:
-        em, network = _emit_with([analysis] + [a for _, a in variants], source_name,
-                                 free | {p for p, _ in variants}, net_defn)
-        free |= {p for p, _ in variants}
-    except EmitError:
-        good = []
-        for p, a in variants:
-            try:
-                _emit_with([analysis, a], source_name, free | {p}, net_defn)
-                good.append((p, a))
-            except EmitError:
-                pass
-        while True:
-            try:
-                em, network = _emit_with([analysis] + [a for _, a in good], source_name,
-                                         free | {p for p, _ in good}, net_defn)
-                free |= {p for p, _ in good}
-                break
-            except EmitError:
-                if not good:
-                    raise
-                good.pop()
+
+    def attempt(chosen):
+        return _emit_with([analysis] + [variants[p] for p in chosen], source_name, free | set(chosen), net_defn)
+
+    (em, network), chosen = choose(attempt, list(variants))
+    free |= set(chosen)
     fixed = [p for p in g.params if p not in free]
+    input_only = [p for p in chosen if p not in em.network_params]  # changes only the size of an input
     body = [em.classes[n] for n in em.order] + [network]
     imports = ["from collections import OrderedDict", ""] if "OrderedDict" in em.needs else []
     if "torch" in em.needs:
@@ -838,6 +807,9 @@ def emit(analysis, source_name: str = "model.nns") -> str:
     if fixed:
         shown = ", ".join(f"{p}={doc(literal(g.params[p]))}" for p in fixed)
         text += ["", f"Fixed at compile time (recompile with --set to change): {shown}."]
+    if input_only:
+        text += ["", f"Not constructor arguments, as they only size the input (any value works): "
+                     f"{', '.join(input_only)}."]
     header = ["\n".join(text) + '\n"""', "", *imports]
     parts = ["\n".join(header)] + body
     return "\n\n\n".join(p.rstrip("\n") for p in parts) + "\n"

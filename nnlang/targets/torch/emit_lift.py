@@ -128,3 +128,44 @@ class Lifter:
 
 def names_in(expr: str) -> list:
     return _IDENT.findall(re.sub(r"'[^']*'|\"[^\"]*\"", "", expr))
+
+
+def variants_of(analysis) -> list:
+    """The network analysed again with each int / float parameter changed: (parameter, analysis)."""
+    from ...analyze import analyze
+
+    g = analysis.graph
+    out = []
+    for p, v in g.params.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        tries = [v * 2, v + 1] if isinstance(v, int) else [v / 2 if v else 0.25]
+        for new in tries:
+            overrides = dict(g.params)
+            overrides[p] = new
+            a = analyze(analysis.text, path=analysis.path, network=g.name, overrides=overrides)
+            if not a.errors and a.graph is not None:
+                out.append((p, a))
+                break
+    return out
+
+
+def choose(attempt, params: list):
+    """(attempt(chosen), chosen): every parameter if the classes can be written for all of them at
+    once, else the parameters added one at a time, each kept if the classes can still be written.
+    `attempt` raises EmitError when they cannot (with no parameter, that error is the emitter's)."""
+    from .emit_util import EmitError
+
+    try:
+        return attempt(params), list(params)
+    except EmitError:
+        if not params:
+            raise
+    result, chosen = attempt([]), []
+    for p in params:
+        try:
+            result = attempt(chosen + [p])
+            chosen.append(p)
+        except EmitError:
+            pass
+    return result, chosen
