@@ -54,6 +54,7 @@ class _Slot:
         self.attr_expr = None  # how forward reads it: `self.conv1`, `getattr(self, f"layer{i}")`
         self.functional = None  # forward template when written as a function call
         self.alts = None  # slots of an if / else that make the same attribute
+        self.guard = None  # how forward tests an optional function call
 
 
 class _Emitter:
@@ -72,6 +73,7 @@ class _Emitter:
                     self.calls[b.path if b is not None else None].append(call)
         self.graph_of: dict = {}
         self.layers: dict = {}
+        self.plain: dict = {}  # the layers without computing in place
         self.instances: dict = defaultdict(list)
         self.roots = []
         for a in analyses:
@@ -81,6 +83,7 @@ class _Emitter:
                 ins = [g.tensors[t].type for t in node.inputs]
                 outs = [g.tensors[t].type for t in node.outputs]
                 layer = MAPPINGS[node.op](node, ins, outs)
+                self.plain[id(node)] = layer
                 if may_overwrite_input(g, node, consumers):
                     layer = inplace_variant(layer) or layer
                 self.layers[id(node)] = layer
@@ -331,7 +334,7 @@ class _Emitter:
                     src = self._class_for(cls, defn, subset)
                 except EmitError:
                     count -= 1
-                    if len(subset) == 1:
+                    if len({i.path for i in subset}) == 1:
                         raise
                     continue
                 self.classes[cls] = src
@@ -470,6 +473,7 @@ class _Emitter:
         items: list = []  # sequential: constructor items
         init: list = []
         taken = {c.name for inst in instances for c in inst.children if not c.name.isdigit()}
+        pending: list = []  # functions in forward that only some instances call
         for sk in self._slot_order(order, slots):
             slot = slots[sk]
             members = slot.members
@@ -495,6 +499,8 @@ class _Emitter:
                 items.append((slot, expr))
                 continue
             if expr is None:
+                if slot.optional:
+                    pending.append(slot)
                 continue
             self._name_slot(slot, child, members, lifter, used, taken, loop_vars)
             line = assign(slot.attr, expr) if slot.attr_expr.startswith("self.") else \
@@ -506,6 +512,7 @@ class _Emitter:
                 init.append((slot.loop, f"            {line}"))
             else:
                 init.append(f"        {line}")
+        init += self._flags(pending, slots, taken)
         lines = self._lets(defn, lets, used, values)
         if sequential:
             body = self._sequential_items(items, loops, loop_vars)
@@ -552,6 +559,26 @@ class _Emitter:
                 lines += [f"        elif {cond}:", f"            {assign(slot.attr, expr)}"]
         return lines
 
+    def _flags(self, pending, slots, taken) -> list:
+        """A function call under an `if` with no module made under the same condition is guarded by a
+        flag the constructor stores: `self.use_add = (stride == 1) and (x_channels == channels)`."""
+        lines, flags = [], {}
+        for slot in pending:
+            slot.guard = next((f"{s.attr_expr} is not None" for s in slots.values()
+                               if s.optional and s.cond == slot.cond and s.attr_expr), None)
+            if slot.guard is not None:
+                continue
+            if slot.cond not in flags:
+                base = f"use_{slot.members[0][1].op.lower()}"
+                name, k = base, 2
+                while name in taken or not is_attribute_name(name):
+                    name, k = f"{base}{k}", k + 1
+                taken.add(name)
+                flags[slot.cond] = name
+                lines.append(f"        self.{name} = {slot.cond}")
+            slot.guard = f"self.{flags[slot.cond]}"
+        return lines
+
     def _slot_order(self, order, slots):
         for entry in order:
             if entry[0] == "loop" and len(entry) == 2:
@@ -589,8 +616,15 @@ class _Emitter:
         return self._group(members, lifter, used, sizes)
 
     def _plain(self, node):
-        """The layer of a node, with computing in place kept only if every instance may."""
+        """The layer of a node (its functional form is compared across instances: computing in place
+        is kept only if every instance may)."""
         return self.layers[id(node)]
+
+    def forward_template(self, slot, node) -> str:
+        """How forward computes a layer without a module: in place (`y.add_(x)`) only if every
+        instance may."""
+        forms = {self.layers[id(m[1])].forward for m in slot.members if isinstance(m[1], Node)}
+        return self.layers[id(node)].forward if len(forms) == 1 else self.plain[id(node)].forward
 
     def _track(self, members, lifter, prefer, track):
         """Expressions for the sizes of a child's outputs (for the layers reading them)."""

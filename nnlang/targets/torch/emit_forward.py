@@ -209,7 +209,8 @@ class ForwardWriter:
                 expr = slot.functional.format(*args)
             else:
                 m = slot.attr_expr if layer.module is not None else "None"
-                expr = layer.forward.format(*args, m=m)
+                template = layer.forward if layer.module is not None else self.em.forward_template(slot, child)
+                expr = template.format(*args, m=m)
             if "torch." in expr:
                 self.em.needs.add("torch")
             target = layer.outputs.format(*outs) if layer.outputs else ", ".join(outs)
@@ -218,13 +219,11 @@ class ForwardWriter:
             target = ", ".join(outs)
         line = f"{target} = {expr}  # {where}"
         if slot.optional:
-            guard = slot.attr_expr
-            if guard is None:  # a function: guarded by a module made under the same condition
-                guard = next((s.attr_expr for s in self.slots.values()
-                              if s.optional and s.cond == slot.cond and s.attr_expr), None)
-                if guard is None:
-                    raise EmitError(f"{child.path}: a function-only layer inside an `if`")
-            return [f"{indent}if {guard} is not None:", f"{indent}    {line}"]
+            # a function: a module made under the same condition, or a flag (emit._flags)
+            guard = f"{slot.attr_expr} is not None" if slot.attr_expr is not None else slot.guard
+            if guard is None:
+                raise EmitError(f"{child.path}: a function-only layer inside an `if`")
+            return [f"{indent}if {guard}:", f"{indent}    {line}"]
         return [f"{indent}{line}"]
 
     def _where(self, site) -> str:

@@ -129,11 +129,16 @@ def signature(scope) -> tuple:
 
 
 def attempts(group: list):
-    """The whole group first; if it cannot share one class, each instance alone."""
+    """The whole group first; if it cannot share one class, each instance alone -- one instance of
+    the file, with its counterparts in the other analyses (same path), so that a block written per
+    instance still lets the network's own layers take the network's parameters."""
     yield group
     if len(group) > 1:
+        by_path: dict = {}
         for inst in group:
-            yield [inst]
+            by_path.setdefault(inst.path, []).append(inst)
+        if len(by_path) > 1:
+            yield from by_path.values()
 
 
 def key(child) -> tuple:
