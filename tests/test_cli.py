@@ -305,5 +305,6 @@ def test_readme_exit_code_table_matches_real_runs():
         # in a pipe the shell reports the last command's status: ask for nnlang's
         r = subprocess.run(["/bin/bash", "-c", shell + "; exit ${PIPESTATUS[0]}"], capture_output=True, text=True,
                            cwd=ROOT)
-        assert r.returncode == int(code), (command, r.stderr)
+        # 141 only if nnlang was still writing when `head` left: a race the output's size decides
+        assert r.returncode == int(code) or (code == "141" and r.returncode == 0), (command, r.stderr)
         assert "Traceback" not in r.stderr
