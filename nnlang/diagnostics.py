@@ -187,7 +187,7 @@ def code_group(code: str) -> str:
 
 def render_code_reference() -> str:
     """docs/diagnostics.md: every code with an anchor (`#e301`), which editors link to, its meaning, an
-    example that triggers it, what nnlang prints for it and the fix (from nnlang/diagnostic_docs.py)."""
+    example that triggers it, what nnlang prints for it and the fix (from nnlang/diagnostic_docs/)."""
     from .diagnostic_docs import render
 
     return render()

@@ -1,4 +1,4 @@
-"""The diagnostic reference (docs/diagnostics.md, from nnlang/diagnostic_docs.py): every code has a
+"""The diagnostic reference (docs/diagnostics.md, from nnlang/diagnostic_docs/): every code has a
 section; its example gives that code, the output shown is what `nnlang check` prints, the fix removes
 it; the file is current (`make docs`)."""
 
@@ -35,7 +35,7 @@ def section(code: str) -> str:
 
 
 def test_every_code_has_an_entry_and_no_entry_is_stale():
-    assert sorted(set(CODES) - set(DOCS)) == [], "codes without an entry in nnlang/diagnostic_docs.py"
+    assert sorted(set(CODES) - set(DOCS)) == [], "codes without an entry in nnlang/diagnostic_docs/"
     assert sorted(set(DOCS) - set(CODES)) == [], "entries for codes that are not in CODES"
     for code, doc in DOCS.items():
         assert doc.meaning.strip() and doc.fix.strip() and doc.trigger.strip(), code
