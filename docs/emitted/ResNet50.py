@@ -14,7 +14,8 @@ from torch.nn import functional as F
 
 
 class Bottleneck(nn.Module):
-    """1x1 reduce, 3x3 (strided, grouped), 1x1 expand to 4 * `channels`, plus the shortcut: ResNet-50/101/152, ResNeXt, Wide ResNet (ResNet v1.5: the stride is on the 3x3)."""
+    """1x1 reduce, 3x3 (strided, grouped), 1x1 expand to 4 * `channels`, plus the shortcut: ResNet-50/101/152, ResNeXt,
+    Wide ResNet (ResNet v1.5: the stride is on the 3x3)."""
 
     def __init__(self, x_channels: int, channels: int, stride: int = 1, groups: int = 1, base_width: int = 64):
         super().__init__()
@@ -51,9 +52,12 @@ class Bottleneck(nn.Module):
 
 
 class BottleneckStage(nn.Sequential):
-    """A ResNet stage (torchvision's layer1..layer4) of `blocks` Bottlenecks, the first one strided: children 0, 1, ..."""
+    """A ResNet stage (torchvision's layer1..layer4) of `blocks` Bottlenecks, the first one strided: children 0, 1,
+    ..."""
 
-    def __init__(self, x_channels: int, channels: int, blocks: int, stride: int = 1, groups: int = 1, base_width: int = 64):
+    def __init__(
+        self, x_channels: int, channels: int, blocks: int, stride: int = 1, groups: int = 1, base_width: int = 64
+    ):
         super().__init__(
             Bottleneck(x_channels, channels, stride=stride, groups=groups, base_width=base_width),
             *[Bottleneck(channels * 4, channels, groups=groups, base_width=base_width) for _ in range(blocks - 1)],

@@ -39,7 +39,8 @@ class Down(nn.Module):
 
 
 class Up(nn.Module):
-    """Expanding step: a 2x2 transposed convolution doubles the size and halves the channels, the skip feature map is concatenated, then DoubleConv."""
+    """Expanding step: a 2x2 transposed convolution doubles the size and halves the channels, the skip feature map is
+    concatenated, then DoubleConv."""
 
     def __init__(self, x_channels: int, channels: int):
         super().__init__()

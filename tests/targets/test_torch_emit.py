@@ -75,7 +75,8 @@ def test_emission_is_deterministic_and_lint_clean(tmp_path):
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed (pip install ruff; it is in nnlang[dev])")
-    r = subprocess.run([ruff, "check", "--no-cache", "--isolated", str(tmp_path)], capture_output=True, text=True)
+    r = subprocess.run([ruff, "check", "--no-cache", "--isolated", "--select", "E,F,W", "--line-length", "120",
+                        str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
 
 

@@ -20,6 +20,7 @@ through `pysource.literal` or as a checked identifier, so the file does nothing 
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 
 from ...ir.graph import Node, Scope
@@ -30,7 +31,8 @@ from .emit_forward import ForwardWriter
 from .emit_lift import Lifter, choose, names_in, same, variants_of
 from .emit_util import (PY_TYPES, RESERVED, EmitError, assign, attempts, call_lines, calls, doc, eval_py, hang,
                         ident, key, py, range_args, scope_inputs, scope_outputs, signature, strip_parens,
-                        torch_defaults, walk, within)
+                        torch_defaults, walk, within, wrap_source)
+from .emit_util import docstring as doc_block
 from .mapping import (MAPPINGS, ModuleCall, ParameterCall, TensorLiteral, conventional_name, functional_form,
                       inplace_variant, may_overwrite_input, render_parameter, unsupported)
 
@@ -349,7 +351,7 @@ class _Emitter:
         if network:
             params = [p for p in self.graph.params if p in self.free]
             values = [{p: self.graph_of[id(inst)].params[p] for p in params} for inst in instances]
-            return inputs, params, [], values
+            return inputs, params, self._network_lets(defn, values), values
         params = [p.name.id for p in defn.params]
         values = []
         for inst in instances:
@@ -364,6 +366,24 @@ class _Emitter:
         loop_vars = {st.var.id for st in walk(defn.body) if isinstance(st, syn.ForStmt)}
         lets = sorted({k for v in values for k in v} - set(params) - set(sizes) - loop_vars)
         return inputs, params + sizes, lets, values
+
+    @staticmethod
+    def _network_lets(defn, values) -> list:
+        """The network's own `let`s of its parameters, evaluated into `values`: candidates preferred
+        over a search (`let tokens = (image_size // patch) ** 2 + 1`)."""
+        lets = []
+        for st in defn.body:
+            if not isinstance(st, syn.LetStmt) or not is_attribute_name(st.name.id) or st.name.id in RESERVED:
+                continue
+            try:
+                expr = strip_parens(py(st.value))
+                evaluated = [eval_py(expr, v) for v in values]
+            except Exception:  # not translatable, or reads a tensor's size
+                continue
+            for v, x in zip(values, evaluated):
+                v[st.name.id] = x
+            lets.append(st.name.id)
+        return lets
 
     def _layout(self, defn, instances, values, collapse: bool):
         """The slots of a class in order, and the top-level loops written as loops."""
@@ -532,7 +552,7 @@ class _Emitter:
         sizes_used = [(k, what) for k, i in enumerate(inputs) for what in ("channels", "features")
                       if f"{i}_{what}" in used]
         sig = self._signature(defn, inputs, sizes_used, used, network, name)
-        docstring = f'    """{doc(defn.doc)}"""\n\n' if defn.doc else ""
+        docstring = doc_block(defn.doc, "    ") + "\n\n" if defn.doc else ""
         if not network:
             self.size_args[name] = sizes_used
         src = (f"class {name}({base_cls}):\n{docstring}    def __init__(self{sig}):\n"
@@ -840,11 +860,11 @@ def emit(analysis, source_name: str = "model.nns") -> str:
             f'    model.load_state_dict(safetensors.torch.load_file("{name}.safetensors"))']
     if fixed:
         shown = ", ".join(f"{p}={doc(literal(g.params[p]))}" for p in fixed)
-        text += ["", f"Fixed at compile time (recompile with --set to change): {shown}."]
+        text += ["", *textwrap.wrap(f"Fixed at compile time (recompile with --set to change): {shown}.", 120)]
     if input_only:
-        text += ["", f"Not constructor arguments, as they only size the input (any value works): "
-                     f"{', '.join(input_only)}."]
+        text += ["", *textwrap.wrap(f"Not constructor arguments, as they only size the input (any value works): "
+                                    f"{', '.join(input_only)}.", 120)]
     header = ["\n".join(text) + '\n"""', "", *imports]
     parts = ["\n".join(header)] + body
-    return "\n\n\n".join(p.rstrip("\n") for p in parts) + "\n"
+    return wrap_source("\n\n\n".join(p.rstrip("\n") for p in parts)) + "\n"
 

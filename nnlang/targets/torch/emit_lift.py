@@ -33,6 +33,12 @@ def _wrap(text: str) -> str:
     return text if re.fullmatch(r"[A-Za-z_]\w*|\d+", text) else f"({text})"
 
 
+def _left(text: str) -> str:
+    """A candidate as the left operand of + or -: parenthesized only if it holds a weaker operator."""
+    weaker = re.search(r"[<>=!]=?|\b(and|or|not|if|lambda)\b", re.sub(r"'[^']*'|\"[^\"]*\"", "", text))
+    return _wrap(text) if weaker else text
+
+
 class Lifter:
     """Candidate expressions (text, in preference order) and their value in each member."""
 
@@ -96,22 +102,30 @@ class Lifter:
                     return f"{_wrap(a)} // {k}"
             for k in range(1, 5):
                 if check(lambda j: ca[j] + k):
-                    return f"{_wrap(a)} + {k}"
+                    return f"{_left(a)} + {k}"
                 if check(lambda j: ca[j] - k):
-                    return f"{_wrap(a)} - {k}"
+                    return f"{_left(a)} - {k}"
         for a in ints:
             for b in ints:
                 if a == b:
                     continue
                 ca, cb = cols[a], cols[b]
                 if check(lambda j: ca[j] + cb[j]):
-                    return f"{a} + {_wrap(b)}"
+                    return f"{_left(a)} + {_wrap(b)}"
                 if check(lambda j: ca[j] * cb[j]):
                     return f"{_wrap(a)} * {_wrap(b)}"
                 if check(lambda j: ca[j] - cb[j]):
-                    return f"{a} - {_wrap(b)}"
+                    return f"{_left(a)} - {_wrap(b)}"
                 if check(lambda j: ca[j] // cb[j] if cb[j] else None):
                     return f"{_wrap(a)} // {_wrap(b)}"
+        for a in ints:  # a count of patches: (image_size // patch) ** 2 + 1
+            for b in ints:
+                if a == b:
+                    continue
+                ca, cb = cols[a], cols[b]
+                for k in range(0, 3):
+                    if check(lambda j: (ca[j] // cb[j]) ** 2 + k if cb[j] else None):
+                        return f"({_wrap(a)} // {_wrap(b)}) ** 2" + (f" + {k}" if k else "")
         for i in self.loop_vars:
             if i not in cols:
                 continue
@@ -122,7 +136,7 @@ class Lifter:
                         continue
                     ca, cb = cols[a], cols[b]
                     if check(lambda j: ca[j] + ci[j] * cb[j]):
-                        return f"{a} + {i} * {_wrap(b)}"
+                        return f"{_left(a)} + {i} * {_wrap(b)}"
         return None
 
 

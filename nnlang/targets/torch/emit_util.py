@@ -224,3 +224,107 @@ def scope_outputs(scope: Scope, g: Graph) -> list:
         return list(scope.outputs)
     nodes = list(scope.nodes())
     return list(nodes[-1].outputs) if nodes else []
+
+
+def _scan(text: str):
+    """Depth-0 bracket pairs [(open, close)] of a line of code, and where a comment starts (or None).
+    String literals (as pysource writes them, f-strings included) are skipped."""
+    pairs, stack, i = [], [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "'\"":
+            j = i + 1
+            while j < len(text) and text[j] != ch:
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+            continue
+        if ch == "#":
+            return pairs, i
+        if ch in "([{":
+            stack.append(i)
+        elif ch in ")]}" and stack:
+            o = stack.pop()
+            if not stack:
+                pairs.append((o, i))
+        i += 1
+    return pairs, None
+
+
+def _split_top(text: str, sep: str) -> list:
+    """`text` split at `sep` outside brackets and strings."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "'\"":
+            j = i + 1
+            while j < len(text) and text[j] != ch:
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+            continue
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i].strip())
+            start = i + len(sep)
+            i = start
+            continue
+        i += 1
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+def wrap_line(line: str, width: int = 120) -> list:
+    """A statement longer than `width` split at its last top-level brackets, as black would: the
+    items on one indented line if they fit, else one per line (each wrapped again); a comprehension
+    before its `for`. A line with nothing to split is kept."""
+    if len(line) <= width:
+        return [line]
+    indent = line[:len(line) - len(line.lstrip())]
+    text = line.strip()
+    pairs, hash_at = _scan(text)
+    comment = "  " + text[hash_at:] if hash_at is not None else ""
+    code = text[:hash_at].rstrip() if hash_at is not None else text
+    pairs = [(o, c) for o, c in pairs if c > o + 1 and c < len(code)
+             and not (code[o] == "[" and o and (code[o - 1].isalnum() or code[o - 1] in "_)]"))]  # subscripts
+    if not pairs:
+        return [line]
+    o, c = pairs[-1]
+    head, inner, tail = code[:o + 1], code[o + 1:c], code[c:]
+    inner_indent = indent + "    "
+    items = _split_top(inner, ",")
+    call = code[o] == "(" and o and (code[o - 1].isalnum() or code[o - 1] in "_)]")
+    if len(items) == 1 and len(_split_top(inner, " for ")) > 1:
+        first, *rest = _split_top(inner, " for ")
+        body = [first] + [f"for {r}" for r in rest]
+        out = [n for b in body for n in wrap_line(inner_indent + b, width)]
+    elif len(inner_indent) + len(", ".join(items)) <= width:
+        out = [inner_indent + ", ".join(items)]
+    else:
+        comma = "," if len(items) > 1 or call or code[o] != "(" else ""
+        out = [n for it in items for n in wrap_line(inner_indent + it + comma, width)]
+    return [indent + head] + out + [indent + tail + comment]
+
+
+def wrap_source(source: str, width: int = 120) -> str:
+    """Every line of emitted code within `width` columns where it can be split (docstrings are
+    wrapped where they are written)."""
+    out, in_doc = [], False
+    for line in source.split("\n"):
+        quotes = line.count('"""')
+        out += [line] if in_doc or quotes else wrap_line(line, width)
+        if quotes % 2:
+            in_doc = not in_doc
+    return "\n".join(out)
+
+
+def docstring(text: str, indent: str, width: int = 120) -> str:
+    """A class docstring of .nns text (escaped by `doc`), its paragraphs wrapped to `width`."""
+    import textwrap
+
+    lines = []
+    for para in doc(text).split("\n"):
+        lines += textwrap.wrap(para, width - len(indent) - 3, break_long_words=False, break_on_hyphens=False) or [""]
+    if len(indent) + len(lines[-1]) + 6 > width and " " in lines[-1]:  # room for the closing quotes
+        lines[-1:] = lines[-1].rsplit(" ", 1)
+    body = ("\n" + indent).join(lines).replace(indent + "\n", "\n")
+    return f'{indent}"""{body}"""'
