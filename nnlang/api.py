@@ -110,6 +110,43 @@ def summary(path: str, network: Optional[str] = None, overrides: Optional[dict] 
     return summ.to_json_obj(a.graph)
 
 
+def targets() -> list[dict]:
+    """The targets that exist (their descriptors as data: name, description, writes, reads, options, extra)."""
+    from .targets import REGISTRY
+
+    return [t.to_json() for t in REGISTRY.values()]
+
+
+def compile(path: str, target: str, outdir: str = "build", network: Optional[str] = None, seed: int = 0,
+            weights: Optional[str] = None, **options) -> list:
+    """Compile a file's network with a target; `options` are the target's own (onnx: opset, dynamic_batch,
+    external_data, no_weights). Returns the paths written. UsageError for an unknown target or option, a
+    file with errors, or a compile the target refuses (its message lists every reason)."""
+    from .targets import get
+
+    try:
+        t = get(target)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    unknown = [k for k in options if t.option(k) is None]
+    if unknown:
+        raise UsageError(f"target {target} takes no option {', '.join(unknown)} "
+                         f"(its options: {', '.join(o.name for o in t.options) or 'none'})")
+    kwargs = options
+    if t.prepare:
+        try:
+            kwargs = t.entry(t.prepare)(options, weights)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    a = load(path, network)
+    if a.errors:
+        raise UsageError(f"{path}: {len(a.errors)} error(s): " + "; ".join(d.message for d in a.errors[:3]))
+    try:
+        return t.entry(t.compile)(a, outdir, seed=seed, weights=weights, **kwargs)
+    except t.entry(t.compile_error) as e:
+        raise UsageError(f"{path}: {e}") from None
+
+
 def import_(source: str, output: str, inputs=(), **options) -> dict:
     """Import a model into OUTPUT.nns plus OUTPUT.safetensors (both or neither are written).
 
@@ -119,30 +156,28 @@ def import_(source: str, output: str, inputs=(), **options) -> dict:
     """
     if not str(output).endswith(".nns"):
         raise UsageError(f"-o {output}: the output must be a .nns path")
+    from .targets import REGISTRY, for_source
     from .targets.importing import ImportError_, write
 
     path, sep, _cls = source.rpartition(":")
-    if sep and path.endswith(".py"):
+    target = for_source(source)
+    if target is None:
+        kinds = [f"FILE{s}" + (":ClassName" if s == ".py" else "") for t in REGISTRY.values() if t.importer
+                 for s in t.reads]
+        raise UsageError(f"{source}: cannot tell the format (expected {', '.join(kinds[:-1])} or {kinds[-1]})")
+    given = {k: v for k, v in options.items() if v is not None and v != {} and v is not False}
+    if "inputs" in target.import_options:
         if not inputs:
             raise UsageError('give each forward input with --input, e.g. --input "x: [N, 3, 224, 224]"')
-        from .targets.torch.load import import_file
-
-        def run():
-            return import_file(source, list(inputs), **options)
-    elif source.endswith(".onnx"):
-        if inputs or options.get("weights") or options.get("kwargs"):
-            raise UsageError("--input, --args and --weights are for PyTorch sources: an ONNX model carries "
-                             "its input shapes and weights")
-        from .targets.onnx.load import import_model
-
-        onnx_options = {k: v for k, v in options.items() if k in ("name", "verify") and v is not None}
-
-        def run():
-            return import_model(source, **onnx_options)
-    else:
-        raise UsageError(f"{source}: cannot tell the format (expected FILE.py:ClassName or FILE.onnx)")
+        given["inputs"] = list(inputs)
+    elif inputs or options.get("weights") or options.get("kwargs"):
+        raise UsageError("--input, --args and --weights are for PyTorch sources: an ONNX model carries "
+                         "its input shapes and weights")
+    if "verify" in options and options["verify"] is False:
+        given["verify"] = False
+    given = {k: v for k, v in given.items() if k in target.import_options}
     try:
-        result = run()
+        result = target.entry(target.importer)(source, **given)
         written = write(result, output, source=Path(path if sep else source).name)
     except ImportError_ as e:
         raise UsageError(str(e)) from None

@@ -27,7 +27,7 @@ def _names(text: str) -> list:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .targets import TARGETS
+    from .targets import REGISTRY, TARGETS, all_options
 
     p = argparse.ArgumentParser(prog="nnlang", description="Neural-network architectures as text (.nns).")
     p.add_argument("--version", action="version", version=f"nnlang {__version__}")
@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="columns to show, of: input, shape, kernel, params, macs, trainable "
                         "(default: shape,params,macs)")
 
-    co = sub.add_parser("compile", help="compile a network to a framework (torch, onnx)")
+    co = sub.add_parser("compile", help=f"compile a network to a framework ({', '.join(TARGETS)})",
+                        description="targets: " + "; ".join(f"{t.name}: {t.description}" for t in REGISTRY.values()))
     co.add_argument("path", metavar="PATH")
     co.add_argument("--to", required=True, choices=TARGETS, dest="target")
     co.add_argument("-o", "--output", default="build", metavar="OUTDIR",
@@ -72,15 +73,18 @@ def _parser() -> argparse.ArgumentParser:
                     help="replace an input's declared shape, e.g. image=[1,3,224,224] (its symbols take those sizes)")
     co.add_argument("--seed", type=int, default=0, help="seed of the weight initialisation (default 0)")
     co.add_argument("--weights", metavar="FILE", help="weights to use (.safetensors, or a .pt/.pth state_dict)")
-    co.add_argument("--opset", type=int, metavar="N", help="ONNX opset to write (default 17; --to onnx)")
-    co.add_argument("--dynamic-batch", action="store_true", help="make dim 0 of every input dynamic (--to onnx)")
-    co.add_argument("--external-data", action="store_true",
-                    help="write the weights to <network>.onnx.data beside the model, whatever their size (--to onnx)")
-    co.add_argument("--no-weights", action="store_true",
-                    help="write the graph alone, its weights graph inputs: a small file to view (--to onnx)")
+    for option, owners in all_options().values():  # each target's own options, from its descriptor
+        where = " or ".join(f"--to {n}" for n in owners)
+        if option.kind == "int":
+            co.add_argument(option.flag, type=int, metavar=option.metavar or "N", help=f"{option.help} ({where})")
+        else:
+            co.add_argument(option.flag, action="store_true", help=f"{option.help} ({where})")
 
-    im = sub.add_parser("import", help="import a model (PyTorch or ONNX) into .nns text plus its weights")
-    im.add_argument("source", metavar="SOURCE", help="FILE.py:ClassName (a PyTorch nn.Module) or FILE.onnx")
+    readers = [t for t in REGISTRY.values() if t.importer]
+    im = sub.add_parser("import", help=f"import a model ({', '.join(t.name for t in readers)}) into .nns text "
+                        "plus its weights")
+    im.add_argument("source", metavar="SOURCE", help="FILE.py:ClassName (a PyTorch nn.Module) or FILE.onnx; "
+                    "readable: " + ", ".join(f"{s} ({t.name})" for t in readers for s in t.reads))
     im.add_argument("-o", "--output", required=True, metavar="OUT.nns", help="writes OUT.nns and OUT.safetensors")
     im.add_argument("--input", action="append", default=[], metavar="DECL",
                     help='an input as .nns declares it, e.g. "x: [N, 3, 224, 224]" (once per forward argument)')
@@ -175,12 +179,20 @@ def _main(argv) -> int:
         return 2
     except ModuleNotFoundError as e:
         # A framework of an optional extra (torch, onnx, pygls, graphviz) is not installed.
-        err = missing(e.name or "", _purpose(args))
+        err = missing(e.name or "", _purpose(args), _target_extra(args))
         if err is None:
             raise  # not an extra's module: a bug, shown as one
         print(f"nnlang: error: {err}", file=sys.stderr)
         return 2
     return 2
+
+
+def _target_extra(args):
+    """The extra of the target the command runs (its descriptor's), if any."""
+    from .targets import REGISTRY
+
+    name = getattr(args, "target", None)
+    return REGISTRY[name].extra if name in REGISTRY else None
 
 
 def _purpose(args) -> str:
@@ -337,17 +349,25 @@ def _summary(args) -> int:
 
 def _compile(args) -> int:
     from . import api
+    from .targets import all_options, get
 
-    if args.target not in ("torch", "onnx"):
-        raise api.UsageError(f"--to {args.target}: this target is not available yet (available: torch, onnx)")
-    if args.target == "onnx":
-        return _compile_onnx(args)
-    if args.opset is not None or args.dynamic_batch or args.external_data or args.no_weights:
-        raise api.UsageError("--opset, --dynamic-batch, --external-data and --no-weights apply to --to onnx only")
-    from .targets.torch.compile import CompileError, compile_to_dir
-
-    return _write_target(args, CompileError, lambda a: compile_to_dir(a, args.output, seed=args.seed,
-                                                                      weights=args.weights))
+    target = get(args.target)
+    given = {name: getattr(args, name) for name in all_options()
+             if getattr(args, name) is not None and getattr(args, name) is not False}
+    foreign = [o.flag for name, (o, owners) in all_options().items() if name in given and target.name not in owners]
+    if foreign:
+        owners = sorted({n for name in given for n in all_options()[name][1]})
+        raise api.UsageError(f"{', '.join(foreign)}: options that apply to {' or '.join('--to ' + n for n in owners)} "
+                             "only")
+    kwargs = given
+    if target.prepare:
+        try:
+            kwargs = target.entry(target.prepare)(given, args.weights)
+        except ValueError as e:
+            raise api.UsageError(str(e)) from None
+    compile_to_dir, compile_error = target.entry(target.compile), target.entry(target.compile_error)
+    return _write_target(args, compile_error, lambda a: compile_to_dir(a, args.output, seed=args.seed,
+                                                                       weights=args.weights, **kwargs))
 
 
 def _write_target(args, compile_error, run) -> int:
@@ -365,26 +385,6 @@ def _write_target(args, compile_error, run) -> int:
     for path in written:
         print(path)
     return 0
-
-
-def _compile_onnx(args) -> int:
-    from . import api
-    from .targets.onnx.mapping import DEFAULT_OPSET, check_opset
-
-    try:
-        opset = check_opset(DEFAULT_OPSET if args.opset is None else args.opset)
-    except ValueError as e:
-        raise api.UsageError(f"--opset: {e}") from None
-    from .targets.onnx.compile import CompileError, compile_to_dir
-
-    if args.no_weights and args.external_data:
-        raise api.UsageError("--no-weights writes no weights, so no external data either: give one of them")
-    if args.no_weights and args.weights:
-        raise api.UsageError("--no-weights writes no weights: leave out --weights")
-    extra = {"external_data_above": 0} if args.external_data else {}
-    return _write_target(args, CompileError, lambda a: compile_to_dir(
-        a, args.output, opset=opset, seed=args.seed, weights=args.weights, dynamic_batch=args.dynamic_batch,
-        no_weights=args.no_weights, **extra))
 
 
 def _import(args) -> int:

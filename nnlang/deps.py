@@ -71,10 +71,11 @@ def install_command(extra: str) -> str:
     return f"pip install '/path/to/nnlang-checkout[{extra}]'"
 
 
-def missing(module: str, purpose: str) -> MissingDependency | None:
+def missing(module: str, purpose: str, extra: str | None = None) -> MissingDependency | None:
     """The error for `purpose` (e.g. "nnlang compile --to torch") lacking `module`; None when the module
-    belongs to no extra (then it is a bug, not a missing install)."""
-    extra = extra_of(module)
+    belongs to no extra (then it is a bug, not a missing install). `extra`: the one a target's descriptor
+    names (Target.extra), used when the module's own extra cannot be told from the metadata."""
+    extra = extra_of(module) or (extra if extra in extras() else None)
     if extra is None:
         return None
     return MissingDependency(f"{purpose} needs {module.split('.')[0]}, which is not installed (the '{extra}' "

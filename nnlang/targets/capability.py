@@ -2,42 +2,28 @@
 diagnostics at their place in the document. Used by `nnlang check --target` and by the language
 server (which runs it in a separate process: targets import their framework).
 
-A target registers its check here by name; a layer written in a `use`d file is reported at the
-outermost block call in the document that brought it in.
+A target's descriptor names its check (`Target.capability`; none: it expresses every layer, as the
+PyTorch target does, tests/targets/test_torch_mapping.py); a layer written in a `use`d file is
+reported at the outermost block call in the document that brought it in.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 from ..diagnostics import Diagnostic, Related, warning
-from . import TARGETS
-
-
-def _onnx(graph, opset: Optional[int]) -> list:
-    from .onnx.mapping import DEFAULT_OPSET, check_opset, unsupported
-
-    opset = check_opset(DEFAULT_OPSET if opset is None else opset)
-    return [(node, f"not expressible in ONNX at opset {opset}: {why}") for node, why in unsupported(graph, opset)]
-
-
-def _torch(graph, opset) -> list:
-    return []  # every registry layer has a PyTorch mapping (tests/targets/test_torch_mapping.py)
-
-
-_CHECKS: dict[str, Callable] = {"torch": _torch, "onnx": _onnx}
+from . import get
 
 
 def target_warnings(analysis, target: str, opset: Optional[int] = None) -> list[Diagnostic]:
     """W601 for every node of the selected network the target cannot express ([] when the network
     does not build: its errors come first)."""
-    if target not in _CHECKS:
-        raise ValueError(f"unknown target {target!r} (targets: {', '.join(TARGETS)})")
+    descriptor = get(target)  # ValueError for an unknown target
     graph = analysis.graph
     if graph is None or not analysis.ok:
         return []
     out = []
-    for node, message in _CHECKS[target](graph, opset):
+    for node, message in descriptor.unsupported(graph, {} if opset is None else {"opset": opset}):
         site, related = node.site, ()
         if site.path is not None:  # written in another file: at the call in this document
             outer = next((s for s in node.instantiation if s.path is None), None)

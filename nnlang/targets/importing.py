@@ -16,6 +16,28 @@ class ImportError_(Exception):
     """The model cannot be imported; the message lists every reason."""
 
 
+class Unsupported(Exception):
+    """One part of a model (a module, a call, a node, a layer) has no registry layer; the message says what
+    is missing. Every importer's per-part functions raise this one type."""
+
+
+@dataclass
+class Layer:
+    """What an importer's per-part function returns: the registry layer `op` and its .nns parameters (only
+    what the language cannot infer), plus what the importer needs to place it. Shared by all importers."""
+
+    op: str
+    params: dict = field(default_factory=dict)
+    # The layer's data inputs, in order: value names (ONNX; default: the node's first input) or traced fx
+    # arguments (PyTorch calls).
+    inputs: Optional[list] = None
+    weights: dict = field(default_factory=dict)  # weight name (PyTorch's: weight, bias, ...) -> array
+    consumes: list = field(default_factory=list)  # later nodes this layer absorbed (MatMul + Add -> Linear)
+    outputs: Optional[list] = None  # value names it produces (default: the node's outputs)
+    pad_first: Optional[dict] = None  # Pad params of a Pad layer in front (padding the layer can't take)
+    path: Optional[str] = None  # a learned tensor's name (parameter / initializer): the layer is named by it
+
+
 @dataclass
 class ImportResult:
     text: str

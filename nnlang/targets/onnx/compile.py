@@ -23,7 +23,26 @@ from .mapping import DEFAULT_OPSET, check_opset
 # A protobuf message is limited to 2 GiB; keep 64 MiB of it for the graph itself.
 EXTERNAL_DATA_ABOVE = 2 ** 31 - 2 ** 26
 
-__all__ = ["EXTERNAL_DATA_ABOVE", "CompileError", "compile_to_dir"]
+__all__ = ["EXTERNAL_DATA_ABOVE", "CompileError", "compile_to_dir", "prepare_options"]
+
+
+def prepare_options(options: dict, weights: str | None = None) -> dict:
+    """The target descriptor's `prepare`: the command line's options (opset, dynamic_batch, external_data,
+    no_weights) as compile_to_dir's keyword arguments. ValueError (a usage error) for a bad combination."""
+    opset = options.get("opset")
+    try:
+        opset = check_opset(DEFAULT_OPSET if opset is None else opset)
+    except ValueError as e:
+        raise ValueError(f"--opset: {e}") from None
+    no_weights, external = bool(options.get("no_weights")), bool(options.get("external_data"))
+    if no_weights and external:
+        raise ValueError("--no-weights writes no weights, so no external data either: give one of them")
+    if no_weights and weights:
+        raise ValueError("--no-weights writes no weights: leave out --weights")
+    out = {"opset": opset, "dynamic_batch": bool(options.get("dynamic_batch")), "no_weights": no_weights}
+    if external:
+        out["external_data_above"] = 0
+    return out
 
 
 def compile_to_dir(analysis: Analysis, outdir: str, opset: int = DEFAULT_OPSET, seed: int = 0,
@@ -79,7 +98,10 @@ def _weights(graph, seed: int, weights: str | None) -> dict:
     initialize(module, seed=seed)
     if weights is not None:
         load_state_dict(module, load_state_dict_file(weights), strict=True, source=f"the weights in {weights}")
-    return numpy_state(module.state_dict())
+    from ..conversion import convert_state
+    from .mapping import WEIGHTS
+
+    return convert_state(WEIGHTS, graph, numpy_state(module.state_dict()))
 
 
 def _write_external(model, target: Path, data: Path) -> None:

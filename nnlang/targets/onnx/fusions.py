@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
+from ..registry import Registry
 from .importers import Layer, tensor_path
 
 
@@ -95,15 +96,11 @@ class View:
         return ins[1] if ins[0] == value else ins[0]
 
 
-_FUSIONS: dict = {}  # anchor op_type -> [fn]
+_FUSIONS = Registry("ONNX fusion", grouped=True)  # (anchor op_type, fn name) -> fn, tried in registration order
 
 
 def onnx_fusion(anchor: str):
-    def register(fn: Callable):
-        _FUSIONS.setdefault(anchor, []).append(fn)
-        return fn
-
-    return register
+    return _FUSIONS.decorator(anchor)
 
 
 def find_fusions(view: View, nodes) -> list:
@@ -113,7 +110,7 @@ def find_fusions(view: View, nodes) -> list:
     for node in nodes:
         if id(node) in claimed or node.domain not in ("", "ai.onnx"):
             continue
-        for fn in _FUSIONS.get(node.op_type, ()):
+        for fn in _FUSIONS.versions(node.op_type):
             fused = fn(view, node)
             if fused is None or any(id(n) in claimed for n in fused.nodes) or not _closed(view, fused):
                 continue

@@ -12,26 +12,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Collection, Optional
 
 import numpy as np
 
-
-class Unsupported(Exception):
-    """This node has no registry layer (the message says what is missing)."""
-
-
-@dataclass
-class Layer:
-    op: str
-    params: dict = field(default_factory=dict)
-    inputs: Optional[list] = None  # value names that are the layer's data inputs (default: the first input)
-    weights: dict = field(default_factory=dict)  # weight name -> np.ndarray
-    consumes: list = field(default_factory=list)  # later nodes this layer absorbed (MatMul + Add -> Linear)
-    outputs: Optional[list] = None  # value names it produces (default: the node's outputs)
-    pad_first: Optional[dict] = None  # Pad params of a Pad layer in front (padding torch's layer can't take)
-    path: Optional[str] = None  # where the layer goes: a learned tensor's initializer name (see tensor_path)
+from ..importing import Layer, Unsupported
+from ..registry import Registry
 
 
 @dataclass
@@ -85,26 +72,15 @@ class Op:
         return len(s)
 
 
-_REGISTRY: dict = {}  # op_type -> [(since, fn)]
+_REGISTRY = Registry("ONNX importer", versioned=True)  # (op_type, since) -> fn(Op) -> Layer | Alias
 
 
 def onnx_op(*op_types: str, since: int = 1):
-    def register(fn):
-        for op_type in op_types:
-            entries = _REGISTRY.setdefault(op_type, [])
-            entries.append((since, fn))
-            entries.sort(key=lambda e: e[0])
-        return fn
-
-    return register
+    return _REGISTRY.decorator(*op_types, since=since)
 
 
 def lookup(op_type: str, opset: int) -> Optional[Callable]:
-    chosen = None
-    for since, fn in _REGISTRY.get(op_type, ()):
-        if since <= opset:
-            chosen = fn
-    return chosen
+    return _REGISTRY.lookup(op_type, opset)
 
 
 def _ints(v):

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..conversion import conversion_table
+from ..registry import Registry
+
 MIN_OPSET = 11  # Resize, Pad, Clip, Range take their modern input form from opset 11
 DEFAULT_OPSET = 17
 
@@ -29,44 +32,46 @@ class NotExpressible(Exception):
         self.since = since
 
 
-_REGISTRY: dict = {}  # layer op -> [(since, fn)] sorted by since
+_REGISTRY = Registry("ONNX mapping", versioned=True)  # (layer op, since opset) -> fn(builder)
+
+
+# Per-layer weight conversion from the PyTorch state_dict (conversion.py). Empty: ONNX keeps PyTorch's names
+# and layouts; the LSTM gate reorder and Linear's transpose are graph nodes the mappings write.
+WEIGHTS = conversion_table("ONNX")
+onnx_weights = WEIGHTS.decorator
 
 
 def onnx_layer(*ops: str, since: int = MIN_OPSET) -> Callable:
     """Register a mapping for registry layers `ops`, valid from opset `since` on."""
-
-    def register(fn):
-        for op in ops:
-            entries = _REGISTRY.setdefault(op, [])
-            if any(s == since for s, _ in entries):
-                raise RuntimeError(f"ONNX mapping for {op} at opset {since} defined twice")
-            entries.append((since, fn))
-            entries.sort(key=lambda e: e[0])
-        return fn
-
-    return register
+    return _REGISTRY.decorator(*ops, since=since)
 
 
 def registry() -> dict:
-    """op -> [(since, fn)], with every layer module imported."""
+    """op -> [(since, fn)] oldest first, with every layer module imported."""
     from . import layers  # noqa: F401  (importing registers the mappings)
 
-    return _REGISTRY
+    return {op: _REGISTRY.versions(op) for op in _REGISTRY.names()}
 
 
 def lookup(op: str, opset: int) -> Callable:
     """The mapping for `op` at `opset`; NotExpressible if there is none."""
-    entries = registry().get(op)
+    from . import layers  # noqa: F401  (importing registers the mappings)
+
+    entries = _REGISTRY.versions(op)
     if not entries:
         raise NotExpressible(f"{op} has no ONNX mapping")
-    chosen = None
-    for since, fn in entries:
-        if since <= opset:
-            chosen = fn
+    chosen = _REGISTRY.lookup(op, opset)
     if chosen is None:
         first = entries[0][0]
         raise NotExpressible(f"{op} has no ONNX form below opset {first}", first)
     return chosen
+
+
+def capability(graph, options: dict) -> list:
+    """The target descriptor's capability check: [(node, reason)] at options["opset"] (default 17)."""
+    opset = options.get("opset")
+    opset = check_opset(DEFAULT_OPSET if opset is None else opset)
+    return [(node, f"not expressible in ONNX at opset {opset}: {why}") for node, why in unsupported(graph, opset)]
 
 
 def max_opset() -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from ...ir.graph import Scope
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -143,20 +144,12 @@ def may_overwrite_input(graph, node, consumers: dict) -> bool:
     return a is not None and b is not None and a.shape == b.shape and a.dtype == b.dtype
 
 
-MAPPINGS: dict = {}
+MAPPINGS = Registry("torch mapping")  # layer op -> fn(node, ins, outs) -> TorchLayer
 
 
 def torch_layer(*ops: str) -> Callable:
     """Register a mapping function for one or more registry layer names (canonical names)."""
-
-    def register(fn):
-        for op in ops:
-            if op in MAPPINGS:
-                raise RuntimeError(f"torch mapping for {op} defined twice")
-            MAPPINGS[op] = fn
-        return fn
-
-    return register
+    return MAPPINGS.decorator(*ops)
 
 
 def unsupported(graph) -> list:

@@ -13,19 +13,10 @@ import functools
 import math
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-
-class Unsupported(Exception):
-    """This module or call has no registry layer (the message says what it is)."""
-
-
-@dataclass
-class Layer:
-    op: str
-    params: dict = field(default_factory=dict)
-    inputs: list | None = None  # for calls: the fx arguments that are the layer's inputs, in order
-    path: str | None = None  # a learned tensor's parameter (its qualified name): the layer is named by it
+from ...importing import Layer, Unsupported  # noqa: F401  (the shared importer types, re-exported)
+from ...registry import Registry
 
 
 @dataclass
@@ -46,8 +37,8 @@ class Call:
 
 # Calls that compute sizes, not tensors: their results only feed other calls' arguments.
 SIZE_CALLS = frozenset(("method:size", "method:dim", "function:builtins.getattr", "function:_operator.getitem"))
-MODULES: dict = {}  # class name (torch.nn, or nnlang's own modules) -> function(module, in_shapes) -> Layer
-CALLS: dict = {}  # key (see call_keys) -> function(Call) -> Layer
+MODULES = Registry("PyTorch module importer")  # class name (torch.nn, nnlang's own) -> fn(module, in_shapes) -> Layer
+CALLS = Registry("PyTorch call importer")  # key (see call_keys) -> function(Call) -> Layer
 # Where mapped module classes live: torch.nn, and the modules nnlang's emitted code uses (Scale).
 MODULE_NAMESPACES = ("torch.nn.", "nnlang.targets.torch.modules")
 # Classes elsewhere that are exactly a registry layer, by their full name (ConvNeXt's and EfficientNet's).
@@ -58,27 +49,12 @@ PARAMS_META = "nnlang_params"
 
 
 def module_importer(*class_names: str):
-    def register(fn):
-        for name in class_names:
-            if name in MODULES:
-                raise RuntimeError(f"module importer for {name} defined twice")
-            MODULES[name] = fn
-        return fn
-
-    return register
+    return MODULES.decorator(*class_names)
 
 
 def call_importer(*keys: str):
     """Keys: "function:torch.cat", "function:_operator.add", "method:view" ..."""
-
-    def register(fn):
-        for key in keys:
-            if key in CALLS:
-                raise RuntimeError(f"call importer for {key} defined twice")
-            CALLS[key] = fn
-        return fn
-
-    return register
+    return CALLS.decorator(*keys)
 
 
 def function_key(fn) -> str:

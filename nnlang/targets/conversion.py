@@ -1,0 +1,40 @@
+"""The weight-conversion slot of a target's per-layer mapping (framework-free).
+
+The PyTorch state_dict is the reference weights: every target starts from it. A target that names or
+lays out a layer's weights differently (Keras: one LSTM bias, kernels channels-last; Caffe: blobs by
+index) registers, per layer op, a function in its conversion table:
+
+    WEIGHTS = conversion_table("keras")                      # a Registry, duplicates refused
+    @WEIGHTS.decorator("LSTM")
+    def lstm(node, weights):                                 # weights: {"weight_ih_l0": array, ...}
+        return {"kernel": ..., "bias": weights["bias_ih_l0"] + weights["bias_hh_l0"]}
+
+`convert_state` applies a table to a whole state_dict: each converted layer's own entries (its path's
+keys, weight_key(node.path, name)) are replaced by the function's result under the same path. Layers
+with no entry keep PyTorch's names and layout. Arrays are whatever the target works with (numpy).
+"""
+
+from __future__ import annotations
+
+from ..layers.base import weight_key
+from .registry import Registry
+
+
+def conversion_table(target: str) -> Registry:
+    return Registry(f"{target} weight conversion")
+
+
+def convert_state(table: Registry, graph, state: dict) -> dict:
+    """The state_dict `state` (key -> array) in the target's naming and layout, per the table."""
+    if not table:
+        return state
+    out = dict(state)
+    for node in graph.nodes:
+        fn = table.get(node.op)
+        if fn is None or not node.weights:
+            continue
+        mine = {w.name: out.pop(weight_key(node.path, w.name)) for w in node.weights
+                if weight_key(node.path, w.name) in out}
+        for name, value in fn(node, mine).items():
+            out[weight_key(node.path, name)] = value
+    return out
