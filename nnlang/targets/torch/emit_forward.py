@@ -35,7 +35,7 @@ class ForwardWriter:
         if best is None:
             raise EmitError("no instance has every layer of the block")
         if loops and best[0] < 2:
-            from .emit import _NoLoop
+            from .emit_layout import _NoLoop
 
             raise _NoLoop()
         self.b = best[1]
