@@ -12,7 +12,7 @@ class Settings:
     inlay_params: bool = False  # ... and its parameter count
     inlay_macs: bool = False  # ... and its multiply-accumulates
     analysis_delay_ms: float = 5.0  # wait this long after a change before analysing (coalesces bursts)
-    target: str = ""  # a compile target ("torch", "onnx"): warn where a layer cannot be expressed in it
+    target: str = ""  # a compile target (nnlang.targets.TARGETS; "": none): warn where a layer cannot be expressed
     target_opset: int = 0  # with target "onnx": the opset (0: the default, 17)
 
     _KEYS = {"inlayHints.shapes": "inlay_shapes", "inlayHints.params": "inlay_params",
@@ -37,7 +37,15 @@ class Settings:
             elif want is bool and isinstance(value, bool):
                 setattr(self, attr, value)
             elif want is str and isinstance(value, str):
+                if attr == "target" and value and value not in _targets():
+                    continue  # a target that does not exist keeps the current one
                 setattr(self, attr, value)
+
+
+def _targets() -> tuple:
+    from nnlang.targets import TARGETS  # the descriptors: no framework is imported
+
+    return TARGETS
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

@@ -8,6 +8,9 @@
   as a separate `python -m nnlang compile` process, so the server never blocks and never imports
   torch or onnx itself; `$/progress` reports begin / end on the client's token (or one the server
   creates). An edited, unsaved buffer is compiled as it stands (written beside the file, then removed).
+* `nnlang/targets` {} -> {targets: [{name, description, writes, reads, options: [{name, flag, kind, help}],
+  extra}]}: the compile targets that exist (nnlang.targets.REGISTRY, read without importing any framework);
+  the editor's Compile picker lists exactly these.
 * `nnlang/debug/modules` {top?: [names]} -> {pid, modules}: the server process's id and the sorted
   names in its sys.modules (only those whose top-level package is in `top`, when given). For tests and
   benchmarks: the server must never import torch, onnx, keras or tensorflow.
@@ -84,6 +87,13 @@ def register(server, guard):
         payload["version"] = doc.analysed_version
         return payload
 
+    @server.feature("nnlang/targets")
+    @guard("nnlang/targets")
+    def targets(ls, params):
+        from nnlang.targets import REGISTRY
+
+        return {"targets": [target.to_json() for target in REGISTRY.values()]}
+
     @server.feature("nnlang/debug/modules")
     @guard("nnlang/debug/modules")
     def debug_modules(ls, params):
@@ -99,6 +109,10 @@ def register(server, guard):
         if doc is None or doc.path is None:
             raise ValueError("compile needs an open document saved as a file")
         target = _get(params, "target") or ls.settings.target or "torch"
+        from nnlang.targets import TARGETS
+
+        if target not in TARGETS:
+            raise ValueError(f"unknown target {target!r} (targets: {', '.join(TARGETS)})")
         outdir = _get(params, "outdir") or os.path.join(os.path.dirname(doc.path), "build")
         token = _get(params, "workDoneToken") or str(uuid.uuid4())
         try:

@@ -347,3 +347,14 @@ async def test_target_setting_warns_where_a_layer_cannot_be_expressed(client, tm
     (d,) = client.diagnostics[uri]
     assert (d.code, d.severity, d.range) == ("W601", t.DiagnosticSeverity.Warning, rng(3, 18, 3, 29))
     assert d.message.startswith("not expressible in ONNX at opset 11: Bilinear has no ONNX form below opset 12")
+
+
+async def test_targets_request_lists_the_target_descriptors(client):
+    from nnlang.targets import REGISTRY
+
+    answer = _plain(await client.protocol.send_request_async("nnlang/targets", {}))
+    assert [x["name"] for x in answer["targets"]] == list(REGISTRY) == ["torch", "onnx"]
+    onnx = answer["targets"][1]
+    assert onnx["description"].startswith("ONNX") and ".onnx" in onnx["writes"] and onnx["extra"] == "onnx"
+    assert [o["flag"] for o in onnx["options"]] == ["--opset", "--dynamic-batch", "--external-data", "--no-weights"]
+    assert answer["targets"][0]["options"] == []

@@ -5,7 +5,7 @@
 import * as path from "node:path";
 import * as vscode from "vscode";
 
-import { checkTarget, compileBlocker, compileParams, compileReport, type CompileResult, targetPickItems } from "./logic/compile";
+import { checkTarget, compileBlocker, compileParams, compileReport, type CompileResult, TARGETS, type TargetsAnswer, targetPickItems, targetsFromServer } from "./logic/compile";
 import { type SummaryResult, summaryMarkdown } from "./logic/format";
 import { classifyChange, previewThrottleMs, serverSettings } from "./logic/settings";
 import { StatusController } from "./logic/status";
@@ -91,12 +91,20 @@ async function compile(arg: unknown, srv: ServerController): Promise<void> {
     const doc = await targetDocument(arg);
     if (doc === undefined) return;
     const settings = serverSettings(configReader(doc.uri));
-    const pick = await vscode.window.showQuickPick(targetPickItems(settings.target), {
+    // The targets are the server's (its target descriptors); an older server without the request: the built-in two.
+    let targets = TARGETS;
+    try {
+        const listed = targetsFromServer(await srv.request<TargetsAnswer>("nnlang/targets", {}));
+        if (listed.length > 0) targets = listed;
+    } catch (e) {
+        srv.log(`nnlang/targets: ${errorMessage(e)}`);
+    }
+    const pick = await vscode.window.showQuickPick(targetPickItems(settings.target, targets), {
         title: `nnlang: compile ${path.basename(doc.fileName)} to`,
         placeHolder: "the target framework",
     });
     if (pick === undefined) return;
-    const check = checkTarget(pick.target);
+    const check = checkTarget(pick.target, targets);
     if (!check.ok) {
         void vscode.window.showWarningMessage(check.message);
         return;
@@ -116,7 +124,7 @@ async function compile(arg: unknown, srv: ServerController): Promise<void> {
         void vscode.window.showErrorMessage(`nnlang: compile failed: ${errorMessage(e)}`, "Show Logs").then((c) => c && vscode.commands.executeCommand("nnlang.showLogs"));
         return;
     }
-    const report = compileReport(result, check.target, fileName);
+    const report = compileReport(result, check.target, fileName, targets);
     srv.log(report.log);
     if (report.level === "error") {
         const c = await vscode.window.showErrorMessage(report.message, "Show Logs");

@@ -1,21 +1,40 @@
-/** `nnlang: Compile Network…`: the targets, which ones the server can compile to, its params and result. */
+/** `nnlang: Compile Network…`: the targets (the server's `nnlang/targets` list), its params and result. */
 
-export type TargetId = "torch" | "onnx" | "caffe" | "keras";
+/** A target's name as the server gives it (`nnlang.targets.TARGETS`). */
+export type TargetId = string;
 
 export interface TargetInfo {
     id: TargetId;
     label: string;
     description: string;
-    /** The server's nnlang/compile supports it. */
+    /** The server's nnlang/compile supports it (every target the server lists does). */
     available: boolean;
 }
 
+/** Used only when the server cannot be asked (an older server without `nnlang/targets`). */
 export const TARGETS: readonly TargetInfo[] = [
     { id: "torch", label: "PyTorch", description: "a Python module (nn.Module) — torch", available: true },
     { id: "onnx", label: "ONNX", description: "an .onnx model — onnx", available: true },
-    { id: "caffe", label: "Caffe", description: "prototxt — not available yet", available: false },
-    { id: "keras", label: "Keras", description: "a Keras model — not available yet", available: false },
 ];
+
+/** The answer of the server's `nnlang/targets` request. */
+export interface TargetsAnswer {
+    targets?: { name?: unknown; description?: unknown }[];
+}
+
+/** The targets the server lists, in its order: "PyTorch: a readable ..." -> label PyTorch, the rest as description. */
+export function targetsFromServer(answer: TargetsAnswer | undefined | null): TargetInfo[] {
+    const out: TargetInfo[] = [];
+    for (const t of answer?.targets ?? []) {
+        if (typeof t?.name !== "string" || t.name.length === 0) continue;
+        const text = typeof t.description === "string" ? t.description : "";
+        const colon = text.indexOf(":");
+        const label = colon > 0 ? text.slice(0, colon).trim() : t.name;
+        const description = colon > 0 ? text.slice(colon + 1).trim() : text;
+        out.push({ id: t.name, label, description, available: true });
+    }
+    return out;
+}
 
 export interface TargetPickItem {
     label: string;
@@ -26,8 +45,8 @@ export interface TargetPickItem {
 }
 
 /** The quick pick's items: every target, the configured one (`nnlang.target`) first. */
-export function targetPickItems(configured: string | undefined): TargetPickItem[] {
-    const items = TARGETS.map((t) => ({
+export function targetPickItems(configured: string | undefined, targets: readonly TargetInfo[] = TARGETS): TargetPickItem[] {
+    const items = targets.map((t) => ({
         label: t.label,
         description: t.description,
         target: t.id,
@@ -42,16 +61,16 @@ export function targetPickItems(configured: string | undefined): TargetPickItem[
 export type TargetCheck = { ok: true; target: TargetId } | { ok: false; message: string };
 
 /** Whether the server can compile to `target`; a clear message when not. */
-export function checkTarget(target: string): TargetCheck {
-    const t = TARGETS.find((x) => x.id === target.trim().toLowerCase());
+export function checkTarget(target: string, targets: readonly TargetInfo[] = TARGETS): TargetCheck {
+    const t = targets.find((x) => x.id === target.trim().toLowerCase());
     if (t === undefined) {
-        return { ok: false, message: `nnlang: unknown compile target "${target}" (the targets are ${TARGETS.map((x) => x.id).join(", ")}).` };
+        return { ok: false, message: `nnlang: unknown compile target "${target}" (the targets are ${targets.map((x) => x.id).join(", ")}).` };
     }
     if (!t.available) {
         return {
             ok: false,
             message: `nnlang: compiling to ${t.label} is not available yet. The language server compiles to `
-                + `${TARGETS.filter((x) => x.available).map((x) => x.label).join(" and ")}.`,
+                + `${targets.filter((x) => x.available).map((x) => x.label).join(" and ")}.`,
         };
     }
     return { ok: true, target: t.id };
@@ -97,8 +116,8 @@ export interface CompileReport {
 }
 
 /** What to tell the user about the server's answer. */
-export function compileReport(result: CompileResult, target: TargetId, fileName: string): CompileReport {
-    const label = TARGETS.find((t) => t.id === target)?.label ?? target;
+export function compileReport(result: CompileResult, target: TargetId, fileName: string, targets: readonly TargetInfo[] = TARGETS): CompileReport {
+    const label = targets.find((t) => t.id === target)?.label ?? target;
     const written = result.written ?? [];
     if (result.ok) {
         const files = written.length === 1 ? written[0]! : `${written.length} files`;

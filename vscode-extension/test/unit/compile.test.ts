@@ -1,15 +1,36 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { checkTarget, compileBlocker, compileParams, compileReport, TARGETS, targetPickItems } from "../../src/logic/compile";
+import { checkTarget, compileBlocker, compileParams, compileReport, TARGETS, targetPickItems, targetsFromServer } from "../../src/logic/compile";
+
+// What the server's nnlang/targets answers (nnlang.targets.REGISTRY), here with a third target.
+const SERVER = {
+    targets: [
+        { name: "torch", description: "PyTorch: a readable nn.Module source file (.py) and its weights (.safetensors)", options: [] },
+        { name: "onnx", description: "ONNX: one .onnx model (weights inside, or in .onnx.data beside it)", options: [{ name: "opset" }] },
+        { name: "keras", description: "Keras: a .keras model", options: [] },
+    ],
+};
 
 describe("compile targets", () => {
-    it("offers torch, onnx, caffe and keras; the configured one first and picked", () => {
-        assert.deepEqual(targetPickItems(undefined).map((i) => i.target), ["torch", "onnx", "caffe", "keras"]);
+    it("offers the targets that exist, torch and onnx; the configured one first and picked", () => {
+        assert.deepEqual(targetPickItems(undefined).map((i) => i.target), ["torch", "onnx"]);
         const items = targetPickItems("onnx");
-        assert.deepEqual(items.map((i) => i.target), ["onnx", "torch", "caffe", "keras"]);
+        assert.deepEqual(items.map((i) => i.target), ["onnx", "torch"]);
         assert.equal(items[0]!.picked, true);
         assert.equal(items.filter((i) => i.picked).length, 1);
+    });
+
+    it("the picker shows exactly the server's targets, in its order, labelled from their descriptions", () => {
+        const targets = targetsFromServer(SERVER);
+        assert.deepEqual(targets.map((t) => [t.id, t.label]), [["torch", "PyTorch"], ["onnx", "ONNX"], ["keras", "Keras"]]);
+        const items = targetPickItems("keras", targets);
+        assert.deepEqual(items.map((i) => i.target), ["keras", "torch", "onnx"]);
+        assert.equal(items[0]!.description, "a .keras model");
+        assert.deepEqual(checkTarget("keras", targets), { ok: true, target: "keras" });
+        assert.equal(compileReport({ ok: true, written: ["/w/m.keras"] }, "keras", "m.nns", targets).message, "nnlang: compiled m.nns to Keras: /w/m.keras");
+        assert.deepEqual(targetsFromServer({}), []);
+        assert.deepEqual(targetsFromServer({ targets: [{ name: 3 }, { name: "x" }] }).map((t) => [t.id, t.label]), [["x", "x"]]);
     });
 
     it("torch and onnx go to the server", () => {
@@ -17,14 +38,12 @@ describe("compile targets", () => {
         assert.deepEqual(checkTarget(" ONNX"), { ok: true, target: "onnx" });
     });
 
-    it("caffe and keras say clearly they are not available yet", () => {
+    it("a target the server does not list is refused by name (no 'not available yet' entries)", () => {
         for (const t of ["caffe", "keras"]) {
             const c = checkTarget(t);
-            assert.equal(c.ok, false);
-            assert.ok(!c.ok && /not available yet/.test(c.message), t);
-            assert.ok(!c.ok && c.message.includes("PyTorch and ONNX"));
+            assert.ok(!c.ok && c.message.includes(`"${t}"`) && c.message.includes("torch, onnx"), t);
         }
-        assert.deepEqual(TARGETS.filter((t) => t.available).map((t) => t.id), ["torch", "onnx"]);
+        assert.deepEqual(TARGETS.map((t) => t.id), ["torch", "onnx"]);
     });
 
     it("an unknown target is named", () => {
