@@ -18,7 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def _load() -> float:
+    """The 1-minute load average (a run on a busy machine is not a measurement)."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return -1.0
+
+
 def main() -> int:
+    load = _load()
     try:
         import torchvision
     except Exception:
@@ -60,6 +69,7 @@ def main() -> int:
     med = {k: statistics.median(v) for k, v in times.items()}
     result = {"compile_to_source_s": statistics.median(compile_times), "build_s": build_s, "median_forward_s": med,
               "ratio_emitted": med["emitted"] / med["torchvision"], "ratio_built": med["built"] / med["torchvision"],
+              "ratio_emitted_to_built": med["emitted"] / med["built"], "load_at_start": load,
               "threads": torch.get_num_threads(), "runs": 24}
     (ROOT / "benchmarks" / "torch_forward.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
