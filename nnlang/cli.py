@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
         where = " or ".join(f"--to {n}" for n in owners)
         if option.kind == "int":
             co.add_argument(option.flag, type=int, metavar=option.metavar or "N", help=f"{option.help} ({where})")
+        elif option.kind == "str":  # a value the target's prepare validates
+            co.add_argument(option.flag, metavar=option.metavar or "VALUE", help=f"{option.help} ({where})")
         else:
             co.add_argument(option.flag, action="store_true", help=f"{option.help} ({where})")
 

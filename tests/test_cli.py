@@ -141,10 +141,10 @@ def test_check_takes_directories_sorted_and_says_when_one_has_no_nns_file(tmp_pa
 def test_targets_offered_are_the_targets_that_exist():
     from nnlang.targets import TARGETS
 
-    assert TARGETS == ("torch", "onnx")
+    assert TARGETS == ("torch", "onnx", "keras")
     help_text = nnlang("compile", "--help").stdout
-    assert "{torch,onnx}" in help_text and "caffe" not in help_text and "keras" not in help_text
-    assert "{torch,onnx}" in nnlang("check", "--help").stdout
+    assert "{torch,onnx,keras}" in help_text and "caffe" not in help_text
+    assert "{torch,onnx,keras}" in nnlang("check", "--help").stdout
     r = nnlang("compile", DATA / "lenet.nns", "--to", "caffe")
     assert r.returncode == 2 and "invalid choice: 'caffe'" in r.stderr
 

@@ -18,7 +18,8 @@ from typing import Any, Callable, Optional
 @dataclass(frozen=True)
 class Option:
     """A compile option of a target: `--NAME` on the command line (underscores as dashes), NAME as a keyword
-    of the target's compile function. kind: "int" (a value) or "flag" (a switch)."""
+    of the target's compile function. kind: "int" (a number), "str" (a
+    word the target's prepare checks) or "flag" (a switch)."""
 
     name: str
     help: str

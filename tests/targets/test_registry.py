@@ -114,12 +114,12 @@ def test_target_descriptors_are_read_without_a_framework():
             "t.for_source('m.py:Net').name, t.for_source('m.py'), "
             "sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'numpy', 'keras')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "('torch', 'onnx') ['torch', 'onnx'] onnx torch None []"
+    assert out.strip() == "('torch', 'onnx', 'keras') ['torch', 'onnx', 'keras'] onnx torch None []"
 
 
 def test_help_lists_only_the_targets_that_exist():
     from nnlang.cli import _parser
 
     text = _parser()._subparsers._group_actions[0].choices["compile"].format_help()
-    assert "{torch,onnx}" in text and "caffe" not in text.lower() and "keras" not in text.lower()
-    assert "--opset N" in text and "(--to onnx)" in text
+    assert "{torch,onnx,keras}" in text and "caffe" not in text.lower()
+    assert "--opset N" in text and "(--to onnx)" in text and "--layout LAYOUT" in text and "(--to keras)" in text

@@ -1,0 +1,94 @@
+"""`nnlang compile --to keras`: OUTDIR/<network>.keras (Keras 3, torch backend), checked before writing.
+
+Order: every node is mapped (all that Keras cannot express are reported together, with their .nns locations,
+before weights are made or a file written); the weights are made exactly as the PyTorch target makes them
+(built module, seeded initialisation or a weights file) and converted per layer (mapping.WEIGHTS); the model
+is built with those weights and saved to a temporary name in OUTDIR, then renamed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from ...analyze import Analysis
+from .emit import LAYOUTS, CompileError
+
+__all__ = ["CompileError", "capability", "compile_to_dir", "prepare_options"]
+
+
+def prepare_options(options: dict, weights: str | None = None) -> dict:
+    """The descriptor's `prepare`: --layout checked (ValueError: a usage error)."""
+    layout = options.get("layout") or "channels_last"
+    if layout not in LAYOUTS:
+        raise ValueError(f"--layout {layout!r}: choose channels_last or channels_first")
+    return {"layout": layout}
+
+
+def capability(graph, options: dict) -> list:
+    """The descriptor's capability check (W601): [(node, reason)] for the layers Keras cannot express."""
+    from .emit import unsupported
+
+    layout = options.get("layout") or "channels_last"
+    return [(node, f"not expressible in Keras: {why}") for node, why in unsupported(graph, layout)]
+
+
+def problems_message(problems: list, document: str | None) -> str:
+    from ..onnx.emit import site_text  # framework-free helper despite its home
+
+    lines = [f"{site_text(n.site, document)}: {n.path} ({n.op}): {why}" for n, why in problems]
+    return f"{len(problems)} layer(s) cannot be written as Keras:\n  " + "\n  ".join(lines)
+
+
+def numpy_state(state) -> dict:
+    return {k: v.detach().cpu().numpy() for k, v in state.items()}
+
+
+def make_state(graph, seed: int = 0, weights: str | None = None) -> dict:
+    """The PyTorch target's state_dict (built, seeded, optionally loaded strictly), converted for Keras."""
+    from ..conversion import convert_state
+    from ..torch.builder import BuildError, build_graph
+    from ..torch.weights import initialize, load_state_dict, load_state_dict_file
+    from .mapping import WEIGHTS, registry
+
+    registry()
+    try:
+        module = build_graph(graph)
+    except BuildError as e:
+        raise CompileError(f"the weights are made by the PyTorch target, which cannot build this network: {e}") \
+            from None
+    initialize(module, seed=seed)
+    if weights is not None:
+        load_state_dict(module, load_state_dict_file(weights), strict=True, source=f"the weights in {weights}")
+    return convert_state(WEIGHTS, graph, numpy_state(module.state_dict()))
+
+
+def compile_to_dir(analysis: Analysis, outdir: str, seed: int = 0, weights: str | None = None,
+                   layout: str = "channels_last") -> list:
+    """Write OUTDIR/<network>.keras; returns [path]. Raises CompileError (every layer Keras cannot express,
+    with its location) or the torch target's WeightsError; nothing is written then."""
+    from .emit import Emitter
+
+    graph = analysis.graph
+    if analysis.errors or graph is None:
+        raise CompileError(f"{analysis.path or '<input>'} has errors or no network; run `nnlang check` first")
+    layout = prepare_options({"layout": layout})["layout"]
+    problems = Emitter(graph, layout).build().problems
+    if problems:
+        raise CompileError(problems_message(problems, analysis.path), problems)
+    state = make_state(graph, seed, weights)
+    built = Emitter(graph, layout).build(state)
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{graph.name}.keras"
+    fd, tmp = tempfile.mkstemp(prefix=f".{graph.name}.", suffix=".keras", dir=str(out))
+    os.close(fd)
+    try:
+        built.model.save(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return [str(target)]

@@ -1,0 +1,1 @@
+"""Recurrent layers (LSTM, GRU, RNN): filled in by the recurrent piece."""

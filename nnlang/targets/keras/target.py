@@ -1,0 +1,17 @@
+"""The Keras target's descriptor (framework-free: read by the CLI, the language server, the editor)."""
+
+from .. import Option, Target
+
+TARGET = Target(
+    name="keras",
+    description="Keras: one .keras model (Keras 3, functional, built on the torch backend)",
+    writes=(".keras",),
+    options=(
+        Option("layout", "tensor layout of the Keras model: channels_last (default) or channels_first",
+               kind="str", metavar="LAYOUT"),
+    ),
+    extra="keras",
+    prepare="compile:prepare_options",
+    capability="compile:capability",
+    rank=30,
+)
