@@ -170,7 +170,7 @@ def import_(source: str, output: str, inputs=(), **options) -> dict:
         if not inputs:
             raise UsageError('give each forward input with --input, e.g. --input "x: [N, 3, 224, 224]"')
         given["inputs"] = list(inputs)
-    elif inputs or options.get("weights") or options.get("kwargs"):
+    elif inputs or options.get("kwargs") or (options.get("weights") and "weights" not in target.import_options):
         raise UsageError("--input, --args and --weights are for PyTorch sources: an ONNX model carries "
                          "its input shapes and weights")
     if "verify" in options and options["verify"] is False:

@@ -1,0 +1,131 @@
+"""`nnlang import model.keras|model.h5|model.json`: Keras configs read as data -> registry layers -> .nns.
+
+The Fabrik Keras 2.x JSON corpus (../shared/corpus/fabrik/keras, read in place, never copied) gives a tally
+per file: imported and checked clean, or one precise diagnostic. Hostile files are refused before anything
+is deserialised or written."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("h5py")
+
+from nnlang.analyze import analyze  # noqa: E402
+from nnlang.targets.importing import ImportError_  # noqa: E402
+from nnlang.targets.keras.load import import_file  # noqa: E402
+
+CORPUS = Path(os.environ.get("NNLANG_SHARED", "/work/shared")) / "corpus" / "fabrik" / "keras"
+
+# file -> None (imports, checks clean) or a fragment of its one diagnostic
+EXPECTED = {
+    "AlexNet.json": "LRN is not a Keras layer nnlang imports",
+    "DAE_MNIST.json": None,
+    "SeparableConvKerasTest.json": None,
+    "VQA.json": "recurrent_activation='hard_sigmoid'",
+    "VQA2.json": "recurrent_activation='hard_sigmoid'",
+    "ZF_UNET_224.json": None,
+    "imdb_cnn_lstm.json": "recurrent_activation='hard_sigmoid'",
+    "resnet50.json": None,
+    "seq2seq_lang.json": "has unknown sizes besides the batch",
+    "shapeCheck1D.json": "RepeatVector is not a Keras layer nnlang imports",
+    "shapeCheck2D.json": None,
+    "shapeCheck3D.json": None,
+    "textGeneration.json": "recurrent_activation='hard_sigmoid'",
+    "v3.json": None,
+    "v4.json": None,
+    "vgg16.json": None,
+    "zfnet.json": None,
+}
+
+
+@pytest.fixture(autouse=True)
+def _keras_env(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path_factory.getbasetemp() / "keras_home"))
+
+
+def _corpus():
+    if not CORPUS.is_dir():
+        pytest.skip(f"the Fabrik Keras corpus is not here ({CORPUS} absent: /work/shared is not mounted)")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fabrik_keras_corpus_tally(name, capsys):
+    _corpus()
+    want = EXPECTED[name]
+    try:
+        result = import_file(str(CORPUS / name))
+    except ImportError_ as e:
+        outcome = f"diagnostic: {str(e).splitlines()[-1].strip()}"
+        with capsys.disabled():
+            print(f"\n[fabrik keras] {name}: {outcome}")
+        assert want is not None and want in str(e), str(e)
+        return
+    errors = [d for d in analyze(result.text).diagnostics if d.is_error]
+    with capsys.disabled():
+        print(f"\n[fabrik keras] {name}: imported, {len(result.text.splitlines())} lines, "
+              f"{'check clean' if not errors else errors[0]}")
+    assert want is None, f"{name} imported; expected {want!r}"
+    assert not errors, result.text
+
+
+def test_channels_last_resnet50_json_is_taken_nchw():
+    _corpus()
+    result = import_file(str(CORPUS / "resnet50.json"))
+    assert "[N, 3, 224, 224]" in result.text  # the NHWC input taken channels_first
+    assert "Permute" not in result.text  # no transposes left: folded into the layout
+
+
+def _write_json(tmp_path: Path, layers: list, name="m.json") -> Path:
+    cfg = {"class_name": "Sequential", "config": {"name": "m", "layers": layers}}
+    p = tmp_path / name
+    p.write_text(json.dumps(cfg))
+    return p
+
+
+_INPUT = {"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [None, 8, 8, 3]}}
+_CONV = {"class_name": "Conv2D", "config": {"name": "c", "filters": 4, "kernel_size": [3, 3], "padding": "same"}}
+
+
+@pytest.mark.parametrize("layer, message", [
+    ({"class_name": "Lambda", "config": {"name": "evil", "function": {"class_name": "__lambda__", "config": {
+        "code": "4wEAAAAAAAAA", "defaults": None, "closure": None}}}}, "Lambda layer holds Python code"),
+    ({"class_name": "Conv2D", "module": "os", "config": dict(_CONV["config"])}, "module 'os' is not Keras's own"),
+    ({"class_name": "os.system", "config": {"name": "p"}}, "is not a plain Keras class name"),
+    ({"class_name": "Conv2D", "config": dict(_CONV["config"], kernel_initializer={
+        "module": "builtins", "class_name": "eval", "config": {}})}, "module 'builtins' is not Keras's own"),
+    ({"class_name": "MyCustomLayer", "registered_name": "Custom>MyCustomLayer", "config": {"name": "z"}},
+     "not a Keras layer nnlang imports"),
+])
+def test_hostile_configs_are_refused_before_anything_runs(tmp_path, layer, message):
+    src = _write_json(tmp_path, [_INPUT, layer])
+    out = tmp_path / "out.nns"
+    from nnlang.api import UsageError, import_
+
+    with pytest.raises(UsageError, match="refused") as e:
+        import_(str(src), str(out))
+    assert message in str(e.value)
+    assert not out.exists() and not out.with_suffix(".safetensors").exists()
+
+
+def test_huge_declared_shape_is_refused(tmp_path):
+    src = _write_json(tmp_path, [{"class_name": "InputLayer", "config": {
+        "name": "x", "batch_shape": [None, 1 << 30, 1 << 30, 3]}}, _CONV])
+    with pytest.raises(ImportError_, match="too large"):
+        import_file(str(src))
+
+
+def test_truncated_files_are_refused(tmp_path):
+    h5 = tmp_path / "t.h5"
+    h5.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 40)
+    with pytest.raises(ImportError_, match="not a readable HDF5 file"):
+        import_file(str(h5))
+    k = tmp_path / "t.keras"
+    k.write_bytes(b"PK\x03\x04" + b"\0" * 20)
+    with pytest.raises(ImportError_, match="not a readable .keras archive"):
+        import_file(str(k))
