@@ -30,7 +30,7 @@ SMALL = {"unet": (1, 1, 64, 64), "vgg16": (1, 3, 64, 64), "alexnet": (1, 3, 96, 
          "efficientnet_b0": (1, 3, 64, 64), "convnext_tiny": (1, 3, 64, 64), "googlenet": (1, 3, 64, 64)}
 # Examples refused today: the layers with no Keras mapping yet (work left). Layers that read a refused layer's
 # result are not tried (ViT: PositionalEmbedding and MultiheadAttention come after its ClassToken).
-REFUSED = {"lstm_classifier": {"LSTM"}, "vit_b_16": {"ClassToken"},
+REFUSED = {"vit_b_16": {"ClassToken"},
            "bert_encoder": {"MultiheadAttention"}}
 
 
@@ -56,6 +56,18 @@ def example(request, tmp_path_factory):
     return path, a, module, state, {layout: kh.keras_model(a.graph, state, layout) for layout in kh.LAYOUTS}
 
 
+def keras_trainable(g) -> int:
+    """nnlang's count minus what Keras does not have: one bias per RNN / LSTM layer and direction where torch
+    has two (Keras's bias is b_ih + b_hh: H resp. 4H fewer). GRU keeps both (reset_after=True)."""
+    fewer = 0
+    for node in g.nodes:
+        a = node.attrs
+        if node.op in ("RNN", "LSTM") and a["bias"]:
+            gates = 4 if node.op == "LSTM" else 1
+            fewer += gates * a["hidden_size"] * a["num_layers"] * (2 if a["bidirectional"] else 1)
+    return g.total_params - fewer
+
+
 def _inputs(g):
     gen = torch.Generator().manual_seed(3)
     out = []
@@ -79,7 +91,7 @@ def test_example_outputs_and_parameters_equal_torch(example, layout):
         return
     b = built[layout]
     assert b.problems == []
-    assert kh.trainable(b.model) == a.graph.total_params  # BatchNorm statistics are non-trainable in Keras
+    assert kh.trainable(b.model) == keras_trainable(a.graph)  # BatchNorm statistics: non-trainable in Keras
     tensors = _inputs(a.graph)
     diff = kh.max_rel_diff(kh.run_torch(module, tensors), kh.run_keras(b, tensors))
     assert diff <= 1e-4, (path.stem, layout, diff)
@@ -94,7 +106,7 @@ def test_example_file_loads_safely_and_computes_the_same(example, tmp_path):
     assert written == str(tmp_path / f"{a.graph.name}.keras")
     assert os.listdir(tmp_path) == [f"{a.graph.name}.keras"]
     loaded = keras.saving.load_model(written, safe_mode=True)
-    assert kh.trainable(loaded) == a.graph.total_params
+    assert kh.trainable(loaded) == keras_trainable(a.graph)
     x = np.random.default_rng(0).random(loaded.inputs[0].shape[1:], dtype=np.float32)[None] \
         if loaded.inputs[0].dtype.startswith("float") else None
     if x is not None:  # the file's seeded weights: the in-memory model with the same weights agrees
@@ -104,3 +116,11 @@ def test_example_file_loads_safely_and_computes_the_same(example, tmp_path):
         same = build_model(a.graph, make_state(a.graph, 0), "channels_last").model
         got, want = np.asarray(loaded(x).detach().cpu()), np.asarray(same(x).detach().cpu())
         assert np.array_equal(got, want)
+
+
+def test_lstm_classifier_has_one_bias_per_layer_in_keras():
+    """The LSTM bias difference, exactly: 2 layers x 4 x 256 = 2,048 fewer trainable parameters than torch."""
+    a = _analysis(ROOT / "examples" / "lstm_classifier.nns")
+    assert a.graph.total_params - keras_trainable(a.graph) == 2 * 4 * 256
+    built = kh.keras_model(a.graph, kh.perturbed_reference(a.graph)[1], "channels_last")
+    assert kh.trainable(built.model) == a.graph.total_params - 2048
