@@ -242,7 +242,7 @@ class _Converter:
             spatial, c = x.shape[1:-1], x.shape[-1]
             rows = np.arange(int(np.prod(x.shape[1:]))).reshape(tuple(spatial) + (c,))
             rows = np.moveaxis(rows, -1, 0).ravel()
-            tid = self.emit(out.layers[0], [x.tid], scope, name)
+            tid = self.emit(out.layers[0], [x.tid], scope, name, named=False)
             return [T(tid, out.shape, False, rows)]
         args = [self.ensure(a, want_moved) for a in args]
         if len(args) > 1 and out.needs == "any":
@@ -265,13 +265,12 @@ class _Converter:
         if out.extra.get("chain"):
             tid = data[0]
             for other in data[1:]:
-                tid = self.emit(Layer(layers[0].op), [tid, other], scope, "")
+                tid = self.emit(Layer(layers[0].op), [tid, other], scope, name, named=False)
             return [T(tid, out.shape, moved_in)]
         weighted = [layer for layer in layers if layer.weights or _has_weights(layer.op)]
         for k, layer in enumerate(layers):
-            local = name if (weighted and layer is weighted[0]) else (
-                f"{name}_{k}" if layer in weighted else "")
-            data = [self.emit(layer, data, scope, local)]
+            local = name if (weighted and layer is weighted[0]) else f"{name}_{k}"
+            data = [self.emit(layer, data, scope, local, named=any(layer is w for w in weighted))]
         out_moved = moved_in if out.needs == "any" else (out.needs == "cl" and len(out.shape) >= 3)
         return [T(data[0], out.shape, out_moved and len(out.shape) >= 3, rows)]
 
@@ -286,16 +285,15 @@ class _Converter:
         tid = self.b.node("Permute", {"dims": dims}, [x.tid], self.b.root)[0]
         return T(tid, x.shape, moved)
 
-    def emit(self, layer: Layer, inputs: list, scope: str, keras_name: str) -> int:
-        s, local = self.place(scope, keras_name)
-        if not keras_name:
-            local = ""
+    def emit(self, layer: Layer, inputs: list, scope: str, keras_name: str, named: bool = True) -> int:
+        """Add one layer, in the block its Keras name places it in; named only if it has weights."""
+        s, local = self.place(scope, keras_name, named)
         tid = self.b.node(layer.op, layer.params, inputs, s, local)[0]
         if layer.weights:
             self.node_weights[self.b.graph.nodes[-1].id] = dict(layer.weights)
         return tid
 
-    def place(self, scope: str, keras_name: str):
+    def place(self, scope: str, keras_name: str, named: bool = True):
         path, local = scope, keras_name
         if self.blocks and keras_name:
             m = _BLOCK.match(keras_name)
@@ -306,7 +304,7 @@ class _Converter:
                 if path not in self.b.scopes:
                     self.b.scope(path, "block", _type_name(sub))
         s = self.b.scope(path) if path else self.b.root
-        if not local:
+        if not local or not named:
             return s, ""
         local = _ident(local)
         used = self.used.setdefault(path, set())
