@@ -60,11 +60,22 @@ NOT_EXPRESSIBLE = {('AdaptiveAvgPool1d', 0): 'AdaptiveAvgPool1d: pooled sizes (1
                    ('Transpose', 1): 'Transpose of the batch axis: Keras layers keep it first'}
 NOT_EXPRESSIBLE.update({(name, 3): f"{name} on an unbatched sequence: Keras layers need a batch axis"
                         for name in ("RNN", "LSTM", "GRU")})
+# Configurations not mapped yet (work left; the reason says so).
+NOT_EXPRESSIBLE.update({
+    ("MultiheadAttention", 1):
+        "MultiheadAttention add_bias_kv (learned key/value rows appended): not mapped to Keras yet",
+    ("MultiheadAttention", 2):
+        "MultiheadAttention need_weights (torch's head-averaged scores): not mapped to Keras yet",
+    ("MultiheadAttention", 3): "MultiheadAttention on sequence-first or unbatched inputs: not mapped to Keras yet",
+    ("MultiheadAttention", 4):
+        "MultiheadAttention need_weights (torch's head-averaged scores): not mapped to Keras yet",
+    ("PositionalEmbedding", 1): "PositionalEmbedding over more than [N, T, D]: not mapped to Keras yet",
+})
 # Layers not mapped yet (work left, not a Keras limit): every configuration is refused ("has no Keras mapping").
-NOT_MAPPED_YET = ['BCELoss', 'BCEWithLogitsLoss', 'Bilinear', 'CELU', 'ClassToken', 'CrossEntropyLoss', 'GroupNorm',
-                  'HuberLoss', 'InstanceNorm1d', 'InstanceNorm2d', 'InstanceNorm3d', 'KLDivLoss', 'L1Loss', 'MSELoss',
-                  'MatMul', 'Mean', 'MultiheadAttention', 'NLLLoss', 'PReLU', 'Pad', 'PositionalEmbedding', 'Scale',
-                  'Slice', 'SmoothL1Loss', 'Softplus', 'Split', 'Sum', 'Threshold', 'Upsample']
+NOT_MAPPED_YET = ['BCELoss', 'BCEWithLogitsLoss', 'Bilinear', 'CELU', 'CrossEntropyLoss', 'GroupNorm', 'HuberLoss',
+                  'InstanceNorm1d', 'InstanceNorm2d', 'InstanceNorm3d', 'KLDivLoss', 'L1Loss', 'MSELoss', 'MatMul',
+                  'Mean', 'NLLLoss', 'PReLU', 'Pad', 'Scale', 'Slice', 'SmoothL1Loss', 'Softplus', 'Split', 'Sum',
+                  'Threshold', 'Upsample']
 
 
 def graph_of(case):

@@ -1,3 +1,3 @@
 """Per-layer Keras mappings, one module per family; importing this package registers them all."""
 
-from . import basic, conv, recurrent  # noqa: F401
+from . import attention, basic, conv, recurrent  # noqa: F401
