@@ -4,7 +4,9 @@
   network, or {"network": null} when it has none that builds.
 * `nnlang/diagram` {uri, depth?, expand?, collapse?, roll?, svg?} -> nnlang.diagram.diagram_payload,
   with every element's source range as an LSP range (`ranges`), so a click finds its text.
-* `nnlang/compile` {uri, target, outdir?, opset?, weights?} -> {ok, written, error}: the compile runs
+* `nnlang/compile` {uri, target, outdir?, weights?, <target option>?...} -> {ok, written, error}: the target's own
+  options by their descriptor names (`opset` for onnx, `layout` for keras; kind int / str / flag), passed
+  on as `--flag=value`; an option of another target is refused. The compile runs
   as a separate `python -m nnlang compile` process, so the server never blocks and never imports
   torch or onnx itself; `$/progress` reports begin / end on the client's token (or one the server
   creates). An edited, unsaved buffer is compiled as it stands (written beside the file, then removed).
@@ -114,6 +116,7 @@ def register(server, guard):
         if target not in TARGETS:
             raise ValueError(f"unknown target {target!r} (targets: {', '.join(TARGETS)})")
         outdir = _get(params, "outdir") or os.path.join(os.path.dirname(doc.path), "build")
+        compile_flags(target, params)  # a bad option is the request's error, before any progress
         token = _get(params, "workDoneToken") or str(uuid.uuid4())
         try:
             await ls.work_done_progress.create_async(token)
@@ -123,14 +126,42 @@ def register(server, guard):
             ls.work_done_progress.begin(token, t.WorkDoneProgressBegin(
                 title=f"nnlang: compiling {os.path.basename(doc.path)} to {target}", cancellable=False))
         try:
-            result = await _run_compile(doc, target, outdir, _get(params, "opset"), _get(params, "weights"))
+            result = await _run_compile(doc, target, outdir, compile_flags(target, params), _get(params, "weights"))
         finally:
             if token is not None:
                 ls.work_done_progress.end(token, t.WorkDoneProgressEnd(message="done"))
         return result
 
 
-async def _run_compile(doc, target: str, outdir: str, opset, weights) -> dict:
+def compile_flags(target: str, params) -> list:
+    """The compile options in the request, by the target descriptor's names, as `--flag=value` arguments
+    (ValueError: a value of the wrong kind, or an option only other targets take)."""
+    from nnlang.targets import REGISTRY, all_options
+
+    own = {o.name for o in REGISTRY[target].options}
+    flags = []
+    for name, (option, owners) in all_options().items():
+        value = _get(params, name)
+        if value is None or value is False:
+            continue
+        if name not in own:
+            raise ValueError(f"{name}: an option of {' and '.join(owners)} only, not of {target}")
+        if option.kind == "flag":
+            if value is not True:
+                raise ValueError(f"{name}: true or false, got {value!r}")
+            flags.append(option.flag)
+        elif option.kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name}: a whole number, got {value!r}")
+            flags.append(f"{option.flag}={value}")
+        else:  # "str": the target's prepare checks the word; `=` keeps a leading dash from reading as a flag
+            if not isinstance(value, str):
+                raise ValueError(f"{name}: a string, got {value!r}")
+            flags.append(f"{option.flag}={value}")
+    return flags
+
+
+async def _run_compile(doc, target: str, outdir: str, flags: list, weights) -> dict:
     source, temp = doc.path, None
     try:
         with open(doc.path, encoding="utf-8") as f:
@@ -144,8 +175,7 @@ async def _run_compile(doc, target: str, outdir: str, opset, weights) -> dict:
             f.write(doc.text)
         source = temp
     cmd = [sys.executable, "-m", "nnlang", "compile", source, "--to", str(target), "-o", outdir]
-    if opset is not None:
-        cmd += ["--opset", str(int(opset))]
+    cmd += flags
     if weights:
         cmd += ["--weights", str(weights)]
     try:
