@@ -1,3 +1,3 @@
 """Per-layer Keras mappings, one module per family; importing this package registers them all."""
 
-from . import attention, basic, conv, recurrent  # noqa: F401
+from . import activation, attention, basic, conv, norm, recurrent  # noqa: F401
