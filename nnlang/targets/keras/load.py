@@ -117,6 +117,7 @@ class _Converter:
         self.blocks = blocks
         self.node_weights: dict = {}  # node id -> {name: array}
         self.used: dict = {}  # scope path -> names used
+        self.short: dict = {}  # (nested model's scope path, Keras name) -> the name written inside it
         self.problems: list = []
 
     # ---- models ------------------------------------------------------------------------------
@@ -223,6 +224,9 @@ class _Converter:
             path = f"{scope}.{sub}" if scope else sub
             s = self.b.scope(path, "block", _type_name(name[:1].upper() + name[1:]))
             s.type_name = _type_name(sub)
+            inner = [e.get("name") or e["config"].get("name") for e in model_layers(cfg)
+                     if e.get("class_name") != "InputLayer"]
+            self.short.update({(path, k): v for k, v in _short_names(inner).items()})
             return self.model(entry, args, prefix + (name,), path)
         if cls in PASS_THROUGH:
             return [args[0]]
@@ -244,10 +248,17 @@ class _Converter:
             rows = np.moveaxis(rows, -1, 0).ravel()
             tid = self.emit(out.layers[0], [x.tid], scope, name, named=False)
             return [T(tid, out.shape, False, rows)]
-        args = [self.ensure(a, want_moved) for a in args]
+        if cls == "Dense" and args[0].moved and rank >= 3:
+            out = _dense_as_pointwise_conv(out, rank)  # Dense over the channels of a map: a 1x1 conv, no Permute
+            want_moved = True
+        if cls == "Reshape" and _reshape_to_moved(args[0], out.shape, readers):
+            out.layers[0].params["shape"] = (-1,) + tuple(out.shape[1:-1])  # -1: one form for every width
+            return [T(self.emit(out.layers[0], [args[0].tid], scope, name, named=False), out.shape, True)]
+        at = self.place(scope, name, named=False)[0]  # a Permute goes where its reader is: blocks stay in order
+        args = [self.ensure(a, want_moved, at) for a in args]
         if len(args) > 1 and out.needs == "any":
             moved = args[0].moved if len(args[0].shape) >= 3 else False
-            args = [self.ensure(a, moved) for a in args]
+            args = [self.ensure(a, moved, at) for a in args]
         moved_in = any(a.moved for a in args)
         layers = list(out.layers)
         if out.axis is not None:
@@ -262,6 +273,8 @@ class _Converter:
         if not layers:
             return [T(args[0].tid, out.shape, args[0].moved, rows)]
         data = [a.tid for a in args]
+        if cls == "Add" and len(args) == 2 and self.blocks:
+            scope = self.residual_block(scope, name, data) or scope
         if out.extra.get("chain"):
             tid = data[0]
             for other in data[1:]:
@@ -274,15 +287,31 @@ class _Converter:
         out_moved = moved_in if out.needs == "any" else (out.needs == "cl" and len(out.shape) >= 3)
         return [T(data[0], out.shape, out_moved and len(out.shape) >= 3, rows)]
 
+    def residual_block(self, scope: str, keras_name: str, data: list) -> Optional[str]:
+        """The path of the block an unplaced `add([block(x), x])` closes (ConvNeXt's residual), so the sum
+        is part of the block and repeats with it; None where the Add is not such a sum."""
+        at = self.place(scope, keras_name, named=False)[0]
+        if at.path != scope or not at.children:
+            return None
+        last = at.children[-1]
+        if getattr(last, "kind", None) != "block" or not any(True for _ in last.nodes()):
+            return None
+        made = {t for n in last.nodes() for t in n.outputs}
+        inside = [t for t in data if t in made]
+        outside = [t for t in data if t not in made]
+        if len(inside) != 1 or len(outside) != 1 or last.external_inputs() != outside:
+            return None
+        return last.path
+
     def only_dense(self, readers: list) -> bool:
         return bool(readers) and all(r["class_name"] == "Dense" for r in readers)
 
-    def ensure(self, x: T, moved: bool) -> T:
+    def ensure(self, x: T, moved: bool, at=None) -> T:
         r = len(x.shape)
         if r < 3 or x.moved == moved:
             return x
         dims = (0, r - 1) + tuple(range(1, r - 1)) if moved else (0,) + tuple(range(2, r)) + (1,)
-        tid = self.b.node("Permute", {"dims": dims}, [x.tid], self.b.root)[0]
+        tid = self.b.node("Permute", {"dims": dims}, [x.tid], at or self.b.root)[0]
         return T(tid, x.shape, moved)
 
     def emit(self, layer: Layer, inputs: list, scope: str, keras_name: str, named: bool = True) -> int:
@@ -303,6 +332,8 @@ class _Converter:
                 local = m.group(2)
                 if path not in self.b.scopes:
                     self.b.scope(path, "block", _type_name(sub))
+            else:
+                local = self.short.get((scope, keras_name), keras_name)
         s = self.b.scope(path) if path else self.b.root
         if not local or not named:
             return s, ""
@@ -313,6 +344,48 @@ class _Converter:
             cand, k = f"{local}_{k}", k + 1
         used.add(cand)
         return s, cand
+
+
+def _short_names(names: list) -> dict:
+    """Names inside a nested model without the words they all share at the start and end: ConvNeXt's
+    `convnext_tiny_downsampling_conv_1` in `..._block_1` is `conv`, so the three downsampling models are one
+    block definition. {} where the shortened names would not be distinct identifiers."""
+    names = [n for n in names if isinstance(n, str)]
+    if len(names) < 2:
+        return {}
+    words = [n.split("_") for n in names]
+    head = 0
+    while all(len(w) > head + 1 and w[head] == words[0][head] for w in words):
+        head += 1
+    tail = 0
+    while all(len(w) > head + tail + 1 and w[-1 - tail] == words[0][-1 - tail] for w in words):
+        tail += 1
+    short = {n: "_".join(w[head:len(w) - tail]) for n, w in zip(names, words)}
+    if (head == 0 and tail == 0) or len(set(short.values())) != len(short) \
+            or not all(re.match(r"^[A-Za-z]", v) for v in short.values()):
+        return {}
+    return short
+
+
+def _dense_as_pointwise_conv(out, rank: int):
+    """Dense on the last axis of a channels_last map (ConvNeXt's pointwise_conv) = Conv(kernel 1) on NCHW."""
+    dense = out.layers[0]
+    conv = Layer(f"Conv{rank - 2}d", {"out_channels": dense.params["out_features"], "kernel": 1,
+                                      "bias": dense.params["bias"]}, weights=dict(dense.weights))
+    if "weight" in conv.weights:
+        conv.weights["weight"] = conv.weights["weight"].reshape(conv.weights["weight"].shape + (1,) * (rank - 2))
+    rest = [Layer("Softmax", {"dim": 1}) if layer.op == "Softmax" else layer for layer in out.layers[1:]]
+    out.layers, out.needs = [conv] + rest, "cl"
+    return out
+
+
+def _reshape_to_moved(x: T, target: tuple, readers: list) -> bool:
+    """A Reshape (N, C) -> (N, 1, .., 1, C) read by channels_last layers (squeeze-excite) can be made
+    channels_first directly, (N, C, 1, .., 1): the same elements in the same order, no Permute after it."""
+    if x.moved or x.rows is not None or len(target) < 3 or any(d != 1 for d in target[1:-1]):
+        return False
+    return bool(readers) and all(_wants_cl(r.get("config", {}), r["class_name"]) or r["class_name"] in
+                                 _ELEMENTWISE_THROUGH | {"Multiply", "Add"} for r in readers)
 
 
 def _has_weights(op: str) -> bool:
@@ -366,7 +439,10 @@ def _keras_weights(model):
     def weights(path: tuple):
         obj = model
         for name in path:
-            obj = obj.get_layer(name)
+            try:
+                obj = obj.get_layer(name)
+            except ValueError:  # an operation such as `x + y` is no layer of the loaded model: no weights
+                return []
         return [np.asarray(w) for w in obj.get_weights()]
     return weights
 
@@ -425,7 +501,9 @@ def import_file(source: str, weights: Optional[str] = None, name: Optional[str] 
 
 
 def _rebuild(printed: Graph, graph: Graph, weights: dict, strict: bool = True):
-    """The printed network built with the PyTorch target, given the model's weights (matched by node order)."""
+    """The printed network built with the PyTorch target, given the model's weights. Weighted nodes are
+    matched by path (they are always named): the printer may order a block's nodes before a branch Keras
+    listed first."""
     import torch
 
     from ..torch.builder import build_graph
@@ -438,9 +516,9 @@ def _rebuild(printed: Graph, graph: Graph, weights: dict, strict: bool = True):
         return model
     ours = model.state_dict()
     state = dict(ours)
-    for imported, node in zip(graph.nodes, printed.nodes):
+    for imported in graph.nodes:
         for key, value in weights.get(imported.id, {}).items():
-            full = weight_key(node.path, key)
+            full = weight_key(imported.path, key)
             if full not in ours:
                 raise ImportError_(f"weight {key} of {imported.op} has no place in the printed network ({full})")
             state[full] = torch.as_tensor(np.array(value)).to(ours[full].dtype).reshape(ours[full].shape)
