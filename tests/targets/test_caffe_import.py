@@ -1,0 +1,291 @@
+"""`nnlang import net.prototxt --weights net.caffemodel`: the imported network, built with PyTorch, computes
+what OpenCV's Caffe runtime computes on the original files (random perturbed weights: biases, BN statistics
+and scale factors moved off their initial values), max |d| / max(1, |y|) <= 1e-4. Hostile files give one
+clear error and write nothing; nothing in a file is run."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+cv2 = pytest.importorskip("cv2")
+
+from nnlang.targets.caffe.load import convert, import_file, refuse_code  # noqa: E402
+from nnlang.targets.caffe.reading import read_prototxt  # noqa: E402
+from nnlang.targets.importing import ImportError_  # noqa: E402
+
+from _caffe_oracle import random_blobs, run_caffe, write_caffemodel  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+CORPUS = SHARED / "corpus" / "caffe"
+TOLERANCE = 1e-4
+
+
+def structure(prototxt) -> object:
+    """The importer's converter for a prototxt, structure only (its bottoms' shapes per Caffe layer)."""
+    net = read_prototxt(str(prototxt))
+    refuse_code(net)
+    conv, _text, _printed = convert(net, None, "Net", "test")
+    return conv
+
+
+def random_caffemodel(prototxt, path, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    conv = structure(prototxt)
+    by_name = {layer.name: layer for layer in read_prototxt(str(prototxt)).layers}
+    blobs = {}
+    for name, bottoms in conv.layer_inputs.items():
+        arrays = random_blobs(by_name[name], bottoms, rng)
+        if arrays:
+            blobs[name] = arrays
+    write_caffemodel(path, blobs)
+
+
+def relative(want: np.ndarray, got: np.ndarray) -> float:
+    return float(np.abs(want.astype(np.float64) - got).max()) / max(1.0, float(np.abs(want).max()))
+
+
+def check_against_opencv(prototxt, tmp_path, seed: int = 0, batch: int = 1) -> float:
+    model_path = tmp_path / "net.caffemodel"
+    random_caffemodel(prototxt, model_path, seed)
+    result = import_file(str(prototxt), weights=str(model_path), verify=False)
+    import torch
+
+    rng = np.random.default_rng(seed + 1)
+    graph = result.graph
+    feeds = {}
+    for name, tid in graph.inputs:
+        feeds[name] = rng.standard_normal((batch,) + tuple(graph.tensor(tid).type.shape[1:])).astype(np.float32)
+    want = run_caffe(prototxt, model_path, feeds)
+    with torch.no_grad():
+        got = result.model(*[torch.from_numpy(a) for a in feeds.values()])
+    got = list(got) if isinstance(got, (list, tuple)) else [got]
+    assert len(got) == len(want)
+    diff = 0.0
+    for w, g in zip(want.values(), got):
+        assert w.size == g.numel(), (w.shape, tuple(g.shape))
+        diff = max(diff, relative(w.reshape(tuple(g.shape)), g.numpy()))
+    return diff
+
+
+def small_copy(src: Path, tmp_path: Path, size=None, edits=()) -> Path:
+    """A copy of a corpus prototxt with batch 1, the input's spatial size `size`, and textual edits."""
+    text = src.read_text()
+    if size is not None:
+        cut = re.search(r'type:\s*"(Convolution|InnerProduct)"', text).start()
+        head, rest = text[:cut], text[cut:]
+        dims = iter(range(10_000))
+
+        def new_dim(m):
+            k = next(dims) % 4
+            value = {0: "1", 2: str(size), 3: str(size)}.get(k, m.group(2))
+            return m.group(1) + value
+        head = re.sub(r"(\bdim:\s*)(\d+)", new_dim, head)
+        text = head + rest
+    for old, new in edits:
+        text = text.replace(old, new)
+    out = tmp_path / src.name
+    out.write_text(text)
+    return out
+
+
+def _corpus():
+    if not CORPUS.is_dir():
+        pytest.skip(f"the Caffe corpus is not here ({CORPUS} absent: /work/shared is not mounted)")
+
+
+# file, input size (None: as written), textual edits (smaller fully connected layers keep the test fast)
+_FC_SMALL = (("num_output: 4096", "num_output: 256"),)
+NETS = {
+    "lenet": ("caffe_examples_mnist_lenet.prototxt", None, ()),
+    "cifar10_quick": ("caffe_examples_cifar10_cifar10_quick.prototxt", None, ()),
+    "caffenet": ("caffe_bvlc_reference_caffenet_deploy.prototxt", None, _FC_SMALL),
+    "alexnet": ("caffe_bvlc_alexnet_deploy.prototxt", None, _FC_SMALL),
+    "googlenet": ("caffe_bvlc_googlenet_deploy.prototxt", None, ()),
+    "squeezenet_1.0": ("squeezenet_v1.0_deploy.prototxt", 99, ()),
+    "squeezenet_1.1": ("squeezenet_v1.1_deploy.prototxt", 99, ()),
+    "resnet50": ("resnet_ResNet-50_deploy.prototxt", None, ()),
+    "densenet121": ("densenet_DenseNet_121_deploy.prototxt", None, ()),
+    "mobilenet_v1": ("mobilenet_v1_deploy.prototxt", None, ()),
+    "mobilenet_v2": ("mobilenet_v2_deploy.prototxt", None, ()),
+}
+
+
+@pytest.mark.parametrize("key", sorted(NETS))
+def test_imported_net_equals_opencv(key, tmp_path, capsys):
+    _corpus()
+    name, size, edits = NETS[key]
+    prototxt = small_copy(CORPUS / name, tmp_path, size, edits)
+    diff = check_against_opencv(prototxt, tmp_path)
+    with capsys.disabled():
+        print(f"\n[caffe vs OpenCV] {key}: max relative difference {diff:.2e}")
+    assert diff <= TOLERANCE
+
+
+ZOO = """
+name: "zoo"
+input: "data"
+input_shape { dim: 1 dim: 4 dim: 13 dim: 15 }
+layer { name: "conv_a" type: "Convolution" bottom: "data" top: "a"
+  convolution_param { num_output: 8 kernel_h: 3 kernel_w: 2 pad_h: 1 pad_w: 0 stride_h: 2 stride_w: 1 } }
+layer { name: "prelu_a" type: "PReLU" bottom: "a" top: "a" }
+layer { name: "conv_g" type: "Convolution" bottom: "a" top: "g"
+  convolution_param { num_output: 8 kernel_size: 3 pad: 2 dilation: 2 group: 4 } }
+layer { name: "bn_g" type: "BatchNorm" bottom: "g" top: "g" }
+layer { name: "elu_g" type: "ELU" bottom: "g" top: "g" elu_param { alpha: 0.5 } }
+layer { name: "split" type: "Split" bottom: "g" top: "g1" top: "g2" }
+layer { name: "abs" type: "AbsVal" bottom: "g1" top: "abs" }
+layer { name: "bnll" type: "BNLL" bottom: "g2" top: "bnll" }
+layer { name: "diff" type: "Eltwise" bottom: "abs" bottom: "bnll" top: "diff"
+  eltwise_param { operation: SUM coeff: 1 coeff: -1 } }
+layer { name: "prod" type: "Eltwise" bottom: "diff" bottom: "g" top: "prod" eltwise_param { operation: PROD } }
+layer { name: "max" type: "Eltwise" bottom: "prod" bottom: "a" top: "max" eltwise_param { operation: MAX } }
+layer { name: "scale" type: "Scale" bottom: "max" top: "sc" scale_param { bias_term: true } }
+layer { name: "leaky" type: "ReLU" bottom: "sc" top: "sc" relu_param { negative_slope: 0.1 } }
+layer { name: "pool_ave" type: "Pooling" bottom: "sc" top: "pa"
+  pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 } }
+layer { name: "pool_max" type: "Pooling" bottom: "sc" top: "pm" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "deconv" type: "Deconvolution" bottom: "pm" top: "up"
+  convolution_param { num_output: 6 kernel_size: 4 stride: 2 pad: 1 group: 2 } }
+layer { name: "crop" type: "Crop" bottom: "up" bottom: "pa" top: "crop" crop_param { axis: 2 offset: 1 } }
+layer { name: "tanh" type: "TanH" bottom: "crop" top: "crop" }
+layer { name: "cat" type: "Concat" bottom: "crop" bottom: "pa" top: "cat" }
+layer { name: "slice" type: "Slice" bottom: "cat" top: "s1" top: "s2" slice_param { axis: 1 slice_point: 5 } }
+layer { name: "lrn" type: "LRN" bottom: "s2" top: "lrn" lrn_param { local_size: 3 alpha: 0.3 beta: 0.6 } }
+layer { name: "sig" type: "Sigmoid" bottom: "s1" top: "s1" }
+layer { name: "drop" type: "Dropout" bottom: "lrn" top: "lrn" dropout_param { dropout_ratio: 0.5 } }
+layer { name: "cat2" type: "Concat" bottom: "s1" bottom: "lrn" top: "cat2" }
+layer { name: "reshape" type: "Reshape" bottom: "cat2" top: "r" reshape_param { shape { dim: 0 dim: 14 dim: -1 } } }
+layer { name: "ip_axis2" type: "InnerProduct" bottom: "r" top: "ip2" inner_product_param { num_output: 5 axis: 2 } }
+layer { name: "flat" type: "Flatten" bottom: "ip2" top: "flat" }
+layer { name: "fc" type: "InnerProduct" bottom: "flat" top: "fc" inner_product_param { num_output: 7 } }
+layer { name: "bn_fc" type: "BatchNorm" bottom: "fc" top: "fc" }
+layer { name: "scale_fc" type: "Scale" bottom: "fc" top: "fc" scale_param { bias_term: true } }
+layer { name: "prob" type: "Softmax" bottom: "fc" top: "prob" }
+"""
+
+LENET_V1 = """
+name: "LeNetV1"
+input: "data"
+input_dim: 1 input_dim: 1 input_dim: 28 input_dim: 28
+layers { name: "conv1" type: CONVOLUTION bottom: "data" top: "conv1" blobs_lr: 1 blobs_lr: 2
+  convolution_param { num_output: 20 kernel_size: 5 stride: 1 } }
+layers { name: "pool1" type: POOLING bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layers { name: "ip1" type: INNER_PRODUCT bottom: "pool1" top: "ip1" inner_product_param { num_output: 50 } }
+layers { name: "relu1" type: RELU bottom: "ip1" top: "ip1" }
+layers { name: "ip2" type: INNER_PRODUCT bottom: "ip1" top: "ip2" inner_product_param { num_output: 10 } }
+layers { name: "prob" type: SOFTMAX bottom: "ip2" top: "prob" }
+"""
+
+
+@pytest.mark.parametrize("text", [ZOO, LENET_V1], ids=["layer_zoo", "legacy_v1"])
+def test_layer_set_equals_opencv(text, tmp_path):
+    prototxt = tmp_path / "net.prototxt"
+    prototxt.write_text(text)
+    assert check_against_opencv(prototxt, tmp_path, batch=2) <= TOLERANCE
+
+
+def test_in_place_layers_and_bn_scale_fusion_read_as_values(tmp_path):
+    prototxt = tmp_path / "net.prototxt"
+    prototxt.write_text(ZOO)
+    text = import_file(str(prototxt)).text
+    assert "bn_fc: BatchNorm1d" in text and "scale_fc" not in text  # BatchNorm + its Scale: one layer
+    assert "bn_g: BatchNorm2d(affine=false)" in text  # a BatchNorm alone has no scale and shift
+    assert "LeakyReLU(negative_slope=0.1)" in text
+    assert "y3 = y2 -> ReLU" in text and "(y3, y2) -> Sub" in text  # AbsVal: |x| = r + (r - x), r = ReLU(x)
+
+
+def test_train_val_keeps_the_test_phase_and_notes_what_is_left_out():
+    _corpus()
+    result = import_file(str(CORPUS / "caffe_examples_mnist_lenet_train_test.prototxt"))
+    assert "input data: [N, 1, 28, 28]" in result.text
+    assert "left out of the deploy network" in result.text and "Accuracy" in result.text
+    assert "Loss" not in result.text.split("\nnetwork ", 1)[1]
+
+
+# ---- hostile files ------------------------------------------------------------------------------
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "nnlang", *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+def test_python_layer_is_refused_and_never_run(tmp_path):
+    marker = tmp_path / "pwned"
+    prototxt = tmp_path / "net.prototxt"
+    prototxt.write_text(f"""
+input: "data" input_shape {{ dim: 1 dim: 1 dim: 4 dim: 4 }}
+layer {{ name: "evil" type: "Python" bottom: "data" top: "y"
+  python_param {{ module: "os" layer: "system" param_str: "open({str(marker)!r}, 'w').write('ran')" }} }}
+""")
+    with pytest.raises(ImportError_, match=r"layer 'evil' \(Python\).*refused"):
+        import_file(str(prototxt))
+    r = _cli("import", prototxt, "-o", tmp_path / "out.nns", cwd=tmp_path)
+    assert r.returncode in (1, 2) and "evil" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not marker.exists() and not (tmp_path / "out.nns").exists()
+
+
+def _lenet(tmp_path) -> tuple:
+    _corpus()
+    prototxt = CORPUS / "caffe_examples_mnist_lenet.prototxt"
+    model = tmp_path / "lenet.caffemodel"
+    random_caffemodel(prototxt, model)
+    return prototxt, model
+
+
+def test_truncated_caffemodel(tmp_path):
+    prototxt, model = _lenet(tmp_path)
+    bad = tmp_path / "truncated.caffemodel"
+    bad.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    r = _cli("import", prototxt, "--weights", bad, "-o", tmp_path / "out.nns", cwd=tmp_path)
+    assert r.returncode in (1, 2) and "not a readable caffemodel" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out.nns").exists() and not (tmp_path / "out.safetensors").exists()
+
+
+def test_blob_size_disagreeing_with_its_shape(tmp_path):
+    prototxt, _ = _lenet(tmp_path)
+    bad = tmp_path / "bad.caffemodel"
+    write_caffemodel(bad, {"conv1": [np.zeros((20, 1, 5, 5), np.float32), np.zeros(20, np.float32)]})
+    from nnlang.targets.caffe.schema import caffe_pb2
+
+    net = caffe_pb2().NetParameter.FromString(bad.read_bytes())
+    del net.layer[0].blobs[0].data[10:]
+    bad.write_bytes(net.SerializeToString())
+    with pytest.raises(ImportError_, match=r"layer 'conv1' blob 0: the blob holds 10 values but its shape"):
+        import_file(str(prototxt), weights=str(bad))
+
+
+def test_huge_dims_are_refused_before_allocation(tmp_path):
+    prototxt = tmp_path / "net.prototxt"
+    prototxt.write_text('input: "data" input_shape { dim: 1 dim: 3 dim: 1099511627776 dim: 4 }\n'
+                        'layer { name: "r" type: "ReLU" bottom: "data" top: "y" }\n')
+    with pytest.raises(ImportError_, match="outside 1..1048576"):
+        import_file(str(prototxt))
+    _, model = _lenet(tmp_path)
+    from nnlang.targets.caffe.schema import caffe_pb2
+
+    net = caffe_pb2().NetParameter.FromString(model.read_bytes())
+    del net.layer[0].blobs[0].shape.dim[:]
+    net.layer[0].blobs[0].shape.dim.extend([1 << 40, 1 << 40])
+    huge = tmp_path / "huge.caffemodel"
+    huge.write_bytes(net.SerializeToString())
+    r = _cli("import", CORPUS / "caffe_examples_mnist_lenet.prototxt", "--weights", huge, "-o", tmp_path / "o.nns",
+             cwd=tmp_path)
+    assert r.returncode in (1, 2) and "is not a weight's" in r.stderr, r.stderr
+    assert not (tmp_path / "o.nns").exists()
+
+
+def test_cli_writes_nns_and_safetensors_that_check_clean(tmp_path):
+    prototxt, model = _lenet(tmp_path)
+    r = _cli("import", prototxt, "--weights", model, "-o", tmp_path / "out.nns", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.nns").is_file() and (tmp_path / "out.safetensors").is_file()
+    r = _cli("check", tmp_path / "out.nns", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
