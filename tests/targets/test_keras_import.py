@@ -129,3 +129,46 @@ def test_truncated_files_are_refused(tmp_path):
     k.write_bytes(b"PK\x03\x04" + b"\0" * 20)
     with pytest.raises(ImportError_, match="not a readable .keras archive"):
         import_file(str(k))
+
+
+def _perturbed(model, rng):
+    """Every 1-D weight (biases, BatchNorm and LayerNorm vectors) moved off its initial value, nested models too."""
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            _perturbed(layer, rng)
+            continue
+        ws = layer.get_weights()
+        if ws:
+            layer.set_weights([(w + rng.uniform(0.05, 0.2, w.shape) if w.ndim == 1 else w).astype("float32")
+                               for w in ws])
+    return model
+
+
+def test_nested_sequential_and_functional_models_become_blocks(tmp_path):
+    """A nested Sequential prints as a block; two instances of one Functional sub-model builder (layers with
+    Keras's default names, different widths) print as one parameterised block definition; equal to Keras."""
+    keras = pytest.importorskip("keras")
+    np = pytest.importorskip("numpy")
+    layers = keras.layers
+
+    def residual(name, channels):
+        x = keras.Input((8, 8, channels))
+        y = layers.Conv2D(channels, 3, padding="same")(x)
+        y = layers.ReLU()(layers.BatchNormalization()(y))
+        return keras.Model(x, layers.Add()([x, layers.Conv2D(channels, 1)(y)]), name=name)
+
+    stem = keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(8, 3, padding="same"),
+                             layers.BatchNormalization(), layers.ReLU()], name="stem")
+    x = keras.Input((8, 8, 3), name="image")
+    h = residual("res2", 16)(layers.Conv2D(16, 1, name="widen")(residual("res1", 8)(stem(x))))
+    out = layers.Dense(5, name="head")(layers.GlobalAveragePooling2D(name="pool")(h))
+    model = _perturbed(keras.Model(x, out, name="nested"), np.random.default_rng(0))
+    path = tmp_path / "nested.keras"
+    model.save(path)
+    result = import_file(str(path))
+    text = result.text
+    assert "block Stem {" in text and "block Res(channels: int) {" in text and "block Res_2" not in text, text
+    assert "stem: Stem -> res1: Res(8) -> widen: Conv2d(16, 1) -> res2: Res(16)" in text, text
+    assert "input image: [N, 3, 8, 8]" in text and "Permute" not in text, text  # channels_last taken NCHW
+    assert result.max_abs_diff <= 1e-4
+    assert not [d for d in analyze(text).diagnostics if d.is_error]

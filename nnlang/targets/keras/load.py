@@ -105,6 +105,9 @@ def _batch_shape(cfg: dict) -> Optional[tuple]:
 
 
 def _wants_cl(cfg: dict, cls: str) -> bool:
+    if cls in MODELS:  # a nested model: what its first layer wants
+        first = [e for e in model_layers(cfg) if e.get("class_name") != "InputLayer"][:1]
+        return bool(first) and _wants_cl(first[0].get("config") or {}, first[0]["class_name"])
     if "data_format" in cfg:
         return cfg["data_format"] != "channels_first"
     return cls in ("BatchNormalization", "Rescaling", "Normalization", "LayerScale")
@@ -224,8 +227,7 @@ class _Converter:
             path = f"{scope}.{sub}" if scope else sub
             s = self.b.scope(path, "block", _type_name(name[:1].upper() + name[1:]))
             s.type_name = _type_name(sub)
-            inner = [e.get("name") or e["config"].get("name") for e in model_layers(cfg)
-                     if e.get("class_name") != "InputLayer"]
+            inner = [e for e in model_layers(cfg) if e.get("class_name") != "InputLayer"]
             self.short.update({(path, k): v for k, v in _short_names(inner).items()})
             return self.model(entry, args, prefix + (name,), path)
         if cls in PASS_THROUGH:
@@ -346,24 +348,40 @@ class _Converter:
         return s, cand
 
 
-def _short_names(names: list) -> dict:
-    """Names inside a nested model without the words they all share at the start and end: ConvNeXt's
-    `convnext_tiny_downsampling_conv_1` in `..._block_1` is `conv`, so the three downsampling models are one
-    block definition. {} where the shortened names would not be distinct identifiers."""
-    names = [n for n in names if isinstance(n, str)]
-    if len(names) < 2:
+def _snake(cls: str) -> str:
+    """Keras's default layer name stem for a class (keras.src.utils.naming.to_snake_case): Conv2D -> conv2d."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _short_names(entries: list) -> dict:
+    """Names inside a nested model without what differs between its instances: the words all its names
+    share at the start and end (ConvNeXt's `convnext_tiny_downsampling_conv_1` in `..._block_1` is `conv`,
+    so the three downsampling models are one block definition), and Keras's counter on a default name
+    (`conv2d_7` is `conv2d`; a repeat in one instance becomes conv2d_2 when placed). {} where the names
+    would not be identifiers or, shortened by shared words, not distinct."""
+    names = [e.get("name") or (e.get("config") or {}).get("name") for e in entries]
+    if not all(isinstance(n, str) for n in names):
         return {}
-    words = [n.split("_") for n in names]
+    short = {}
+    for n, e in zip(names, entries):
+        m = re.match(r"^(.*)_\d+$", n)
+        if m and m.group(1) == _snake(e.get("class_name", "")):
+            short[n] = m.group(1)
+    rest = [n for n in names if n not in short]
+    if len(rest) < 2:
+        return short
+    words = [n.split("_") for n in rest]
     head = 0
     while all(len(w) > head + 1 and w[head] == words[0][head] for w in words):
         head += 1
     tail = 0
     while all(len(w) > head + tail + 1 and w[-1 - tail] == words[0][-1 - tail] for w in words):
         tail += 1
-    short = {n: "_".join(w[head:len(w) - tail]) for n, w in zip(names, words)}
-    if (head == 0 and tail == 0) or len(set(short.values())) != len(short) \
-            or not all(re.match(r"^[A-Za-z]", v) for v in short.values()):
-        return {}
+    stripped = {n: "_".join(w[head:len(w) - tail]) for n, w in zip(rest, words)}
+    if (head or tail) and len(set(stripped.values())) == len(stripped) \
+            and all(re.match(r"^[A-Za-z]", v) for v in stripped.values()):
+        short.update(stripped)
     return short
 
 
