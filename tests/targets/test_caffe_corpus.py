@@ -1,0 +1,124 @@
+"""The Caffe corpus (../shared/corpus/caffe and ../shared/corpus/fabrik/caffe, read in place): every deploy net,
+and the deploy part of every train_val net, imports and checks clean, and its parameter count equals the
+count of the learned blobs its prototxt declares (Caffe's layout: conv, deconv, inner product, Scale, PReLU;
+BatchNorm statistics not counted). Files no registry layer can express give one precise error, listed here.
+A tally table is printed (pytest -s) and recorded in benchmarks/caffe_import.md by benchmarks/caffe_import.py.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from nnlang.analyze import analyze
+from nnlang.targets.caffe.load import convert, refuse_code
+from nnlang.targets.caffe.reading import read_prototxt
+from nnlang.targets.importing import ImportError_
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _caffe_oracle import blob_shapes  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+FOLDERS = (SHARED / "corpus" / "caffe", SHARED / "corpus" / "fabrik" / "caffe")
+
+_NO_SHAPE = "the prototxt does not give the shape of its data"
+_SHARED = "shared weights have no .nns form"
+_PYTHON = "(Python): a Python layer runs code"
+_WITHIN = "(LRN): WITHIN_CHANNEL normalisation has no registry layer"
+# file -> None (imports, checks clean, counts agree) or a fragment of its one error
+FAILING = {
+    "caffe/caffe_examples_cifar10_cifar10_full.prototxt": "layer 'norm1' " + _WITHIN,
+    "caffe/caffe_examples_cifar10_cifar10_full_train_test.prototxt": "layer 'norm1' " + _WITHIN,
+    "fabrik/caffe/cifar10_full.prototxt": "layer 'norm1' " + _WITHIN,
+    "caffe/caffe_examples_hdf5_classification_nonlinear_auto_test.prototxt": "layer 'data' (HDF5Data): " + _NO_SHAPE,
+    "caffe/caffe_examples_hdf5_classification_nonlinear_auto_train.prototxt": "layer 'data' (HDF5Data): " + _NO_SHAPE,
+    "caffe/caffe_examples_hdf5_classification_nonlinear_train_val.prototxt": "layer 'data' (HDF5Data): " + _NO_SHAPE,
+    "caffe/caffe_examples_hdf5_classification_train_val.prototxt": "layer 'data' (HDF5Data): " + _NO_SHAPE,
+    "fabrik/caffe/CoCo_Caption.prototxt": "layer 'data' (HDF5Data): " + _NO_SHAPE,
+    "fabrik/caffe/HED.prototxt": "layer 'data' (ImageData): " + _NO_SHAPE,
+    "fabrik/caffe/mlpVQA.prototxt": "layer 'imageDataInput' (Data): " + _NO_SHAPE,
+    "caffe/caffe_examples_pycaffe_linreg.prototxt": "layer 'loss' " + _PYTHON,
+    "fabrik/caffe/fcn.prototxt": "layer 'data' " + _PYTHON,
+    "fabrik/caffe/fcn2.prototxt": "layer 'color' " + _PYTHON,
+    "fabrik/caffe/vanilla.prototxt": "layer 'loss' " + _PYTHON,
+    "caffe/caffe_examples_siamese_mnist_siamese_train_test.prototxt": "layer 'conv1_p' (Convolution): " + _SHARED,
+    "fabrik/caffe/siamese_mnist.prototxt": "layer 'conv1_p' (Convolution): " + _SHARED,
+}
+
+
+def corpus_files() -> list:
+    return sorted(f"{folder.parent.name}/{folder.name}/{p.name}" if folder.parent.name == "fabrik"
+                  else f"{folder.name}/{p.name}" for folder in FOLDERS if folder.is_dir()
+                  for p in folder.glob("*.prototxt"))
+
+
+def prototxt_params(net, layer_inputs: dict) -> int:
+    """Learned values the prototxt declares for the layers of the deploy net (BatchNorm's statistics and
+    scale factor are not learned)."""
+    by_name = {layer.name: layer for layer in net.layers}
+    total = 0
+    for name, bottoms in layer_inputs.items():
+        layer = by_name[name]
+        if layer.type != "BatchNorm":
+            total += sum(math.prod(s) for s in blob_shapes(layer, bottoms))
+    return total
+
+
+def tally_row(rel: str) -> dict:
+    """{file, layers, params, result, error}: one corpus file imported structure-only and analysed."""
+    path = SHARED / "corpus" / rel
+    row = {"file": rel, "layers": None, "params": None, "result": "", "error": None}
+    try:
+        net = read_prototxt(str(path))
+        row["layers"] = len(net.layers)
+        refuse_code(net)
+        conv, text, _ = convert(net, None, "Net", f"Imported from {path.name}")
+    except ImportError_ as e:
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        row["error"] = lines[1] if len(lines) > 1 else lines[0]
+        row["result"] = "error: " + row["error"]
+        return row
+    analysis = analyze(text)
+    errors = analysis.errors
+    graph = analysis.graph
+    ours = graph.total_params if graph is not None else None
+    declared = prototxt_params(net, conv.layer_inputs)
+    row["params"] = ours
+    row["declared"] = declared
+    if errors:
+        row["result"] = f"check: {errors[0].code} {errors[0].message}"
+    elif ours != declared:
+        row["result"] = f"params {ours:,} != {declared:,} declared"
+    else:
+        row["result"] = "imported, checks clean, params agree"
+    return row
+
+
+def table(rows: list) -> str:
+    out = ["| file | layers | params | result |", "|---|---:|---:|---|"]
+    for r in rows:
+        params = f"{r['params']:,}" if r["params"] is not None else "-"
+        out.append(f"| {r['file']} | {r['layers'] if r['layers'] is not None else '-'} | {params} | {r['result']} |")
+    return "\n".join(out)
+
+
+@pytest.fixture(scope="module")
+def tally():
+    if not any(f.is_dir() for f in FOLDERS):
+        pytest.skip(f"the Caffe corpus is not here ({FOLDERS[0]} absent: /work/shared is not mounted)")
+    return {rel: tally_row(rel) for rel in corpus_files()}
+
+
+def test_corpus_tally(tally, capsys):
+    with capsys.disabled():
+        print("\n" + table(list(tally.values())))
+    failing = {rel for rel, row in tally.items() if row["error"]}
+    assert failing == set(FAILING)
+    for rel, want in FAILING.items():
+        assert want in tally[rel]["error"], (rel, tally[rel]["error"])
+    for rel, row in tally.items():
+        if not row["error"]:
+            assert row["result"] == "imported, checks clean, params agree", (rel, row["result"])
