@@ -73,8 +73,7 @@ NOT_EXPRESSIBLE.update({
     ("PositionalEmbedding", 1): "PositionalEmbedding over more than [N, T, D]: not mapped to Keras yet",
 })
 # Layers not mapped yet (work left, not a Keras limit): every configuration is refused ("has no Keras mapping").
-NOT_MAPPED_YET = ['BCELoss', 'BCEWithLogitsLoss', 'CrossEntropyLoss', 'HuberLoss', 'KLDivLoss', 'L1Loss', 'MSELoss',
-                  'NLLLoss', 'SmoothL1Loss', 'Upsample']
+NOT_MAPPED_YET: list = []
 
 
 def graph_of(case):
