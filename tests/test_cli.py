@@ -141,12 +141,12 @@ def test_check_takes_directories_sorted_and_says_when_one_has_no_nns_file(tmp_pa
 def test_targets_offered_are_the_targets_that_exist():
     from nnlang.targets import TARGETS
 
-    assert TARGETS == ("torch", "onnx", "keras")
+    assert TARGETS == ("torch", "onnx", "caffe", "keras")
     help_text = nnlang("compile", "--help").stdout
-    assert "{torch,onnx,keras}" in help_text and "caffe" not in help_text
-    assert "{torch,onnx,keras}" in nnlang("check", "--help").stdout
-    r = nnlang("compile", DATA / "lenet.nns", "--to", "caffe")
-    assert r.returncode == 2 and "invalid choice: 'caffe'" in r.stderr
+    assert "{torch,onnx,caffe,keras}" in help_text and "mxnet" not in help_text
+    assert "{torch,onnx,caffe,keras}" in nnlang("check", "--help").stdout
+    r = nnlang("compile", DATA / "lenet.nns", "--to", "mxnet")
+    assert r.returncode == 2 and "invalid choice: 'mxnet'" in r.stderr
 
 
 def test_graph_expand_takes_one_value_so_the_path_is_never_swallowed(tmp_path):

@@ -353,7 +353,7 @@ async def test_targets_request_lists_the_target_descriptors(client):
     from nnlang.targets import REGISTRY
 
     answer = _plain(await client.protocol.send_request_async("nnlang/targets", {}))
-    assert [x["name"] for x in answer["targets"]] == list(REGISTRY) == ["torch", "onnx", "keras"]
+    assert [x["name"] for x in answer["targets"]] == list(REGISTRY) == ["torch", "onnx", "caffe", "keras"]
     onnx = answer["targets"][1]
     assert onnx["description"].startswith("ONNX") and ".onnx" in onnx["writes"] and onnx["extra"] == "onnx"
     assert [o["flag"] for o in onnx["options"]] == ["--opset", "--dynamic-batch", "--external-data", "--no-weights"]

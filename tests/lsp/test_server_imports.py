@@ -85,7 +85,7 @@ async def test_the_server_never_imports_a_framework():
 
     await within(again(), "the torch capability checks", 120)
     listed = await within(client.protocol.send_request_async("nnlang/targets", {}), "nnlang/targets")
-    assert [target.name for target in listed.targets] == ["torch", "onnx", "keras"]  # read without importing them
+    assert [target.name for target in listed.targets] == ["torch", "onnx", "caffe", "keras"]  # read without importing them
 
     answer = await within(client.protocol.send_request_async("nnlang/debug/modules", {"top": HEAVY}),
                           "nnlang/debug/modules")

@@ -54,7 +54,7 @@ def test_settings_take_nested_or_flat_keys_and_ignore_bad_values():
     assert (s.analysis_delay_ms, s.target, s.target_opset) == (20.0, "onnx", 13)
     s.update({"inlayHints.shapes": False, "analysisDelayMs": -5, "targetOpset": True})
     assert (s.inlay_shapes, s.analysis_delay_ms, s.target_opset) == (False, 20.0, 13)
-    s.update({"target": "caffe"})  # no such target (yet): the setting keeps the target it had
+    s.update({"target": "mxnet"})  # no such target: the setting keeps the target it had
     assert s.target == "onnx"
     s.update({"target": ""})
     assert s.target == ""

@@ -26,7 +26,7 @@ def test_a_layer_onnx_cannot_express_at_the_opset_is_a_located_warning():
 def test_a_network_with_errors_gets_no_capability_warnings_and_unknown_targets_are_refused():
     assert target_warnings(analyze(BILINEAR.replace("Bilinear(4)", "Bilinear(4, nope=1)"), "t.nns"), "onnx", 11) == []
     with pytest.raises(ValueError):
-        target_warnings(analyze(BILINEAR, "t.nns"), "caffe")
+        target_warnings(analyze(BILINEAR, "t.nns"), "mxnet")
 
 
 def test_plain_data_for_a_worker_process_reads_unsaved_buffers(tmp_path):

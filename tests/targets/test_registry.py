@@ -112,14 +112,15 @@ def test_target_descriptors_are_read_without_a_framework():
     code = ("import sys, nnlang.targets as t, nnlang.targets.capability, nnlang.api; "
             "print(t.TARGETS, [t.get(n).extra for n in t.TARGETS], t.for_source('m.onnx').name, "
             "t.for_source('m.py:Net').name, t.for_source('m.py'), "
-            "sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'numpy', 'keras')))")
+            "sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'numpy', 'keras', 'google', 'cv2')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "('torch', 'onnx', 'keras') ['torch', 'onnx', 'keras'] onnx torch None []"
+    assert out.strip() == ("('torch', 'onnx', 'caffe', 'keras') ['torch', 'onnx', 'caffe', 'keras'] onnx torch None "
+                           "[]")
 
 
 def test_help_lists_only_the_targets_that_exist():
     from nnlang.cli import _parser
 
     text = _parser()._subparsers._group_actions[0].choices["compile"].format_help()
-    assert "{torch,onnx,keras}" in text and "caffe" not in text.lower()
+    assert "{torch,onnx,caffe,keras}" in text and "mxnet" not in text.lower()
     assert "--opset N" in text and "(--to onnx)" in text and "--layout LAYOUT" in text and "(--to keras)" in text

@@ -1,0 +1,88 @@
+"""`nnlang compile --to caffe`: OUTDIR/<network>.prototxt (the deploy net) and OUTDIR/<network>.caffemodel.
+
+Order: the network is planned (plan.py: every layer BVLC Caffe cannot express is reported together, with its
+.nns location, before weights are made or a file written); the weights are made exactly as the PyTorch target
+makes them (built module, seeded initialisation or a weights file); both files are written to temporary names
+in OUTDIR and renamed only when both are complete.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from ...analyze import Analysis
+from .plan import plan_net
+
+__all__ = ["CompileError", "compile_to_dir"]
+
+
+class CompileError(Exception):
+    """The network cannot be written as Caffe; `problems` lists (node, reason) for every node concerned."""
+
+    def __init__(self, message: str, problems=()):
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+def problems_message(problems: list, document: str | None) -> str:
+    from ..onnx.emit import site_text  # framework-free helper despite its home
+
+    lines = [f"{site_text(n.site, document)}: {n.path} ({n.op}): {why}" for n, why in problems]
+    return f"{len(problems)} layer(s) cannot be written as BVLC Caffe:\n  " + "\n  ".join(lines)
+
+
+def make_state(graph, seed: int = 0, weights: str | None = None) -> dict:
+    """The PyTorch target's state_dict as numpy arrays: built, seeded, optionally loaded strictly."""
+    from ..torch.builder import BuildError, build_graph
+    from ..torch.weights import initialize, load_state_dict, load_state_dict_file
+
+    try:
+        module = build_graph(graph)
+    except BuildError as e:
+        raise CompileError(f"the weights are made by the PyTorch target, which cannot build this network: {e}") \
+            from None
+    initialize(module, seed=seed)
+    if weights is not None:
+        load_state_dict(module, load_state_dict_file(weights), strict=True, source=f"the weights in {weights}")
+    return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+
+
+def _write_atomically(files: dict) -> None:
+    """{final path: bytes}: all written to temporary names first, then renamed; none left on failure."""
+    temps = {}
+    try:
+        for target, data in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent))
+            temps[target] = tmp
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o644)
+        for target, tmp in temps.items():
+            os.replace(tmp, target)
+    finally:
+        for tmp in temps.values():
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def compile_to_dir(analysis: Analysis, outdir: str, seed: int = 0, weights: str | None = None) -> list:
+    """Write OUTDIR/<network>.prototxt and .caffemodel; returns their paths. Raises CompileError (every layer
+    Caffe cannot express, with its location) or the torch target's WeightsError; nothing is written then."""
+    from .writer import deploy_net, prototxt_text, weights_net
+
+    graph = analysis.graph
+    if analysis.errors or graph is None:
+        raise CompileError(f"{analysis.path or '<input>'} has errors or no network; run `nnlang check` first")
+    plan = plan_net(graph)
+    if plan.problems:
+        raise CompileError(problems_message(plan.problems, analysis.path), plan.problems)
+    state = make_state(graph, seed, weights)
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    prototxt, caffemodel = out / f"{graph.name}.prototxt", out / f"{graph.name}.caffemodel"
+    source = "".join(c if c.isprintable() else "?" for c in (analysis.path or "<input>"))  # one comment line
+    text = f"# {graph.name}: BVLC Caffe deploy net written by nnlang from {source}\n" + prototxt_text(deploy_net(plan))
+    _write_atomically({prototxt: text.encode("utf-8"), caffemodel: weights_net(plan, state).SerializeToString()})
+    return [str(prototxt), str(caffemodel)]

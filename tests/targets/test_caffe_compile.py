@@ -1,0 +1,240 @@
+"""The Caffe target against a real Caffe runtime: OpenCV 4.x's DNN module reads the written prototxt and
+caffemodel (cv2.dnn.readNetFromCaffe) and its outputs must equal the PyTorch target's within
+1e-4 x max(1, |y|), with perturbed weights (biases and BatchNorm statistics off their initial values).
+Every written file parses back with BVLC's schema and uses only BVLC layer types; networks Caffe cannot
+express are refused before anything is written, naming each layer and its place."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+cv2 = pytest.importorskip("cv2", reason="opencv-python-headless (the Caffe oracle) is a test dependency")
+
+import _keras_harness as kh  # noqa: E402  (perturbed_reference, run_torch, max_rel_diff: framework-neutral)
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from google.protobuf import text_format  # noqa: E402
+
+from nnlang.analyze import analyze  # noqa: E402
+from nnlang.targets.caffe.compile import CompileError, compile_to_dir  # noqa: E402
+from nnlang.targets.caffe.layers import caffe_pooled  # noqa: E402
+from nnlang.targets.caffe.plan import plan_net  # noqa: E402
+from nnlang.targets.caffe.schema import caffe_pb2  # noqa: E402
+from nnlang.targets.caffe.writer import deploy_net, prototxt_text, weights_net  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.nns"))
+# The examples Caffe cannot express, with the first layer named (all are listed by the refusal).
+REFUSED = {
+    "bert_encoder": ("MultiheadAttention", "layers.0.self_attn"),
+    "convnext_tiny": ("LayerNorm2d", "features.0.1"),
+    "lstm_classifier": ("Embedding", "embedding"),
+    "vit_b_16": ("Permute", "2"),
+}
+# Every layer type BVLC Caffe registers (src/caffe/layers/*.cpp, REGISTER_LAYER_CLASS), at commit 9b89154.
+BVLC_TYPES = {
+    "AbsVal", "Accuracy", "ArgMax", "BNLL", "BatchNorm", "BatchReindex", "Bias", "Clip", "Concat",
+    "ContrastiveLoss", "Convolution", "Crop", "Data", "Deconvolution", "Dropout", "DummyData", "ELU", "Eltwise",
+    "Embed", "EuclideanLoss", "Exp", "Filter", "Flatten", "HDF5Data", "HDF5Output", "HingeLoss", "Im2col",
+    "ImageData", "InfogainLoss", "InnerProduct", "Input", "LRN", "LSTM", "Log", "MVN", "MemoryData",
+    "MultinomialLogisticLoss", "PReLU", "Parameter", "Pooling", "Power", "Python", "RNN", "ReLU", "Reduction",
+    "Reshape", "SPP", "Scale", "Sigmoid", "SigmoidCrossEntropyLoss", "Silence", "Slice", "Softmax",
+    "SoftmaxWithLoss", "Split", "Swish", "TanH", "Threshold", "Tile", "WindowData",
+}
+
+
+def run_opencv(plan, prototxt: Path, caffemodel: Path, tensors: list) -> list:
+    """OpenCV's outputs for the plan's outputs (forward takes layer names: the layer making each blob)."""
+    net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
+    for (name, _), t in zip(plan.inputs, tensors):
+        net.setInput(t.numpy(), name)
+    maker = {top: layer.name for layer in plan.layers for top in layer.top}
+    outs = net.forward([maker[blob] for _, blob in plan.outputs])
+    return [np.asarray(o) for o in outs]
+
+
+def inputs_for(graph, seed: int = 3) -> list:
+    gen = torch.Generator().manual_seed(seed)
+    shapes = [[d if isinstance(d, int) else 1 for d in graph.tensor(tid).type.shape] for _, tid in graph.inputs]
+    return [torch.rand(s, generator=gen) * 2 - 1 for s in shapes]
+
+
+def write(plan, state: dict, directory: Path) -> tuple:
+    directory.mkdir(parents=True, exist_ok=True)
+    prototxt, caffemodel = directory / "net.prototxt", directory / "net.caffemodel"
+    prototxt.write_text(prototxt_text(deploy_net(plan)))
+    caffemodel.write_bytes(weights_net(plan, state).SerializeToString())
+    return prototxt, caffemodel
+
+
+def assert_strict_bvlc(prototxt: Path, caffemodel: Path) -> None:
+    """Both files parse with BVLC's schema (text_format.Parse refuses unknown fields) and use BVLC types."""
+    pb = caffe_pb2()
+    net = text_format.Parse(prototxt.read_text(), pb.NetParameter())
+    assert {layer.type for layer in net.layer} <= BVLC_TYPES
+    weights = pb.NetParameter.FromString(caffemodel.read_bytes())
+    assert [x.name for x in weights.layer] == [x.name for x in net.layer]
+    for layer in weights.layer:
+        for blob in layer.blobs:
+            assert len(blob.data) == int(np.prod(list(blob.shape.dim)))
+
+
+@pytest.fixture(scope="module", params=EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def example(request, tmp_path_factory):
+    path = request.param
+    a = analyze(path.read_text(encoding="utf-8"), path=str(path.relative_to(ROOT)))
+    assert a.errors == []
+    plan = plan_net(a.graph)
+    if path.stem in REFUSED:
+        return path, a, plan, None, None, None
+    module, state = kh.perturbed_reference(a.graph)
+    files = write(plan, state, tmp_path_factory.mktemp(path.stem))
+    return path, a, plan, module, state, files
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_every_cnn_example_is_strict_bvlc_and_equals_pytorch_in_opencv(example):
+    path, a, plan, module, state, files = example
+    if path.stem in REFUSED:  # refused before anything is written: tested below
+        op, where = REFUSED[path.stem]
+        assert plan.problems and plan.problems[0][0].op == op and plan.problems[0][0].path == where
+        return
+    assert plan.problems == []
+    assert_strict_bvlc(*files)
+    text = files[0].read_text()
+    assert "round_mode" not in text and "ceil_mode" not in text  # OpenCV fails on the first, BVLC lacks the second
+    # Names follow the .nns paths: every IR layer with weights is a Caffe layer of that name (BatchNorm: its Scale).
+    assert {n.path for n in a.graph.nodes if n.weights} <= {layer.name for layer in plan.layers}
+    xs = inputs_for(a.graph)
+    got = run_opencv(plan, *files, xs)
+    assert kh.max_rel_diff(kh.run_torch(module, xs), got) <= 1e-4
+
+
+def test_the_refused_examples_name_every_layer_and_write_nothing(tmp_path):
+    for stem, (op, where) in REFUSED.items():
+        path = ROOT / "examples" / f"{stem}.nns"
+        a = analyze(path.read_text(encoding="utf-8"), path=f"examples/{stem}.nns")
+        out = tmp_path / stem
+        with pytest.raises(CompileError) as e:
+            compile_to_dir(a, str(out))
+        assert f"{where} ({op})" in str(e.value) and ".nns:" in str(e.value)
+        assert len(e.value.problems) == len(plan_net(a.graph).problems) >= 1
+        assert not out.exists()
+
+
+LAYERS = """
+network CaffeLayers {
+    input x: [N, 4, 16, 14]
+    a = x -> c1: Conv2d(8, 3, padding=1) -> bn: BatchNorm2d -> ReLU6
+    b = a -> dw: DepthwiseConv2d(3, padding=2, dilation=2, multiplier=2) -> Hardswish -> LeakyReLU(negative_slope=0.1)
+    c = b -> p1: MaxPool2d(3, stride=2, padding=1) -> ELU(alpha=0.7) -> Hardsigmoid
+    d = b -> p2: AvgPool2d(2, stride=2, ceil_mode=true) -> SiLU
+    e = (c, d) -> Sub
+    f = (c, d) -> Maximum -> Softplus(beta=2)
+    g = (e, f) -> Concat -> Mish -> SELU -> Softsign
+    (h, i) = g -> Split([5, 27], axis=1)
+    j = i -> Slice(axis=1, start=3, end=20) -> PReLU(num_parameters=17)
+    k = j -> Hardtanh(min_val=-0.25, max_val=0.5) -> sc: Scale
+        -> lrn: LocalResponseNorm(3, alpha=0.01, beta=0.75, k=1.0)
+    s = k -> GlobalAvgPool(keepdims=true) -> Sigmoid
+    m = (s, k) -> Mul -> up: ConvTranspose2d(6, 3, stride=2, padding=1) -> Tanh
+    n = (m, m, m) -> Average -> AdaptiveMaxPool2d(1) -> Flatten -> fc: Linear(7)
+    o = h -> GlobalMaxPool -> Reshape([5, 1]) -> Flatten -> fc2: Linear(7) -> LogSoftmax(dim=1)
+    output n
+    output o
+}
+"""
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_decompositions_and_floor_pooling_equal_pytorch_in_opencv(tmp_path):
+    a = analyze(LAYERS, path="layers.nns")
+    assert a.errors == [], a.errors
+    plan = plan_net(a.graph)
+    assert plan.problems == []
+    types = {layer.type for layer in plan.layers}
+    assert {"Slice", "Silence", "Power", "Eltwise", "BNLL", "AbsVal", "Scale", "Bias"} - {"Bias"} <= types
+    # p1 pools 16 x 14 to floor 8 x 7 where Caffe's ceil gives 9 x 8: two Slices cut to the IR's size
+    assert (caffe_pooled(16, 3, 2, 1), caffe_pooled(14, 3, 2, 1)) == (9, 8)
+    assert [x.name for x in plan.layers if x.type == "Slice" and x.name.startswith("p1/")] == ["p1/floor2", "p1/floor3"]
+    module, state = kh.perturbed_reference(a.graph)
+    files = write(plan, state, tmp_path)
+    assert_strict_bvlc(*files)
+    xs = inputs_for(a.graph)
+    ref = kh.run_torch(module, xs)
+    assert kh.max_rel_diff(ref, run_opencv(plan, *files, xs)) <= 1e-4
+
+
+def test_threshold_is_caffe_threshold_gating_the_input():
+    """OpenCV has no Threshold layer (BVLC has): the decomposition is checked by its plan."""
+    a = analyze("network T {\n    input x: [N, 3]\n    y = x -> t: Threshold(0.1, -0.5)\n    output y\n}\n", "t.nns")
+    plan = plan_net(a.graph)
+    assert [(x.name, x.type, x.bottom) for x in plan.layers[1:]] == [
+        ("t/step", "Threshold", ["x"]), ("t/minus_value", "Power", ["x"]),
+        ("t/gated", "Eltwise", ["t/minus_value", "t/step"]), ("t", "Power", ["t/gated"])]
+    assert plan.layers[1].params == {"threshold_param": {"threshold": 0.1}}
+    assert plan.layers[4].params == {"power_param": {"shift": -0.5}}
+
+
+FLOOR = """
+network Floor {
+    input x: [N, 3, 10, 9]
+    y = x -> Conv2d(4, 1) -> p: MaxPool2d(2) -> q: AvgPool2d(3, stride=2, padding=1) -> Flatten -> Linear(3)
+    output y
+}
+"""
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_floor_rounding_is_ceil_pooling_then_a_slice_that_drops_the_extra_column(tmp_path):
+    a = analyze(FLOOR, path="floor.nns")
+    plan = plan_net(a.graph)
+    slices = [x for x in plan.layers if x.type == "Slice"]
+    # p: 9 -> 4 with window 2 (Caffe: 5); q (padding 1): 5 x 4 -> 3 x 2 (Caffe: 3 x 3, its window starting at 4
+    # reads the padding and one real column, so it is kept by its rule)
+    assert [(x.name, x.params["slice_param"]) for x in slices] == [("p/floor3", {"axis": 3, "slice_point": [4]}),
+                                                                   ("q/floor3", {"axis": 3, "slice_point": [2]})]
+    assert slices[0].top[0] == "p"  # the node's result keeps its name
+    module, state = kh.perturbed_reference(a.graph)
+    files = write(plan, state, tmp_path)
+    xs = inputs_for(a.graph)
+    assert kh.max_rel_diff(kh.run_torch(module, xs), run_opencv(plan, *files, xs)) <= 1e-4
+
+
+def test_cli_compiles_to_caffe_and_a_failed_compile_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "nnlang", "compile", str(ROOT / "examples" / "lenet5.nns"), "--to",
+                        "caffe", "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["LeNet5.caffemodel", "LeNet5.prototxt"]
+    assert_strict_bvlc(out / "LeNet5.prototxt", out / "LeNet5.caffemodel")
+    bad = tmp_path / "bad"
+    r = subprocess.run([sys.executable, "-m", "nnlang", "compile", str(ROOT / "examples" / "vit_b_16.nns"), "--to",
+                        "caffe", "-o", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 1 and "Permute" in r.stderr and "examples/vit_b_16.nns:" in r.stderr
+    assert not bad.exists() or not any(bad.iterdir())
+
+
+def test_a_hostile_document_path_stays_inside_the_prototxt_comment(tmp_path):
+    text = (ROOT / "examples" / "lenet5.nns").read_text(encoding="utf-8")
+    a = analyze(text, path='evil\nlayer { name: "x" type: "Python" }\r.nns')
+    prototxt, _ = map(Path, compile_to_dir(a, str(tmp_path)))
+    net = text_format.Parse(prototxt.read_text(), caffe_pb2().NetParameter())
+    assert "Python" not in {x.type for x in net.layer} and prototxt.read_text().count("\n#") == 0
+
+
+def test_the_capability_check_is_framework_free_and_names_the_layers():
+    code = ("import sys; from nnlang.analyze import analyze; from nnlang.targets import get; "
+            "a = analyze(open('examples/convnext_tiny.nns').read(), 'c.nns'); "
+            "p = get('caffe').unsupported(a.graph); "
+            "print(len(p), sorted({n.op for n, _ in p})); "
+            "print(sorted(m for m in ('torch', 'google', 'numpy', 'cv2') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    count, modules = r.stdout.splitlines()
+    assert modules == "[]"
+    assert "'GELU'" in count and "'LayerNorm2d'" in count and "'Permute'" in count
