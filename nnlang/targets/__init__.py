@@ -45,9 +45,10 @@ class Target:
     reads: tuple = ()  # suffixes of the files an import reads ("" entry: none)
     options: tuple = ()  # Option, ...: compile options only this target takes
     extra: str = ""  # the pyproject extra that brings the framework (nnlang.deps's missing-dependency line)
-    # fn(analysis, outdir, seed=, weights=, **options) -> [paths]; raises the target's CompileError
-    compile: str = "compile:compile_to_dir"
-    compile_error: str = "compile:CompileError"
+    # fn(analysis, outdir, seed=, weights=, **options) -> [paths]; raises the target's CompileError.
+    # None: an import-only target (listed by for_source / IMPORTERS, never by TARGETS / compile --to)
+    compile: Optional[str] = "compile:compile_to_dir"
+    compile_error: Optional[str] = "compile:CompileError"
     # fn(options: dict) -> dict: validate the given options (ValueError: a usage error), return compile's kwargs
     prepare: Optional[str] = None
     # fn(graph, options: dict) -> [(node, reason)]: what this target cannot express; None: everything
@@ -96,9 +97,13 @@ def _discover() -> dict:
     return {t.name: t for t in sorted(found, key=lambda t: (t.rank, t.name))}
 
 
-REGISTRY: dict[str, Target] = _discover()
-# The targets that exist: `compile --to`, `check --target` and the capability checks offer these and no others.
+ALL: dict[str, Target] = _discover()  # every target folder, import-only ones (compile None) included
+# The targets that compile: `compile --to`, `check --target`, the capability checks and the language server's
+# list offer these and no others.
+REGISTRY: dict[str, Target] = {name: t for name, t in ALL.items() if t.compile}
 TARGETS = tuple(REGISTRY)
+# The targets that import (import-only ones too): `nnlang import`'s source kinds.
+IMPORTERS: dict[str, Target] = {name: t for name, t in ALL.items() if t.importer}
 
 
 def get(name: str) -> Target:
@@ -112,8 +117,8 @@ def for_source(source: str) -> Optional[Target]:
     """The target whose importer reads `source`, by its suffix (a .py only as `FILE.py:ClassName`)."""
     head, sep, _ = source.rpartition(":")
     path = head if sep and head.endswith(".py") else ("" if source.endswith(".py") else source)
-    for target in REGISTRY.values():
-        if target.importer and any(path.endswith(s) for s in target.reads):
+    for target in IMPORTERS.values():
+        if any(path.endswith(s) for s in target.reads):
             return target
     return None
 
