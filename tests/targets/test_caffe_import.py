@@ -289,3 +289,13 @@ def test_cli_writes_nns_and_safetensors_that_check_clean(tmp_path):
     assert (tmp_path / "out.nns").is_file() and (tmp_path / "out.safetensors").is_file()
     r = _cli("check", tmp_path / "out.nns", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_train_val_with_weights_is_verified_beside_opencv(tmp_path):
+    """The deploy part of a train_val net runs in OpenCV as the deploy prototxt the import derives."""
+    _corpus()
+    prototxt = CORPUS / "caffe_examples_mnist_lenet_train_test.prototxt"
+    model = tmp_path / "lenet.caffemodel"
+    random_caffemodel(prototxt, model)
+    result = import_file(str(prototxt), weights=str(model))
+    assert result.max_abs_diff is not None and result.max_abs_diff <= TOLERANCE

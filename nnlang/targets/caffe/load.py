@@ -171,7 +171,12 @@ class _Converter:
         for layer in layers:
             if found[layer.name] and layer.type in _WEIGHTED:
                 weighted[found[layer.name][0]] = weighted.get(found[layer.name][0], 0) + 1
-        return {n: s for n, s in found.items() if s and weighted.get(s[0], 0) >= 2}
+        blocks = {n: s for n, s in found.items() if s and weighted.get(s[0], 0) >= 2}
+        names = {s[0] for s in blocks.values()}
+        for layer in layers:  # `conv1` beside `conv1/bn`: the layer the block is named after joins it
+            if layer.name in names and layer.name not in blocks:
+                blocks[layer.name] = (layer.name, "")
+        return blocks
 
     def add_input(self, blob: str, shape: tuple) -> None:
         taken = {n for n, _ in self.b.graph.inputs}
@@ -310,7 +315,7 @@ class _Converter:
             return scope, ""
         used = self.used_names.setdefault(scope.path, set())
         cand, k = local, 2
-        while cand in used:
+        while cand in used or (scope is self.b.root and _ident(cand, "b") in self.b.scopes):
             cand, k = f"{local}_{k}", k + 1
         used.add(cand)
         return scope, cand
