@@ -29,11 +29,18 @@ def scale(b):
     want = DTYPES.get(b.out_types[0].dtype, "float32")
     if str(t.dtype) != want:  # an integer input: torch promotes it with the float weight
         t = b.ops.cast(t, want)
+    k = _stored_axis(perm, axis)
+    back = None
+    if k != rank - 1 and any(d is None for d in t.shape[1:]):
+        # the full equation needs every size: with unknown ones, scale the last axis ("...c") between Permutes
+        order = tuple(j for j in range(rank) if j != k) + (k,)
+        t = b.em.permute(t, order, b.name("axis_last"))
+        back, k = tuple(int(j) for j in np.argsort(order)), rank - 1
     letters = string.ascii_lowercase[:rank]
-    c = letters[_stored_axis(perm, axis)]
+    c = letters[k]
     shape = tuple(t.shape[1:])
-    if any(d is None for d in shape):
-        raise NotExpressible("Scale of a tensor with unknown sizes besides the batch (EinsumDense needs them)")
+    if k == rank - 1:
+        letters, shape = "..." + c, shape[-1:]
     layer = b.layer(b.L.EinsumDense, equation=f"{letters},{c}->{letters}", output_shape=shape,
                     bias_axes=c if a["bias"] else None)
     y = layer(t)
@@ -41,6 +48,8 @@ def scale(b):
     def fix(values):  # Keras's bias keeps 1s after its axis so that it broadcasts: [C] -> [C, 1, 1]
         return [v.reshape(tuple(w.shape)) for v, w in zip(values, layer.weights)]
     b.weighted(layer, ["kernel", "bias"] if a["bias"] else ["kernel"], fix)
+    if back is not None:
+        y = b.em.permute(y, back, b.name("axis_back"))
     return Val(y, perm)
 
 

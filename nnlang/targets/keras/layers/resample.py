@@ -81,8 +81,8 @@ def upsample(b):
     letters = string.ascii_lowercase[:n + 2]
     t = x
     for d in range(n):
-        size = b.known(sizes[d], "the resized size")
-        out = b.known(outs[d], "the resized size")
+        size = b.known(b.t.shape[2 + d], "the input size of an interpolated axis")
+        out = b.known(b.out_types[0].shape[2 + d], "the output size of an interpolated axis")
         k = 1 + d if b.channels_last else 2 + d
         result = letters[:k] + "z" + letters[k + 1:]
         shape = list(t.shape[1:])
