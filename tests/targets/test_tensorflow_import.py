@@ -353,3 +353,100 @@ def test_import_only_target_is_a_source_kind_not_a_compile_target(tmp_path):
     done = api.import_(g.save(tmp_path / "small.pb"), str(out))
     assert sorted(Path(p).name for p in done["written"]) == ["small.nns", "small.safetensors"]
     assert "w: Linear(3, bias=false)" in out.read_text()  # named by its weight (no scope: the weight itself)
+
+
+def test_huge_variable_is_refused_before_building(tmp_path):
+    """A training graph's variable declared [2^24, 2^24]: no values to read, but building it would take 2^48
+    floats. Refused by the parameter bound before PyTorch allocates anything."""
+    g = _G()
+    g.placeholder("x", (-1, 1 << 24))
+    g.node("fc/kernel", "VariableV2", shape=(1 << 24, 1 << 24))
+    g.node("fc/MatMul", "MatMul", ["x", "fc/kernel"])
+    src = g.save(tmp_path / "big.pb")
+    with pytest.raises(ImportError_, match="parameters, more than"):
+        import_file(src)
+
+
+def test_malformed_node_is_a_clear_error(tmp_path):
+    g = _G()
+    g.placeholder("x", (-1, 6, 6, 3))
+    g.node("conv/Conv2D", "Conv2D", ["x"], strides=[1, 1, 1, 1], padding="SAME")  # its filter input is missing
+    with pytest.raises(ImportError_, match=r"node 'conv/Conv2D' \(Conv2D\): a malformed node"):
+        import_file(g.save(tmp_path / "bad.pb"))
+
+
+def _flatten_by_shape(g: _G, name: str, x: str) -> str:
+    """Keras's Flatten as TensorFlow writes it: Reshape(x, Pack(-1, Prod(Shape(x)[1:])))."""
+    g.node(f"{name}/Shape", "Shape", [x])
+    g.node(f"{name}/strided_slice", "StridedSlice",
+           [f"{name}/Shape", g.const(f"{name}/b", np.array([1], np.int32)),
+            g.const(f"{name}/e", np.array([0], np.int32)), g.const(f"{name}/s", np.array([1], np.int32))],
+           begin_mask=0, end_mask=1, shrink_axis_mask=0)
+    g.node(f"{name}/Prod", "Prod", [f"{name}/strided_slice", g.const(f"{name}/axis", np.array([0], np.int32))])
+    g.node(f"{name}/stack", "Pack", [g.const(f"{name}/minus1", np.array(-1, np.int32)), f"{name}/Prod"], axis=0)
+    return g.node(f"{name}/Reshape", "Reshape", [x, f"{name}/stack"])
+
+
+def test_frozen_lrn_avgpool_moments_batchnorm_leaky_flatten_graph_equals_numpy(tmp_path):
+    """Conv2D VALID + Elu + LRN + AvgPool SAME; tf.layers' moments batch norm (inference: moving statistics),
+    max(0.2 x, x), Tanh / Sigmoid, Concat (v1), constant - x, Keras's Flatten (Shape / StridedSlice / Prod / Pack)
+    + MatMul; a second output: Mean keep_dims + Squeeze."""
+    rng = np.random.default_rng(4)
+    wk, bk = rng.standard_normal((3, 3, 4, 6)) * 0.4, rng.standard_normal(6) * 0.5
+    gamma, beta = rng.uniform(0.5, 1.5, 6), rng.standard_normal(6) * 0.5
+    mmean, mvar = rng.standard_normal(6) * 0.3, rng.uniform(0.5, 2.0, 6)
+    c = rng.standard_normal(12)
+    wd, bd = rng.standard_normal((4 * 4 * 12, 5)) * 0.1, rng.standard_normal(5) * 0.5
+    g = _G()
+    g.placeholder("x", (-1, 6, 6, 4))
+    g.node("conv/Conv2D", "Conv2D", ["x", g.const("conv/kernel", wk)], strides=[1, 1, 1, 1], padding="VALID")
+    g.node("conv/BiasAdd", "BiasAdd", ["conv/Conv2D", g.const("conv/bias", bk)])
+    g.node("elu", "Elu", ["conv/BiasAdd"])
+    g.node("norm", "LRN", ["elu"], depth_radius=2, bias=2.0, alpha=0.01, beta=0.75)
+    g.node("avg", "AvgPool", ["norm"], ksize=[1, 3, 3, 1], strides=[1, 1, 1, 1], padding="SAME")
+    for leaf, v in (("gamma", gamma), ("beta", beta), ("moving_mean", mmean), ("moving_variance", mvar)):
+        g.const(f"bn/{leaf}", v)
+    g.node("bn/moments/mean", "Mean", ["avg", g.const("bn/moments/axes", np.array([0, 1, 2], np.int32))],
+           keep_dims=True)
+    g.node("bn/moments/Squeeze", "Squeeze", ["bn/moments/mean"], squeeze_dims=[0, 1, 2])
+    g.node("bn/batchnorm/add", "Add", ["bn/moving_variance", g.const("bn/batchnorm/add/y", np.float32(0.001))])
+    g.node("bn/batchnorm/Rsqrt", "Rsqrt", ["bn/batchnorm/add"])
+    g.node("bn/batchnorm/mul", "Mul", ["bn/batchnorm/Rsqrt", "bn/gamma"])
+    g.node("bn/batchnorm/mul_1", "Mul", ["avg", "bn/batchnorm/mul"])
+    g.node("bn/batchnorm/mul_2", "Mul", ["bn/moments/Squeeze", "bn/batchnorm/mul"])
+    g.node("bn/batchnorm/sub", "Sub", ["bn/beta", "bn/batchnorm/mul_2"])
+    g.node("bn/batchnorm/add_1", "Add", ["bn/batchnorm/mul_1", "bn/batchnorm/sub"])
+    g.node("leaky/mul", "Mul", [g.const("leaky/alpha", np.float32(0.2)), "bn/batchnorm/add_1"])
+    g.node("leaky/Maximum", "Maximum", ["leaky/mul", "bn/batchnorm/add_1"])
+    g.node("tanh", "Tanh", ["leaky/Maximum"])
+    g.node("sig", "Sigmoid", ["avg"])
+    g.node("cat", "Concat", [g.const("cat/concat_dim", np.array(3, np.int32)), "tanh", "sig"])
+    g.node("flip", "Sub", [g.const("flip/c", c), "cat"])
+    flat = _flatten_by_shape(g, "flatten", "flip")
+    g.node("dense/MatMul", "MatMul", [flat, g.const("dense/kernel", wd)])
+    g.node("dense/BiasAdd", "BiasAdd", ["dense/MatMul", g.const("dense/bias", bd)])
+    g.node("gap/Mean", "Mean", ["flip", g.const("gap/axes", np.array([1, 2], np.int32))], keep_dims=True)
+    g.node("gap/Squeeze", "Squeeze", ["gap/Mean"], squeeze_dims=[1, 2])
+    result = import_file(g.save(tmp_path / "frozen3.pb"))
+    assert not [d for d in analyze(result.text).diagnostics if d.is_error], result.text
+    assert "bn: BatchNorm2d" in result.text and "LeakyReLU(negative_slope=0.2)" in result.text, result.text
+    x = rng.standard_normal((2, 6, 6, 4))
+    h = _conv(x, wk, 1, "VALID") + bk
+    h = np.where(h > 0, h, np.expm1(np.minimum(h, 0)))
+    sq = np.pad(h ** 2, ((0, 0), (0, 0), (0, 0), (2, 2)))
+    h = h / (2.0 + 0.01 * sum(sq[..., k:k + 6] for k in range(5))) ** 0.75
+    border = ((0, 0), (1, 1), (1, 1), (0, 0))
+    padded, ones = np.pad(h, border), np.pad(np.ones((1, 4, 4, 1)), border)  # TF averages real elements only
+    sums = sum(padded[:, i:i + 4, j:j + 4] for i in range(3) for j in range(3))
+    avg = sums / sum(ones[:, i:i + 4, j:j + 4] for i in range(3) for j in range(3))
+    bn = (avg - mmean) / np.sqrt(mvar + 0.001) * gamma + beta
+    cat = np.concatenate([np.tanh(np.maximum(0.2 * bn, bn)), 1 / (1 + np.exp(-avg))], axis=-1)
+    flip = c - cat
+    want = {(2, 5): flip.reshape(2, -1) @ wd + bd, (2, 12): flip.mean(axis=(1, 2))}
+    import torch
+
+    with torch.no_grad():
+        got = result.model(torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)).astype(np.float32)))
+    assert len(got) == 2
+    for y in got:
+        assert _rel(y.numpy().astype(np.float64), want[tuple(y.shape)]) <= 1e-4

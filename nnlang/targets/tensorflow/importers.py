@@ -323,6 +323,18 @@ def _binary(op, layer: str):
     return [op.layer(layer, {}, [a, b], a.shape)]
 
 
+@tf_op("BiasAdd", "BiasAddV1")
+def bias_add(op):
+    """A BiasAdd no Conv / MatMul could take in (those fold theirs): a constant bias is a Scale by 1."""
+    if op.const(1) is None:
+        raise Unsupported("a BiasAdd of a learned bias that follows no convolution or MatMul to fold it into "
+                          "(.nns has no bias-only layer)")
+    x = op.x(0)
+    if len(x.shape) > 2 and not _nhwc(op):
+        raise Unsupported("a BiasAdd NCHW of a constant")
+    return arithmetic(op)
+
+
 @tf_op("Add", "AddV2", "Sub", "Mul")
 def arithmetic(op):
     consts = [op.const(i) for i in (0, 1)]
@@ -337,6 +349,8 @@ def arithmetic(op):
     c = np.broadcast_to(c.reshape(-1), (channels,)).astype(np.float32)
     if op.type == "Mul":
         scale, shift = c, np.zeros_like(c)
+    elif op.type.startswith("BiasAdd"):
+        scale, shift = np.ones_like(c), c
     elif op.type == "Sub":
         scale, shift = (np.ones_like(c), -c) if k == 0 else (-np.ones_like(c), c)
     else:

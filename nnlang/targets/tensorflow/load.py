@@ -44,6 +44,9 @@ TRAINING = frozenset(("Assign", "AssignSub", "AssignAdd", "AssignVariableOp", "A
 WEIGHTED = frozenset(("Conv2D", "Conv3D", "DepthwiseConv2dNative", "MatMul", "Conv2DBackpropInput"))
 _WEIGHT_AT = {"Conv2DBackpropInput": 1}
 MAX_PROBLEMS = 8
+MAX_INPUT_ELEMENTS = 1 << 31  # elements of one sample of an input
+MAX_PARAMS = 1 << 30  # learned elements of the whole network (4 GiB of float32), checked before building it
+NEUTRAL = PASS_THROUGH | {"Pad", "Relu", "Relu6", "Elu", "Sigmoid", "Tanh", "LeakyRelu", "Selu"}
 
 
 @dataclass
@@ -325,6 +328,8 @@ class _Converter:
                 return node.name
             if node.op not in PASS_THROUGH and node.op != "ReadVariableOp":
                 return None
+            if not node.input:
+                return None
             name = node.input[0]
         return None
 
@@ -358,9 +363,11 @@ class _Converter:
                 continue
             try:
                 self.convert(node, ins)
-            except (Unsupported, BuildError) as e:
+            except (Unsupported, BuildError, KeyError, IndexError, TypeError, ValueError) as e:
                 failed.add(name)
-                problems.append(f"node {name!r} ({node.op}): {e}")
+                why = str(e) if isinstance(e, (Unsupported, BuildError)) else \
+                    f"a malformed node ({type(e).__name__}: {str(e)[:120]})"
+                problems.append(f"node {name!r} ({node.op}): {why}")
                 if len(problems) >= MAX_PROBLEMS:
                     break
             except ImportError_ as e:
@@ -433,14 +440,35 @@ class _Converter:
                                "a .nns input needs them")
         if attr(node, "dtype", 1) != 1:
             raise ImportError_(f"input {node.name!r}: only float32 inputs are imported")
-        moved = len(shape) in (4, 5) and any(self.nodes[r].op in SPATIAL for r in self.readers.get(node.name, ())
-                                             if r in self.needed)
+        total = 1
+        for d in shape[1:]:
+            total *= d
+        if total > MAX_INPUT_ELEMENTS:
+            raise ImportError_(f"input {node.name!r}: shape {list(shape)} has {total:,} elements per sample, more "
+                               f"than {MAX_INPUT_ELEMENTS:,}")
+        moved = len(shape) in (4, 5) and self.read_spatially(node.name)
         dims = ("N",) + (tuple(shape[1:]) if not moved else (shape[-1],) + tuple(shape[1:-1]))
         names = {n for n, _ in self.b.graph.inputs}
         safe = _ident(node.name)
         while safe in names:
             safe += "_"
         return V(self.b.input(safe, dims, "f32"), shape, moved)
+
+    def read_spatially(self, name: str) -> bool:
+        """Whether an NHWC layer reads this tensor, directly or through layout-neutral ops (Pad, Identity,
+        activations): then the input is taken NCHW, as the PyTorch target would take it."""
+        seen, todo = set(), [name]
+        while todo:
+            for r in self.readers.get(todo.pop(), ()):
+                if r in seen or r not in self.needed:
+                    continue
+                seen.add(r)
+                op = self.nodes[r].op
+                if op in SPATIAL:
+                    return True
+                if op in NEUTRAL and len(seen) < 64:
+                    todo.append(r)
+        return False
 
     def ensure(self, v: V, moved: bool) -> V:
         r = len(v.shape)
@@ -529,6 +557,9 @@ def import_file(source_path: str, name: Optional[str] = None, header: Optional[s
         except ImportError_:
             raise first from None
         text, printed = print_checked(ir, _header(source_path, header, notes))
+    if printed.total_params > MAX_PARAMS:
+        raise ImportError_(f"{Path(source_path).name}: the network has {printed.total_params:,} parameters, more "
+                           f"than the {MAX_PARAMS:,} an import builds")
     model = _rebuild(printed, ir, weights)
     return ImportResult(text, ir, model, None)
 
