@@ -450,3 +450,20 @@ def test_frozen_lrn_avgpool_moments_batchnorm_leaky_flatten_graph_equals_numpy(t
     assert len(got) == 2
     for y in got:
         assert _rel(y.numpy().astype(np.float64), want[tuple(y.shape)]) <= 1e-4
+
+
+def test_loss_labels_and_gradients_are_left_out(tmp_path):
+    """A training graph: the labels placeholder, the loss and its gradients are not the network."""
+    g = _G()
+    g.placeholder("x", (-1, 4))
+    g.placeholder("labels", (-1, 3))
+    g.node("fc/kernel", "VariableV2", shape=(4, 3))
+    g.node("fc/kernel/read", "Identity", ["fc/kernel"])
+    g.node("fc/MatMul", "MatMul", ["x", "fc/kernel/read"])
+    g.node("loss/xent", "SoftmaxCrossEntropyWithLogits", ["fc/MatMul", "labels"])
+    g.node("loss/Mean", "Mean", ["loss/xent", g.const("loss/axes", np.array([0], np.int32))])
+    g.node("gradients/fc/MatMul_grad/MatMul", "MatMul", ["loss/xent:1", "fc/kernel/read"], transpose_b=True)
+    g.node("GradientDescent/update_fc/kernel", "ApplyGradientDescent", ["fc/kernel", "gradients/fc/MatMul_grad/MatMul"])
+    result = import_file(g.save(tmp_path / "train.pb"))
+    assert "input x: [N, 4]" in result.text and "labels" not in result.text.split("network")[1]
+    assert "fc: Linear(3, bias=false)" in result.text and "seeded" in result.text

@@ -53,7 +53,8 @@ def read_graph(path: str):
         kind = "text GraphDef (.pbtxt)" if text else "binary GraphDef (.pb): truncated or another format"
         raise ImportError_(f"{path}: not a readable {kind} ({type(e).__name__}: {str(e)[:200]})") from None
     if not graph.node:
-        raise ImportError_(f"{path}: the GraphDef has no nodes (a truncated or empty file?)")
+        raise ImportError_(f"{path}: the GraphDef has no nodes (a truncated or empty file? A SavedModel's "
+                           "saved_model.pb is not a GraphDef: export a frozen graph)")
     if graph.library.function:
         raise ImportError_(f"{path}: the GraphDef defines functions ({graph.library.function[0].signature.name}, "
                            "...): graphs with function libraries are not imported")

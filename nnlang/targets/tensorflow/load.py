@@ -37,6 +37,7 @@ from .graphdef import attr, read_graph, shape_of, source, tensor_value
 from .importers import PASS_THROUGH, SPATIAL, lookup
 
 BATCH = -(1 << 40)  # the batch size in shape arithmetic: any arithmetic on it leaves an obviously bad size
+PLACEHOLDERS = frozenset(("Placeholder", "PlaceholderV2"))
 VARIABLES = frozenset(("VariableV2", "Variable", "VarHandleOp"))
 TRAINING = frozenset(("Assign", "AssignSub", "AssignAdd", "AssignVariableOp", "AssignAddVariableOp",
                       "AssignSubVariableOp", "NoOp", "SaveV2", "RestoreV2", "Save", "SaveSlices", "Restore",
@@ -70,8 +71,18 @@ class W:
     learned: bool = True
 
 
-def _training(op: str) -> bool:
-    return op in TRAINING or op.startswith(("Apply", "ResourceApply"))
+# losses and what training adds around them (their results are no network output)
+LOSSES = frozenset(("SoftmaxCrossEntropyWithLogits", "SparseSoftmaxCrossEntropyWithLogits", "L2Loss"))
+TRAINING_SCOPES = ("gradients/", "gradients_", "loss/", "losses/", "train/", "optimizer/", "Adam/", "Adam_",
+                   "GradientDescent/", "Momentum/", "RMSProp/", "save/", "metrics/")
+
+
+def _training(node) -> bool:
+    return node.op in TRAINING or node.op.startswith(("Apply", "ResourceApply"))
+
+
+def _loss(node) -> bool:
+    return node.op in LOSSES or node.name.startswith(TRAINING_SCOPES)
 
 
 class Op:
@@ -223,7 +234,7 @@ class _Converter:
 
     # ---- which part of the graph is the network --------------------------------------------------
     def select(self) -> tuple:
-        placeholders = [n for n in self.nodes.values() if n.op in ("Placeholder", "PlaceholderV2")]
+        placeholders = [n for n in self.nodes.values() if n.op in PLACEHOLDERS]
         if not placeholders:
             raise ImportError_("the graph has no Placeholder: no network input to import from")
         live, stack = set(), [p.name for p in placeholders]
@@ -235,15 +246,24 @@ class _Converter:
             stack += [r for r in self.readers.get(name, ()) if r in self.nodes]
         order = self.order(live, lambda n: [source(i)[0] for i in self.inputs_of(self.nodes[n])
                                             if source(i)[0] in live])
+        # updates (Assign*, Apply*) and what only they read (moving-average arithmetic, gradients)
         train: set = set()
         for name in reversed(order):
             readers = [r for r in self.readers.get(name, ()) if r in live]
-            if _training(self.nodes[name].op) or (readers and all(r in train for r in readers)):
+            if _training(self.nodes[name]) or (readers and all(r in train for r in readers)):
                 train.add(name)
-        outputs = [name for name in order if name not in train
+        # losses, gradients, metrics and all computed from them: never an output, though they read the logits
+        stack = [n for n in order if _loss(self.nodes[n])]
+        while stack:
+            name = stack.pop()
+            if name not in train:
+                train.add(name)
+                stack += [r for r in self.readers.get(name, ()) if r in live]
+        outputs = [name for name in order if name not in train and self.nodes[name].op not in PLACEHOLDERS
                    and not any(r in live and r not in train for r in self.readers.get(name, ()))]
         if train:
-            self.notes[f"{len(train)} training node(s) computed from the input (moving-average updates) left out"] = 1
+            self.notes[f"{len(train)} training node(s) computed from the input (updates, losses, gradients) "
+                       "left out"] = 1
         self.find_patterns()
         deps = lambda n: [source(i)[0] for i in self.data_inputs(n)]  # noqa: E731
         needed, stack = set(), list(outputs)
@@ -389,7 +409,7 @@ class _Converter:
 
     def convert(self, node, ins: list) -> None:
         name, op = node.name, node.op
-        if op in ("Placeholder", "PlaceholderV2"):
+        if op in PLACEHOLDERS:
             self.values[(name, 0)] = self.placeholder(node)
         elif op == "Const":
             self.values[(name, 0)] = tensor_value(node.attr["value"].tensor, f"node {name!r} (Const)")
