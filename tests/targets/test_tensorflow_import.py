@@ -467,3 +467,30 @@ def test_loss_labels_and_gradients_are_left_out(tmp_path):
     result = import_file(g.save(tmp_path / "train.pb"))
     assert "input x: [N, 4]" in result.text and "labels" not in result.text.split("network")[1]
     assert "fc: Linear(3, bias=false)" in result.text and "seeded" in result.text
+
+
+def test_frozen_conv3d_pool3d_graph_equals_numpy(tmp_path):
+    """Conv3D SAME (stride 1) + BiasAdd + Relu + MaxPool3D VALID + Mean over D, H, W (NDHWC)."""
+    rng = np.random.default_rng(5)
+    w, b = rng.standard_normal((3, 3, 3, 2, 4)) * 0.3, rng.standard_normal(4) * 0.5
+    g = _G()
+    g.placeholder("vol", (-1, 4, 4, 4, 2))
+    g.node("c3/Conv3D", "Conv3D", ["vol", g.const("c3/kernel", w)], strides=[1, 1, 1, 1, 1], padding="SAME",
+           data_format="NDHWC")
+    g.node("c3/BiasAdd", "BiasAdd", ["c3/Conv3D", g.const("c3/bias", b)])
+    g.node("c3/Relu", "Relu", ["c3/BiasAdd"])
+    g.node("p3", "MaxPool3D", ["c3/Relu"], ksize=[1, 2, 2, 2, 1], strides=[1, 2, 2, 2, 1], padding="VALID",
+           data_format="NDHWC")
+    g.node("gap", "Mean", ["p3", g.const("gap/axes", np.array([1, 2, 3], np.int32))])
+    result = import_file(g.save(tmp_path / "vol.pb"))
+    assert "c3: Conv3d(4, 3, padding=1)" in result.text, result.text
+    x = rng.standard_normal((2, 4, 4, 4, 2))
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1), (1, 1), (0, 0)))
+    h = sum(np.einsum("ndhwc,co->ndhwo", p[:, i:i + 4, j:j + 4, k:k + 4], w[i, j, k])
+            for i in range(3) for j in range(3) for k in range(3))
+    h = np.maximum(h + b, 0).reshape(2, 2, 2, 2, 2, 2, 2, 4).max(axis=(2, 4, 6))
+    import torch
+
+    with torch.no_grad():
+        got = result.model(torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)).astype(np.float32)))
+    assert _rel(got.numpy().astype(np.float64), h.mean(axis=(1, 2, 3))) <= 1e-4
