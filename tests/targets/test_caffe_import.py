@@ -269,6 +269,11 @@ def test_huge_dims_are_refused_before_allocation(tmp_path):
                         'layer { name: "r" type: "ReLU" bottom: "data" top: "y" }\n')
     with pytest.raises(ImportError_, match="outside 1..1048576"):
         import_file(str(prototxt))
+    prototxt.write_text('input: "data" input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+                        'layer { name: "c" type: "Convolution" bottom: "data" top: "c" '
+                        'convolution_param { num_output: 1073741824 kernel_size: 3 } }\n')
+    with pytest.raises(ImportError_, match="parameters: more than .*not built"):
+        import_file(str(prototxt))
     _, model = _lenet(tmp_path)
     from nnlang.targets.caffe.schema import caffe_pb2
 

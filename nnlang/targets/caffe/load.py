@@ -33,7 +33,7 @@ from ...layers import registry
 from ...layers.base import ShapeError, TensorType, weight_key
 from ..importing import ImportError_, ImportResult, Unsupported, check_difference, print_checked
 from .importers import CLayer, lookup
-from .reading import Net, data_shape, read_caffemodel, read_prototxt
+from .reading import MAX_ELEMENTS, Net, check_shape, data_shape, read_caffemodel, read_prototxt
 
 DATA_TYPES = frozenset(("Data", "ImageData", "HDF5Data", "MemoryData", "WindowData", "DummyData",
                         "AnnotatedData", "VideoData"))
@@ -106,6 +106,7 @@ class _Converter:
         self.writer: dict = {}  # blob name -> name of the layer whose top it last was (OpenCV's outputs)
         self.kept: list = []  # LayerParameters of the deploy network (for OpenCV)
         self.data_inputs = False
+        self.input_blobs: dict = {}  # input tensor id -> Caffe blob name
         self.param_owner: dict = {}  # Caffe param name -> the layer that owns it (weight sharing)
         self.layer_inputs: dict = {}  # Caffe layer name -> the shapes of its bottoms (batch "N")
 
@@ -185,6 +186,7 @@ class _Converter:
             name += "_"
         dims = ("N",) + tuple(int(d) for d in shape[1:])
         tid = self.b.input(name, dims)
+        self.input_blobs[tid] = blob
         self.values[blob] = tid
         self.shapes[tid] = dims
         self.absent.discard(blob)
@@ -200,8 +202,7 @@ class _Converter:
                 s = shapes[k] if k < len(shapes) else shapes[0] if len(shapes) == 1 else None
                 if s is None:
                     raise Unsupported(f"no shape for its top {top!r}")
-                from .reading import _check_shape
-                self.add_input(top, _check_shape(tuple(s.dim), f"input {top!r}"))
+                self.add_input(top, check_shape(tuple(s.dim), f"input {top!r}"))
             self.data_inputs = True
             return
         if t in LEFT_OUT or t.endswith("Loss"):
@@ -256,8 +257,7 @@ class _Converter:
             shape = data_shape(layer, self.notes)
         if shape is None:
             raise Unsupported("the prototxt does not give the shape of its data (it comes from the data set)")
-        from .reading import _check_shape
-        self.add_input(layer.top[0], _check_shape((1,) + tuple(shape), f"data layer {layer.name!r}"))
+        self.add_input(layer.top[0], check_shape((1,) + tuple(shape), f"data layer {layer.name!r}"))
         self.absent.update(layer.top[1:])
         if len(layer.top) > 1:
             self.notes.append(f"data layer {layer.name!r}: input {layer.top[0]!r}; {', '.join(layer.top[1:])} "
@@ -391,6 +391,8 @@ def _rebuild(printed: Graph, graph: Graph, weights: dict, strict: bool):
     from ..torch.builder import build_graph
     from ..torch.weights import initialize, load_state_dict
 
+    if printed.total_params > MAX_ELEMENTS:  # bounded before anything is allocated
+        raise ImportError_(f"{printed.total_params:,} parameters: more than {MAX_ELEMENTS:,}, not built")
     model = build_graph(printed)
     if not strict:
         initialize(model, seed=0)  # structure only: the PyTorch target's own initialisation
@@ -422,12 +424,10 @@ def _compare_opencv(model, conv: _Converter, source: str, weights: str) -> Optio
 
     graph = conv.b.graph
     rng = np.random.default_rng(0)
-    feeds = {}
-    blob_of = {tid: blob for blob, tid in conv.values.items()}
+    feeds = {}  # Caffe blob name -> an example input (batch 1), in the network's input order
     for _name, tid in graph.inputs:
         shape = (1,) + tuple(graph.tensor(tid).type.shape[1:])
-        feeds[next(b for b, t in conv.values.items() if t == tid) if tid not in blob_of else blob_of[tid]] = \
-            rng.standard_normal(shape).astype(np.float32)
+        feeds[conv.input_blobs[tid]] = rng.standard_normal(shape).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         prototxt = source
         if conv.data_inputs:  # OpenCV runs a deploy net: write the one we read (Input layers, no losses)

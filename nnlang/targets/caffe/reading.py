@@ -25,6 +25,7 @@ from .schema import caffe_pb2
 MAX_DIM = 1 << 20
 MAX_ELEMENTS = 1 << 31
 MAX_TEXT = 64 << 20  # a prototxt is a few hundred KB; a 64 MB text is not a net description
+MAX_MODEL_BYTES = (2 << 30) - 1  # protobuf's own limit for one message; VGG-16's caffemodel is 553 MB
 
 # Caffe's V1 enum names -> layer type strings (caffe/util/upgrade_proto.cpp, UpgradeV1LayerType).
 V1_TYPES = {
@@ -143,6 +144,8 @@ def _upgrade_v1(v1, pb) -> object:
     layer.include.extend(v1.include)
     layer.exclude.extend(v1.exclude)
     layer.loss_weight.extend(v1.loss_weight)
+    for param_name in v1.param:  # V1 names shared weights by string; the new form has ParamSpec.name
+        layer.param.add(name=param_name)
     for f in pb.V1LayerParameter.DESCRIPTOR.fields:
         if f.name.endswith("_param") and f.message_type is not None and v1.HasField(f.name) \
                 and f.name in pb.LayerParameter.DESCRIPTOR.fields_by_name:
@@ -150,7 +153,7 @@ def _upgrade_v1(v1, pb) -> object:
     return layer
 
 
-def _check_shape(dims, what: str) -> tuple:
+def check_shape(dims, what: str) -> tuple:
     dims = tuple(int(d) for d in dims)
     if any(d < 1 or d > MAX_DIM for d in dims[1:]) or (dims and (dims[0] < 1 or dims[0] > MAX_DIM)):
         raise ImportError_(f"{what}: shape {list(dims)} has a size outside 1..{MAX_DIM}")
@@ -199,7 +202,7 @@ def parse_net(text: str, source: str = "the prototxt") -> Net:
                                    f"got {len(dims)}")
             shapes = [tuple(dims[4 * k:4 * k + 4]) for k in range(len(net.input))]
         for blob, shape in zip(net.input, shapes):
-            out.inputs.append((blob, _check_shape(shape, f"input {blob!r}")))
+            out.inputs.append((blob, check_shape(shape, f"input {blob!r}")))
     return out
 
 
@@ -247,6 +250,8 @@ def read_caffemodel(path: str) -> dict:
     p = Path(path)
     if not p.is_file():
         raise ImportError_(f"{path}: no such file")
+    if p.stat().st_size > MAX_MODEL_BYTES:
+        raise ImportError_(f"{path}: {p.stat().st_size} bytes is more than one protobuf message can hold")
     pb = caffe_pb2()
     net = pb.NetParameter()
     try:
