@@ -187,6 +187,33 @@ def test_analysis_is_deterministic():
     assert first == second
 
 
+def test_a_failing_repeated_layer_is_reported_once_without_expanding_the_rest():
+    from nnlang.ir import lower
+
+    calls = []
+    original = lower.Lowerer.layer
+
+    def counting(self, *args):
+        calls.append(1)
+        return original(self, *args)
+
+    bomb = "network Bomb {\n input x: [N, 4]\n y = x -> [Conv2d(3, k) * 10000] * 10000\n output y\n}\n"
+    lower.Lowerer.layer = counting
+    try:
+        a = analyze(bomb)
+    finally:
+        lower.Lowerer.layer = original
+    assert [(d.code, a.text[d.span.start:d.span.end]) for d in a.diagnostics] == [("E208", "k")]
+    assert len(calls) == 1  # the first item failed: the 10^8 others would repeat it
+
+
+def test_a_loop_of_failing_layers_is_bounded_by_the_work_limit():
+    loop = "network A {\n input x: [N, 4]\n for i in range(100000) { y = x -> Conv2d(3, k) }\n" \
+           "  z = x -> ReLU\n output z\n}\n"
+    a = analyze(loop)
+    assert "E503" in {d.code for d in a.diagnostics}  # failed calls count as work: ~50,000 tried, not 100,000
+
+
 def test_expansion_is_bounded():
     import time
 

@@ -31,6 +31,7 @@ from .graph import Graph, Node, Scope, Site, Tensor
 # millions of layers through loops and repetition). Real networks are far below them.
 MAX_NODES = 25_000  # layers in one network
 MAX_WORK = 400_000  # statements run + steps applied, per network
+LAYER_WORK = 8  # a layer application's share of MAX_WORK (binding + inference), beyond its step
 MAX_OUTPUTS = 4_096  # results of one layer (Split)
 MAX_BLOCK_DEPTH = 48
 MAX_REPEAT = 10_000
@@ -503,6 +504,11 @@ class Lowerer:
         for i in range(count):
             group.next_index += 1
             cur = self.term(frame, step.term, cur, str(i), group, step)
+            if cur and all(self.graph.tensors[t].type is None for t in cur):
+                # Failed: every later item repeats the same term on unknown input and could only repeat
+                # the diagnostics already given, so the expansion stops here (`[Conv2d(3, k) * 10000] * 10000`
+                # with an undefined k is one error, at once).
+                break
         return cur
 
     def new_scope(self, frame, parent: Scope, name: str, kind: str, type_name: str, step, definition=None):
@@ -541,6 +547,9 @@ class Lowerer:
     # ---- layers -----------------------------------------------------------------------------------
     def layer(self, frame: Frame, spec, call: n.LayerCall, ins: list, name: str, scope: Scope):
         g = self.graph
+        # Binding and inferring a layer costs ~40 statements' time: counted so, failed layers included (they
+        # make no node, so the node limit alone would not bound a loop of failing calls).
+        self.spend(frame, call.span, LAYER_WORK)
         lo, hi = spec.inputs
         poisoned_input = any(g.tensors[t].type is None for t in ins)
         if not poisoned_input and (len(ins) < lo or (hi is not None and len(ins) > hi)):
