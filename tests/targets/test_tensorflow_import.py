@@ -215,7 +215,8 @@ def test_frozen_conv_pool_dense_graph_equals_numpy(tmp_path):
     w2, b2 = rng.standard_normal((4 * 4 * 8, 10)) * 0.1, rng.standard_normal(10) * 0.5
     g = _G()
     g.placeholder("images", (-1, 8, 8, 3))
-    g.node("conv/Conv2D", "Conv2D", ["images", g.const("conv/kernel", w1)], strides=[1, 1, 1, 1], padding="SAME",
+    g.node("conv/kernel/read", "Identity", [g.const("conv/kernel", w1)])  # as freeze_graph leaves a variable
+    g.node("conv/Conv2D", "Conv2D", ["images", "conv/kernel/read"], strides=[1, 1, 1, 1], padding="SAME",
            data_format="NHWC")
     g.node("conv/BiasAdd", "BiasAdd", ["conv/Conv2D", g.const("conv/bias", b1)], data_format="NHWC")
     g.node("conv/Relu", "Relu", ["conv/BiasAdd"])
@@ -226,6 +227,7 @@ def test_frozen_conv_pool_dense_graph_equals_numpy(tmp_path):
     g.node("dense/BiasAdd", "BiasAdd", ["dense/MatMul", g.const("dense/bias", b2)])
     result = import_file(g.save(tmp_path / "frozen.pb"))
     assert "seeded" not in result.text and not [d for d in analyze(result.text).diagnostics if d.is_error]
+    assert "conv: Conv2d(8, 3, padding=1)" in result.text and "dense: Linear(10)" in result.text, result.text
     x = rng.standard_normal((2, 8, 8, 3))
     h = _maxpool(np.maximum(_conv(x, w1) + b1, 0), 3, 2, "SAME")
     want = h.reshape(2, -1) @ w2 + b2
@@ -494,3 +496,18 @@ def test_frozen_conv3d_pool3d_graph_equals_numpy(tmp_path):
     with torch.no_grad():
         got = result.model(torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)).astype(np.float32)))
     assert _rel(got.numpy().astype(np.float64), h.mean(axis=(1, 2, 3))) <= 1e-4
+
+
+def test_fixed_batch_placeholder_and_reshape_to_it(tmp_path):
+    """A frozen graph with input [1, 4, 4, 3] and Reshape [1, -1]: the 1 is the batch (the .nns input is [N, ...])."""
+    rng = np.random.default_rng(6)
+    w, wd = rng.standard_normal((1, 1, 3, 2)), rng.standard_normal((32, 3))
+    g = _G()
+    g.placeholder("x", (1, 4, 4, 3))
+    g.node("c/Conv2D", "Conv2D", ["x", g.const("c/kernel", w)], strides=[1, 1, 1, 1], padding="VALID")
+    g.node("r", "Reshape", ["c/Conv2D", g.const("r/shape", np.array([1, -1], np.int32))])
+    g.node("d/MatMul", "MatMul", ["r", g.const("d/kernel", wd)])
+    result = import_file(g.save(tmp_path / "one.pb"))
+    assert "input x: [N, 3, 4, 4]" in result.text, result.text
+    x = rng.standard_normal((2, 4, 4, 3))
+    assert _rel(_run(result, x), _conv(x, w, 1, "VALID").reshape(2, -1) @ wd) <= 1e-4

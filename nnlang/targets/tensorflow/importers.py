@@ -397,7 +397,7 @@ def reshape(op):
     if None in known:
         raise Unsupported(f"a reshape of a tensor of unknown size {x.shape}")
     total = int(np.prod(known)) if known else 1
-    if not target or target[0] not in (-1, op.batch):
+    if not target or target[0] not in op.batch_sizes:
         raise Unsupported(f"a reshape to {target} that does not keep the batch axis first")
     rest = target[1:]
     if any(d < -1 or d == op.batch for d in rest) or rest.count(-1) > 1:

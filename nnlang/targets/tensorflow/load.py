@@ -94,6 +94,7 @@ class Op:
         self.type = type_ or node.op
         self.extra = extra or {}  # attributes a pattern gives (a leaky ReLU's alpha)
         self.batch = BATCH
+        self.batch_sizes = conv.batch_sizes  # what a reshape's first dim may be to mean "the batch"
         self.absorbs: list = []
 
     def attr(self, key: str, default=None):
@@ -122,8 +123,9 @@ class Op:
         v = self.value(i)
         if isinstance(v, W):
             return v
-        if isinstance(v, np.ndarray):
-            return W(source(self.inputs[i])[0], tuple(v.shape), v.astype(np.float32), learned=False)
+        if isinstance(v, np.ndarray):  # a frozen graph's weight: named by its Const, not by an Identity reading it
+            name = self.c.resolve(self.inputs[i]) or source(self.inputs[i])[0]
+            return W(name, tuple(v.shape), v.astype(np.float32), learned=False)
         raise Unsupported(f"input {i} ({self.inputs[i]}) is computed from the network's input, not a weight")
 
     def producer(self, i: int):
@@ -146,7 +148,7 @@ class Op:
             held = self.c.resolve(ins[1])
             b = self.c.variable(held) if held else None
         if isinstance(b, np.ndarray):
-            b = W(source(ins[1])[0], tuple(b.shape), b.astype(np.float32), learned=False)
+            b = W(self.c.resolve(ins[1]) or source(ins[1])[0], tuple(b.shape), b.astype(np.float32), learned=False)
         if not isinstance(b, W) or b.shape != (channels,):
             return None
         self.absorbs.append(add.name)
@@ -222,6 +224,7 @@ class _Converter:
         self.used: dict = {}
         self.needed: set = set()
         self.seeded = False
+        self.batch_sizes: set = {-1, BATCH}
         self.patterns: dict = {}
         self.multi: set = set()  # variable scopes several weighted layers read: named by the variable too
 
@@ -454,6 +457,8 @@ class _Converter:
             shape = listed[0]
         if shape is None:
             raise ImportError_(f"input {node.name!r}: its shape is not declared")
+        if shape and shape[0] is not None:
+            self.batch_sizes.add(shape[0])  # a fixed batch size: a reshape to [it, ...] keeps the batch axis
         shape = (None,) + tuple(shape[1:])
         if any(d is None for d in shape[1:]):
             raise ImportError_(f"input {node.name!r}: shape {list(shape)} has unknown sizes besides the batch; "
