@@ -567,3 +567,13 @@ def test_cli_end_to_end(tmp_path):
     assert (r.returncode, r.stdout) == (1, f"{f}\n")
     r = subprocess.run([sys.executable, "-m", "nnlang", "fmt", str(f)], capture_output=True, text=True, check=False)
     assert (r.returncode, f.read_text()) == (0, PRETTY)
+
+
+def test_a_continuation_alone_on_its_line_is_kept_the_formatter_changes_whitespace_only():
+    # found by fuzzing (issue 19): two comments ending in a backslash, between them a line holding only `\`
+    src = " # an e`be\\\n\\\n\n# an embe# \\\n"
+    result = format_text(src)
+    assert result.error is None and result.text == "# an e`be\\\n\\\n\n# an embe# \\\n"
+    assert format_text(result.text).changed is False
+    inside = "network A {\n    input x: [N, 4]\n    y = x \\\n        -> ReLU\n    \\\n    output y\n}\n"
+    assert format_text(inside).text == inside

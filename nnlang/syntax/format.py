@@ -130,10 +130,10 @@ def _lines(tokens: list) -> list[_Line]:
             last_ws = None
         elif _is_ignored_space(tok):
             if tok.value.startswith("\\"):  # `\` + newline: a line break inside a statement
-                if cur.toks:
-                    cur.backslash = True
-                    lines.append(cur)
-                    cur = _Line(0)
+                # kept even on a line of its own: the formatter changes whitespace only
+                cur.backslash = True
+                lines.append(cur)
+                cur = _Line(0)
                 last_ws = None
             else:
                 last_ws = tok.value
@@ -285,8 +285,8 @@ def _layout(lines: list[_Line], starts: set) -> list[str]:
     for i in range(len(lines) - 1, -1, -1):
         if lines[i].toks:
             nxt = comment_indent_of[i]
-        else:
-            out[i] = " " * nxt + lines[i].comment
+        else:  # an own-line comment, or a `\` continuation alone on its line
+            out[i] = " " * nxt + (lines[i].comment if lines[i].comment is not None else "\\")
 
     # Blank lines.
     result: list[str] = []
@@ -366,7 +366,8 @@ def _program(tokens: list) -> tuple:
     code = _code(tokens)
     prog = tuple((t.type, "\n" if t.type == "_NL" else t.value) for t in _filter_newlines(code))
     comments = tuple(t.value.rstrip(_WS_TRAILING) for t in tokens if t.type == "COMMENT")
-    return prog, comments
+    continuations = sum(1 for t in tokens if _is_ignored_space(t) and t.value.startswith("\\"))
+    return prog, comments, continuations
 
 
 def format_text(text: str) -> FormatResult:
