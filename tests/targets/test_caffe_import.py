@@ -305,3 +305,15 @@ def test_train_val_with_weights_is_verified_beside_opencv(tmp_path):
     random_caffemodel(prototxt, model)
     result = import_file(str(prototxt), weights=str(model))
     assert result.max_abs_diff is not None and result.max_abs_diff <= TOLERANCE
+
+
+def test_lrn_k_is_honoured_and_opencv_which_ignores_it_is_not_asked(tmp_path):
+    prototxt = tmp_path / "net.prototxt"
+    prototxt.write_text('input: "data" input_shape { dim: 1 dim: 6 dim: 5 dim: 5 }\n'
+                        'layer { name: "lrn" type: "LRN" bottom: "data" top: "y" lrn_param { local_size: 3 k: 2 } }\n'
+                        'layer { name: "c" type: "Convolution" bottom: "y" top: "z" '
+                        'convolution_param { num_output: 2 kernel_size: 1 } }\n')
+    model = tmp_path / "net.caffemodel"
+    random_caffemodel(prototxt, model)
+    result = import_file(str(prototxt), weights=str(model))
+    assert "LocalResponseNorm(3, alpha=1.0, k=2.0)" in result.text and result.max_abs_diff is None

@@ -420,6 +420,9 @@ def _compare_opencv(model, conv: _Converter, source: str, weights: str) -> Optio
         import cv2  # noqa: F401
     except ImportError:
         return None
+    if any(layer.type == "LRN" and layer.lrn_param.k != 1 for layer in conv.kept):
+        conv.notes.append("not verified: OpenCV takes LRN's k as 1, this net has another k")
+        return None
     import torch
 
     graph = conv.b.graph
