@@ -139,6 +139,7 @@ layer { name: "prelu_a" type: "PReLU" bottom: "a" top: "a" }
 layer { name: "conv_g" type: "Convolution" bottom: "a" top: "g"
   convolution_param { num_output: 8 kernel_size: 3 pad: 2 dilation: 2 group: 4 } }
 layer { name: "bn_g" type: "BatchNorm" bottom: "g" top: "g" }
+layer { name: "scale_g" type: "Scale" bottom: "g" top: "g" scale_param { bias_term: false } }
 layer { name: "elu_g" type: "ELU" bottom: "g" top: "g" elu_param { alpha: 0.5 } }
 layer { name: "split" type: "Split" bottom: "g" top: "g1" top: "g2" }
 layer { name: "abs" type: "AbsVal" bottom: "g1" top: "abs" }
@@ -197,7 +198,8 @@ def test_in_place_layers_and_bn_scale_fusion_read_as_values(tmp_path):
     prototxt.write_text(ZOO)
     text = import_file(str(prototxt)).text
     assert "bn_fc: BatchNorm1d" in text and "scale_fc" not in text  # BatchNorm + its Scale: one layer
-    assert "bn_g: BatchNorm2d(affine=false)" in text  # a BatchNorm alone has no scale and shift
+    # A Scale without a bias stays a layer of its own: BatchNorm's affine shift would add parameters
+    assert "bn_g: BatchNorm2d(affine=false) -> scale_g: Scale(bias=false)" in text
     assert "LeakyReLU(negative_slope=0.1)" in text
     assert "y3 = y2 -> ReLU" in text and "(y3, y2) -> Sub" in text  # AbsVal: |x| = r + (r - x), r = ReLU(x)
 

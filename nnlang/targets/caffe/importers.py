@@ -290,9 +290,7 @@ def batch_norm(cl: CLayer):
         raise Unsupported("the channel count must be known")
     op = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"}[len(shape)]
     eps = _f((cl.msg.batch_norm_param.eps))
-    scale = cl.partner
-    if scale is not None:
-        _check_scale_partner(scale)
+    scale = cl.partner  # the Scale (with a bias) fused into this BatchNorm by the converter
     params = {"eps": eps, "affine": scale is not None}
     weights = {}
     if cl.blobs is not None:
@@ -302,16 +300,8 @@ def batch_norm(cl: CLayer):
         weights["running_var"] = (cl.blob(1, (c,), "variance").astype(np.float64) * factor).astype(np.float32)
         if scale is not None:
             weights["weight"] = cl.blob(0, (c,), "Scale weight", cl.partner_blobs)
-            has_bias = scale.scale_param.bias_term
-            weights["bias"] = cl.blob(1, (c,), "Scale bias", cl.partner_blobs) if has_bias \
-                else np.zeros(c, np.float32)
+            weights["bias"] = cl.blob(1, (c,), "Scale bias", cl.partner_blobs)
     return [Layer(op, params, weights=weights)]
-
-
-def _check_scale_partner(scale) -> None:
-    p = scale.scale_param
-    if p.axis != 1 or p.num_axes != 1:
-        raise Unsupported(f"its Scale {scale.name!r} has axis {p.axis}, num_axes {p.num_axes}")
 
 
 @caffe_layer("Scale")

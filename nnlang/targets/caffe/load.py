@@ -147,7 +147,9 @@ class _Converter:
         return self.b.graph
 
     def find_scales(self, layers: list) -> tuple:
-        """{BatchNorm name: (Scale layer, its index)} for each BatchNorm whose output only a Scale reads."""
+        """({BatchNorm name: its Scale}, the Scales' names) for each BatchNorm whose output only a Scale reads, a
+        Scale with a bias over the channel axis: exactly BatchNorm's affine weight and bias. (Without a bias
+        the pair stays two layers, so the parameters stay those the prototxt declares.)"""
         partners, fused = {}, set()
         for k, layer in enumerate(layers):
             if layer.type != "BatchNorm" or len(layer.top) != 1:
@@ -158,7 +160,9 @@ class _Converter:
                     readers.append(later)
                 if top in later.top:
                     break
-            if len(readers) == 1 and readers[0].type == "Scale" and len(readers[0].bottom) == 1:
+            scale = readers[0] if len(readers) == 1 and readers[0].type == "Scale" else None
+            if scale is not None and len(scale.bottom) == 1 and scale.scale_param.bias_term \
+                    and scale.scale_param.axis == 1 and scale.scale_param.num_axes == 1:
                 partners[layer.name] = readers[0]
                 fused.add(readers[0].name)
         return partners, fused
