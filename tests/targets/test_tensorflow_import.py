@@ -511,3 +511,16 @@ def test_fixed_batch_placeholder_and_reshape_to_it(tmp_path):
     assert "input x: [N, 3, 4, 4]" in result.text, result.text
     x = rng.standard_normal((2, 4, 4, 3))
     assert _rel(_run(result, x), _conv(x, w, 1, "VALID").reshape(2, -1) @ wd) <= 1e-4
+
+
+def test_constant_disagreeing_with_its_shape_and_garbage_text_are_refused(tmp_path):
+    g = _small_graph(_G())
+    n = g.g.node.add(name="w", op="Const")
+    n.attr["value"].tensor.CopyFrom(_tensor(np.ones((4, 3), np.float32)))
+    n.attr["value"].tensor.tensor_content = b"\0" * 8
+    with pytest.raises(ImportError_, match=r"'w'.*carries 8 bytes, not the 48"):
+        import_file(g.save(tmp_path / "short.pb"))
+    bad = tmp_path / "bad.pbtxt"
+    bad.write_text('node { name: "x" op: "Placeholder" attr { key: "shape" value { shape { dim { size: -1 } } } }\n')
+    with pytest.raises(ImportError_, match=r"bad.pbtxt: not a readable text GraphDef"):
+        import_file(str(bad))
