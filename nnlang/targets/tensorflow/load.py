@@ -33,7 +33,7 @@ from ...ir.graph import Graph
 from ...layers.base import weight_key
 from ..importing import ImportError_, ImportResult, Unsupported, print_checked
 from ..keras.load import _ident, _type_name
-from .graphdef import attr, read_graph, shape_of, source, tensor_value
+from .graphdef import attr, read_graph, source, tensor_value
 from .importers import PASS_THROUGH, SPATIAL, lookup
 
 BATCH = -(1 << 40)  # the batch size in shape arithmetic: any arithmetic on it leaves an obviously bad size
@@ -115,10 +115,6 @@ class Op:
         v = self.value(i)
         return v if isinstance(v, np.ndarray) else (v.value if isinstance(v, W) and not v.learned else None)
 
-    def const_of(self, name: str) -> Optional[np.ndarray]:
-        v = self.c.values.get(source(name))
-        return v if isinstance(v, np.ndarray) else None
-
     def weight(self, i: int) -> W:
         v = self.value(i)
         if isinstance(v, W):
@@ -127,9 +123,6 @@ class Op:
             name = self.c.resolve(self.inputs[i]) or source(self.inputs[i])[0]
             return W(name, tuple(v.shape), v.astype(np.float32), learned=False)
         raise Unsupported(f"input {i} ({self.inputs[i]}) is computed from the network's input, not a weight")
-
-    def producer(self, i: int):
-        return self.c.nodes.get(source(self.inputs[i])[0])
 
     def readers(self) -> list:
         return [self.c.nodes[n] for n in self.c.readers.get(self.node.name, ()) if n in self.c.needed]
@@ -618,4 +611,4 @@ def _rebuild(printed: Graph, graph: Graph, weights: dict):
     return model
 
 
-__all__ = ["import_file", "convert", "V", "W", "Op", "shape_of"]
+__all__ = ["import_file", "convert", "V", "W", "Op"]
