@@ -524,3 +524,34 @@ def test_constant_disagreeing_with_its_shape_and_garbage_text_are_refused(tmp_pa
     bad.write_text('node { name: "x" op: "Placeholder" attr { key: "shape" value { shape { dim { size: -1 } } } }\n')
     with pytest.raises(ImportError_, match=r"bad.pbtxt: not a readable text GraphDef"):
         import_file(str(bad))
+
+
+def test_frozen_feature_batch_norm_through_reshapes_equals_numpy(tmp_path):
+    """tf.contrib's BatchNorm of features: Reshape [N, C] -> [N, 1, 1, C], FusedBatchNorm NHWC, Reshape back to
+    Shape(x); constant scale, perturbed moving statistics."""
+    rng = np.random.default_rng(7)
+    w, beta = rng.standard_normal((6, 5)), rng.standard_normal(5)
+    mean, var = rng.standard_normal(5) * 0.5, rng.uniform(0.5, 2.0, 5)
+    g = _G()
+    g.placeholder("x", (-1, 6))
+    g.node("fc/MatMul", "MatMul", ["x", g.const("fc/weights", w)])
+    g.node("BatchNorm/Reshape", "Reshape", ["fc/MatMul", g.const("BatchNorm/Reshape/shape",
+                                                               np.array([-1, 1, 1, 5], np.int32))])
+    g.node("BatchNorm/FusedBatchNorm", "FusedBatchNorm",
+           ["BatchNorm/Reshape", g.const("BatchNorm/Const", np.ones(5, np.float32)), g.const("BatchNorm/beta", beta),
+            g.const("BatchNorm/moving_mean", mean), g.const("BatchNorm/moving_variance", var)],
+           epsilon=0.001, is_training=False, data_format="NHWC")
+    g.node("BatchNorm/Shape", "Shape", ["fc/MatMul"])
+    g.node("BatchNorm/Reshape_1", "Reshape", ["BatchNorm/FusedBatchNorm", "BatchNorm/Shape"])
+    result = import_file(g.save(tmp_path / "fbn.pb"))
+    assert "Permute" not in result.text and "BatchNorm: BatchNorm2d(eps=0.001)" in result.text, result.text
+    x = rng.standard_normal((3, 6))
+    want = (x @ w - mean) / np.sqrt(var + 0.001) + beta
+    assert _rel(_run_plain(result, x), want) <= 1e-4
+
+
+def _run_plain(result, x):
+    import torch
+
+    with torch.no_grad():
+        return result.model(torch.from_numpy(x.astype(np.float32))).numpy().astype(np.float64)

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from ..importing import Unsupported
+from .values import V
 from ..keras.importers import _same_pads
 from ..registry import Registry
 
@@ -412,8 +413,15 @@ def reshape(op):
     shape = (x.shape[0],) + tuple(rest)
     if tuple(rest) == tuple(known):
         return [x]
+    if len(rest) == 1 and x.moved and all(d == 1 for d in x.shape[1:-1]):
+        return [op.layer("Flatten", {}, [x], shape)]  # 1 x 1 maps: (C, 1, 1) and (1, 1, C) flatten alike
     if len(rest) == 1 and x.moved and op.only_matmul():
         return [op.flatten_into_linear(x, shape)]
+    if len(x.shape) == 2 and len(rest) in (3, 4) and all(d == 1 for d in rest[:-1]):
+        # [N, C] -> [N, 1, 1, C] (tf.contrib's batch norm of features): the same order as [N, C, 1, 1], so
+        # the result is taken moved, as the NHWC layers reading it need, with no Permute
+        y = op.layer("Reshape", {"shape": (rest[-1],) + tuple(rest[:-1])}, [x], shape)
+        return [V(y.tid, shape, True)]
     x = op.ensure(x, False)
     if len(rest) == 1:
         return [op.layer("Flatten", {}, [x], shape)]

@@ -22,7 +22,6 @@ graph whose blocks do not print as one definition each is printed flat.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -35,6 +34,7 @@ from ..importing import ImportError_, ImportResult, Unsupported, print_checked
 from ..keras.load import _ident, _type_name
 from .graphdef import attr, read_graph, source, tensor_value
 from .importers import PASS_THROUGH, SPATIAL, lookup
+from .values import V, W
 
 BATCH = -(1 << 40)  # the batch size in shape arithmetic: any arithmetic on it leaves an obviously bad size
 PLACEHOLDERS = frozenset(("Placeholder", "PlaceholderV2"))
@@ -48,27 +48,6 @@ MAX_PROBLEMS = 8
 MAX_INPUT_ELEMENTS = 1 << 31  # elements of one sample of an input
 MAX_PARAMS = 1 << 30  # learned elements of the whole network (4 GiB of float32), checked before building it
 NEUTRAL = PASS_THROUGH | {"Pad", "Relu", "Relu6", "Elu", "Sigmoid", "Tanh", "LeakyRelu", "Selu"}
-
-
-@dataclass
-class V:
-    """An IR tensor: its id, TensorFlow shape (batch None), held moved (NCHW of an NHWC tensor), and the row
-    order of a pending flatten of a moved tensor (folded into the Linear reading it)."""
-
-    tid: int
-    shape: tuple
-    moved: bool = False
-    rows: Optional[np.ndarray] = None
-
-
-@dataclass
-class W:
-    """A learned tensor: the variable (or frozen Const) name, its shape, its values if the file has them."""
-
-    name: str
-    shape: tuple
-    value: Optional[np.ndarray] = None
-    learned: bool = True
 
 
 # losses and what training adds around them (their results are no network output)
