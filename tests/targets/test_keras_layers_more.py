@@ -164,13 +164,25 @@ def test_the_networks_use_every_new_layer():
 
 
 LOADER = textwrap.dedent("""
-    import json, os, sys
+    import json, os, sys, zipfile
     import numpy as np
     os.environ["KERAS_BACKEND"] = "torch"
     import keras
     folder = sys.argv[1]
-    report = {}
+    report, classes = {}, set()
+
+    def walk(o):  # every serialised object's (module, class_name): layers, op nodes, initialisers ...
+        if isinstance(o, dict):
+            if "class_name" in o and "module" in o:
+                classes.add((o["module"], o["class_name"]))
+            for v in o.values():
+                walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+
     for name in sorted(json.load(open(os.path.join(folder, "index.json")))):
+        walk(json.loads(zipfile.ZipFile(os.path.join(folder, name + ".keras")).read("config.json")))
         model = keras.saving.load_model(os.path.join(folder, name + ".keras"), safe_mode=True)
         feeds = np.load(os.path.join(folder, name + ".in.npz"))
         xs = [feeds[f"x{i}"] for i in range(len(feeds.files))]
@@ -179,6 +191,7 @@ LOADER = textwrap.dedent("""
         np.savez(os.path.join(folder, name + ".out.npz"), *[np.asarray(y.detach().cpu()) for y in ys])
         report[name] = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     report["nnlang imported"] = any(m.split(".")[0] == "nnlang" for m in sys.modules)
+    report["classes"] = sorted(f"{m}.{c}" for m, c in classes)
     print(json.dumps(report))
 """)
 
@@ -220,6 +233,9 @@ def test_saved_files_load_safely_in_a_fresh_process_and_compute_the_same(nets, t
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report.pop("nnlang imported") is False
+    classes = report.pop("classes")
+    assert all(c.startswith("keras.") for c in classes), classes  # Keras's own layers and ops, nothing else
+    assert not any(c.endswith((".Lambda", ".TFOpLambda")) for c in classes), classes
     assert report == trainable
     for key, want in expected.items():
         got = np.load(tmp_path / f"{key}.out.npz")

@@ -61,6 +61,12 @@ def embedding_weights(node, w):
 # ---- normalisation ----------------------------------------------------------------------------------
 
 
+def keras_momentum(momentum) -> float:
+    """Keras's moving-average weight of the old statistic. torch's momentum none (a cumulative average) has no
+    Keras form; it only changes how training updates the statistics, so Keras's default 0.99 stands in."""
+    return 0.99 if momentum is None else 1.0 - float(momentum)
+
+
 @keras_layer("BatchNorm1d", "BatchNorm2d", "BatchNorm3d")
 def batch_norm(b):
     a = b.a
@@ -72,8 +78,8 @@ def batch_norm(b):
     x = b.cl() if b.t.rank > 2 else b.ir()
     axis = -1 if b.channels_last and b.t.rank > 2 else 1
     affine = bool(a["affine"])
-    layer = b.layer(b.L.BatchNormalization, axis=axis, epsilon=float(a["eps"]), momentum=1.0 - float(a["momentum"]),
-                    center=affine, scale=affine)
+    layer = b.layer(b.L.BatchNormalization, axis=axis, epsilon=float(a["eps"]),
+                    momentum=keras_momentum(a["momentum"]), center=affine, scale=affine)
     y = layer(x)
     keys = (["gamma", "beta"] if affine else []) + ["moving_mean", "moving_variance"]
     b.weighted(layer, keys)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..emit import Val
 from ..mapping import NotExpressible, keras_layer, keras_weights
+from .basic import keras_momentum
 
 
 def _channel_input(b):
@@ -43,7 +44,7 @@ def instance_norm(b):
     affine = bool(a["affine"])
     if a["track_running_stats"]:
         layer = b.layer(b.L.BatchNormalization, axis=axis, epsilon=float(a["eps"]),
-                        momentum=1.0 - float(a["momentum"]), center=affine, scale=affine)
+                        momentum=keras_momentum(a["momentum"]), center=affine, scale=affine)
         keys = (["gamma", "beta"] if affine else []) + ["moving_mean", "moving_variance"]
     else:
         layer = b.layer(b.L.GroupNormalization, groups=channels, axis=axis, epsilon=float(a["eps"]),

@@ -10,7 +10,9 @@ import string
 
 import numpy as np
 
-from ..mapping import keras_layer
+from ..mapping import NotExpressible, keras_layer
+
+MAX_MATRIX = 1 << 26  # entries of one interpolation matrix (256 MB of float32): bounded before it is made
 
 
 def _factors(a, n: int, sizes: list, outs: list):
@@ -83,6 +85,9 @@ def upsample(b):
     for d in range(n):
         size = b.known(b.t.shape[2 + d], "the input size of an interpolated axis")
         out = b.known(b.out_types[0].shape[2 + d], "the output size of an interpolated axis")
+        if size * out > MAX_MATRIX:
+            raise NotExpressible(f"Upsample: interpolating {size} -> {out} needs a {size} x {out} matrix, more "
+                                 f"than {MAX_MATRIX} entries")
         k = 1 + d if b.channels_last else 2 + d
         result = letters[:k] + "z" + letters[k + 1:]
         shape = list(t.shape[1:])
