@@ -32,7 +32,7 @@ EXPECTED = {
     "imdb_cnn_lstm.json": "recurrent_activation='hard_sigmoid'",
     "resnet50.json": None,
     "seq2seq_lang.json": "has unknown sizes besides the batch",
-    "shapeCheck1D.json": "RepeatVector is not a Keras layer nnlang imports",
+    "shapeCheck1D.json": None,
     "shapeCheck2D.json": None,
     "shapeCheck3D.json": None,
     "textGeneration.json": "recurrent_activation='hard_sigmoid'",
@@ -172,3 +172,24 @@ def test_nested_sequential_and_functional_models_become_blocks(tmp_path):
     assert "input image: [N, 3, 8, 8]" in text and "Permute" not in text, text  # channels_last taken NCHW
     assert result.max_abs_diff <= 1e-4
     assert not [d for d in analyze(text).diagnostics if d.is_error]
+
+
+def test_causal_conv1d_and_repeat_vector_equal_keras(tmp_path):
+    """Conv1D padding='causal' (dilated and strided) is a left Pad + valid conv; RepeatVector (N, F) ->
+    (N, n, F) is held channels_first as an Upsample of (N, F, 1), read by a conv and by an LSTM."""
+    keras = pytest.importorskip("keras")
+    np = pytest.importorskip("numpy")
+    layers = keras.layers
+    x = keras.Input((12, 3), name="seq")
+    h = layers.Conv1D(6, 3, padding="causal", dilation_rate=2, name="causal")(x)
+    h = layers.Conv1D(6, 2, padding="causal", strides=2, name="causal_strided")(h)
+    r = layers.RepeatVector(4, name="repeat")(layers.GlobalAveragePooling1D(name="pool")(h))
+    y = layers.Conv1D(5, 2, padding="causal", name="after")(r)
+    z = layers.LSTM(7, return_sequences=True, name="lstm")(r)
+    model = _perturbed(keras.Model(x, [y, z, r], name="seq_model"), np.random.default_rng(1))
+    path = tmp_path / "seq.keras"
+    model.save(path)
+    result = import_file(str(path))
+    assert "Pad((4, 0)) -> causal: Conv1d(6, 3, dilation=2)" in result.text, result.text
+    assert "Upsample(scale_factor=4.0)" in result.text, result.text
+    assert result.max_abs_diff <= 1e-4

@@ -154,6 +154,16 @@ def _padding(k: KLayer, spatial, kernel, stride, dilation, fill: float = 0.0):
     return 0, {"pads": tuple(order), "mode": "constant", "value": fill}, out
 
 
+class _Valid:
+    """A layer's config seen with padding='valid' (for the output size after an explicit Pad)."""
+
+    def __init__(self, k: KLayer):
+        self.k = k
+
+    def get(self, key, default=None):
+        return "valid" if key == "padding" else self.k.get(key, default)
+
+
 def _chain(k, pad_first, layer) -> list:
     return ([Layer("Pad", pad_first)] if pad_first else []) + [layer]
 
@@ -167,9 +177,14 @@ def conv(k: KLayer) -> Out:
     kernel = _tuple(k.get("kernel_size"), n)
     stride, dilation = _tuple(k.get("strides", 1), n), _tuple(k.get("dilation_rate", 1), n)
     groups = int(k.get("groups", 1) or 1)
-    padding, pad_first, out = _padding(k, _spatial(k, shape), kernel, stride, dilation)
-    if k.get("padding") == "causal":
-        raise Unsupported("padding='causal'")
+    if k.get("padding") == "causal":  # Conv1D: (kernel - 1) * dilation zeros before the sequence, none after
+        if n != 1:
+            raise Unsupported(f"padding='causal' on a {n}-D convolution")
+        padding, pad_first = 0, {"pads": ((kernel[0] - 1) * dilation[0], 0)}
+        _, _, out = _padding(_Valid(k), tuple(None if s is None else s + pad_first["pads"][0]
+                                              for s in _spatial(k, shape)), kernel, stride, dilation)
+    else:
+        padding, pad_first, out = _padding(k, _spatial(k, shape), kernel, stride, dilation)
     bias = bool(k.get("use_bias", True))
     weights = {}
     if k.weights is not None:
@@ -609,6 +624,17 @@ def reshape(k: KLayer) -> Out:
         rest = int(np.prod([d for d in target if d != -1]))
         target[target.index(-1)] = known // rest
     return Out([Layer("Reshape", {"shape": tuple(target)})], (shape[0],) + tuple(target), "plain")
+
+
+@keras_layer("RepeatVector")
+def repeat_vector(k: KLayer) -> Out:
+    """(N, F) -> (N, n, F): held channels_first as (N, F, n), a nearest Upsample of (N, F, 1) by n."""
+    shape = k.shapes[0]
+    n = int(k.get("n"))
+    if len(shape) != 2:
+        raise Unsupported(f"RepeatVector of a rank-{len(shape)} input")
+    return Out([Layer("Unsqueeze", {"dim": 2}), Layer("Upsample", {"scale_factor": float(n)})],
+               (shape[0], n, shape[1]), "cl")
 
 
 @keras_layer("Permute")
