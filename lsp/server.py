@@ -11,7 +11,9 @@ from functools import wraps
 from typing import Optional
 
 from lsprotocol import types as t
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from . import __version__
 from .features import FEATURES
@@ -21,9 +23,64 @@ from .workspace import Document, Workspace, use_lsp_line_ends
 log = logging.getLogger("nnlang_lsp")
 
 
+class _Answered:
+    """A request whose params did not fit its method: already answered with -32602; nothing to run."""
+
+    jsonrpc = "answered"
+
+
+class _QuietParamsErrors(logging.Filter):
+    """pygls logs a request whose params do not deserialise with a stack trace at ERROR; it is the client's
+    mistake, answered with -32602 (NnlangProtocol), so it is logged as one warning line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Unable to deserialize message"):
+            return False
+        # a handler's JsonRpcInvalidParams (a request without a document uri): logged by `guarded`, one line
+        return not (record.exc_info and isinstance(record.exc_info[1], JsonRpcInvalidParams))
+
+
+logging.getLogger("pygls.protocol.json_rpc").addFilter(_QuietParamsErrors())
+
+
+def _why(error: Exception) -> str:
+    """cattrs' own account of what did not fit ("expected int @ $.params.position.line"), briefly."""
+    cause = error.__cause__
+    try:
+        from cattrs import transform_error
+
+        lines = transform_error(cause) if cause is not None else []
+    except Exception:  # noqa: BLE001 -- not a cattrs validation error
+        lines = []
+    text = "; ".join(lines) if lines else str(cause or error).splitlines()[0]
+    return text[:300]
+
+
+class NnlangProtocol(LanguageServerProtocol):
+    """JSON-RPC requires an answer to every request. pygls drops a request whose params do not deserialise
+    (`null`, `[]`, a string for `position`) without one; here it gets -32602 Invalid params, naming the method."""
+
+    def structure_message(self, data):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if not (isinstance(data, dict) and "id" in data and isinstance(data.get("method"), str)):
+                raise  # a notification (no answer is due) or a message that is no request
+            message = f"invalid params for {data['method']}: {_why(error)}"
+            log.warning("request %r answered -32602: %s", data["id"], message)
+            self._send_response(data["id"], error=JsonRpcInvalidParams(message).to_response_error())
+            return _Answered()
+
+    def handle_message(self, message):
+        if isinstance(message, _Answered):
+            return
+        super().handle_message(message)
+
+
 class NnlangServer(LanguageServer):
     def __init__(self):
-        super().__init__("nnlang", __version__, text_document_sync_kind=t.TextDocumentSyncKind.Incremental)
+        super().__init__("nnlang", __version__, text_document_sync_kind=t.TextDocumentSyncKind.Incremental,
+                         protocol_cls=NnlangProtocol)
         self.settings = Settings()
         self.documents = Workspace(self.publish, self.settings)
 
@@ -53,6 +110,9 @@ def guarded(server: NnlangServer, what: str):
                 if hasattr(result, "__await__"):
                     result = await result
                 return result
+            except JsonRpcInvalidParams as e:
+                log.warning("%s answered -32602: %s", what, e.message)
+                raise  # the client's mistake, answered with -32602: no stack trace in the log
             except Exception as e:  # noqa: BLE001
                 server.log_error(f"{what} failed: {type(e).__name__}: {e}\n{traceback.format_exc()}")
                 raise

@@ -139,7 +139,8 @@ def main(argv=None) -> int:
     reader of our output went away (`nnlang layers | head`), as for a process killed by SIGPIPE."""
     try:
         status = _main(argv)
-        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        if not sys.stdout.closed:  # the language server closes it on `exit`
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
         return status
     except BrokenPipeError:
         # The standard SIGPIPE-safe exit: nothing more can be written, and the interpreter's own final

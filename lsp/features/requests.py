@@ -28,6 +28,8 @@ import uuid
 
 from lsprotocol import types as t
 
+from pygls.exceptions import JsonRpcInvalidParams
+
 from nnlang.span import Span
 
 
@@ -39,8 +41,8 @@ def _get(params, name, default=None):
 
 def _uri(params) -> str:
     uri = _get(params, "uri") or _get(_get(params, "textDocument") or {}, "uri")
-    if not uri:
-        raise ValueError("the request needs a document uri")
+    if not uri or not isinstance(uri, str):
+        raise JsonRpcInvalidParams("the request needs a document uri (params.textDocument.uri)")
     return uri
 
 

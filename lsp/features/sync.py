@@ -28,6 +28,9 @@ def register(server, guard):
     @guard("shutdown")
     def shutdown(ls, params):
         ls.documents.shutdown()
+        # pygls marks the shutdown only after this (async) handler's answer has gone out: an `exit` sent
+        # at once on that answer was taken as one without shutdown (exit code 1). Marked here, before.
+        ls.protocol._shutdown = True
 
     @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
     @guard("didOpen")
