@@ -93,6 +93,8 @@ def test_training_parts_are_left_out_with_a_note():
     text = import_file(str(CORPUS / "Pool3DCheck.pbtxt")).text
     assert "BatchNorm3d" in text and "moving averages" in text and "training node(s)" in text
     assert "Squeeze" not in text and "Rsqrt" not in text  # tf.layers' moments arithmetic became one layer
+    google = import_file(str(CORPUS / "GoogleNet.pbtxt")).text  # inception_3a_1x1, ... -> one block, 9 calls
+    assert "block Inception(" in google and google.count(": Inception(") == 9, google
     dae = import_file(str(CORPUS / "denoiseAutoEncoder.pbtxt")).text
     assert "LeakyReLU(negative_slope=0.1)" in dae and "ConvTranspose2d" in dae  # max(0.1 x, x); the upsampling
 
@@ -555,3 +557,32 @@ def _run_plain(result, x):
 
     with torch.no_grad():
         return result.model(torch.from_numpy(x.astype(np.float32))).numpy().astype(np.float64)
+
+
+def test_frozen_repeated_modules_print_as_one_block_with_their_own_weights(tmp_path):
+    """mix_1a_* and mix_1b_* (two branches + concat each): one block definition, called twice, each call with
+    its own weights (loaded by node order), equal to numpy."""
+    rng = np.random.default_rng(8)
+    g = _G()
+    g.placeholder("x", (-1, 5, 5, 3))
+    x, c, ws = "x", 3, {}
+    for m in ("mix_1a", "mix_1b"):
+        w1, w3 = rng.standard_normal((1, 1, c, 4)) * 0.4, rng.standard_normal((3, 3, c, 2)) * 0.2
+        b1, b3 = rng.standard_normal(4) * 0.5, rng.standard_normal(2) * 0.5
+        ws[m] = (w1, b1, w3, b3)
+        for branch, w, b in (("1x1", w1, b1), ("3x3", w3, b3)):
+            g.node(f"{m}_{branch}/Conv2D", "Conv2D", [x, g.const(f"{m}_{branch}/weights", w)], strides=[1, 1, 1, 1],
+                   padding="SAME")
+            g.node(f"{m}_{branch}/BiasAdd", "BiasAdd", [f"{m}_{branch}/Conv2D", g.const(f"{m}_{branch}/biases", b)])
+            g.node(f"{m}_{branch}/Relu", "Relu", [f"{m}_{branch}/BiasAdd"])
+        x = g.node(f"{m}_output", "ConcatV2", [f"{m}_1x1/Relu", f"{m}_3x3/Relu", g.const(f"{m}_axis", np.array(3))])
+        c = 6
+    result = import_file(g.save(tmp_path / "mix.pb"))
+    # the block is not called Mix: that is the network's name (the file's)
+    assert result.text.count("block MixBlock {") == 1 and result.text.count(": MixBlock") == 2, result.text
+    h = rng.standard_normal((2, 5, 5, 3))
+    want = h
+    for m in ("mix_1a", "mix_1b"):
+        w1, b1, w3, b3 = ws[m]
+        want = np.concatenate([np.maximum(_conv(want, w1) + b1, 0), np.maximum(_conv(want, w3) + b3, 0)], axis=-1)
+    assert _rel(np.moveaxis(_run(result, h), 1, -1), want) <= 1e-4

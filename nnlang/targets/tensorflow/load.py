@@ -22,6 +22,7 @@ graph whose blocks do not print as one definition each is printed flat.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -31,7 +32,7 @@ from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph
 from ...layers.base import weight_key
 from ..importing import ImportError_, ImportResult, Unsupported, print_checked
-from ..keras.load import _ident, _type_name
+from ..keras.load import _BLOCK, _type_name
 from .graphdef import attr, read_graph, source, tensor_value
 from .importers import PASS_THROUGH, SPATIAL, lookup
 from .values import V, W
@@ -477,14 +478,16 @@ class _Converter:
 
     def emit(self, op: str, params: dict, inputs: list, tf_name: str, weights: Optional[dict],
              named: Optional[W]) -> int:
-        scope, local = self.place(tf_name, named)
+        scope, local = self.place(tf_name, named, op)
         tid = self.b.node(op, params, inputs, scope, local)[0]
         if weights:
             self.node_weights[self.b.graph.nodes[-1].id] = dict(weights)
         return tid
 
-    def place(self, tf_name: str, named: Optional[W]):
-        """(scope, local name): a weighted layer by its variable's scope, others in their TF scope's block."""
+    def place(self, tf_name: str, named: Optional[W], op: str = ""):
+        """(scope, local name): a weighted layer by its variable's scope, others in their TF scope's block.
+        Names of repeated modules (`inception_3a_1x1`, Keras's `block1_conv1`) put the layers in a block
+        (`inception_3a`, local `conv1x1`), so the printer writes one definition for the instances."""
         if named is not None:
             parts = named.name.split("/")
             scope = "/".join(parts[:-1])
@@ -493,14 +496,17 @@ class _Converter:
                 parts[-1] = parts[-1].removesuffix("_weights").removesuffix("_kernel") or parts[-1]
         else:
             parts = tf_name.split("/")[:-1]
-        parts = [_ident(p) for p in parts]
+        instance = _instance(named.name.split("/")[0] if named is not None else tf_name.split("/")[0])
+        if self.blocks and instance is not None:
+            parts = list(instance) + parts[1:] if named is not None else [instance[0]]
+        parts = [_ident(p, _PREFIXES.get(op[:4], "layer")) for p in parts]
         if not self.blocks:
             path = ""
             local = "_".join(parts)
         else:
             path = ".".join(parts[:-1]) if named is not None else ".".join(parts)
             local = parts[-1] if named is not None and parts else ""
-        if named is None:  # an unweighted layer: inside the block of its TF scope, if that block exists
+        if named is None and instance is None:  # unweighted: in the block of its TF scope, if that block exists
             while path and (path not in self.b.scopes or self.b.scopes[path].kind != "block"):
                 path = path.rpartition(".")[0]
             return (self.b.scopes[path] if path else self.b.root), ""
@@ -509,8 +515,11 @@ class _Converter:
             for part in path.split("."):
                 prefix = f"{prefix}.{part}" if prefix else part
                 if prefix not in self.b.scopes:
-                    self.b.scope(prefix, "block", _type_name(part))
+                    kind = _type_name(part)
+                    self.b.scope(prefix, "block", kind if kind != self.b.graph.name else kind + "Block")
         s = self.b.scopes[path] if path else self.b.root
+        if named is None:
+            return s, ""
         used = self.used.setdefault(path, set())
         local = local or "layer"
         cand, k = local, 2
@@ -520,9 +529,23 @@ class _Converter:
         return s, cand
 
 
-def _network_name(source_path: Optional[str]) -> str:
-    import re
+_INSTANCE = re.compile(r"^([A-Za-z][A-Za-z0-9]*_\d+[a-z])_(.+)$")  # inception_3a_1x1
+_PREFIXES = {"Conv": "conv", "Line": "fc", "Batc": "bn"}  # a local name starting with a digit: conv1x1
 
+
+def _instance(name: str) -> Optional[tuple]:
+    """(block, rest) of a repeated module's name, or None."""
+    m = _BLOCK.match(name) or _INSTANCE.match(name)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def _ident(text: str, prefix: str = "l") -> str:
+    """A .nns name for a TF name part: other characters as _, a leading digit behind `prefix`."""
+    s = re.sub(r"[^A-Za-z0-9_]", "_", text) or prefix
+    return s if re.match(r"^[A-Za-z]", s) else prefix + s
+
+
+def _network_name(source_path: Optional[str]) -> str:
     raw = Path(source_path).stem if source_path else "Imported"
     safe = re.sub(r"[^A-Za-z0-9_]", "_", raw)
     if not safe or not re.match(r"^[A-Za-z]", safe):
