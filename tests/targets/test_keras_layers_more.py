@@ -158,6 +158,13 @@ def test_network_equals_torch_and_counts_the_same_parameters(nets, name, layout)
     assert diff <= 1e-4, (name, layout, diff)
 
 
+def test_every_registry_layer_has_a_keras_mapping():
+    from nnlang.layers.registry import all_layers
+    from nnlang.targets.keras.mapping import registry
+
+    assert sorted(spec.name for spec in all_layers() if spec.name not in registry()) == []
+
+
 def test_the_networks_use_every_new_layer():
     used = {n.op for name in NETS for n in _net(name).graph.nodes}
     assert set(NEW_LAYERS) - used <= {"BCELoss", "HuberLoss", "L1Loss", "MSELoss", "SmoothL1Loss"}  # one-layer cases
@@ -207,7 +214,8 @@ def _single_layer_cases():
 def test_saved_files_load_safely_in_a_fresh_process_and_compute_the_same(nets, tmp_path):
     expected, trainable = {}, {}
 
-    def save(key, built, feeds):
+    def save(key, built, feeds, graph):
+        assert kh.trainable(built.model) == graph.total_params, key  # nnlang summary's count
         xs = [t.numpy().transpose(perm) if perm else t.numpy() for perm, t in zip(built.inputs, feeds)]
         built.model.save(str(tmp_path / f"{key}.keras"))
         np.savez(tmp_path / f"{key}.in.npz", **{f"x{i}": x for i, x in enumerate(xs)})
@@ -216,7 +224,7 @@ def test_saved_files_load_safely_in_a_fresh_process_and_compute_the_same(nets, t
         trainable[key] = kh.trainable(built.model)
 
     for name, (a, module, state, tensors, built) in nets.items():
-        save(name, built["channels_last"], tensors)
+        save(name, built["channels_last"], tensors, a.graph)
     for key, case in _single_layer_cases():
         a = analyze(th.network(list(case.inputs), case.call, case.outs), path="t.nns")
         g = a.graph
@@ -225,7 +233,7 @@ def test_saved_files_load_safely_in_a_fresh_process_and_compute_the_same(nets, t
         assert built.problems == [], key
         feeds = [th.sample(g.tensor(t).type, case.high, th.SIZES) for _, t in g.inputs] if case.make is None \
             else case.make([g.tensor(t).type for _, t in g.inputs])
-        save(key, built, feeds)
+        save(key, built, feeds, g)
     (tmp_path / "index.json").write_text(json.dumps(sorted(expected)))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = subprocess.run([sys.executable, "-c", LOADER, str(tmp_path)], capture_output=True, text=True,
