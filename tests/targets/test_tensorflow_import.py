@@ -503,16 +503,17 @@ def test_frozen_conv3d_pool3d_graph_equals_numpy(tmp_path):
 def test_fixed_batch_placeholder_and_reshape_to_it(tmp_path):
     """A frozen graph with input [1, 4, 4, 3] and Reshape [1, -1]: the 1 is the batch (the .nns input is [N, ...])."""
     rng = np.random.default_rng(6)
-    w, wd = rng.standard_normal((1, 1, 3, 2)), rng.standard_normal((32, 3))
+    w, wd = rng.standard_normal((3, 3, 3, 2)), rng.standard_normal((8, 3))
     g = _G()
     g.placeholder("x", (1, 4, 4, 3))
-    g.node("c/Conv2D", "Conv2D", ["x", g.const("c/kernel", w)], strides=[1, 1, 1, 1], padding="VALID")
+    # 3 x 3, stride 2, SAME on 4: TF pads 0 before, 1 after (a Pad in front of the conv)
+    g.node("c/Conv2D", "Conv2D", ["x", g.const("c/kernel", w)], strides=[1, 2, 2, 1], padding="SAME")
     g.node("r", "Reshape", ["c/Conv2D", g.const("r/shape", np.array([1, -1], np.int32))])
     g.node("d/MatMul", "MatMul", ["r", g.const("d/kernel", wd)])
     result = import_file(g.save(tmp_path / "one.pb"))
-    assert "input x: [N, 3, 4, 4]" in result.text, result.text
+    assert "input x: [N, 3, 4, 4]" in result.text and "Pad((0, 1, 0, 1))" in result.text, result.text
     x = rng.standard_normal((2, 4, 4, 3))
-    assert _rel(_run(result, x), _conv(x, w, 1, "VALID").reshape(2, -1) @ wd) <= 1e-4
+    assert _rel(_run(result, x), _conv(x, w, 2, "SAME").reshape(2, -1) @ wd) <= 1e-4
 
 
 def test_constant_disagreeing_with_its_shape_and_garbage_text_are_refused(tmp_path):
