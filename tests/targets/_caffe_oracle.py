@@ -41,7 +41,8 @@ def run_caffe(prototxt, caffemodel, feeds: dict, outputs=None) -> dict:
     net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
     for name, array in feeds.items():
         net.setInput(np.ascontiguousarray(array, np.float32), name)
-    outs = net.forward([layer for _, layer in pairs])
+    known = set(net.getLayerNames())  # OpenCV may rename a last layer after its top: ask by whichever it has
+    outs = net.forward([layer if layer in known else blob for blob, layer in pairs])
     return {blob: np.asarray(o) for (blob, _), o in zip(pairs, outs)}
 
 

@@ -319,3 +319,50 @@ def test_lrn_k_is_honoured_and_opencv_which_ignores_it_is_not_asked(tmp_path):
     random_caffemodel(prototxt, model)
     result = import_file(str(prototxt), weights=str(model))
     assert "LocalResponseNorm(3, alpha=1.0, k=2.0)" in result.text and result.max_abs_diff is None
+
+
+IDIOMS = """
+name: "idioms"
+layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 dim: 3 dim: 6 dim: 6 } } }
+layer { name: "body.0" type: "Convolution" bottom: "x" top: "body.0"
+  convolution_param { num_output: 4 kernel_size: 1 } }
+layer { name: "body.1/relu_low" type: "ReLU" bottom: "body.0" top: "body.1/relu_low" }
+layer { name: "body.1/relu_high_in" type: "Power" bottom: "body.0" top: "body.1/relu_high_in"
+  power_param { shift: -6.0 } }
+layer { name: "body.1/relu_high" type: "ReLU" bottom: "body.1/relu_high_in" top: "body.1/relu_high" }
+layer { name: "body.1" type: "Eltwise" bottom: "body.1/relu_low" bottom: "body.1/relu_high" top: "body.1"
+  eltwise_param { operation: SUM coeff: 1 coeff: -1 } }
+layer { name: "ht/lo_in" type: "Power" bottom: "body.1" top: "ht/lo_in" power_param { shift: 1.0 } }
+layer { name: "ht/lo" type: "ReLU" bottom: "ht/lo_in" top: "ht/lo" }
+layer { name: "ht/hi_in" type: "Power" bottom: "body.1" top: "ht/hi_in" power_param { shift: -2.0 } }
+layer { name: "ht/hi" type: "ReLU" bottom: "ht/hi_in" top: "ht/hi" }
+layer { name: "ht/clip" type: "Eltwise" bottom: "ht/lo" bottom: "ht/hi" top: "ht/clip"
+  eltwise_param { operation: SUM coeff: 1 coeff: -1 } }
+layer { name: "ht" type: "Power" bottom: "ht/clip" top: "ht" power_param { shift: -1.0 } }
+layer { name: "hs/plus3" type: "Power" bottom: "ht" top: "hs/plus3" power_param { shift: 3.0 } }
+layer { name: "hs/lo" type: "ReLU" bottom: "hs/plus3" top: "hs/lo" }
+layer { name: "hs/hi_in" type: "Power" bottom: "hs/plus3" top: "hs/hi_in" power_param { shift: -6.0 } }
+layer { name: "hs/hi" type: "ReLU" bottom: "hs/hi_in" top: "hs/hi" }
+layer { name: "hs/clip" type: "Eltwise" bottom: "hs/lo" bottom: "hs/hi" top: "hs/clip"
+  eltwise_param { operation: SUM coeff: 1 coeff: -1 } }
+layer { name: "hs/gate" type: "Power" bottom: "hs/clip" top: "hs/gate" power_param { scale: 0.16666667 } }
+layer { name: "hswish" type: "Eltwise" bottom: "ht" bottom: "hs/gate" top: "hswish" eltwise_param { operation: PROD } }
+layer { name: "selu/elu" type: "ELU" bottom: "hswish" top: "selu/elu" elu_param { alpha: 1.6732632 } }
+layer { name: "selu" type: "Power" bottom: "selu/elu" top: "selu" power_param { scale: 1.050701 } }
+layer { name: "head.0" type: "Convolution" bottom: "selu" top: "y" convolution_param { num_output: 2 kernel_size: 1 } }
+"""
+
+
+def test_power_idioms_become_one_activation_and_equal_opencv(tmp_path):
+    """What a Caffe writer builds from Power / ReLU / Eltwise (clamp, hardsigmoid, SELU) is read back as
+    ReLU6, Hardtanh, Hardsigmoid, SELU; dotted layer names (nnlang's Caffe target) give module paths."""
+    prototxt = tmp_path / "net.prototxt"
+    prototxt.write_text(IDIOMS)
+    text = import_file(str(prototxt)).text
+    assert "Power" not in text and "Sub" not in text
+    for want in ("ReLU6", "Hardtanh(max_val=2.0)", "Hardsigmoid", "SELU", "Mul"):  # min_val -1: the default
+        assert want in text, text
+    assert check_against_opencv(prototxt, tmp_path, batch=2) <= TOLERANCE
+    model = tmp_path / "net.caffemodel"
+    result = import_file(str(prototxt), weights=str(model), verify=False)
+    assert {"body.0.weight", "head.0.weight"} <= set(result.model.state_dict())

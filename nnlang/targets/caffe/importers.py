@@ -268,6 +268,20 @@ def power(cl: CLayer):
                       "(shift + scale * x) ^ power")
 
 
+@caffe_layer("Clip")
+def clip(cl: CLayer):
+    lo, hi = _f(cl.msg.clip_param.min), _f(cl.msg.clip_param.max)
+    if (lo, hi) == (0.0, 6.0):
+        return [Layer("ReLU6")]
+    return [Layer("Hardtanh", {"min_val": lo, "max_val": hi})]
+
+
+@caffe_layer("_Hardsigmoid", "_SELU")
+def fused_activation(cl: CLayer):
+    """Idioms import_fusions found (Power / Clip / ELU chains a Caffe writer builds)."""
+    return [Layer(cl.msg.type[1:])]
+
+
 @caffe_layer("Exp", "Log")
 def exp_log(cl: CLayer):
     raise Unsupported("the registry has no exp / log layer")

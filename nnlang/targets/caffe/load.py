@@ -32,14 +32,18 @@ from ...ir.graph import Graph
 from ...layers import registry
 from ...layers.base import ShapeError, TensorType, weight_key
 from ..importing import ImportError_, ImportResult, Unsupported, check_difference, print_checked
+from ..onnx.load import _mark_sequential  # framework-free: which scopes are Sequential groups
+from .import_fusions import fuse_idioms
 from .importers import CLayer, lookup
 from .reading import MAX_ELEMENTS, Net, check_shape, data_shape, read_caffemodel, read_prototxt
+from .schema import caffe_pb2
 
 DATA_TYPES = frozenset(("Data", "ImageData", "HDF5Data", "MemoryData", "WindowData", "DummyData",
                         "AnnotatedData", "VideoData"))
 LEFT_OUT = frozenset(("Accuracy", "Silence", "HDF5Output"))  # + every *Loss type
 ACTIVATIONS = frozenset(("ReLU", "Sigmoid", "TanH", "ELU", "PReLU", "AbsVal", "BNLL", "Power", "Dropout"))
 _RESNET = re.compile(r"^(res|bn|scale)(\d+[a-z]\d*)(?:_(.+))?$")  # res2a_branch2a, bn2a_branch1, res2a_relu
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*(/[A-Za-z0-9_]+)?$")  # features.0.1/bn
 _PREFIX = {"Convolution": "conv", "Deconvolution": "deconv", "InnerProduct": "fc", "BatchNorm": "bn",
            "Scale": "scale", "PReLU": "prelu"}
 _WEIGHTED = frozenset(_PREFIX)
@@ -107,6 +111,8 @@ class _Converter:
         self.kept: list = []  # LayerParameters of the deploy network (for OpenCV)
         self.data_inputs = False
         self.input_blobs: dict = {}  # input tensor id -> Caffe blob name
+        self.dotted = False  # layer names are module paths (placed by path, not by name prefix)
+        self.fused_from: dict = {}  # fused layer name -> the file's layers it replaces (import_fusions)
         self.param_owner: dict = {}  # Caffe param name -> the layer that owns it (weight sharing)
         self.layer_inputs: dict = {}  # Caffe layer name -> the shapes of its bottoms (batch "N")
 
@@ -127,11 +133,14 @@ class _Converter:
             self.data_inputs = True
         for blob, shape in self.net.inputs:
             self.add_input(blob, shape)
+        layers, self.fused_from = fuse_idioms(layers, caffe_pb2())
         partners, fused = self.find_scales(layers)
-        self.block_of = self.plan_blocks(layers)
+        self.dotted = self.blocks and any("." in la.name for la in layers) and all(
+            _DOTTED.match(la.name) for la in layers if la.type in _WEIGHTED)
+        self.block_of = {} if self.dotted else self.plan_blocks(layers)
         for layer in layers:
             if layer.name in fused:
-                self.kept.append(layer)
+                self.keep(layer)
                 for top in layer.top:
                     self.writer[top] = layer.name
                 continue
@@ -144,6 +153,8 @@ class _Converter:
             raise ImportError_(f"{len(self.problems)} layer(s) of the net cannot be written in .nns:\n  "
                                + "\n  ".join(self.problems))
         self.add_outputs()
+        if self.dotted:
+            _mark_sequential(self.b.root)
         return self.b.graph
 
     def find_scales(self, layers: list) -> tuple:
@@ -247,8 +258,12 @@ class _Converter:
         self.layer_inputs[layer.name] = cl.shapes
         if partner is not None:
             self.layer_inputs[partner.name] = cl.shapes
-        self.kept.append(layer)
+        self.keep(layer)
         self.emit(layer, steps, partner)
+
+    def keep(self, layer) -> None:
+        """A layer of the deploy net as the file has it (an idiom fused into one layer: the layers it replaces)."""
+        self.kept.extend(self.fused_from.get(layer.name, [layer]))
 
     def data_layer(self, layer) -> None:
         self.data_inputs = True
@@ -296,13 +311,16 @@ class _Converter:
             if step.weights:
                 self.weights[node.id] = dict(step.weights)
             outs = tids
-        if len(outs) != len(layer.top):
-            raise Unsupported(f"{len(layer.top)} tops for {len(outs)} result(s)")
-        for top, tid in zip(layer.top, outs):
+        tops = partner.top if partner is not None else layer.top  # BatchNorm + Scale: the Scale's tops
+        if len(outs) != len(tops):
+            raise Unsupported(f"{len(tops)} tops for {len(outs)} result(s)")
+        for top, tid in zip(tops, outs):
             self.values[top] = tid
             self.writer[top] = partner.name if partner is not None else layer.name
 
     def place(self, layer, named: bool, data: list):
+        if self.dotted:
+            return self.place_dotted(layer, named)
         block = self.block_of.get(layer.name)
         if block is None and layer.type in ACTIVATIONS and data:
             producer = self.b.graph.tensors[data[0]].producer
@@ -323,6 +341,21 @@ class _Converter:
             cand, k = f"{local}_{k}", k + 1
         used.add(cand)
         return scope, cand
+
+    def place_dotted(self, layer, named: bool):
+        """Layer names that are module paths (`features.3.conv.0.0`, `features.0.1/bn`: nnlang's Caffe target
+        writes them): the layer goes where its path says, as the ONNX import places PyTorch's paths."""
+        path = layer.name.split("/", 1)[0]
+        parent, _, local = path.rpartition(".")
+        if not named:
+            owner = path if path in self.b.scopes else parent
+            return (self.b.scope(owner) if owner else self.b.root), ""
+        scope = self.b.scope(parent) if parent else self.b.root
+        used = self.used_names.setdefault(scope.path, set())
+        if local in used:
+            return scope, ""
+        used.add(local)
+        return scope, local
 
     def add_outputs(self) -> None:
         read = {t for node in self.b.graph.nodes for t in node.inputs}
@@ -427,6 +460,9 @@ def _compare_opencv(model, conv: _Converter, source: str, weights: str) -> Optio
     if any(layer.type == "LRN" and layer.lrn_param.k != 1 for layer in conv.kept):
         conv.notes.append("not verified: OpenCV takes LRN's k as 1, this net has another k")
         return None
+    if any(layer.type == "Clip" for layer in conv.kept):
+        conv.notes.append("not verified: OpenCV has no Clip layer")
+        return None
     import torch
 
     graph = conv.b.graph
@@ -440,7 +476,7 @@ def _compare_opencv(model, conv: _Converter, source: str, weights: str) -> Optio
         if conv.data_inputs:  # OpenCV runs a deploy net: write the one we read (Input layers, no losses)
             prototxt = str(Path(tmp) / "deploy.prototxt")
             Path(prototxt).write_text(deploy_text(conv, feeds))
-        want = run_opencv(prototxt, weights, feeds, [conv.writer[b] for b, _ in conv.outputs])
+        want = run_opencv(prototxt, weights, feeds, [(b, conv.writer[b]) for b, _ in conv.outputs])
     with torch.no_grad():
         got = model(*[torch.from_numpy(a) for a in feeds.values()])
     got = list(got) if isinstance(got, (tuple, list)) else [got]
@@ -456,8 +492,6 @@ def _compare_opencv(model, conv: _Converter, source: str, weights: str) -> Optio
 
 def deploy_text(conv: _Converter, feeds: dict) -> str:
     from google.protobuf import text_format
-
-    from .schema import caffe_pb2
 
     pb = caffe_pb2()
     net = pb.NetParameter(name=conv.net.name)
@@ -475,15 +509,17 @@ def deploy_text(conv: _Converter, feeds: dict) -> str:
     return text_format.MessageToString(net)
 
 
-def run_opencv(prototxt: str, caffemodel: str, feeds: dict, out_layers: list) -> list:
-    """OpenCV's DNN module running a Caffe net: the outputs of `out_layers` (layer names) for `feeds`."""
+def run_opencv(prototxt: str, caffemodel: str, feeds: dict, outputs: list) -> list:
+    """OpenCV's DNN module running a Caffe net: the values of `outputs` ((blob, the layer writing it)) for `feeds`.
+    OpenCV's forward takes layer names, and may rename a last layer after its top: ask by the name it has."""
     import cv2
 
     try:
         net = cv2.dnn.readNetFromCaffe(prototxt, caffemodel)
         for blob, array in feeds.items():
             net.setInput(np.ascontiguousarray(array, np.float32), blob)
-        outs = net.forward(out_layers)
+        known = set(net.getLayerNames())
+        outs = net.forward([layer if layer in known else blob for blob, layer in outputs])
     except cv2.error as e:
         raise ImportError_(f"OpenCV cannot run the net to verify the import: {str(e).strip().splitlines()[-1]}") \
             from None
