@@ -45,6 +45,33 @@ def use_lsp_line_ends() -> None:
     incremental change after it landed on the wrong line and the server's copy of the text silently
     drifted from the editor's. (Found by tests/lsp/test_lsp_robustness.py.)"""
     TextDocument.lines = property(lambda self: tuple(_LSP_LINES.findall(self.source)))
+    TextDocument._apply_incremental_change = _apply_clamped_change
+
+
+def _apply_clamped_change(self, change) -> None:
+    """An incremental change with positions clamped as LSP says: a character past a line's end means the
+    line's end (pygls cut the line after its line break, so an insert one past the end of a line landed at
+    the start of the next: the server's text drifted from the editor's), a line past the end the text's end."""
+    lines = self.lines
+    codec = self._position_codec
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def offset(pos) -> int:
+        if pos.line < 0:
+            return 0
+        if pos.line >= len(lines):
+            return len(self.source)
+        line = lines[pos.line]
+        content = line[:len(line) - (2 if line.endswith("\r\n") else 1 if line.endswith(("\r", "\n")) else 0)]
+        units = min(max(pos.character, 0), codec.client_num_units(content))  # clamped in the client's units
+        column = codec.position_from_client_units(lines, type(pos)(line=pos.line, character=units)).character
+        return starts[pos.line] + min(column, len(content))
+
+    start, end = offset(change.range.start), offset(change.range.end)
+    start, end = min(start, end), max(start, end)
+    self._source = self.source[:start] + change.text + self.source[end:]
 
 
 def _context(analysis, analyzer: IncrementalAnalyzer) -> Context:

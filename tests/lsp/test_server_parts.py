@@ -159,3 +159,26 @@ def test_logging_goes_to_the_log_file(tmp_path):
         logging.getLogger().removeHandler(handler)
         handler.close()
     assert "something broke" in log_file.read_text()
+
+
+def test_incremental_changes_clamp_positions_as_lsp_says():
+    from lsprotocol import types as lt
+    from pygls.workspace import TextDocument
+
+    from nnlang_lsp.workspace import use_lsp_line_ends
+
+    use_lsp_line_ends()
+
+    def edit(text, start, end, new):
+        doc = TextDocument("file:///t.nns", text)
+        doc.apply_change(lt.TextDocumentContentChangePartial(
+            range=lt.Range(start=lt.Position(*start), end=lt.Position(*end)), text=new))
+        return doc.source
+
+    # one past the end of a line that is not the last: at that line's end, not the next line's start
+    assert edit("ab\ncd\n", (0, 3), (0, 3), "X") == "abX\ncd\n"
+    assert edit("ab\r\ncd\n", (0, 9), (0, 9), "X") == "abX\r\ncd\n"
+    assert edit("ab\ncd", (1, 7), (1, 7), "X") == "ab\ncdX"
+    assert edit("ab\ncd\n", (0, 1), (0, 99), "") == "a\ncd\n"  # a range end past the line: its end
+    assert edit("ab\ncd\n", (5, 0), (9, 0), "Z") == "ab\ncd\nZ"  # lines past the end: the text's end
+    assert edit("a😀b\n", (0, 1), (0, 3), "") == "ab\n"  # UTF-16 units still counted by pygls's codec
