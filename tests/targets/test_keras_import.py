@@ -193,3 +193,103 @@ def test_causal_conv1d_and_repeat_vector_equal_keras(tmp_path):
     assert "Pad((4, 0)) -> causal: Conv1d(6, 3, dilation=2)" in result.text, result.text
     assert "Upsample(scale_factor=4.0)" in result.text, result.text
     assert result.max_abs_diff <= 1e-4
+
+
+# ---- Keras 2.x JSON + --weights W.h5 -------------------------------------------------------------
+
+def _k2(name, cls, inbound=None, **config):
+    """One layer of a Keras 2.x `model.to_json()` (Functional form: inbound_nodes [[[name, 0, 0, {}]]])."""
+    entry = {"name": name, "class_name": cls, "config": dict(config, name=name)}
+    if inbound is not None:
+        entry["inbound_nodes"] = [[[src, 0, 0, {}] for src in inbound]] if inbound else []
+    return entry
+
+
+def _k2_functional():
+    conv = {"strides": [1, 1], "data_format": "channels_last", "dilation_rate": [1, 1], "use_bias": True}
+    layers = [
+        _k2("img", "InputLayer", [], batch_input_shape=[None, 8, 8, 3], dtype="float32", sparse=False),
+        _k2("conv", "Conv2D", ["img"], filters=4, kernel_size=[3, 3], padding="same", activation="relu", **conv),
+        _k2("bn", "BatchNormalization", ["conv"], axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True),
+        _k2("pool", "MaxPooling2D", ["bn"], pool_size=[2, 2], strides=[2, 2], padding="valid",
+            data_format="channels_last"),
+        _k2("side", "Conv2D", ["pool"], filters=2, kernel_size=[1, 1], padding="valid", activation="linear", **conv),
+        _k2("cat", "Concatenate", ["pool", "side"], axis=-1),
+        _k2("flat", "Flatten", ["cat"]),
+        _k2("drop", "Dropout", ["flat"], rate=0.5),
+        _k2("out", "Dense", ["drop"], units=5, activation="softmax", use_bias=True),
+    ]
+    return {"class_name": "Model", "keras_version": "2.2.4", "backend": "tensorflow",
+            "config": {"name": "k2net", "layers": layers, "input_layers": [["img", 0, 0]],
+                       "output_layers": [["out", 0, 0]]}}
+
+
+def _k2_sequential():
+    """Keras 2.0's Sequential form: `config` is the bare layer list."""
+    return {"class_name": "Sequential", "keras_version": "2.0.8", "backend": "theano", "config": [
+        {"class_name": "Embedding", "config": {"name": "emb", "batch_input_shape": [None, 6], "input_dim": 20,
+                                               "output_dim": 5, "input_length": 6, "mask_zero": False}},
+        {"class_name": "LSTM", "config": {"name": "lstm", "units": 7, "activation": "tanh",
+                                          "recurrent_activation": "sigmoid", "return_sequences": False,
+                                          "use_bias": True, "go_backwards": False, "stateful": False}},
+        {"class_name": "Dense", "config": {"name": "head", "units": 3, "activation": "tanh", "use_bias": True}}]}
+
+
+def _keras3_twins(keras):
+    """The same two networks built with Keras 3 (the reference run), layer names as in the JSON."""
+    layers = keras.layers
+    img = keras.Input((8, 8, 3), name="img")
+    pool = layers.MaxPooling2D(2, name="pool")(layers.BatchNormalization(name="bn")(
+        layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(img)))
+    cat = layers.Concatenate(name="cat")([pool, layers.Conv2D(2, 1, name="side")(pool)])
+    out = layers.Dense(5, activation="softmax", name="out")(layers.Dropout(0.5, name="drop")(
+        layers.Flatten(name="flat")(cat)))
+    functional = keras.Model(img, out)
+    tokens = keras.Input((6,), dtype="int32")
+    seq = layers.Embedding(20, 5, name="emb")(tokens)
+    sequential = keras.Model(tokens, layers.Dense(3, activation="tanh", name="head")(
+        layers.LSTM(7, name="lstm")(seq)))
+    return functional, sequential
+
+
+def _save_weights_keras2(model, path):
+    """Keras 2's `save_weights` HDF5 layout: a group per layer, its weight_names attribute in get_weights order."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [layer.name.encode() for layer in model.layers]
+        for layer in model.layers:
+            g = f.create_group(layer.name)
+            ws = layer.get_weights()
+            names = [f"{layer.name}/w{k}:0".encode() for k in range(len(ws))]
+            g.attrs["weight_names"] = names
+            for n, w in zip(names, ws):
+                g.create_dataset(n.decode(), data=w)
+
+
+def test_keras2_json_with_h5_weights_equals_keras(tmp_path, capsys):
+    """A Keras 2.x JSON architecture + `--weights W.h5` (Keras 2's save_weights layout), functional (NHWC conv,
+    BN, concat on channels, Flatten -> Dense: rows permuted) and 2.0 Sequential (Embedding, LSTM): outputs equal
+    Keras 3's run of the same networks with the same perturbed weights."""
+    keras = pytest.importorskip("keras")
+    np = pytest.importorskip("numpy")
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    for config, model, x in zip((_k2_functional(), _k2_sequential()), _keras3_twins(keras),
+                                (rng.standard_normal((2, 8, 8, 3)).astype("float32"),
+                                 rng.integers(0, 20, (2, 6)).astype("int64"))):
+        _perturbed(model, rng)
+        arch, weights = tmp_path / f"{model.name}.json", tmp_path / f"{model.name}.h5"
+        arch.write_text(json.dumps(config))
+        _save_weights_keras2(model, weights)
+        result = import_file(str(arch), weights=str(weights))
+        want = keras.ops.convert_to_numpy(model(x, training=False))
+        ours = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1) if x.ndim == 4 else x))
+        with torch.no_grad():
+            got = result.model(ours).numpy()
+        assert got.shape == want.shape
+        diff = np.abs(got - want).max() / max(1.0, np.abs(want).max())
+        with capsys.disabled():
+            print(f"\n[keras 2 json + h5] {config['class_name']}: max relative difference {diff:.3g}")
+        assert diff <= 1e-4, result.text
+        assert "Permute" not in result.text, result.text

@@ -52,6 +52,17 @@ class T:
     rows: Optional[np.ndarray] = None
 
 
+def _readers(name: str, consumers: dict, depth: int = 0) -> list:
+    """The layers reading a layer's output, looking through Dropout and the like (no layer at inference)."""
+    out = []
+    for entry in consumers.get(name, []):
+        if entry["class_name"] in PASS_THROUGH and depth < 64:
+            out += _readers(entry.get("name") or entry["config"]["name"], consumers, depth + 1)
+        else:
+            out.append(entry)
+    return out
+
+
 def _history(value) -> list:
     """(layer, node, tensor) of every Keras tensor in a Keras 3 call's args."""
     out = []
@@ -143,7 +154,7 @@ class _Converter:
             if inputs is not None:
                 values[ref] = inputs[k]
             else:
-                values[ref] = self.network_input(entry, consumers.get(ref[0], []))
+                values[ref] = self.network_input(entry, _readers(ref[0], consumers))
         for entry in layers:
             name = entry.get("name") or entry["config"]["name"]
             if entry["class_name"] == "InputLayer":
@@ -161,7 +172,7 @@ class _Converter:
                     continue
                 args = [values[r] for r in call]
                 try:
-                    outs = self.layer(entry, args, prefix, scope, consumers.get(name, []))
+                    outs = self.layer(entry, args, prefix, scope, _readers(name, consumers))
                 except (Unsupported, BuildError) as e:
                     self.problems.append(f"layer {name!r} ({entry['class_name']}): {e}")
                     continue
@@ -182,7 +193,7 @@ class _Converter:
             first = layers[0]
             if first["class_name"] == "InputLayer":
                 layers = layers[1:]
-            nxt = [layers[0]] if layers else []
+            nxt = [e for e in layers if e["class_name"] not in PASS_THROUGH][:1]
             value = self.network_input(first, nxt)
         else:
             if layers and layers[0]["class_name"] == "InputLayer":
@@ -191,7 +202,8 @@ class _Converter:
         for k, entry in enumerate(layers):
             name = entry.get("name") or entry["config"].get("name")
             try:
-                value = self.layer(entry, [value], prefix, scope, layers[k + 1:k + 2])[0]
+                readers = [e for e in layers[k + 1:] if e["class_name"] not in PASS_THROUGH][:1]
+                value = self.layer(entry, [value], prefix, scope, readers)[0]
             except (Unsupported, BuildError) as e:
                 self.problems.append(f"layer {name!r} ({entry['class_name']}): {e}")
                 return []
@@ -201,6 +213,8 @@ class _Converter:
         cfg = entry["config"]
         shape = _batch_shape(cfg)
         name = cfg.get("name") or entry.get("name") or "x"
+        if entry.get("class_name") != "InputLayer":  # a Sequential's first layer declares it: Keras names it so
+            name += "_input"
         if shape is None:
             raise ImportError_(f"input {name!r}: its shape is not declared")
         if any(d is None for d in shape[1:]):
@@ -212,6 +226,9 @@ class _Converter:
         dtype = dtype.get("config", {}).get("name", "float32") if isinstance(dtype, dict) else dtype
         ir_dtype = {"float32": "f32", "float64": "f64", "int32": "i64", "int64": "i64", "float16": "f16"}.get(
             dtype, "f32")
+        if readers and all(r["class_name"] == "Embedding" for r in readers) \
+                or entry.get("class_name") == "Embedding":  # indices: Keras casts the float input itself
+            ir_dtype = "i64"
         names = {n for n, _ in self.b.graph.inputs}
         safe = _ident(name)
         while safe in names:
