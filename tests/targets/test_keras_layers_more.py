@@ -74,9 +74,10 @@ network Resample13 {
     input x: [2, 3, 7], v: [1, 2, 3, 4, 5]
     y = x -> Conv1d(4, 3) -> Upsample(scale_factor=3) -> Upsample(size=12, mode="linear", align_corners=true)
         -> Upsample(scale_factor=0.75, mode="linear") -> Conv1d(2, 1)
+    w = x -> Upsample(scale_factor=41)
     z = v -> Conv3d(3, 1) -> Upsample(scale_factor=2) -> Upsample(scale_factor=(1.5, 1.0, 0.5), mode="trilinear")
         -> Upsample(size=(5, 7, 9), mode="trilinear", align_corners=true) -> Conv3d(2, 1)
-    output y, z
+    output y, z, w
 }
 """,
     "pads_slices_reductions": """
@@ -90,6 +91,15 @@ network PadsSlices {
     s = a -> Sum(axis=2, keepdims=true) -> Conv2d(2, 1)
     t = b -> Sum(axis=-1) -> Conv1d(2, 1)
     output m, s, t
+}
+""",
+    "symbolic_sizes": """
+network Symbolic {
+    input x: [N, 3, H, W]
+    y = x -> Conv2d(4, 3, padding=1) -> Upsample(scale_factor=3) -> GroupNorm(2) -> Scale
+        -> PReLU(num_parameters="channels") -> InstanceNorm2d(affine=true) -> Pad((1, 1, 2, 0), value=0.5)
+        -> Slice(3, start=1, end=-1) -> Mean(axis=(0, 2))
+    output y
 }
 """,
     "bilinear_matmul": """
@@ -256,6 +266,8 @@ REFUSED = [
     # (network text, layer, reason)
     ("network R { input x: [N, 3, H, W]\n    y = x -> Upsample(scale_factor=1.5)\n    output y\n}",
      "Upsample", "Upsample: the input size of an interpolated axis ('H') must be known"),
+    ("network R { input x: [N, 3, L]\n    y = x -> Upsample(scale_factor=41)\n    output y\n}",
+     "Upsample", "Upsample: the input size of an interpolated axis ('L') must be known"),
     ("network R { input x: [3, 8]\n    y = x -> InstanceNorm1d\n    output y\n}",
      "InstanceNorm1d", "InstanceNorm1d on an unbatched input: Keras layers need a batch axis"),
     ("network R { input x: [5], t: [] i64\n    y = (x, t) -> CrossEntropyLoss\n    output y\n}",

@@ -15,9 +15,20 @@ from ..mapping import NotExpressible, keras_layer
 MAX_MATRIX = 1 << 26  # entries of one interpolation matrix (256 MB of float32): bounded before it is made
 
 
+UNKNOWN_SIZE_BOUND = 1 << 14  # an unknown spatial size: torch's nearest rule is checked up to this size
+
+
+def _repeats(size: int, out: int, k: int, scale) -> bool:
+    """torch's nearest source index (float32: floor(dst * scale), at most size - 1) is dst // k for every dst."""
+    dst = np.arange(out, dtype=np.float32)
+    src = np.minimum(np.floor(dst * np.float32(scale)), size - 1).astype(np.int64)
+    return bool(np.array_equal(src, np.arange(out) // k))
+
+
 def _factors(a, n: int, sizes: list, outs: list):
     """Per spatial axis the whole factor k when torch's nearest rule picks source index dst // k for every
-    output index (its float32 arithmetic emulated), else None."""
+    output index (its float32 arithmetic emulated; for an unknown size, for every size up to
+    UNKNOWN_SIZE_BOUND), else None."""
     if a["mode"] != "nearest":
         return None
     sf = a["scale_factor"]
@@ -27,7 +38,7 @@ def _factors(a, n: int, sizes: list, outs: list):
     for d in range(n):
         size, out = sizes[d], outs[d]
         if sf is not None:
-            if not float(sf[d]).is_integer():
+            if not float(sf[d]).is_integer() or sf[d] < 1:
                 return None
             k = int(sf[d])
             scale = np.float32(1.0 / float(sf[d]))
@@ -36,11 +47,10 @@ def _factors(a, n: int, sizes: list, outs: list):
                 return None
             k = out // size
             scale = np.float32(size) / np.float32(out)
-        if out is not None and size is not None:
-            dst = np.arange(out, dtype=np.float32)
-            src = np.minimum(np.floor(dst * scale), size - 1).astype(np.int64)
-            if not np.array_equal(src, np.arange(out) // k):
-                return None
+        if size is None:
+            size, out = UNKNOWN_SIZE_BOUND, UNKNOWN_SIZE_BOUND * k
+        if out != size and out != 2 * size and not _repeats(size, out, k, scale):  # torch special-cases 1x, 2x
+            return None
         factors.append(k)
     return factors
 

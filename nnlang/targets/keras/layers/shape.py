@@ -124,6 +124,8 @@ def reduce(b):
     axes = sorted({int(x) % rank for x in axes})
     keep = bool(a["keepdims"])
     t, perm = _stored(b)
+    if 0 in axes and not keep and perm is not None:  # the rest could not keep a permutation that fixes axis 0
+        t, perm = b.ir(), None
     stored = tuple(_stored_axis(perm, x) for x in axes)
     fn = b.ops.mean if b.node.op == "Mean" else b.ops.sum
     y = fn(t, axis=stored, keepdims=keep)
