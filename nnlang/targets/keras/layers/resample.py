@@ -16,6 +16,7 @@ MAX_MATRIX = 1 << 26  # entries of one interpolation matrix (256 MB of float32):
 
 
 UNKNOWN_SIZE_BOUND = 1 << 14  # an unknown spatial size: torch's nearest rule is checked up to this size
+MAX_CHECKED = 1 << 22  # output indices emulated at most (exact in float32, a few MB)
 
 
 def _repeats(size: int, out: int, k: int, scale) -> bool:
@@ -49,7 +50,10 @@ def _factors(a, n: int, sizes: list, outs: list):
             scale = np.float32(size) / np.float32(out)
         if size is None:
             size, out = UNKNOWN_SIZE_BOUND, UNKNOWN_SIZE_BOUND * k
-        if out != size and out != 2 * size and not _repeats(size, out, k, scale):  # torch special-cases 1x, 2x
+        if out in (size, 2 * size):  # torch special-cases 1x and 2x
+            factors.append(k)
+            continue
+        if out > MAX_CHECKED or not _repeats(size, out, k, scale):  # unchecked (its arrays too big) or not
             return None
         factors.append(k)
     return factors
