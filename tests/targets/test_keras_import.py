@@ -26,16 +26,16 @@ EXPECTED = {
     "AlexNet.json": "LRN is not a Keras layer nnlang imports",
     "DAE_MNIST.json": None,
     "SeparableConvKerasTest.json": None,
-    "VQA.json": "recurrent_activation='hard_sigmoid'",
-    "VQA2.json": "recurrent_activation='hard_sigmoid'",
+    "VQA.json": "recurrent_activation='hard_sigmoid' (Keras 2: clip(0.2 x + 0.5, 0, 1) gates)",
+    "VQA2.json": "recurrent_activation='hard_sigmoid' (Keras 2: clip(0.2 x + 0.5, 0, 1) gates)",
     "ZF_UNET_224.json": None,
-    "imdb_cnn_lstm.json": "recurrent_activation='hard_sigmoid'",
+    "imdb_cnn_lstm.json": "recurrent_activation='hard_sigmoid' (Keras 2: clip(0.2 x + 0.5, 0, 1) gates)",
     "resnet50.json": None,
-    "seq2seq_lang.json": "has unknown sizes besides the batch",
+    "seq2seq_lang.json": "recurrent_activation='hard_sigmoid'",  # also: initial states as inputs
     "shapeCheck1D.json": None,
     "shapeCheck2D.json": None,
     "shapeCheck3D.json": None,
-    "textGeneration.json": "recurrent_activation='hard_sigmoid'",
+    "textGeneration.json": "recurrent_activation='hard_sigmoid' (Keras 2: clip(0.2 x + 0.5, 0, 1) gates)",
     "v3.json": None,
     "v4.json": None,
     "vgg16.json": None,
@@ -293,3 +293,21 @@ def test_keras2_json_with_h5_weights_equals_keras(tmp_path, capsys):
             print(f"\n[keras 2 json + h5] {config['class_name']}: max relative difference {diff:.3g}")
         assert diff <= 1e-4, result.text
         assert "Permute" not in result.text, result.text
+
+
+def test_unknown_lengths_and_image_sizes_become_named_sizes(tmp_path):
+    """Input((None, 4)) and Input((None, None, 3)): the unknown sizes are written T, H, W (not refused);
+    verified beside Keras at a concrete size."""
+    keras = pytest.importorskip("keras")
+    np = pytest.importorskip("numpy")
+    layers = keras.layers
+    seq, img = keras.Input((None, 4), name="seq"), keras.Input((None, None, 3), name="img")
+    a = layers.Dense(3, name="seq_head")(layers.LSTM(6, name="lstm")(seq))
+    b = layers.GlobalAveragePooling2D(name="gap")(layers.Conv2D(3, 3, name="conv")(img))
+    model = _perturbed(keras.Model([seq, img], layers.Add(name="sum")([a, b]), name="sizes"),
+                       np.random.default_rng(3))
+    path = tmp_path / "sizes.keras"
+    model.save(path)
+    result = import_file(str(path))
+    assert "input seq: [N, T, 4], img: [N, 3, H, W]" in result.text, result.text
+    assert result.max_abs_diff <= 1e-4

@@ -497,8 +497,10 @@ def recurrent(k: KLayer) -> Out:
     if k.get("activation", "tanh") != "tanh":
         raise Unsupported(f"{k.cls} activation={k.get('activation')!r} (the registry's is tanh)")
     if k.cls != "SimpleRNN" and k.get("recurrent_activation", "sigmoid") != "sigmoid":
-        raise Unsupported(f"{k.cls} recurrent_activation={k.get('recurrent_activation')!r} (the registry's "
-                          "LSTM / GRU gates use sigmoid)")
+        gate = k.get("recurrent_activation")
+        what = " (Keras 2: clip(0.2 x + 0.5, 0, 1) gates)" if gate == "hard_sigmoid" else ""
+        raise Unsupported(f"{k.cls} recurrent_activation={gate!r}{what}: the registry's LSTM / GRU have "
+                          "sigmoid gates only (no gate-activation parameter yet)")
     if k.get("go_backwards") or k.get("stateful") or k.get("return_state"):
         raise Unsupported(f"{k.cls} with go_backwards / stateful / return_state")
     if k.cls == "GRU" and not k.get("reset_after", True):

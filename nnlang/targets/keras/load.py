@@ -115,6 +115,19 @@ def _batch_shape(cfg: dict) -> Optional[tuple]:
     return None if shape is None else tuple(shape)
 
 
+def _symbolic(shape: tuple) -> tuple:
+    """A Keras shape with its unknown sizes named: a sequence's length T, an image's H, W (D, H, W in 3-D);
+    two inputs may share a name (the same unknown length), which the language then requires equal."""
+    names = {3: ("T",), 4: ("H", "W"), 5: ("D", "H", "W")}.get(len(shape), ())
+    out = list(shape)
+    for i, d in enumerate(shape[1:-1], 1):
+        if d is None:
+            out[i] = names[i - 1] if i - 1 < len(names) else f"D{i}"
+    if len(shape) == 2 and shape[1] is None:
+        out[1] = "T"
+    return tuple(out)
+
+
 def _wants_cl(cfg: dict, cls: str) -> bool:
     if cls in MODELS:  # a nested model: what its first layer wants
         first = [e for e in model_layers(cfg) if e.get("class_name") != "InputLayer"][:1]
@@ -217,11 +230,12 @@ class _Converter:
             name += "_input"
         if shape is None:
             raise ImportError_(f"input {name!r}: its shape is not declared")
-        if any(d is None for d in shape[1:]):
-            raise ImportError_(f"input {name!r}: shape {list(shape)} has unknown sizes besides the batch; "
-                               "a .nns input needs them")
+        if shape[-1] is None and len(shape) >= 3:
+            raise ImportError_(f"input {name!r}: shape {list(shape)} leaves the feature / channel size unknown; "
+                               "the layers after it need it")
         moved = len(shape) >= 3 and any(_wants_cl(r.get("config", {}), r["class_name"]) for r in readers)
-        dims = ("N",) + (tuple(shape[1:]) if not moved else (shape[-1],) + tuple(shape[1:-1]))
+        dims = ("N",) + _symbolic(shape)[1:]  # an unknown length or image size is a named size (T, H, W)
+        dims = dims if not moved else (dims[0], dims[-1]) + dims[1:-1]
         dtype = cfg.get("dtype", "float32")
         dtype = dtype.get("config", {}).get("name", "float32") if isinstance(dtype, dict) else dtype
         ir_dtype = {"float32": "f32", "float64": "f64", "int32": "i64", "int64": "i64", "float16": "f16"}.get(
@@ -566,7 +580,7 @@ def example_inputs(graph: Graph, keras_model, seed: int = 0) -> list:
     rng = np.random.default_rng(seed)
     xs = []
     for inp in keras_model.inputs:
-        shape = [2] + [int(d) for d in inp.shape[1:]]
+        shape = [2] + [5 if d is None else int(d) for d in inp.shape[1:]]  # an unknown length: 5
         if "int" in str(inp.dtype):
             xs.append(rng.integers(0, 4, shape).astype(np.int64))
         else:
@@ -587,7 +601,7 @@ def compare(model, keras_model, graph: Graph, outs: list, xs: Optional[list] = N
     ours_in = []
     for (_name, tid), x in zip(graph.inputs, xs):
         shape = graph.tensor(tid).type.shape
-        if x.ndim >= 3 and tuple(shape[1:]) != tuple(x.shape[1:]):
+        if x.ndim >= 3 and not all(not isinstance(d, int) or d == n for d, n in zip(shape[1:], x.shape[1:])):
             x = np.moveaxis(x, -1, 1)
         ours_in.append(torch.from_numpy(np.ascontiguousarray(x)))
     with torch.no_grad():
