@@ -187,6 +187,13 @@ def _main(argv) -> int:
             raise  # not an extra's module: a bug, shown as one
         print(f"nnlang: error: {err}", file=sys.stderr)
         return 2
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):
+            raise  # main's: the reader went away
+        # An output folder that cannot be made or written (read-only, full, under a file), a --weights that
+        # is missing or a directory: one line naming the path, never a traceback; nothing was written.
+        print(f"nnlang: error: {f'{e.filename}: {e.strerror}' if e.filename else e}", file=sys.stderr)
+        return 2
     return 2
 
 

@@ -8,11 +8,10 @@ in OUTDIR and renamed only when both are complete.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from ...analyze import Analysis
+from ...files import write_all_atomic
 from .plan import plan_net
 
 __all__ = ["CompileError", "compile_to_dir"]
@@ -49,24 +48,6 @@ def make_state(graph, seed: int = 0, weights: str | None = None) -> dict:
     return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
 
 
-def _write_atomically(files: dict) -> None:
-    """{final path: bytes}: all written to temporary names first, then renamed; none left on failure."""
-    temps = {}
-    try:
-        for target, data in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent))
-            temps[target] = tmp
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.chmod(tmp, 0o644)
-        for target, tmp in temps.items():
-            os.replace(tmp, target)
-    finally:
-        for tmp in temps.values():
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-
-
 def compile_to_dir(analysis: Analysis, outdir: str, seed: int = 0, weights: str | None = None) -> list:
     """Write OUTDIR/<network>.prototxt and .caffemodel; returns their paths. Raises CompileError (every layer
     Caffe cannot express, with its location) or the torch target's WeightsError; nothing is written then."""
@@ -84,5 +65,5 @@ def compile_to_dir(analysis: Analysis, outdir: str, seed: int = 0, weights: str 
     prototxt, caffemodel = out / f"{graph.name}.prototxt", out / f"{graph.name}.caffemodel"
     source = "".join(c if c.isprintable() else "?" for c in (analysis.path or "<input>"))  # one comment line
     text = f"# {graph.name}: BVLC Caffe deploy net written by nnlang from {source}\n" + prototxt_text(deploy_net(plan))
-    _write_atomically({prototxt: text.encode("utf-8"), caffemodel: weights_net(plan, state).SerializeToString()})
+    write_all_atomic({prototxt: text, caffemodel: weights_net(plan, state).SerializeToString()})
     return [str(prototxt), str(caffemodel)]

@@ -8,11 +8,10 @@ is built with those weights and saved to a temporary name in OUTDIR, then rename
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from ...analyze import Analysis
+from ...files import replacing
 from .emit import LAYOUTS, CompileError
 
 __all__ = ["CompileError", "capability", "compile_to_dir", "prepare_options"]
@@ -82,13 +81,6 @@ def compile_to_dir(analysis: Analysis, outdir: str, seed: int = 0, weights: str 
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{graph.name}.keras"
-    fd, tmp = tempfile.mkstemp(prefix=f".{graph.name}.", suffix=".keras", dir=str(out))
-    os.close(fd)
-    try:
+    with replacing(target, suffix=".keras") as (tmp,):
         built.model.save(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return [str(target)]

@@ -52,7 +52,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from typing import Iterable, Mapping, Optional
 
 import torch
@@ -225,10 +224,10 @@ def save(model: nn.Module, path, metadata: Optional[Mapping] = None) -> None:
     path = os.fspath(path)
     tensors = _tensors_for_file(model)
     meta = _metadata(model, metadata)
+    from ...files import temporary_path
+
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask, like open()
-    os.close(fd)
+    tmp = temporary_path(path)  # 0o666 & ~umask, like open(); a killed process's stale ones swept
     try:
         mode = os.stat(tmp).st_mode & 0o777
         safetensors.torch.save_file(tensors, tmp, metadata=_packed(meta))
