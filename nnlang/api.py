@@ -156,14 +156,13 @@ def import_(source: str, output: str, inputs=(), **options) -> dict:
     """
     if not str(output).endswith(".nns"):
         raise UsageError(f"-o {output}: the output must be a .nns path")
-    from .targets import REGISTRY, for_source
+    from .targets import IMPORTERS, for_source
     from .targets.importing import ImportError_, write
 
     path, sep, _cls = source.rpartition(":")
     target = for_source(source)
     if target is None:
-        kinds = [f"FILE{s}" + (":ClassName" if s == ".py" else "") for t in REGISTRY.values() if t.importer
-                 for s in t.reads]
+        kinds = [f"FILE{s}" + (":ClassName" if s == ".py" else "") for t in IMPORTERS.values() for s in t.reads]
         raise UsageError(f"{source}: cannot tell the format (expected {', '.join(kinds[:-1])} or {kinds[-1]})")
     given = {k: v for k, v in options.items() if v is not None and v != {} and v is not False}
     if "inputs" in target.import_options:
@@ -171,8 +170,8 @@ def import_(source: str, output: str, inputs=(), **options) -> dict:
             raise UsageError('give each forward input with --input, e.g. --input "x: [N, 3, 224, 224]"')
         given["inputs"] = list(inputs)
     elif inputs or options.get("kwargs") or (options.get("weights") and "weights" not in target.import_options):
-        raise UsageError("--input, --args and --weights are for PyTorch sources: an ONNX model carries "
-                         "its input shapes and weights")
+        raise UsageError("--input, --args and --weights are for PyTorch sources: this model file carries its "
+                         "input shapes (and its weights, if any)")
     if "verify" in options and options["verify"] is False:
         given["verify"] = False
     given = {k: v for k, v in given.items() if k in target.import_options}

@@ -27,7 +27,7 @@ def _names(text: str) -> list:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .targets import REGISTRY, TARGETS, all_options
+    from .targets import IMPORTERS, REGISTRY, TARGETS, all_options
 
     p = argparse.ArgumentParser(prog="nnlang", description="Neural-network architectures as text (.nns).")
     p.add_argument("--version", action="version", version=f"nnlang {__version__}")
@@ -82,10 +82,10 @@ def _parser() -> argparse.ArgumentParser:
         else:
             co.add_argument(option.flag, action="store_true", help=f"{option.help} ({where})")
 
-    readers = [t for t in REGISTRY.values() if t.importer]
+    readers = list(IMPORTERS.values())
     im = sub.add_parser("import", help=f"import a model ({', '.join(t.name for t in readers)}) into .nns text "
                         "plus its weights")
-    im.add_argument("source", metavar="SOURCE", help="FILE.py:ClassName (a PyTorch nn.Module) or FILE.onnx; "
+    im.add_argument("source", metavar="SOURCE", help="FILE.py:ClassName (a PyTorch nn.Module) or a model file; "
                     "readable: " + ", ".join(f"{s} ({t.name})" for t in readers for s in t.reads))
     im.add_argument("-o", "--output", required=True, metavar="OUT.nns", help="writes OUT.nns and OUT.safetensors")
     im.add_argument("--input", action="append", default=[], metavar="DECL",
