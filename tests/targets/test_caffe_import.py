@@ -366,3 +366,30 @@ def test_power_idioms_become_one_activation_and_equal_opencv(tmp_path):
     model = tmp_path / "net.caffemodel"
     result = import_file(str(prototxt), weights=str(model), verify=False)
     assert {"body.0.weight", "head.0.weight"} <= set(result.model.state_dict())
+
+
+FLOOR_POOL = """
+name: "floor"
+layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 dim: 2 dim: 8 dim: 8 } } }
+layer { name: "pool/ceil" type: "Pooling" bottom: "x" top: "pool/ceil"
+  pooling_param { pool: MAX kernel_size: 3 stride: 2 pad: 1 } }
+layer { name: "pool/floor2" type: "Slice" bottom: "pool/ceil" top: "pool/floor2:0" top: "pool/floor2:1"
+  slice_param { slice_point: 4 axis: 2 } }
+layer { name: "pool/floor2_rest" type: "Silence" bottom: "pool/floor2:1" }
+layer { name: "pool/floor3" type: "Slice" bottom: "pool/floor2:0" top: "pool" top: "pool/floor3:1"
+  slice_param { slice_point: SECOND axis: 3 } }
+layer { name: "pool/floor3_rest" type: "Silence" bottom: "pool/floor3:1" }
+layer { name: "conv" type: "Convolution" bottom: "pool" top: "y" convolution_param { num_output: 3 kernel_size: 1 } }
+"""
+
+
+@pytest.mark.parametrize("second, want", [(4, "MaxPool2d(3, stride=2, padding=1) -> conv"),
+                                          (3, "Slice(3, end=3)")], ids=["floor_pooling", "other_cut"])
+def test_ceil_pooling_cut_to_floor_size_is_floor_pooling(second, want, tmp_path):
+    """nnlang's Caffe target writes floor pooling as ceil pooling + Slice + Silence; read back as one floor
+    pooling when the cut is floor pooling's size, else as the slices written."""
+    prototxt = tmp_path / "net.prototxt"
+    prototxt.write_text(FLOOR_POOL.replace("SECOND", str(second)))
+    text = import_file(str(prototxt)).text
+    assert want in text and "Split" not in text, text
+    assert check_against_opencv(prototxt, tmp_path, batch=2) <= TOLERANCE

@@ -1,6 +1,7 @@
 """Caffe idioms -> one layer, before the layers are mapped: what a Caffe writer (nnlang's own Caffe target
 among them) builds from Power, ReLU and Eltwise for activations Caffe has no layer for.
 
+    floor pool:   Pooling (ceil) -> Slice + Silence per spatial axis                          -> Pooling (floor)
     clamp:        ReLU(x [+ Power shift -lo]) - ReLU(x + Power shift -hi)  [+ Power shift lo]  -> Clip(lo, hi)
     hardsigmoid:  Power(shift 3) -> Clip(0, 6) -> Power(scale 1/6)                             -> _Hardsigmoid
     selu:         ELU(alpha 1.6733) -> Power(scale 1.0507)                                     -> _SELU
@@ -64,24 +65,63 @@ def _close(a: float, b: float) -> bool:
 
 
 def fuse_idioms(layers: list, pb) -> tuple:
-    """(layers with the idioms replaced, {fused layer name: [the layers it replaces]})."""
+    """(layers with the idioms replaced, {fused layer name: [the layers it replaces]}, {fused layer name: extra
+    fields for its importer})."""
     replaced: dict = {}
-    for match in (_clamp, _hardsigmoid, _selu):
+    extra: dict = {}
+    for match in (_floor_pool, _clamp, _hardsigmoid, _selu):
         while True:
             versions = _Versions(layers)
             found = next((m for i in range(len(layers)) if (m := match(versions, i)) is not None), None)
             if found is None:
                 break
             used, new_type, params = found
-            last = max(used)
-            fused = pb.LayerParameter(name=layers[last].name, type=new_type)
-            fused.top.extend(layers[last].top)
-            fused.bottom.append(params.pop("bottom"))
+            at = params.get("at", max(used))
+            if new_type == "Pooling":  # the pooling itself, its crop handed to the importer
+                fused = pb.LayerParameter()
+                fused.CopyFrom(layers[params["pool"]])
+                del fused.top[:]
+                extra[fused.name] = {"crop": params["crop"]}
+            else:
+                fused = pb.LayerParameter(name=layers[max(used)].name, type=new_type)
+                fused.bottom.append(params["bottom"])
+            fused.top.extend([params["top"]] if "top" in params else layers[max(used)].top)
             if new_type == "Clip":
                 fused.clip_param.min, fused.clip_param.max = params["min"], params["max"]
             replaced[fused.name] = [orig for k in sorted(used) for orig in replaced.pop(layers[k].name, [layers[k]])]
-            layers = [fused if k == last else la for k, la in enumerate(layers) if k not in used or k == last]
-    return layers, replaced
+            layers = [fused if k == at else la for k, la in enumerate(layers) if k not in used or k == at]
+    return layers, replaced, extra
+
+
+def _floor_pool(versions: _Versions, i: int) -> Optional[tuple]:
+    """Caffe pools with ceil rounding; floor pooling is written as the ceil pooling, then a Slice per spatial
+    axis keeping the first rows / columns, the rest silenced. The pooling is kept with the slice points: its
+    importer makes it a floor pooling where they are the floor sizes, else slices exactly as written."""
+    layer = versions.layers[i]
+    p = layer.pooling_param
+    if layer.type != "Pooling" or p.global_pooling or p.round_mode != 0 or len(layer.top) != 1:
+        return None
+    used, crop, at, top = {i}, {}, i, None
+    (v,) = versions.tops[i]
+    while True:
+        readers = versions.read_by.get(v, [])
+        if len(readers) != 1:
+            break
+        j = readers[0]
+        s = versions.layers[j]
+        sp = s.slice_param
+        axis = sp.slice_dim if sp.HasField("slice_dim") else sp.axis
+        if s.type != "Slice" or len(s.top) != 2 or len(sp.slice_point) != 1 or axis not in (2, 3) or axis in crop:
+            break
+        rest = versions.read_by.get(versions.tops[j][1], [])
+        if any(versions.layers[r].type != "Silence" or len(versions.layers[r].bottom) != 1 for r in rest):
+            break
+        crop[axis] = int(sp.slice_point[0])
+        used |= {j, *rest}
+        at, top, v = j, s.top[0], versions.tops[j][0]
+    if not crop or _blob_at(versions, versions.bottoms[i][0], at) != layer.bottom[0]:
+        return None
+    return used, "Pooling", {"pool": i, "crop": crop, "at": at, "top": top}
 
 
 def _input_of(versions: _Versions, i: int, v) -> Optional[tuple]:

@@ -207,11 +207,20 @@ def pooling(cl: CLayer):
         if _pooled(d, k, s, pd, ceil) != _torch_pooled(d, k, s, pd, ceil):
             raise Unsupported(f"kernel {k}, stride {s}, pad 0 on size {d}: Caffe's ceil rounding gives a window "
                               "that starts outside the input, which torch's rule drops")
+    crop = cl.extra.get("crop", {})  # import_fusions: a ceil pooling whose extra rows / columns are cut off
+    steps = []
+    if crop and ceil:
+        sizes = [(_pooled(d, k, s, pd, True), _pooled(d, k, s, pd, False)) for d, k, s, pd in zip(size, kernel, stride,
+                                                                                                 pad)]
+        if all(crop.get(axis, sizes[axis - 2][0]) == sizes[axis - 2][1] for axis in (2, 3)):
+            ceil = False  # the windows kept are exactly floor pooling's
+        else:
+            steps = [Layer("Slice", {"axis": axis, "start": 0, "end": end}) for axis, end in sorted(crop.items())]
     params = {"kernel": _one(kernel), "stride": _one(stride), "padding": _one(pad), "ceil_mode": ceil}
     if kind == "AVE":
         params["count_include_pad"] = True  # Caffe divides by the window clipped to the padded input
-        return [Layer("AvgPool2d", params)]
-    return [Layer("MaxPool2d", params)]
+        return [Layer("AvgPool2d", params)] + steps
+    return [Layer("MaxPool2d", params)] + steps
 
 
 # ---- activations ------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from .schema import caffe_pb2
 
 DATA_TYPES = frozenset(("Data", "ImageData", "HDF5Data", "MemoryData", "WindowData", "DummyData",
                         "AnnotatedData", "VideoData"))
-LEFT_OUT = frozenset(("Accuracy", "Silence", "HDF5Output"))  # + every *Loss type
+LEFT_OUT = frozenset(("Accuracy", "HDF5Output"))  # + every *Loss type
 ACTIVATIONS = frozenset(("ReLU", "Sigmoid", "TanH", "ELU", "PReLU", "AbsVal", "BNLL", "Power", "Dropout"))
 _RESNET = re.compile(r"^(res|bn|scale)(\d+[a-z]\d*)(?:_(.+))?$")  # res2a_branch2a, bn2a_branch1, res2a_relu
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*(/[A-Za-z0-9_]+)?$")  # features.0.1/bn
@@ -111,6 +111,8 @@ class _Converter:
         self.kept: list = []  # LayerParameters of the deploy network (for OpenCV)
         self.data_inputs = False
         self.input_blobs: dict = {}  # input tensor id -> Caffe blob name
+        self.silenced: set = set()  # tensor ids a Silence layer reads
+        self.extra: dict = dict(net.extra)  # layer name -> fields outside BVLC's schema / from import_fusions
         self.dotted = False  # layer names are module paths (placed by path, not by name prefix)
         self.fused_from: dict = {}  # fused layer name -> the file's layers it replaces (import_fusions)
         self.param_owner: dict = {}  # Caffe param name -> the layer that owns it (weight sharing)
@@ -133,7 +135,8 @@ class _Converter:
             self.data_inputs = True
         for blob, shape in self.net.inputs:
             self.add_input(blob, shape)
-        layers, self.fused_from = fuse_idioms(layers, caffe_pb2())
+        layers, self.fused_from, extra = fuse_idioms(layers, caffe_pb2())
+        self.extra = {**self.net.extra, **extra}
         partners, fused = self.find_scales(layers)
         self.dotted = self.blocks and any("." in la.name for la in layers) and all(
             _DOTTED.match(la.name) for la in layers if la.type in _WEIGHTED)
@@ -220,6 +223,9 @@ class _Converter:
                 self.add_input(top, check_shape(tuple(s.dim), f"input {top!r}"))
             self.data_inputs = True
             return
+        if t == "Silence":  # its bottoms are read (by nothing that computes): not the net's outputs
+            self.silenced.update(self.values[b] for b in layer.bottom if b in self.values)
+            return
         if t in LEFT_OUT or t.endswith("Loss"):
             self.notes.append(f"layer {layer.name!r} ({t}) left out of the deploy network")
             self.data_inputs = True
@@ -251,8 +257,8 @@ class _Converter:
         if partner is not None and self.blobs is not None:
             partner_blobs = self.blobs.get(partner.name, [])
         cl = CLayer(layer, [self.shapes[self.values[b]] for b in layer.bottom], blobs, partner, partner_blobs,
-                    self.net.extra.get(layer.name, {}))
-        if self.blobs is not None and t in _WEIGHTED and not blobs:
+                    self.extra.get(layer.name, {}))
+        if self.blobs is not None and t in _WEIGHTED and not blobs and not (t == "Scale" and len(layer.bottom) > 1):
             raise Unsupported("the caffemodel has no weights for it")
         steps = fn(cl)
         self.layer_inputs[layer.name] = cl.shapes
@@ -363,7 +369,7 @@ class _Converter:
         taken = {n for n, _ in self.b.graph.inputs}
         self.outputs = []  # (blob name, tid)
         for blob, tid in self.values.items():
-            if tid in read or tid in inputs or any(tid == o for _, o in self.outputs):
+            if tid in read or tid in inputs or tid in self.silenced or any(tid == o for _, o in self.outputs):
                 continue
             name = _ident(blob, "y")
             while name in taken:
