@@ -184,15 +184,24 @@ def test_causal_conv1d_and_repeat_vector_equal_keras(tmp_path):
     h = layers.Conv1D(6, 3, padding="causal", dilation_rate=2, name="causal")(x)
     h = layers.Conv1D(6, 2, padding="causal", strides=2, name="causal_strided")(h)
     r = layers.RepeatVector(4, name="repeat")(layers.GlobalAveragePooling1D(name="pool")(h))
-    y = layers.Conv1D(5, 2, padding="causal", name="after")(r)
+    y = layers.Activation("hard_sigmoid", name="gate")(layers.Conv1D(5, 2, padding="causal", name="after")(r))
     z = layers.LSTM(7, return_sequences=True, name="lstm")(r)
     model = _perturbed(keras.Model(x, [y, z, r], name="seq_model"), np.random.default_rng(1))
     path = tmp_path / "seq.keras"
     model.save(path)
     result = import_file(str(path))
     assert "Pad((4, 0)) -> causal: Conv1d(6, 3, dilation=2)" in result.text, result.text
-    assert "Upsample(scale_factor=4.0)" in result.text, result.text
+    assert "Upsample(scale_factor=4.0)" in result.text and "Hardsigmoid" in result.text, result.text
     assert result.max_abs_diff <= 1e-4
+
+
+def test_keras2_hard_sigmoid_is_not_taken_for_keras3s(tmp_path):
+    """Keras 2's hard_sigmoid is clip(0.2 x + 0.5, 0, 1), Keras 3's relu6(x + 3) / 6 (the registry's Hardsigmoid):
+    a Keras 2 JSON's is refused by name, not silently changed."""
+    src = _write_json(tmp_path, [_INPUT, _CONV, {"class_name": "Activation", "config": {
+        "name": "gate", "activation": "hard_sigmoid"}}])
+    with pytest.raises(ImportError_, match="'hard_sigmoid' of Keras 2"):
+        import_file(str(src))
 
 
 # ---- Keras 2.x JSON + --weights W.h5 -------------------------------------------------------------

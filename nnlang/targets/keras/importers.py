@@ -29,6 +29,7 @@ class KLayer:
     config: dict
     shapes: list  # Keras shapes of the inputs, batch dim None
     weights: Optional[list]  # numpy arrays in get_weights() order, or None (a JSON config without weights)
+    keras3: bool = True  # written by Keras 3 (its hard_sigmoid differs from Keras 2's)
 
     def get(self, key, default=None):
         return self.config.get(key, default)
@@ -96,7 +97,7 @@ _ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "elu": "EL
                 "leaky_relu": "LeakyReLU"}
 
 
-def activation(name, rank: int, channels_last_softmax_axis: Optional[int] = None) -> list:
+def activation(name, rank: int, channels_last_softmax_axis: Optional[int] = None, keras3: bool = True) -> list:
     """The layers of a Keras activation given by name (config "activation"); [] for linear."""
     if isinstance(name, dict):  # Keras 3 may serialise a builtin activation as an object
         if name.get("module") not in (None, "keras.activations", "builtins") or name.get("registered_name"):
@@ -107,8 +108,10 @@ def activation(name, rank: int, channels_last_softmax_axis: Optional[int] = None
     if name == "softmax":
         return [Layer("Softmax", {"dim": -1 if channels_last_softmax_axis is None else channels_last_softmax_axis})]
     if name == "hard_sigmoid":
-        raise Unsupported("activation 'hard_sigmoid' (Keras 2: clip(0.2 x + 0.5); Keras 3: relu6(x + 3) / 6) "
-                          "is ambiguous between Keras versions")
+        if keras3:  # Keras 3: relu6(x + 3) / 6, torch's Hardsigmoid
+            return [Layer("Hardsigmoid")]
+        raise Unsupported("activation 'hard_sigmoid' of Keras 2 (clip(0.2 x + 0.5, 0, 1)) has no registry layer "
+                          "(Hardsigmoid is Keras 3's relu6(x + 3) / 6)")
     if name == "gelu":
         return [Layer("GELU", {"approximate": "none"})]
     if name == "leaky_relu":
@@ -120,7 +123,7 @@ def activation(name, rank: int, channels_last_softmax_axis: Optional[int] = None
 
 
 def _act(k: KLayer, rank: int) -> list:
-    return activation(k.get("activation"), rank, 1 if (k.channels_last and rank > 2) else None)
+    return activation(k.get("activation"), rank, 1 if (k.channels_last and rank > 2) else None, k.keras3)
 
 
 def _same_pads(size, kernel, stride, dilation):
@@ -370,7 +373,7 @@ def dense(k: KLayer) -> Out:
         weights["weight"] = np.ascontiguousarray(k.weight(0).T)
         if bias:
             weights["bias"] = k.weight(1)
-    act = activation(k.get("activation"), len(shape))
+    act = activation(k.get("activation"), len(shape), keras3=k.keras3)
     return Out([Layer("Linear", {"out_features": units, "bias": bias}, weights=weights)] + act,
                tuple(shape[:-1]) + (units,), "plain")
 
@@ -538,7 +541,7 @@ def recurrent(k: KLayer) -> Out:
 @keras_layer("Activation")
 def activation_layer(k: KLayer) -> Out:
     rank = len(k.shapes[0])
-    layers = activation(k.get("activation"), rank)
+    layers = activation(k.get("activation"), rank, keras3=k.keras3)
     if layers and layers[0].op == "Softmax":
         return Out(layers, tuple(k.shapes[0]), "any", axis=rank - 1)
     return Out(layers, tuple(k.shapes[0]))

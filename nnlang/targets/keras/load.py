@@ -142,6 +142,7 @@ class _Converter:
         self.b = GraphBuilder(name)
         self.weights_of = weights  # fn(path: tuple of layer names) -> [np.ndarray] or None
         self.blocks = blocks
+        self.keras3 = True
         self.node_weights: dict = {}  # node id -> {name: array}
         self.used: dict = {}  # scope path -> names used
         self.short: dict = {}  # (nested model's scope path, Keras name) -> the name written inside it
@@ -267,7 +268,7 @@ class _Converter:
         if fn is None:
             raise Unsupported(f"no importer for {cls}")
         weights = self.weights_of(prefix + (name,))
-        out = fn(KLayer(cls, name, cfg, [a.shape for a in args], weights))
+        out = fn(KLayer(cls, name, cfg, [a.shape for a in args], weights, self.keras3))
         rank = len(args[0].shape)
         # Layout: bring the inputs to what the layer needs.
         if out.needs == "any":
@@ -451,10 +452,20 @@ def _network_name(config: dict, source: Optional[str]) -> str:
     return safe[:1].upper() + safe[1:]
 
 
+def _written_by_keras3(config: dict) -> bool:
+    """Keras 2.x JSON names its version at the top; Keras 3 writes a `module` with every layer."""
+    version = config.get("keras_version")
+    if isinstance(version, str) and version[:1].isdigit():
+        return not version.startswith(("1.", "2."))
+    layers = config.get("config", {}).get("layers") if isinstance(config.get("config"), dict) else None
+    return bool(layers) and all(isinstance(e, dict) and "module" in e for e in layers)
+
+
 def convert(config: dict, weights=None, name: Optional[str] = None, source: Optional[str] = None,
             blocks: bool = True) -> tuple:
     """(IR graph, {node id: weights}) of a checked model config. weights: fn(layer path) -> list or None."""
     conv = _Converter(name or _network_name(config, source), weights or (lambda path: None), blocks)
+    conv.keras3 = _written_by_keras3(config)
     try:
         outs = conv.model(config, None, (), "")
     except (KeyError, IndexError, TypeError, ValueError) as e:  # a malformed config
