@@ -15,6 +15,7 @@ layers it replaces (OpenCV runs those to verify).
 
 from __future__ import annotations
 
+import bisect
 from typing import Optional
 
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805  # torch.nn.SELU's constants
@@ -29,10 +30,9 @@ class _Versions:
         self.read_by: dict = {}  # version -> [layer index]
         self.bottoms: list = []  # per layer: [version]
         self.tops: list = []
-        self.current: list = []  # per layer: {blob name: version} before it runs
+        self.writes: dict = {}  # blob name -> [layer indices writing it], in order
         now: dict = {}
         for i, layer in enumerate(layers):
-            self.current.append(dict(now))
             vs = [now.get(b, ("input", b)) for b in layer.bottom]
             self.bottoms.append(vs)
             for v in vs:
@@ -42,6 +42,7 @@ class _Versions:
                 v = (i, k)
                 self.made_by[v] = i
                 now[top] = v
+                self.writes.setdefault(top, []).append(i)
                 outs.append(v)
             self.tops.append(outs)
 
@@ -50,6 +51,14 @@ class _Versions:
 
     def producer(self, v) -> Optional[int]:
         return self.made_by.get(v)
+
+    def name_at(self, v, at: int) -> Optional[str]:
+        """The blob name holding version v when layer `at` runs, or None (written over in between)."""
+        name = v[1] if v[0] == "input" else self.layers[v[0]].top[v[1]]
+        writes = self.writes.get(name, [])
+        before = writes[:bisect.bisect_left(writes, at)]  # the writers of that name that run before `at`
+        last = before[-1] if before else None
+        return name if (last is None and v[0] == "input") or (last is not None and last == v[0]) else None
 
 
 def _plain_power(layer, scale: float = 1.0) -> Optional[float]:
@@ -69,28 +78,34 @@ def fuse_idioms(layers: list, pb) -> tuple:
     fields for its importer})."""
     replaced: dict = {}
     extra: dict = {}
-    for match in (_floor_pool, _clamp, _hardsigmoid, _selu):
-        while True:
-            versions = _Versions(layers)
-            found = next((m for i in range(len(layers)) if (m := match(versions, i)) is not None), None)
-            if found is None:
-                break
+    for match in (_floor_pool, _clamp, _hardsigmoid, _selu):  # in this order: hardsigmoid reads a fused Clip
+        versions = _Versions(layers)
+        taken, placed = set(), {}  # one pass: every match whose layers no earlier match took
+        for i in range(len(layers)):
+            found = match(versions, i)
+            if found is None or found[0] & taken:
+                continue
             used, new_type, params = found
-            at = params.get("at", max(used))
-            if new_type == "Pooling":  # the pooling itself, its crop handed to the importer
-                fused = pb.LayerParameter()
-                fused.CopyFrom(layers[params["pool"]])
-                del fused.top[:]
-                extra[fused.name] = {"crop": params["crop"]}
-            else:
-                fused = pb.LayerParameter(name=layers[max(used)].name, type=new_type)
-                fused.bottom.append(params["bottom"])
-            fused.top.extend([params["top"]] if "top" in params else layers[max(used)].top)
-            if new_type == "Clip":
-                fused.clip_param.min, fused.clip_param.max = params["min"], params["max"]
-            replaced[fused.name] = [orig for k in sorted(used) for orig in replaced.pop(layers[k].name, [layers[k]])]
-            layers = [fused if k == at else la for k, la in enumerate(layers) if k not in used or k == at]
+            taken |= used
+            placed[params.get("at", max(used))] = _fused(layers, used, new_type, params, pb, replaced, extra)
+        layers = [placed.get(k, la) for k, la in enumerate(layers) if k not in taken or k in placed]
     return layers, replaced, extra
+
+
+def _fused(layers: list, used: set, new_type: str, params: dict, pb, replaced: dict, extra: dict):
+    if new_type == "Pooling":  # the pooling itself, its crop handed to the importer
+        fused = pb.LayerParameter()
+        fused.CopyFrom(layers[params["pool"]])
+        del fused.top[:]
+        extra[fused.name] = {"crop": params["crop"]}
+    else:
+        fused = pb.LayerParameter(name=layers[max(used)].name, type=new_type)
+        fused.bottom.append(params["bottom"])
+    fused.top.extend([params["top"]] if "top" in params else layers[max(used)].top)
+    if new_type == "Clip":
+        fused.clip_param.min, fused.clip_param.max = params["min"], params["max"]
+    replaced[fused.name] = [orig for k in sorted(used) for orig in replaced.pop(layers[k].name, [layers[k]])]
+    return fused
 
 
 def _floor_pool(versions: _Versions, i: int) -> Optional[tuple]:
@@ -135,8 +150,7 @@ def _input_of(versions: _Versions, i: int, v) -> Optional[tuple]:
 
 
 def _blob_at(versions: _Versions, x, at: int) -> Optional[str]:
-    """The blob name holding version x when layer `at` runs, or None (renamed over in between)."""
-    return next((name for name, v in versions.current[at].items() if v == x), None)
+    return versions.name_at(x, at)
 
 
 def _clamp(versions: _Versions, i: int) -> Optional[tuple]:
