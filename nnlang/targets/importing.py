@@ -4,6 +4,7 @@ its weights. Framework-free; torch is imported only to write the weights."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -45,6 +46,7 @@ class ImportResult:
     model: Any  # torch nn.Module: the printed network built back by the PyTorch target, with the weights
     max_abs_diff: Optional[float]  # verification: our output vs the original's on an example input
     unused: list = field(default_factory=list)  # weights the original's forward never reads (e.g. aux heads)
+    reference_scale: Optional[float] = None  # max |y| of the original's outputs: the relative bound's scale
 
 
 def print_checked(graph: Graph, header: str) -> tuple:
@@ -56,10 +58,17 @@ def print_checked(graph: Graph, header: str) -> tuple:
         raise ImportError_(f"{graph.name}: {e}") from None
 
 
-def check_difference(diff: Optional[float], tolerance: float, original: str) -> None:
-    if diff is not None and not diff <= tolerance:
+def check_difference(diff: Optional[float], tolerance: float, original: str, scale: Optional[float] = None) -> None:
+    """Refuse an import whose verification differs by more than `tolerance`. With `scale` (max |y| of the
+    original's outputs) the bound is relative to the output's scale, tolerance * max(1, scale): float noise
+    grows with the values (a deep network's logits ~10), so a fixed absolute bound falsely refuses them."""
+    if diff is None:
+        return
+    bound = tolerance * max(1.0, scale) if scale is not None and math.isfinite(scale) else tolerance
+    if not diff <= bound:
+        relative = "" if scale is None else f", relative to max(1, max |y| = {scale:.3g}): {diff / max(1.0, scale):.3g}"
         raise ImportError_(f"the imported network does not compute what {original} computes: max abs "
-                           f"difference {diff:.3g} on an example input (tolerance {tolerance:g})")
+                           f"difference {diff:.3g} on an example input{relative} (tolerance {tolerance:g})")
 
 
 def hoist_input_concats(graph: Graph) -> None:

@@ -10,7 +10,6 @@ inferred shapes) and returns a `Layer` -- or `Alias` for ops that are no layer a
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Callable, Collection, Optional
@@ -37,6 +36,7 @@ class Op:
     consumers: Callable  # value name -> [NodeProto]
     opset: int
     initializers: Collection = frozenset()  # the names of the model's stored tensors
+    dtype: Callable = lambda name: None  # value name -> .nns dtype ("f32", "i64" ...) or None (unknown)
 
     def affine(self, scale_index: int, shift_index: int) -> bool:
         """Whether a normalisation's scale and shift are learned: values other than 1 and 0, or tensors
@@ -158,26 +158,9 @@ def conv_transpose(op: Op):
 
 @onnx_op("MaxPool", "AveragePool")
 def pool(op: Op):
-    n = _spatial(op)
-    kind = "Max" if op.node.op_type == "MaxPool" else "Avg"
-    if len(op.node.output) > 1 and op.node.output[1]:
-        raise Unsupported("MaxPool with indices")
-    if op.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
-        raise Unsupported(f"{op.node.op_type} with auto_pad={op.attrs['auto_pad']}")
-    kernel = _one(op.attrs["kernel_shape"])
-    stride = _one(op.attrs.get("strides", (1,) * n))
-    count_pad = bool(op.attrs.get("count_include_pad", 0))
-    padding, pad_first = _padding(op.attrs.get("pads"), n, _ints(op.attrs["kernel_shape"]),
-                                  -math.inf if kind == "Max" else 0.0)
-    if pad_first is not None and kind == "Avg" and not count_pad and any(pad_first["pads"]):
-        raise Unsupported("AveragePool with padding torch cannot take that leaves the padding out of the mean")
-    params = {"kernel": kernel, "stride": None if stride == kernel else stride, "padding": padding,
-              "ceil_mode": bool(op.attrs.get("ceil_mode", 0))}
-    if kind == "Max":
-        params["dilation"] = _one(op.attrs.get("dilations", (1,) * n))
-    else:
-        params["count_include_pad"] = count_pad
-    return Layer(f"{kind}Pool{n}d", params, pad_first=pad_first)
+    from .import_pool import pool_layer
+
+    return pool_layer(op)
 
 
 @onnx_op("GlobalAveragePool", "GlobalMaxPool")
@@ -191,14 +174,23 @@ def global_pool(op: Op):
 
 @onnx_op("Gemm")
 def gemm(op: Op):
-    if op.attrs.get("alpha", 1.0) != 1.0 or op.attrs.get("beta", 1.0) != 1.0 or op.attrs.get("transA", 0):
-        raise Unsupported("Gemm with alpha/beta != 1 or transA")
+    """alpha * A' @ B' + beta * C as Linear: alpha folded into the weight, beta into the bias. C may be a
+    scalar, [N], [1, N] (one bias for every row) -- a C that differs between rows is no bias."""
+    if op.attrs.get("transA", 0):
+        raise Unsupported("Gemm with transA (the data transposed: no layer reads its input that way)")
+    alpha, beta = float(op.attrs.get("alpha", 1.0)), float(op.attrs.get("beta", 1.0))
     b = op.const_input(1, "B (the weight)")
-    weight = b if op.attrs.get("transB", 0) else b.T
+    if b.ndim != 2:
+        raise Unsupported(f"Gemm whose B is not a matrix (shape {tuple(b.shape)})")
+    weight = (b if op.attrs.get("transB", 0) else b.T) * np.asarray(alpha, dtype=b.dtype)
     weights = {"weight": np.ascontiguousarray(weight)}
     c = op.const_input(2, "C (the bias)")
     if c is not None:
-        weights["bias"] = np.broadcast_to(c, (weight.shape[0],)).copy()
+        out = weight.shape[0]
+        rows = c.reshape(-1, c.shape[-1]) if c.ndim else c.reshape(1, 1)
+        if c.ndim > 2 or rows.shape[-1] not in (1, out) or np.any(rows != rows[:1]):
+            raise Unsupported(f"Gemm whose C (shape {tuple(c.shape)}) is not one bias for every row")
+        weights["bias"] = np.broadcast_to(rows[0] * np.asarray(beta, dtype=c.dtype), (out,)).copy()
     return Layer("Linear", {"out_features": int(weight.shape[0]), "bias": c is not None}, weights=weights)
 
 
@@ -375,6 +367,8 @@ def binary(op: Op):
         return _scale(op, x, w) if op.node.op_type == "Mul" else _positional_embedding(op, x, w)
     if any(c is not None for c in consts):
         raise Unsupported(f"{op.node.op_type} with a constant operand")
+    if op.node.op_type == "Div" and (op.dtype(op.input(0)) or "f").startswith(("i", "u", "b")):
+        raise Unsupported("Div of integers (ONNX truncates the quotient; the Div layer divides exactly)")
     return Layer(_BINARY[op.node.op_type], {}, inputs=op.inputs)
 
 
@@ -488,7 +482,9 @@ def reshape(op: Op):
 
 @onnx_op("Transpose")
 def transpose(op: Op):
-    return Layer("Permute", {"dims": _ints(op.attrs["perm"])})
+    """Without `perm` ONNX reverses the dims."""
+    perm = op.attrs.get("perm")
+    return Layer("Permute", {"dims": _ints(perm) if perm is not None else tuple(reversed(range(op.rank(0))))})
 
 
 @onnx_op("Squeeze", "Unsqueeze")

@@ -16,7 +16,6 @@ verified like the PyTorch import: built back, given the weights, and run beside 
 from __future__ import annotations
 
 import heapq
-import math
 import re
 from pathlib import Path
 from typing import Optional
@@ -29,8 +28,6 @@ from .fusions import Fused, View, find_fusions
 from .importers import Alias, Layer, Op, Unsupported, lookup
 
 _DTYPES = {1: "f32", 11: "f64", 10: "f16", 16: "bf16", 7: "i64", 6: "i32", 5: "i16", 3: "i8", 2: "u8", 9: "bool"}
-_NUMPY_DTYPES = {"f32": "float32", "f64": "float64", "f16": "float16", "i64": "int64", "i32": "int32", "i16": "int16",
-                 "i8": "int8", "u8": "uint8", "bool": "bool"}
 _SIZE_OPS = frozenset(("Shape", "Size"))  # their results are sizes, never layer data
 _UNFOLDABLE = ("Random", "Bernoulli", "Multinomial")  # constant inputs, yet a new value each run
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -83,8 +80,10 @@ class _Converter:
         self.consts: dict = {t.name: numpy_helper.to_array(t) for t in g.initializer}
         self.initializers = set(self.consts)  # stored tensors, and their Identity copies (exporters dedupe)
         self.shapes: dict = {}
+        self.dtypes: dict = {}
         for vi in list(g.value_info) + list(g.input) + list(g.output):
             self.shapes[vi.name] = _shape_of(vi)
+            self.dtypes[vi.name] = _DTYPES.get(vi.type.tensor_type.elem_type)
         self.users: dict = {}
         for node in g.node:
             for i in node.input:
@@ -112,7 +111,11 @@ class _Converter:
             if vi.name in self.consts:
                 continue  # old exporters list initializers as inputs too
             shape = self.shapes.get(vi.name)
-            dtype = _DTYPES.get(vi.type.tensor_type.elem_type, "f32")
+            elem = vi.type.tensor_type.elem_type
+            dtype = _DTYPES.get(elem)
+            if dtype is None:
+                self.problems.append(f"input {vi.name!r}: its element type {_type_name(elem)} has no .nns dtype")
+                continue
             if shape is None:
                 self.problems.append(f"input {vi.name!r}: its shape is not given")
                 continue
@@ -196,7 +199,7 @@ class _Converter:
             raise Unsupported(f"no layer for {node.domain + '.' if node.domain else ''}{node.op_type} "
                               f"at opset {self.opset}")
         op = Op(node, _attributes(node), self.const, self.shape, lambda v: self.users.get(v, []), self.opset,
-                self.initializers)
+                self.initializers, lambda v: self.dtypes.get(v) if v else None)
         result = fn(op)
         if isinstance(result, Alias):
             if result.source not in self.values:
@@ -343,6 +346,15 @@ def _shape_of(vi) -> Optional[tuple]:
     return tuple(dims)
 
 
+def _type_name(elem: int) -> str:
+    from onnx import TensorProto
+
+    try:
+        return TensorProto.DataType.Name(elem)
+    except ValueError:
+        return f"#{elem}"
+
+
 def _type(shape) -> Optional[TensorType]:
     return None if shape is None else TensorType(tuple(shape))
 
@@ -387,9 +399,24 @@ def load_model(path: str):
 
 
 def import_model(model_or_path, name: Optional[str] = None, verify: bool = True, tolerance: float = 1e-4,
-                 header: Optional[str] = None) -> ImportResult:
-    """Import an ONNX ModelProto (or a path to one)."""
+                 header: Optional[str] = None, example_inputs: Optional[dict] = None) -> ImportResult:
+    """Import an ONNX ModelProto (or a path to one). Verified on `example_inputs` ({input name: array}) where
+    given, else on random ones; the tolerance is relative to the output's scale (max(1, max |y|)). Any
+    failure is an ImportError_ -- a model that makes a step fail unexpectedly too, named as such."""
+    try:
+        return _import(model_or_path, name, verify, tolerance, header, example_inputs)
+    except ImportError_:
+        raise
+    except (MemoryError, RecursionError) as e:
+        raise ImportError_(f"the model is too large or too deeply nested to import ({type(e).__name__})") from None
+    except Exception as e:  # noqa: BLE001 -- the import's promise: an ImportError_ whatever the file holds
+        raise ImportError_(f"cannot import the model: {type(e).__name__}: {str(e).strip()[:300]}") from None
+
+
+def _import(model_or_path, name, verify, tolerance, header, example_inputs) -> ImportResult:
     import onnx
+
+    from .import_verify import compare
 
     source = None
     if not isinstance(model_or_path, onnx.ModelProto):
@@ -407,9 +434,11 @@ def import_model(model_or_path, name: Optional[str] = None, verify: bool = True,
     text, printed = print_checked(graph, header or f"Imported from {Path(source).name if source else 'an ONNX model'} "
                                                    "by `nnlang import`.")
     model_t = _rebuild(printed, graph, converter.weights)
-    diff = _compare(model_t, model, graph, source) if verify else None
-    check_difference(diff, tolerance, "the ONNX model")
-    return ImportResult(text, graph, model_t, diff)
+    diff, scale = compare(model_t, model, graph, source, example_inputs) if verify else (None, None)
+    check_difference(diff, tolerance, "the ONNX model", scale)
+    result = ImportResult(text, graph, model_t, diff)
+    result.reference_scale = scale
+    return result
 
 
 def _network_name(model, source) -> str:
@@ -442,44 +471,3 @@ def _rebuild(printed: Graph, graph: Graph, weights: dict):
     load_state_dict(model, state, strict=True, source="the ONNX model")
     model.eval()
     return model
-
-
-def _compare(model, onnx_model, graph: Graph, source: Optional[str] = None) -> float:
-    import os
-
-    import numpy as np
-    import onnxruntime as ort
-    import torch
-
-    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    rng = np.random.default_rng(0)
-    feeds, tensors = {}, []
-    real_inputs = [vi for vi in onnx_model.graph.input if vi.name not in {t.name for t in onnx_model.graph.initializer}]
-    for vi, (_name, tid) in zip(real_inputs, graph.inputs):
-        t = graph.tensor(tid).type
-        dims = [d if isinstance(d, int) else 2 for d in t.shape]
-        dtype = np.dtype({"bf16": "float32"}.get(t.dtype, _NUMPY_DTYPES.get(t.dtype, "float32")))
-        if dtype.kind == "f":
-            arr = rng.standard_normal(dims).astype(dtype)
-        else:
-            arr = rng.integers(0, 2, dims).astype(dtype)
-        feeds[vi.name] = arr
-        tensors.append(torch.from_numpy(arr.copy()))
-    # From the file when there is one: serialising a large model again costs seconds.
-    session = ort.InferenceSession(source or onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
-    want = session.run(None, feeds)
-    with torch.no_grad():
-        got = model(*tensors)
-    got = list(got) if isinstance(got, (tuple, list)) else [got]
-    if len(got) != len(want):
-        return math.inf
-    diff = 0.0
-    for a, b in zip(want, got):
-        b = b.numpy()
-        if a.shape != b.shape:
-            return math.inf
-        if a.size:
-            diff = max(diff, float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max()))
-    return diff
-
-

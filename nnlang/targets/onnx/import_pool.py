@@ -1,0 +1,131 @@
+"""MaxPool / AveragePool at every opset -> MaxPoolNd / AvgPoolNd, with a Pad layer in front where needed.
+
+ONNX pads each side on its own and sizes a ceil-mode output by its own rule; torch pads both sides alike
+by at most half the window and drops a ceil-mode window that starts in the end padding. So the layer is
+chosen by the output size onnxruntime computes: the first of these forms whose torch size equals
+it, and which computes the same windows, is taken --
+  1. the node's own padding and ceil_mode;
+  2. the same padding with ceil_mode the other way (equal sizes, equal windows);
+  3. average pooling that leaves padding out of the mean: the begin padding and ceil_mode on, so the end
+     padding (or the ceil overhang) is torch's partial last window, which leaves it out alike;
+  4. a Pad layer in front (-inf for max, 0 for a mean that counts padding) and no padding in the layer.
+None fits: a clear refusal naming both sizes.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..importing import Layer, Unsupported
+
+
+def _ints(v) -> tuple:
+    return tuple(int(x) for x in v)
+
+
+def _one(v):
+    v = tuple(v)
+    return v[0] if v and all(x == v[0] for x in v) else v
+
+
+def torch_size(size: int, begin: int, end: int, kernel: int, stride: int, dilation: int, ceil: bool):
+    """torch's pooling output size for padding (begin, end); None where the window is larger than the input."""
+    span = size + begin + end - dilation * (kernel - 1) - 1
+    if span < 0:
+        return None
+    if not ceil:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + begin:  # torch: the last window must start inside the input or begin pad
+        out -= 1
+    return out
+
+
+def runtime_size(size, begin, end, kernel, stride, dilation, ceil):
+    """The output size onnxruntime computes: ONNX's formula, and in ceil mode no window starting in the end pad."""
+    span = size + begin + end - dilation * (kernel - 1) - 1
+    if span < 0:
+        raise Unsupported(f"pooling window {kernel} (dilation {dilation}) larger than the padded input {size}")
+    out = (-(-span // stride) if ceil else span // stride) + 1
+    if ceil and (out - 1) * stride >= size + begin:
+        out -= 1
+    return out
+
+
+def pool_layer(op) -> Layer:
+    n = op.rank(0) - 2
+    kind = "Max" if op.node.op_type == "MaxPool" else "Avg"
+    if len(op.node.output) > 1 and op.node.output[1]:
+        raise Unsupported("MaxPool with indices")
+    auto_pad = op.attrs.get("auto_pad", "NOTSET")
+    if auto_pad not in ("NOTSET", "VALID"):
+        raise Unsupported(f"{op.node.op_type} with auto_pad={auto_pad}")
+    if "kernel_shape" not in op.attrs:
+        raise Unsupported(f"{op.node.op_type} without kernel_shape")
+    kernel = _ints(op.attrs["kernel_shape"])
+    stride = _ints(op.attrs.get("strides", (1,) * n))
+    dilation = _ints(op.attrs.get("dilations", (1,) * n))
+    pads = _ints(op.attrs.get("pads") or (0,) * (2 * n)) if auto_pad == "NOTSET" else (0,) * (2 * n)
+    if len(kernel) != n or len(stride) != n or len(dilation) != n or len(pads) != 2 * n:
+        raise Unsupported(f"{op.node.op_type}: kernel_shape/strides/dilations/pads do not match {n} spatial dims")
+    if kind == "Avg" and any(d != 1 for d in dilation):
+        raise Unsupported("AveragePool with dilations (torch's average pooling has none)")
+    ceil = bool(op.attrs.get("ceil_mode", 0))
+    count_pad = bool(op.attrs.get("count_include_pad", 0))
+    begin, end = pads[:n], pads[n:]
+    sizes = (op.shape(op.input(0)) or ())[2:]
+    if any(not isinstance(d, int) for d in sizes) or len(sizes) != n:
+        return _symbolic(kind, n, kernel, stride, dilation, begin, end, ceil, count_pad)
+    # Not the size shape inference states: onnxruntime drops a ceil-mode window that starts in the end
+    # padding (as torch does), and inference does not (pads 1, kernel 2, stride 2 on 5: it says 4, runs 3).
+    want = tuple(runtime_size(sizes[k], begin[k], end[k], kernel[k], stride[k], dilation[k], ceil) for k in range(n))
+
+    def fits(pad_begin, pad_end, ceil_mode) -> bool:
+        return all(torch_size(sizes[k], pad_begin[k], pad_end[k], kernel[k], stride[k], dilation[k], ceil_mode)
+                   == want[k] for k in range(n))
+
+    half = all(b <= k // 2 for b, k in zip(begin, kernel))
+    if begin == end and half:
+        for c in (ceil, not ceil):
+            if fits(begin, begin, c):
+                return _layer(kind, n, kernel, stride, dilation, begin, c, count_pad)
+    if kind == "Avg" and not count_pad and half and all(b <= e for b, e in zip(begin, end)) \
+            and fits(begin, begin, True):
+        return _layer(kind, n, kernel, stride, dilation, begin, True, False)
+    if kind == "Max" or count_pad:
+        # The Pad layer's end padding reaches as far as ONNX's last window (a ceil-mode overhang included).
+        extra = tuple(max(end[k], (want[k] - 1) * stride[k] + dilation[k] * (kernel[k] - 1) + 1 - sizes[k] - begin[k])
+                      for k in range(n))
+        exact = kind == "Max" or not ceil or extra == end  # a mean over an overhang ONNX does not count
+        if exact and fits(begin, extra, False):
+            return _layer(kind, n, kernel, stride, dilation, (0,) * n, False, True, _pad(begin, extra, kind))
+    raise Unsupported(f"{op.node.op_type} (kernel {kernel}, strides {stride}, pads {pads}, ceil_mode {int(ceil)}"
+                      f"{'' if kind == 'Max' else f', count_include_pad {int(count_pad)}'}) on {tuple(sizes)}: "
+                      f"ONNX's output {want} is no size torch's pooling gives for these windows")
+
+
+def _symbolic(kind, n, kernel, stride, dilation, begin, end, ceil, count_pad) -> Layer:
+    """Sizes unknown: the node's form as it is, where torch can take it."""
+    half = all(b <= k // 2 for b, k in zip(begin, kernel))
+    if begin == end and half:
+        return _layer(kind, n, kernel, stride, dilation, begin, ceil, count_pad)
+    if (kind == "Max" or count_pad) and not ceil:
+        return _layer(kind, n, kernel, stride, dilation, (0,) * n, False, True, _pad(begin, end, kind))
+    raise Unsupported("pooling with padding torch cannot take, on an input of unknown size")
+
+
+def _pad(begin, end, kind: str) -> dict:
+    order = []
+    for k in reversed(range(len(begin))):  # the Pad layer's pads: last dim first, (before, after) each
+        order += [begin[k], end[k]]
+    return {"pads": tuple(order), "mode": "constant", "value": -math.inf if kind == "Max" else 0.0}
+
+
+def _layer(kind, n, kernel, stride, dilation, padding, ceil, count_pad, pad_first=None) -> Layer:
+    params = {"kernel": _one(kernel), "stride": None if stride == kernel else _one(stride), "padding": _one(padding),
+              "ceil_mode": bool(ceil)}
+    if kind == "Max":
+        params["dilation"] = _one(dilation)
+    else:
+        params["count_include_pad"] = bool(count_pad)
+    return Layer(f"{kind}Pool{n}d", params, pad_first=pad_first)
