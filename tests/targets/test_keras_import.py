@@ -320,3 +320,26 @@ def test_unknown_lengths_and_image_sizes_become_named_sizes(tmp_path):
     result = import_file(str(path))
     assert "input seq: [N, T, 4], img: [N, 3, H, W]" in result.text, result.text
     assert result.max_abs_diff <= 1e-4
+
+
+def test_weights_file_missing_a_layer_or_with_wrong_shapes_is_refused(tmp_path):
+    """--weights W.h5 that lacks a layer's arrays, or holds arrays of another shape: a clear error, never a layer
+    silently left at its initial values."""
+    keras = pytest.importorskip("keras")
+    h5py = pytest.importorskip("h5py")
+    functional, _ = _keras3_twins(keras)
+    arch, weights = tmp_path / "k2.json", tmp_path / "k2.h5"
+    arch.write_text(json.dumps(_k2_functional()))
+    _save_weights_keras2(functional, weights)
+    with h5py.File(weights, "a") as f:
+        del f["side"]
+    with pytest.raises(ImportError_, match="not in the weights given, e.g. 'side.weight'"):
+        import_file(str(arch), weights=str(weights))
+    _save_weights_keras2(functional, weights)
+    with h5py.File(weights, "a") as f:
+        name = f["out"].attrs["weight_names"][1]
+        name = name.decode() if isinstance(name, bytes) else name
+        del f["out"][name]
+        f["out"].create_dataset(name, data=[0.5, 0.5])
+    with pytest.raises(ImportError_, match="weight bias has shape \\[2\\], the layer needs \\[5\\]"):
+        import_file(str(arch), weights=str(weights))

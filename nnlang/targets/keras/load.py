@@ -576,12 +576,23 @@ def _rebuild(printed: Graph, graph: Graph, weights: dict, strict: bool = True):
         return model
     ours = model.state_dict()
     state = dict(ours)
+    given = set()
     for imported in graph.nodes:
         for key, value in weights.get(imported.id, {}).items():
             full = weight_key(imported.path, key)
             if full not in ours:
                 raise ImportError_(f"weight {key} of {imported.op} has no place in the printed network ({full})")
+            value = np.asarray(value)
+            if value.size != ours[full].numel():
+                raise ImportError_(f"layer {imported.path!r} ({imported.op}): weight {key or 'weight'} has shape "
+                                   f"{list(value.shape)}, the layer needs {list(ours[full].shape)}")
             state[full] = torch.as_tensor(np.array(value)).to(ours[full].dtype).reshape(ours[full].shape)
+            given.add(full)
+    # A weights file without some layer's arrays must not leave that layer at its initial values unnoticed.
+    missing = [k for k in ours if k not in given and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise ImportError_(f"{len(missing)} weight(s) are not in the weights given, e.g. {missing[0]!r} (a "
+                           "weights file of another model, or one saved without that layer?)")
     load_state_dict(model, state, strict=True, source="the Keras model")
     model.eval()
     return model
