@@ -18,7 +18,16 @@ not in the layout its reader needs, a Permute is inserted. A Flatten of a moved 
 Dense layers flattens in C, H, W order instead, and the Dense rows are permuted to match (the
 transpose folded into the weights); conv kernels are converted HWIO -> OIHW by the importers.
 Model inputs a channels_last layer reads are taken channels_first (N, C, H, W), as the PyTorch target
-would take them; outputs stay in the IR's layout (verification transposes them back).
+would take them; outputs stay in the IR's layout (verification transposes them back). A Dense over the
+channels of a moved map is a 1x1 convolution, and a Reshape (N, C) -> (N, 1, .., 1, C) read by
+channels_last layers is made channels_first directly, so neither needs a Permute; a Permute that is
+needed goes into its reader's block (a block must stay contiguous to print as one).
+
+Blocks: nested Sequential / Functional models are blocks (names inside them lose the words all of them
+share and Keras's counters on default names, so instances of one builder are one definition), layers
+named `<...>block<n>_<local>` are grouped into blocks, and `add([block(x), x])` joins its block; the
+printer turns instances of one structure into one parameterised definition. Unknown sizes besides the
+batch become named sizes (T, H, W).
 """
 
 from __future__ import annotations
