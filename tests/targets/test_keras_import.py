@@ -343,3 +343,26 @@ def test_weights_file_missing_a_layer_or_with_wrong_shapes_is_refused(tmp_path):
         f["out"].create_dataset(name, data=[0.5, 0.5])
     with pytest.raises(ImportError_, match="weight bias has shape \\[2\\], the layer needs \\[5\\]"):
         import_file(str(arch), weights=str(weights))
+
+
+def test_recurrent_return_state_equals_keras(tmp_path):
+    """LSTM / GRU return_state=True: Keras's [output, h (, c)] are the registry layer's outputs with the final
+    states' layer axis selected; an LSTM given initial states is refused with a clear error."""
+    keras = pytest.importorskip("keras")
+    np = pytest.importorskip("numpy")
+    layers = keras.layers
+    x = keras.Input((5, 3), name="seq")
+    out, h, c = layers.LSTM(6, return_state=True, name="enc")(x)
+    seq, h2 = layers.GRU(4, return_sequences=True, return_state=True, name="gru")(x)
+    y = layers.Dense(2, name="head")(layers.Concatenate(name="cat")([out, h, c, h2]))
+    model = _perturbed(keras.Model(x, [y, seq], name="states"), np.random.default_rng(4))
+    path = tmp_path / "states.keras"
+    model.save(path)
+    result = import_file(str(path))
+    assert "enc: LSTM(6, return_state=true)" in result.text and "gru: GRU(4, return_state=true)" in result.text
+    assert result.max_abs_diff <= 1e-4
+    tokens = keras.Input((5, 3), name="tokens")
+    path = tmp_path / "decoder.keras"
+    keras.Model([x, tokens], layers.LSTM(6, name="dec")(tokens, initial_state=[h, c])).save(path)
+    with pytest.raises(ImportError_, match=r"layer 'dec' \(LSTM\): tensors given as keyword arguments \(initial_st"):
+        import_file(str(path))

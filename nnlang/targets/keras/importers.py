@@ -504,8 +504,10 @@ def recurrent(k: KLayer) -> Out:
         what = " (Keras 2: clip(0.2 x + 0.5, 0, 1) gates)" if gate == "hard_sigmoid" else ""
         raise Unsupported(f"{k.cls} recurrent_activation={gate!r}{what}: the registry's LSTM / GRU have "
                           "sigmoid gates only (no gate-activation parameter yet)")
-    if k.get("go_backwards") or k.get("stateful") or k.get("return_state"):
-        raise Unsupported(f"{k.cls} with go_backwards / stateful / return_state")
+    if k.get("go_backwards") or k.get("stateful"):
+        raise Unsupported(f"{k.cls} with go_backwards / stateful")
+    if len(k.shapes) > 1:
+        raise Unsupported(f"{k.cls} given initial states as inputs (the registry's {k.cls} starts from zeros)")
     if k.cls == "GRU" and not k.get("reset_after", True):
         raise Unsupported("GRU with reset_after=False (PyTorch's GRU resets after the matrix product)")
     op = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}[k.cls]
@@ -533,7 +535,11 @@ def recurrent(k: KLayer) -> Out:
     seq = bool(k.get("return_sequences", False))
     if not seq:
         layers.append(Layer("Select", {"axis": 1, "index": -1}))
-    return Out(layers, (shape[0], shape[1], units) if seq else (shape[0], units), "plain")
+    extra = {}
+    if k.get("return_state"):  # Keras: [output, h, c] (N, units) each; the registry's: seq, h_n, c_n [1, N, H]
+        layers[0].params["return_state"] = True
+        extra["states"] = 2 if k.cls == "LSTM" else 1
+    return Out(layers, (shape[0], shape[1], units) if seq else (shape[0], units), "plain", extra=extra)
 
 
 # ---- activations -------------------------------------------------------------------------------------

@@ -92,8 +92,11 @@ def _inbound(layer: dict) -> list:
     calls = []
     for node in layer.get("inbound_nodes") or []:
         if isinstance(node, dict):  # Keras 3
-            if _history(node.get("kwargs", {})):
-                raise Unsupported("a call with tensors among its keyword arguments")
+            kwargs = node.get("kwargs") or {}
+            tensors = [k for k, v in kwargs.items() if _history(v)] if isinstance(kwargs, dict) else ["?"]
+            if tensors:
+                raise Unsupported(f"tensors given as keyword arguments ({', '.join(map(str, tensors))}: initial "
+                                  "states or masks, which the registry's layers do not take)")
             calls.append(_history(node.get("args", [])))
         else:  # Keras 2: [[name, node, tensor, kwargs], ...]
             calls.append([(e[0], int(e[1]), int(e[2])) for e in node])
@@ -168,7 +171,11 @@ class _Converter:
         by_name = {entry.get("name") or entry["config"]["name"]: entry for entry in layers}
         consumers: dict = {}
         for entry in layers:
-            for call in _inbound(entry) if entry["class_name"] != "InputLayer" else []:
+            try:
+                calls = _inbound(entry) if entry["class_name"] != "InputLayer" else []
+            except Unsupported:
+                calls = []  # reported when the layer itself is reached
+            for call in calls:
                 for ref in call:
                     consumers.setdefault(ref[0], []).append(entry)
         in_refs = _refs(cfg["input_layers"])
@@ -182,7 +189,11 @@ class _Converter:
             name = entry.get("name") or entry["config"]["name"]
             if entry["class_name"] == "InputLayer":
                 continue
-            calls = _inbound(entry)
+            try:
+                calls = _inbound(entry)
+            except Unsupported as e:
+                self.problems.append(f"layer {name!r} ({entry['class_name']}): {e}")
+                continue
             if len(calls) > 1 and entry["class_name"] not in _ELEMENTWISE_THROUGH:
                 self.problems.append(f"layer {name!r} ({entry['class_name']}): called {len(calls)} times (shared "
                                      "weights have no .nns form)")
@@ -318,6 +329,8 @@ class _Converter:
         data = [a.tid for a in args]
         if cls == "Add" and len(args) == 2 and self.blocks:
             scope = self.residual_block(scope, name, data) or scope
+        if out.extra.get("states"):
+            return self.with_states(layers, data, scope, name, out)
         if out.extra.get("chain"):
             tid = data[0]
             for other in data[1:]:
@@ -329,6 +342,20 @@ class _Converter:
             data = [self.emit(layer, data, scope, local, named=any(layer is w for w in weighted))]
         out_moved = moved_in if out.needs == "any" else (out.needs == "cl" and len(out.shape) >= 3)
         return [T(data[0], out.shape, out_moved and len(out.shape) >= 3, rows)]
+
+    def with_states(self, layers: list, data: list, scope: str, name: str, out) -> list:
+        """A recurrent layer with return_state: its output, then each final state as Keras gives it, (N, H)."""
+        rec = layers[0]
+        s, local = self.place(scope, name)
+        tids = self.b.node(rec.op, rec.params, data, s, local, out_types=(None,) * (1 + out.extra["states"]))
+        if rec.weights:
+            self.node_weights[self.b.graph.nodes[-1].id] = dict(rec.weights)
+        main = tids[0]
+        for layer in layers[1:]:
+            main = self.emit(layer, [main], scope, name, named=False)
+        first = Layer("Select", {"axis": 0, "index": 0})  # [1, N, H]: one layer, one direction
+        states = [self.emit(first, [t], scope, name, named=False) for t in tids[1:]]
+        return [T(main, out.shape)] + [T(t, (out.shape[0], rec.params["hidden_size"])) for t in states]
 
     def residual_block(self, scope: str, keras_name: str, data: list) -> Optional[str]:
         """The path of the block an unplaced `add([block(x), x])` closes (ConvNeXt's residual), so the sum
