@@ -312,14 +312,20 @@ def test_unknown_lengths_and_image_sizes_become_named_sizes(tmp_path):
     layers = keras.layers
     seq, img = keras.Input((None, 4), name="seq"), keras.Input((None, None, 3), name="img")
     a = layers.Dense(3, name="seq_head")(layers.LSTM(6, name="lstm")(seq))
-    b = layers.GlobalAveragePooling2D(name="gap")(layers.Conv2D(3, 3, name="conv")(img))
+    b = layers.GlobalAveragePooling2D(name="gap")(layers.Conv2D(3, 3, padding="same", name="conv")(img))
     model = _perturbed(keras.Model([seq, img], layers.Add(name="sum")([a, b]), name="sizes"),
                        np.random.default_rng(3))
     path = tmp_path / "sizes.keras"
     model.save(path)
     result = import_file(str(path))
     assert "input seq: [N, T, 4], img: [N, 3, H, W]" in result.text, result.text
+    assert "conv: Conv2d(3, 3, padding=1)" in result.text  # 'same' at stride 1 needs no size
     assert result.max_abs_diff <= 1e-4
+    src = _write_json(tmp_path, [{"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [
+        None, None, None, 3]}}, _CONV, {"class_name": "Flatten", "config": {"name": "f"}},
+        {"class_name": "Dense", "config": {"name": "d", "units": 2}}])
+    with pytest.raises(ImportError_, match="Flatten of a map of unknown size"):
+        import_file(str(src))
 
 
 def test_weights_file_missing_a_layer_or_with_wrong_shapes_is_refused(tmp_path):

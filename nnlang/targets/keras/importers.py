@@ -127,9 +127,13 @@ def _act(k: KLayer, rank: int) -> list:
 
 
 def _same_pads(size, kernel, stride, dilation):
-    """TensorFlow's 'same' padding of one dim: (before, after); None for an unknown size."""
+    """TensorFlow's 'same' padding of one dim: (before, after); None for an unknown size with a stride
+    (with stride 1 the padding does not depend on the size)."""
     if size is None:
-        return None
+        if stride != 1:
+            return None
+        total = (kernel - 1) * dilation
+        return total // 2, total - total // 2
     out = -(-size // stride)
     total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
     return total // 2, total - total // 2
@@ -366,6 +370,8 @@ def upsampling(k: KLayer) -> Out:
 @keras_layer("Dense")
 def dense(k: KLayer) -> Out:
     shape = k.shapes[0]
+    if shape[-1] is None:
+        raise Unsupported(f"Dense on an input whose last size is unknown ({list(shape)})")
     units = int(k.get("units", k.get("output_dim", 0)))
     bias = bool(k.get("use_bias", True))
     weights = {}

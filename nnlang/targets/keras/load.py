@@ -297,6 +297,9 @@ class _Converter:
             want_moved = out.needs == "cl"
         if cls == "Flatten" and args[0].moved and len(args[0].shape) >= 3 and self.only_dense(readers):
             x = args[0]
+            if None in x.shape[1:]:
+                raise Unsupported(f"Flatten of a map of unknown size {list(x.shape)} read by Dense (which needs a "
+                                  "fixed input size)")
             spatial, c = x.shape[1:-1], x.shape[-1]
             rows = np.arange(int(np.prod(x.shape[1:]))).reshape(tuple(spatial) + (c,))
             rows = np.moveaxis(rows, -1, 0).ravel()
