@@ -492,7 +492,10 @@ def _compare_opencv(model, conv: _Converter, source: str, weights: str) -> Optio
         if w.size != g.size:
             return math.inf
         w = w.reshape(g.shape)
-        diff = max(diff, float(np.abs(w.astype(np.float64) - g).max()) / max(1.0, float(np.abs(w).max())))
+        d = float(np.abs(w.astype(np.float64) - g).max()) / max(1.0, float(np.abs(w).max()))
+        if not math.isfinite(d):  # NaN / inf in either: never "equal" (max() would drop a NaN)
+            return math.inf
+        diff = max(diff, d)
     return diff
 
 
