@@ -221,7 +221,6 @@ class _Converter:
                 if s is None:
                     raise Unsupported(f"no shape for its top {top!r}")
                 self.add_input(top, check_shape(tuple(s.dim), f"input {top!r}"))
-            self.data_inputs = True
             return
         if t == "Silence":  # its bottoms are read (by nothing that computes): not the net's outputs
             self.silenced.update(self.values[b] for b in layer.bottom if b in self.values)
