@@ -394,3 +394,21 @@ def test_ceil_pooling_cut_to_floor_size_is_floor_pooling(second, want, tmp_path)
     text = import_file(str(prototxt)).text
     assert want in text and "Split" not in text, text
     assert check_against_opencv(prototxt, tmp_path, batch=2) <= TOLERANCE
+
+
+@pytest.mark.parametrize("content, message", [
+    ("layer { " * 100 + "}" * 100, "nested more than 64 deep"),
+    (b"\xff\xfe\x00garbage", "not readable as text"),
+    ('layer { name: "a" type: "ReLU" bottom: "x" top: "y" } layers { name: "b" }', "both new-style"),
+    ('layers { name: "a" layer { name: "b" } }', "a V0 net"),
+    ('input: "x" input_dim: 1 input_dim: 3\nlayer { name: "r" type: "ReLU" bottom: "x" top: "y" }', "need 4 input_dim"),
+    ('layer { name: "r" type: "ReLU" bottom: "nothing" top: "y" }', "reads blob 'nothing', which no layer"),
+], ids=["deep_nesting", "not_text", "both_forms", "v0", "input_dims", "undefined_blob"])
+def test_malformed_prototxts_give_one_clear_error(content, message, tmp_path):
+    prototxt = tmp_path / "net.prototxt"
+    if isinstance(content, bytes):
+        prototxt.write_bytes(content)
+    else:
+        prototxt.write_text(content)
+    with pytest.raises(ImportError_, match=re.escape(message)):
+        import_file(str(prototxt))
