@@ -44,6 +44,7 @@ from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph
 from ...layers.base import weight_key
 from ..importing import ImportError_, ImportResult, Layer, Unsupported, check_difference, print_checked
+from .import_blocks import segment_blocks, short_names
 from .importers import PASS_THROUGH, KLayer, lookup
 from .source import MODELS, check_config, model_layers, read_config
 
@@ -158,6 +159,8 @@ class _Converter:
         self.node_weights: dict = {}  # node id -> {name: array}
         self.used: dict = {}  # scope path -> names used
         self.short: dict = {}  # (nested model's scope path, Keras name) -> the name written inside it
+        self.current = "\0"  # the Keras layer being converted
+        self.assigned: dict = {}  # (scope path, Keras name) -> (block, local name): import_blocks.segment_blocks
         self.problems: list = []
 
     # ---- models ------------------------------------------------------------------------------
@@ -179,6 +182,9 @@ class _Converter:
                 for ref in call:
                     consumers.setdefault(ref[0], []).append(entry)
         in_refs = _refs(cfg["input_layers"])
+        if self.blocks and not any(_BLOCK.match(n) for n in by_name):  # no block names: cut where all paths meet
+            found = segment_blocks(layers, consumers, {r[0] for r in in_refs})
+            self.assigned.update({(scope, n): v for n, v in found.items()})
         for k, ref in enumerate(in_refs):
             entry = by_name[ref[0]]
             if inputs is not None:
@@ -280,11 +286,12 @@ class _Converter:
             s = self.b.scope(path, "block", _type_name(name[:1].upper() + name[1:]))
             s.type_name = _type_name(sub)
             inner = [e for e in model_layers(cfg) if e.get("class_name") != "InputLayer"]
-            self.short.update({(path, k): v for k, v in _short_names(inner).items()})
+            self.short.update({(path, k): v for k, v in short_names(inner).items()})
             return self.model(entry, args, prefix + (name,), path)
         if cls in PASS_THROUGH:
             return [args[0]]
         fn = lookup(cls)
+        self.current = name
         if fn is None:
             raise Unsupported(f"no importer for {cls}")
         weights = self.weights_of(prefix + (name,))
@@ -397,7 +404,16 @@ class _Converter:
 
     def place(self, scope: str, keras_name: str, named: bool = True):
         path, local = scope, keras_name
-        if self.blocks and keras_name:
+        key = (scope, keras_name)
+        if key not in self.assigned and keras_name.startswith(f"{self.current}_"):
+            key = (scope, self.current)  # a layer's second registry layer (its activation): with the layer
+        if self.blocks and key in self.assigned:
+            block, local = self.assigned[key]
+            sub = _ident(block)
+            path = f"{scope}.{sub}" if scope else sub
+            if path not in self.b.scopes:
+                self.b.scope(path, "block", _type_name(sub))
+        elif self.blocks and keras_name:
             m = _BLOCK.match(keras_name)
             if m:
                 sub = _ident(m.group(1))
@@ -417,43 +433,6 @@ class _Converter:
             cand, k = f"{local}_{k}", k + 1
         used.add(cand)
         return s, cand
-
-
-def _snake(cls: str) -> str:
-    """Keras's default layer name stem for a class (keras.src.utils.naming.to_snake_case): Conv2D -> conv2d."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _short_names(entries: list) -> dict:
-    """Names inside a nested model without what differs between its instances: the words all its names
-    share at the start and end (ConvNeXt's `convnext_tiny_downsampling_conv_1` in `..._block_1` is `conv`,
-    so the three downsampling models are one block definition), and Keras's counter on a default name
-    (`conv2d_7` is `conv2d`; a repeat in one instance becomes conv2d_2 when placed). {} where the names
-    would not be identifiers or, shortened by shared words, not distinct."""
-    names = [e.get("name") or (e.get("config") or {}).get("name") for e in entries]
-    if not all(isinstance(n, str) for n in names):
-        return {}
-    short = {}
-    for n, e in zip(names, entries):
-        m = re.match(r"^(.*)_\d+$", n)
-        if m and m.group(1) == _snake(e.get("class_name", "")):
-            short[n] = m.group(1)
-    rest = [n for n in names if n not in short]
-    if len(rest) < 2:
-        return short
-    words = [n.split("_") for n in rest]
-    head = 0
-    while all(len(w) > head + 1 and w[head] == words[0][head] for w in words):
-        head += 1
-    tail = 0
-    while all(len(w) > head + tail + 1 and w[-1 - tail] == words[0][-1 - tail] for w in words):
-        tail += 1
-    stripped = {n: "_".join(w[head:len(w) - tail]) for n, w in zip(rest, words)}
-    if (head or tail) and len(set(stripped.values())) == len(stripped) \
-            and all(re.match(r"^[A-Za-z]", v) for v in stripped.values()):
-        short.update(stripped)
-    return short
 
 
 def _dense_as_pointwise_conv(out, rank: int):
