@@ -76,6 +76,8 @@ def test_keras_applications_import_with_equal_outputs(saved_apps, name, capsys):
     assert "Permute" not in result.text  # the layout pass left no transposes
     # blocks from Keras's block names, or (InceptionV3: only `mixed0` ... named) cut where all paths meet
     assert "block " in result.text
+    if name == "InceptionV3":  # its modules as parameterised blocks, each instance named by its closing concat
+        assert "-> mixed0: Mixed(32) -> mixed1: Mixed(64) -> mixed2: Mixed(64)" in result.text, result.text
 
 
 def test_h5_file_imports_with_equal_outputs(saved_apps, tmp_path):
