@@ -19,8 +19,19 @@ from ..layers import registry
 from ..syntax import nodes as n
 
 
-def _close_names(name: str, candidates) -> list:
-    hits = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
+# Comparisons of names for did-you-mean suggestions, per checked module: each costs ~10 us, and a file with
+# thousands of undefined names among thousands of tensors took minutes (quadratic). Past the budget the errors
+# are still reported, without suggestions.
+SUGGESTION_BUDGET = 40_000
+
+
+def _close_names(name: str, candidates, budget: list = None) -> list:
+    candidates = list(candidates)
+    if budget is not None:
+        if budget[0] < len(candidates):
+            return []
+        budget[0] -= len(candidates)
+    hits = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
     if not hits:
         lowered = {c.lower(): c for c in candidates}
         if name.lower() in lowered:
@@ -37,6 +48,8 @@ class StaticChecker:
         self.sink = sink
         self.blocks = blocks  # name -> lower.BlockDef (local and imported)
         self.networks: set = set()
+        self.budget = [SUGGESTION_BUDGET]  # name comparisons left for suggestions (_close_names)
+        self._definitions = None  # _Definitions of the flat statements being checked
 
     def check_module(self, module: n.Module):
         seen: dict = {}
@@ -57,7 +70,7 @@ class StaticChecker:
         consts: set = set()
         for p in d.params:
             if p.type is not None and p.type.id not in BLOCK_PARAM_TYPES:
-                hits = _close_names(p.type.id, BLOCK_PARAM_TYPES)
+                hits = _close_names(p.type.id, BLOCK_PARAM_TYPES, self.budget)
                 self.sink.error("E108", f"unknown parameter type '{p.type.id}' (one of: "
                                 f"{', '.join(BLOCK_PARAM_TYPES)}){_did_you_mean(hits)}", p.type.span,
                                 suggestions=hits)
@@ -127,9 +140,11 @@ class StaticChecker:
         if name.id == DISCARD:
             self.sink.error("E201", "'_' discards a value and cannot be read; give the tensor a name", name.span)
             return
-        later = _later_definition(flat, stmt, name.id)
+        if self._definitions is None or self._definitions.flat is not flat:
+            self._definitions = _Definitions(flat)
+        later = self._definitions.later(stmt, name.id)
         if later is None:
-            hits = _close_names(name.id, tensors)
+            hits = _close_names(name.id, tensors, self.budget)
             self.sink.error("E201", f"undefined tensor '{name.id}'{_did_you_mean(hits)}", name.span,
                             suggestions=hits)
             return
@@ -218,7 +233,7 @@ class StaticChecker:
                 pos += 1
             else:
                 if arg.name.id not in known:
-                    hits = _close_names(arg.name.id, known)
+                    hits = _close_names(arg.name.id, known, self.budget)
                     self.sink.error("E102", f"{label} has no parameter '{arg.name.id}'{_did_you_mean(hits)}",
                                     arg.name.span, suggestions=hits)
                     continue
@@ -241,7 +256,7 @@ class StaticChecker:
             t = type(x)
             if t is n.NameRef:
                 if x.id not in consts and x.id not in tensors:
-                    hits = _close_names(x.id, consts | tensors)
+                    hits = _close_names(x.id, consts | tensors, self.budget)
                     self.sink.error("E208", f"undefined name '{x.id}'{_did_you_mean(hits)}", x.span,
                                     suggestions=hits)
             elif t is n.BinOp:
@@ -287,15 +302,26 @@ def _flatten(stmts):
             yield from _flatten(s.body)
 
 
-def _later_definition(flat, stmt, name):
-    after = False
-    for s in flat:
-        if s is stmt:
-            after = True
-            continue
-        if after and isinstance(s, n.AssignStmt) and any(t.id == name for t in s.targets):
-            return s
-    return None
+class _Definitions:
+    """Where each tensor name is assigned in a definition's flattened statements, for finding a later
+    definition in O(log n) (scanning the statements per undefined name was quadratic)."""
+
+    def __init__(self, flat: list):
+        self.flat = flat
+        self.position = {id(s): i for i, s in enumerate(flat)}
+        self.at: dict = {}
+        for i, s in enumerate(flat):
+            if isinstance(s, n.AssignStmt):
+                for t in s.targets:
+                    self.at.setdefault(t.id, []).append(i)
+
+    def later(self, stmt, name):
+        import bisect
+
+        here = self.position.get(id(stmt), -1)
+        places = self.at.get(name, ())
+        k = bisect.bisect_right(places, here)
+        return self.flat[places[k]] if k < len(places) else None
 
 
 def _dependency_path(flat, start, name, targets):

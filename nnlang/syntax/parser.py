@@ -74,6 +74,11 @@ def _filter_newlines(tokens: list) -> list:
     stack: list[str] = []  # open bracket types
     pending_nl = None  # the last newline swallowed
     n = len(tokens)
+    # past_newlines[i]: the first token at or after i that is no newline (one pass: a run of 27,000 comment
+    # lines was scanned again from each of its newlines, quadratic)
+    past_newlines = [n] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        past_newlines[i] = past_newlines[i + 1] if tokens[i].type == "_NL" else i
     for i, tok in enumerate(tokens):
         t = tok.type
         if t == "_NL":
@@ -88,9 +93,7 @@ def _filter_newlines(tokens: list) -> list:
                     out.append(tok)
                 pending_nl = None
                 continue
-            after = i + 1
-            while after < n and tokens[after].type == "_NL":  # a comment line between: two newlines
-                after += 1
+            after = past_newlines[i + 1]  # a comment line between: two newlines
             if (stack[-1] != "LBRACE" or (out and out[-1].type in _CONTINUES)
                     or (after < n and tokens[after].type in _JOINS_PREVIOUS) or after == n):
                 pending_nl = tok
