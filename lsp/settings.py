@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 
+MAX_DELAY_MS = 2000.0  # the longest wait after a change before analysing that a setting can ask for
+
+
 @dataclass
 class Settings:
     inlay_shapes: bool = True  # the output shape after each step
@@ -31,7 +34,8 @@ class Settings:
             value = flat[key]
             want = types[attr]
             if want is float and isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-                setattr(self, attr, float(value))
+                # finite and at most MAX_DELAY_MS: 1e12 or Infinity (JSON's 1e999) silenced the server for good
+                setattr(self, attr, min(float(value), MAX_DELAY_MS) if value == value else getattr(self, attr))
             elif want is int and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                 setattr(self, attr, value)
             elif want is bool and isinstance(value, bool):

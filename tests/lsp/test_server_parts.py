@@ -182,3 +182,16 @@ def test_incremental_changes_clamp_positions_as_lsp_says():
     assert edit("ab\ncd\n", (0, 1), (0, 99), "") == "a\ncd\n"  # a range end past the line: its end
     assert edit("ab\ncd\n", (5, 0), (9, 0), "Z") == "ab\ncd\nZ"  # lines past the end: the text's end
     assert edit("a😀b\n", (0, 1), (0, 3), "") == "ab\n"  # UTF-16 units still counted by pygls's codec
+
+
+def test_a_huge_or_infinite_analysis_delay_is_clamped():
+    from nnlang_lsp.settings import MAX_DELAY_MS
+
+    s = Settings()
+    for value in (1e12, float("inf")):
+        s.update({"analysisDelayMs": value})
+        assert s.analysis_delay_ms == MAX_DELAY_MS == 2000.0
+    s.update({"analysisDelayMs": float("nan")})
+    assert s.analysis_delay_ms == 2000.0  # NaN keeps the value it had
+    s.update({"analysisDelayMs": 30})
+    assert s.analysis_delay_ms == 30.0
