@@ -356,12 +356,12 @@ layer { name: "head.0" type: "Convolution" bottom: "selu" top: "y" convolution_p
 
 def test_power_idioms_become_one_activation_and_equal_opencv(tmp_path):
     """What a Caffe writer builds from Power / ReLU / Eltwise (clamp, hardsigmoid, SELU) is read back as
-    ReLU6, Hardtanh, Hardsigmoid, SELU; dotted layer names (nnlang's Caffe target) give module paths."""
+    ReLU6, Hardtanh, Hardswish (x * hardsigmoid), SELU; dotted layer names (nnlang's Caffe target) give module paths."""
     prototxt = tmp_path / "net.prototxt"
     prototxt.write_text(IDIOMS)
     text = import_file(str(prototxt)).text
     assert "Power" not in text and "Sub" not in text
-    for want in ("ReLU6", "Hardtanh(max_val=2.0)", "Hardsigmoid", "SELU", "Mul"):  # min_val -1: the default
+    for want in ("ReLU6", "Hardtanh(max_val=2.0)", "Hardswish", "SELU"):  # min_val -1: the default
         assert want in text, text
     assert check_against_opencv(prototxt, tmp_path, batch=2) <= TOLERANCE
     model = tmp_path / "net.caffemodel"
@@ -412,3 +412,56 @@ def test_malformed_prototxts_give_one_clear_error(content, message, tmp_path):
         prototxt.write_text(content)
     with pytest.raises(ImportError_, match=re.escape(message)):
         import_file(str(prototxt))
+
+
+GATES = """
+name: "gates"
+layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 dim: 4 dim: 5 dim: 5 } } }
+layer { name: "c/bn" type: "BatchNorm" bottom: "x" top: "c/bn" }
+layer { name: "c" type: "Scale" bottom: "c/bn" top: "c" scale_param { bias_term: true } }
+layer { name: "silu/sigmoid" type: "Sigmoid" bottom: "c" top: "silu/sigmoid" }
+layer { name: "silu" type: "Eltwise" bottom: "c" bottom: "silu/sigmoid" top: "silu" eltwise_param { operation: PROD } }
+layer { name: "mish/softplus" type: "BNLL" bottom: "silu" top: "mish/softplus" }
+layer { name: "mish/tanh" type: "TanH" bottom: "mish/softplus" top: "mish/tanh" }
+layer { name: "mish" type: "Eltwise" bottom: "silu" bottom: "mish/tanh" top: "mish" eltwise_param { operation: PROD } }
+layer { name: "sp/beta" type: "Power" bottom: "mish" top: "sp/beta" power_param { scale: 2 } }
+layer { name: "sp/softplus" type: "BNLL" bottom: "sp/beta" top: "sp/softplus" }
+layer { name: "sp" type: "Power" bottom: "sp/softplus" top: "sp" power_param { scale: 0.5 } }
+layer { name: "ss/abs" type: "AbsVal" bottom: "sp" top: "ss/abs" }
+layer { name: "ss/inverse" type: "Power" bottom: "ss/abs" top: "ss/inverse" power_param { power: -1 shift: 1 } }
+layer { name: "ss" type: "Eltwise" bottom: "sp" bottom: "ss/inverse" top: "ss" eltwise_param { operation: PROD } }
+layer { name: "gap" type: "Pooling" bottom: "ss" top: "gap" pooling_param { pool: AVE global_pooling: true } }
+layer { name: "gap/flat" type: "Flatten" bottom: "gap" top: "gap/flat" }
+layer { name: "gate" type: "Scale" bottom: "ss" bottom: "gap/flat" top: "gate" scale_param { axis: 0 } }
+layer { name: "avg" type: "Eltwise" bottom: "gate" bottom: "ss" bottom: "x" top: "avg"
+  eltwise_param { operation: SUM coeff: 0.33333334 coeff: 0.33333334 coeff: 0.33333334 } }
+layer { name: "sm" type: "Softmax" bottom: "avg" top: "sm" }
+layer { name: "logsm" type: "Log" bottom: "sm" top: "y" }
+"""
+
+
+def test_gates_softplus_softsign_log_softmax_and_average_come_back_whole(tmp_path):
+    prototxt = tmp_path / "net.prototxt"
+    prototxt.write_text(GATES)
+    text = import_file(str(prototxt)).text
+    for want in ("c: BatchNorm2d", "SiLU", "Mish", "Softplus(beta=2.0)", "Softsign", "LogSoftmax(dim=1)", "Average"):
+        assert want in text, text
+    assert "Power" not in text and "Sigmoid" not in text and "Tanh" not in text
+    assert check_against_opencv(prototxt, tmp_path, batch=2) <= TOLERANCE
+
+
+def test_threshold_idiom_is_torch_threshold_and_bias_a_sum():
+    """OpenCV has no Threshold or Bias layer (BVLC has): checked by the text they give."""
+    from nnlang.targets.caffe.reading import parse_net
+
+    net = parse_net('input: "x" input_shape { dim: 1 dim: 3 }\n'
+                    'layer { name: "t/step" type: "Threshold" bottom: "x" top: "t/step" '
+                    'threshold_param { threshold: 0.1 } }\n'
+                    'layer { name: "t/minus" type: "Power" bottom: "x" top: "t/minus" power_param { shift: 0.5 } }\n'
+                    'layer { name: "t/gated" type: "Eltwise" bottom: "t/minus" bottom: "t/step" top: "t/gated" '
+                    'eltwise_param { operation: PROD } }\n'
+                    'layer { name: "t" type: "Power" bottom: "t/gated" top: "t" power_param { shift: -0.5 } }\n'
+                    'layer { name: "b" type: "Bias" bottom: "t" bottom: "x" top: "b" bias_param { axis: 0 } }\n')
+    _conv, text, _ = convert(net, None, "T", "test")
+    assert "(y, x) -> Add" in text, text  # a Bias with its bias as a second input: a broadcast sum
+    assert "y = x -> Threshold(0.1, -0.5)" in text or "Threshold(0.1, value=-0.5)" in text, text

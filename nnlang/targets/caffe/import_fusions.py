@@ -5,6 +5,11 @@ among them) builds from Power, ReLU and Eltwise for activations Caffe has no lay
     clamp:        ReLU(x [+ Power shift -lo]) - ReLU(x + Power shift -hi)  [+ Power shift lo]  -> Clip(lo, hi)
     hardsigmoid:  Power(shift 3) -> Clip(0, 6) -> Power(scale 1/6)                             -> _Hardsigmoid
     selu:         ELU(alpha 1.6733) -> Power(scale 1.0507)                                     -> _SELU
+    softplus:     Power(scale b) -> BNLL -> Power(scale 1/b)                                   -> _Softplus(beta b)
+    gates:        x * Sigmoid(x), x * hardsigmoid(x), x * TanH(BNLL(x))             -> _SiLU, _Hardswish, _Mish
+    softsign:     x * Power(AbsVal(x), power -1, shift 1)                                      -> _Softsign
+    log softmax:  Softmax -> Log                                                               -> _LogSoftmax
+    threshold:    Threshold(x) * (x - v) + v  (Caffe's Threshold is a 0/1 step)                 -> _Threshold
 
 (Clip is BVLC's own layer; the underscored types are the importer's, no Caffe file has them.)
 
@@ -78,7 +83,8 @@ def fuse_idioms(layers: list, pb) -> tuple:
     fields for its importer})."""
     replaced: dict = {}
     extra: dict = {}
-    for match in (_floor_pool, _clamp, _hardsigmoid, _selu):  # in this order: hardsigmoid reads a fused Clip
+    # In this order: hardsigmoid reads a fused Clip, hardswish a fused hardsigmoid.
+    for match in (_floor_pool, _clamp, _hardsigmoid, _selu, _softplus, _gate, _softsign, _log_softmax, _threshold):
         versions = _Versions(layers)
         taken, placed = set(), {}  # one pass: every match whose layers no earlier match took
         for i in range(len(layers)):
@@ -98,12 +104,21 @@ def _fused(layers: list, used: set, new_type: str, params: dict, pb, replaced: d
         fused.CopyFrom(layers[params["pool"]])
         del fused.top[:]
         extra[fused.name] = {"crop": params["crop"]}
+    elif "like" in params:  # a copy of one of the layers (its parameters), retyped
+        fused = pb.LayerParameter()
+        fused.CopyFrom(layers[params["like"]])
+        fused.name, fused.type = layers[max(used)].name, new_type
+        del fused.top[:]
+        del fused.bottom[:]
+        fused.bottom.append(params["bottom"])
     else:
         fused = pb.LayerParameter(name=layers[max(used)].name, type=new_type)
         fused.bottom.append(params["bottom"])
     fused.top.extend([params["top"]] if "top" in params else layers[max(used)].top)
     if new_type == "Clip":
         fused.clip_param.min, fused.clip_param.max = params["min"], params["max"]
+    if "extra" in params:
+        extra[fused.name] = params["extra"]
     replaced[fused.name] = [orig for k in sorted(used) for orig in replaced.pop(layers[k].name, [layers[k]])]
     return fused
 
@@ -214,3 +229,118 @@ def _selu(versions: _Versions, i: int) -> Optional[tuple]:
     used = {i, after[0]}
     blob = _blob_at(versions, versions.bottoms[i][0], max(used))
     return (used, "_SELU", {"bottom": blob}) if blob is not None else None
+
+
+def _single(versions: _Versions, i: int, k: int = 0) -> Optional[int]:
+    """The one layer reading top k of layer i, or None."""
+    readers = versions.read_by.get(versions.tops[i][k], []) if k < len(versions.tops[i]) else []
+    return readers[0] if len(readers) == 1 else None
+
+
+def _fed_by(versions: _Versions, i: int, k: int, layer_type: str) -> Optional[int]:
+    """The layer of `layer_type` making bottom k of layer i, read by layer i alone, or None."""
+    v = versions.bottoms[i][k]
+    p = versions.producer(v)
+    return p if p is not None and versions.layers[p].type == layer_type and versions.only_reader(v, i) else None
+
+
+def _power(layer, power: float = 1.0) -> Optional[tuple]:
+    """(scale, shift) of a Power layer with that power, else None."""
+    if layer.type != "Power" or not _close(layer.power_param.power, power):
+        return None
+    return float(layer.power_param.scale), float(layer.power_param.shift)
+
+
+def _found(versions: _Versions, used: set, new_type: str, x, **params) -> Optional[tuple]:
+    blob = _blob_at(versions, x, max(used))
+    return (used, new_type, {"bottom": blob, **params}) if blob is not None else None
+
+
+def _softplus(versions: _Versions, i: int) -> Optional[tuple]:
+    """Power(scale b) -> BNLL -> Power(scale 1/b): Softplus(beta=b)."""
+    if versions.layers[i].type != "BNLL":
+        return None
+    before, after = _fed_by(versions, i, 0, "Power"), _single(versions, i)
+    if before is None or after is None:
+        return None
+    inner, outer = _power(versions.layers[before]), _power(versions.layers[after])
+    if inner is None or outer is None or inner[1] != 0 or outer[1] != 0 or not _close(inner[0] * outer[0], 1.0):
+        return None
+    beta = float(f"{inner[0]:.7g}")  # float32's digits: 2.0, not 2.0000000000000004
+    return _found(versions, {before, i, after}, "_Softplus", versions.bottoms[before][0], extra={"beta": beta})
+
+
+_GATES = {"Sigmoid": "_SiLU", "_Hardsigmoid": "_Hardswish"}
+
+
+def _gate(versions: _Versions, i: int) -> Optional[tuple]:
+    """x * gate(x): SiLU (Sigmoid), Hardswish (hardsigmoid), Mish (TanH of BNLL)."""
+    layer = versions.layers[i]
+    if layer.type != "Eltwise" or layer.eltwise_param.operation != 0 or len(layer.bottom) != 2:
+        return None
+    for g, x in ((1, 0), (0, 1)):
+        gate = versions.producer(versions.bottoms[i][g])
+        if gate is None or not versions.only_reader(versions.bottoms[i][g], i):
+            continue
+        gate_type = versions.layers[gate].type
+        if gate_type in _GATES and versions.bottoms[gate][0] == versions.bottoms[i][x]:
+            return _found(versions, {gate, i}, _GATES[gate_type], versions.bottoms[i][x])
+        if gate_type == "TanH":
+            soft = _fed_by(versions, gate, 0, "BNLL")
+            if soft is not None and versions.bottoms[soft][0] == versions.bottoms[i][x]:
+                return _found(versions, {soft, gate, i}, "_Mish", versions.bottoms[i][x])
+    return None
+
+
+def _softsign(versions: _Versions, i: int) -> Optional[tuple]:
+    """x * (1 + |x|)^-1: AbsVal -> Power(power -1, shift 1) -> Eltwise PROD with x."""
+    layer = versions.layers[i]
+    if layer.type != "Eltwise" or layer.eltwise_param.operation != 0 or len(layer.bottom) != 2:
+        return None
+    for g, x in ((1, 0), (0, 1)):
+        inverse = _fed_by(versions, i, g, "Power")
+        if inverse is None or _power(versions.layers[inverse], -1.0) != (1.0, 1.0):
+            continue
+        absval = _fed_by(versions, inverse, 0, "AbsVal")
+        if absval is not None and versions.bottoms[absval][0] == versions.bottoms[i][x]:
+            return _found(versions, {absval, inverse, i}, "_Softsign", versions.bottoms[i][x])
+    return None
+
+
+def _log_softmax(versions: _Versions, i: int) -> Optional[tuple]:
+    """Softmax -> Log (natural, scale 1, shift 0): LogSoftmax over the Softmax's axis."""
+    layer = versions.layers[i]
+    p = layer.log_param
+    if layer.type != "Log" or p.base not in (-1, 2.718281828459045) or p.scale != 1 or p.shift != 0:
+        return None
+    soft = _fed_by(versions, i, 0, "Softmax")
+    if soft is None:
+        return None
+    return _found(versions, {soft, i}, "_LogSoftmax", versions.bottoms[soft][0], like=soft)
+
+
+def _threshold(versions: _Versions, i: int) -> Optional[tuple]:
+    """x if x > t else v = step * (x - v) + v, step = Caffe's Threshold (1 where x > t): torch's Threshold."""
+    layer = versions.layers[i]
+    if layer.type != "Threshold":
+        return None
+    prod = _single(versions, i)
+    if prod is None or versions.layers[prod].type != "Eltwise" or versions.layers[prod].eltwise_param.operation != 0:
+        return None
+    x = versions.bottoms[i][0]
+    others = [v for v in versions.bottoms[prod] if v != versions.tops[i][0]]
+    if len(others) != 1:
+        return None
+    used, value = {i, prod}, 0.0
+    if others[0] != x:  # x - v, then + v after the product
+        shift = versions.producer(others[0])
+        moved = _power(versions.layers[shift]) if shift is not None else None
+        back = _single(versions, prod)
+        undo = _power(versions.layers[back]) if back is not None else None
+        if moved is None or undo is None or moved[0] != 1 or undo[0] != 1 or not _close(-moved[1], undo[1]) \
+                or versions.bottoms[shift][0] != x or not versions.only_reader(others[0], prod):
+            return None
+        used |= {shift, back}
+        value = undo[1]
+    extra = {"threshold": float(f"{layer.threshold_param.threshold:.7g}"), "value": float(f"{value:.7g}")}
+    return _found(versions, used, "_Threshold", x, extra=extra)

@@ -285,10 +285,25 @@ def clip(cl: CLayer):
     return [Layer("Hardtanh", {"min_val": lo, "max_val": hi})]
 
 
-@caffe_layer("_Hardsigmoid", "_SELU")
+@caffe_layer("_Hardsigmoid", "_SELU", "_SiLU", "_Hardswish", "_Mish", "_Softsign")
 def fused_activation(cl: CLayer):
-    """Idioms import_fusions found (Power / Clip / ELU chains a Caffe writer builds)."""
+    """Idioms import_fusions found (Power / Clip / ELU / Eltwise chains a Caffe writer builds)."""
     return [Layer(cl.msg.type[1:])]
+
+
+@caffe_layer("_Softplus")
+def fused_softplus(cl: CLayer):
+    return [Layer("Softplus", {"beta": cl.extra["beta"]})]
+
+
+@caffe_layer("_LogSoftmax")
+def fused_log_softmax(cl: CLayer):
+    return [Layer("LogSoftmax", {"dim": int(cl.msg.softmax_param.axis)})]
+
+
+@caffe_layer("_Threshold")
+def fused_threshold(cl: CLayer):
+    return [Layer("Threshold", {"threshold": cl.extra["threshold"], "value": cl.extra["value"]})]
 
 
 @caffe_layer("Exp", "Log")
@@ -360,6 +375,26 @@ def scale(cl: CLayer):
                   weights=weights)]
 
 
+@caffe_layer("Bias")
+def bias(cl: CLayer):
+    """y = x + b with b the second input over x's dims from `axis` on: a broadcast sum. (A Bias with a learned
+    blob has no registry layer of its own: Scale would add a weight.)"""
+    p = cl.msg.bias_param
+    x = cl.shapes[0]
+    if len(cl.shapes) != 2:
+        raise Unsupported("a learned bias alone has no registry layer (only with its bias given as a second input)")
+    b = cl.shapes[1]
+    axis = p.axis % len(x) if -len(x) <= p.axis < len(x) else None
+    if axis is None or tuple(x[axis:axis + len(b)]) != tuple(b):
+        raise Unsupported(f"its bias {list(b)} does not match {list(x)} at axis {p.axis}")
+    steps, ref = [], "b1"
+    for _ in range(len(x) - axis - len(b)):
+        steps.append(Layer("Unsqueeze", {"dim": -1}, inputs=[ref]))
+        ref = f"s{len(steps) - 1}"
+    steps.append(Layer("Add", inputs=["b0", ref]))
+    return steps
+
+
 @caffe_layer("LRN")
 def lrn(cl: CLayer):
     p = cl.msg.lrn_param
@@ -393,7 +428,7 @@ def eltwise(cl: CLayer):
         return [Layer("Add", inputs=ins)]
     if coeff == [1.0, -1.0]:
         return [Layer("Sub", inputs=ins)]
-    if all(c == 1 / len(ins) for c in coeff):
+    if all(abs(c - 1 / len(ins)) <= 1e-7 for c in coeff):  # float32 coefficients: 1/3 is 0.33333334
         return [Layer("Average", inputs=ins)]
     raise Unsupported(f"SUM with coefficients {coeff}: only 1s, (1, -1) or equal 1/n have a registry layer")
 

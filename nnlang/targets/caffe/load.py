@@ -301,7 +301,7 @@ class _Converter:
             data = [refs[r] for r in inputs]
             last = j == len(steps) - 1
             n_out = len(layer.top) if last and step.op == "Split" else 1
-            scope, local = self.place(layer, step is named, data)
+            scope, local = self.place(layer, step is named, data, partner)
             tids = self.b.node(step.op, step.params, data, scope, local, (None,) * n_out)
             node = self.b.graph.nodes[-1]
             spec = registry.get(node.op)
@@ -323,7 +323,9 @@ class _Converter:
             self.values[top] = tid
             self.writer[top] = partner.name if partner is not None else layer.name
 
-    def place(self, layer, named: bool, data: list):
+    def place(self, layer, named: bool, data: list, partner=None):
+        if partner is not None and layer.name.startswith(partner.name + "/"):
+            layer = partner  # BatchNorm `bn/bn` + its Scale `bn` (nnlang's Caffe target): the pair is `bn`
         if self.dotted:
             return self.place_dotted(layer, named)
         block = self.block_of.get(layer.name)
