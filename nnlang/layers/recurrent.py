@@ -32,6 +32,10 @@ def _params(kind: str) -> tuple:
     ]
     if kind == "RNN":
         params.append(Param("nonlinearity", Choice(("tanh", "relu")), "tanh", "activation of the hidden state"))
+    else:  # Keras 2 models (Fabrik's LSTMs) gate with hard_sigmoid
+        params.append(Param("gate_activation", Choice(("sigmoid", "hard_sigmoid")), "sigmoid",
+                            "activation of the gates: sigmoid (torch), or Keras 2's hard_sigmoid "
+                            "clip(0.2 * x + 0.5, 0, 1)"))
     params.append(Param("return_state", BOOL, False,
                         "also output the final hidden state h_n" + (" and cell state c_n" if kind == "LSTM" else "")))
     return tuple(params)

@@ -505,11 +505,13 @@ def recurrent(k: KLayer) -> Out:
     units = int(k.get("units"))
     if k.get("activation", "tanh") != "tanh":
         raise Unsupported(f"{k.cls} activation={k.get('activation')!r} (the registry's is tanh)")
-    if k.cls != "SimpleRNN" and k.get("recurrent_activation", "sigmoid") != "sigmoid":
-        gate = k.get("recurrent_activation")
-        what = " (Keras 2: clip(0.2 x + 0.5, 0, 1) gates)" if gate == "hard_sigmoid" else ""
-        raise Unsupported(f"{k.cls} recurrent_activation={gate!r}{what}: the registry's LSTM / GRU have "
-                          "sigmoid gates only (no gate-activation parameter yet)")
+    gate = k.get("recurrent_activation", "sigmoid") if k.cls != "SimpleRNN" else "sigmoid"
+    if gate == "hard_sigmoid" and not k.keras3:
+        gate = "hard_sigmoid"  # Keras 2's clip(0.2 x + 0.5, 0, 1): the registry's gate_activation
+    elif gate != "sigmoid":
+        what = " (Keras 3's hard_sigmoid is relu6(x + 3) / 6)" if gate == "hard_sigmoid" else ""
+        raise Unsupported(f"{k.cls} recurrent_activation={gate!r}{what}: the registry's LSTM / GRU gate with "
+                          "sigmoid or Keras 2's hard_sigmoid")
     if k.get("go_backwards") or k.get("stateful"):
         raise Unsupported(f"{k.cls} with go_backwards / stateful")
     if len(k.shapes) > 1:
@@ -536,6 +538,8 @@ def recurrent(k: KLayer) -> Out:
             else:
                 weights["bias_ih_l0"], weights["bias_hh_l0"] = b, np.zeros_like(b)
     layers = [Layer(op, {"hidden_size": units, "bias": bias, "batch_first": True}, weights=weights)]
+    if gate != "sigmoid":
+        layers[0].params["gate_activation"] = gate
     if k.cls == "SimpleRNN":
         layers[0].params["nonlinearity"] = "tanh"
     seq = bool(k.get("return_sequences", False))

@@ -305,10 +305,12 @@ def recurrent(node, ins, outs):
         kwargs.append(("nonlinearity", a["nonlinearity"], "tanh"))
     kwargs += [("bias", a["bias"], True), ("batch_first", a["batch_first"], False),
                ("dropout", a["dropout"], 0.0), ("bidirectional", a["bidirectional"], False)]
+    # Keras 2's hard_sigmoid gates: nn.LSTM / nn.GRU's parameters with a step-by-step cell (modules.py)
+    cls = f"nnlang_modules.HardGate{node.op}" if a.get("gate_activation") == "hard_sigmoid" else f"nn.{node.op}"
     if not a["return_state"]:
-        return _module(f"nn.{node.op}", fin, a["hidden_size"], kwargs=_kw(*kwargs), forward="{m}({0})[0]")
+        return _module(cls, fin, a["hidden_size"], kwargs=_kw(*kwargs), forward="{m}({0})[0]")
     outputs = "{0}, ({1}, {2})" if node.op == "LSTM" else "{0}, {1}"
-    return _module(f"nn.{node.op}", fin, a["hidden_size"], kwargs=_kw(*kwargs), outputs=outputs)
+    return _module(cls, fin, a["hidden_size"], kwargs=_kw(*kwargs), outputs=outputs)
 
 
 @torch_layer("MultiheadAttention")

@@ -24,6 +24,10 @@ def recurrent(b):
     op = b.node.op
     if b.t.rank != 3:
         raise NotExpressible(f"{op} on an unbatched sequence: Keras layers need a batch axis")
+    if a.get("gate_activation", "sigmoid") != "sigmoid":
+        raise NotExpressible(f"{op} gate_activation={a['gate_activation']!r}: Keras 3's hard_sigmoid is "
+                             "relu6(x + 3) / 6, not Keras 2's clip(0.2 x + 0.5, 0, 1), and a recurrent layer takes "
+                             "no other function without a custom class")
     x = b.ir()
     if not a["batch_first"]:
         x = b.ops.transpose(x, (1, 0, 2))

@@ -47,6 +47,8 @@ def recurrent(b):
         attrs["linear_before_reset"] = 1
     if kind == "RNN":
         attrs["activations"] = ["Relu" if a["nonlinearity"] == "relu" else "Tanh"] * dirs
+    elif a.get("gate_activation") == "hard_sigmoid":  # ONNX HardSigmoid's defaults are Keras 2's 0.2, 0.5
+        attrs["activations"] = (["HardSigmoid", "Tanh", "Tanh"] if kind == "LSTM" else ["HardSigmoid", "Tanh"]) * dirs
     n_out = 3 if kind == "LSTM" else 2
     states: list = [[] for _ in range(n_out - 1)]  # h_n (and c_n) of every layer
     for layer in range(a["num_layers"]):
