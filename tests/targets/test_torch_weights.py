@@ -378,3 +378,19 @@ def test_torchvision_resnet18_weights_via_safetensors_give_the_same_outputs(tmp_
     W.save(model, out)
     assert sorted(safetensors_torch.load_file(str(out))) == sorted(reference.state_dict())
     assert W.read_metadata(out)["nnlang_network"] == "ResNet18"
+
+
+def test_a_pickle_that_would_run_code_is_refused_without_advice_to_trust_it(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"fc.weight": Evil()}, evil)
+    with pytest.raises(W.WeightsError) as e:
+        W.load_state_dict_file(str(evil))
+    message = str(e.value)
+    assert "GLOBAL" in message and "system" in message and "weights_only=False" not in message
+    assert "arbitrary code" not in message and not marker.exists()

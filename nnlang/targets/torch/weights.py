@@ -245,6 +245,17 @@ def save(model: nn.Module, path, metadata: Optional[Mapping] = None) -> None:
     _fsync_directory(directory)
 
 
+def _pickle_reason(error: Exception) -> str:
+    """torch's own reason, without its advice to load with weights_only=False (that runs the file's code:
+    never to be suggested for a file someone sent you)."""
+    text = str(error)
+    blocked = [line.strip() for line in text.splitlines() if "GLOBAL" in line]
+    if blocked:
+        return blocked[0] + " (the file asks to run or build something other than tensors)"
+    first = next((line.strip() for line in text.splitlines() if line.strip() and "weights_only" not in line), "")
+    return first or type(error).__name__
+
+
 def save_beside(model: nn.Module, path, metadata: Optional[Mapping], text_path, text: str) -> None:
     """The weights file and the text that goes with it (emitted source, imported .nns), both or
     neither: each is replaced atomically, and if the text fails a new weights file is removed."""
@@ -299,7 +310,7 @@ def load_state_dict_file(path) -> dict:
             raise
         except (pickle.UnpicklingError, RuntimeError, AttributeError, ValueError, EOFError) as e:
             raise WeightsError(f"{path}: refused or unreadable: only plain tensors are loaded from pickles "
-                               f"(torch.load weights_only=True): {e}") from e
+                               f"(torch.load weights_only=True): {_pickle_reason(e)}") from e
         if not isinstance(state, Mapping):
             raise WeightsError(f"{path}: holds a {type(state).__name__}, not a state_dict (a mapping of names to "
                                "tensors)")
