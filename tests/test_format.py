@@ -577,3 +577,14 @@ def test_a_continuation_alone_on_its_line_is_kept_the_formatter_changes_whitespa
     assert format_text(result.text).changed is False
     inside = "network A {\n    input x: [N, 4]\n    y = x \\\n        -> ReLU\n    \\\n    output y\n}\n"
     assert format_text(inside).text == inside
+
+
+def test_lone_carriage_returns_are_line_ends_for_check_fmt_and_the_editor():
+    """LSP (and old Mac files) end lines with a lone \\r: check gave E002 at each one and put every error on line 1."""
+    from nnlang.analyze import analyze
+
+    src = "network A {\r    input x: [N, 4]\r    y = x -> Relu\r    output y\r}\r"
+    (d,) = analyze(src, "a.nns").diagnostics
+    assert (d.code, d.span.line, d.span.column) == ("E101", 3, 14) and src[d.span.start:d.span.end] == "Relu"
+    result = format_text(src.replace("Relu", "ReLU"))
+    assert result.error is None and result.text == src.replace("Relu", "ReLU").replace("\r", "\n")

@@ -82,9 +82,9 @@ _BODY_KINDS = {"body", "group"}
 
 
 def _lex(text: str):
-    from ..syntax.grammar import lark_parser
+    from ..syntax.grammar import lark_parser, lsp_line_ends
 
-    return list(lark_parser().lex(text))
+    return list(lark_parser().lex(lsp_line_ends(text)))
 
 
 class _Tok:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -40,6 +41,16 @@ class _KeepErrorTokens:
 
     def process(self, stream):
         return stream
+
+
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
+def lsp_line_ends(text: str) -> str:
+    """text with each lone `\r` (an old Mac line end, which LSP and editors count as one) read as `\n`. Same
+    length, so every offset stays; the grammar and Lark's line counting know `\n` and `\r\n` only, so a
+    file with `\r` line ends was one line with E002 at every `\r` for the parser, and many lines for the editor."""
+    return _LONE_CR.sub("\n", text) if "\r" in text else text
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..diagnostics import Diagnostic, Related, error
 from ..span import Span, point_at_end
 from .convert import ConvertError, convert_module
-from .grammar import lark_parser
+from .grammar import lark_parser, lsp_line_ends
 from .nodes import Module
 
 MAX_NESTING = 64
@@ -129,7 +129,7 @@ def _starts_assignment(tokens: list, i: int) -> bool:
 
 class _Driver:
     def __init__(self, text: str):
-        self.text = text
+        self.text = lsp_line_ends(text)
         self.diags: list[Diagnostic] = []
         self.lark = lark_parser()
         # Errors are not reported again until the parser has consumed a statement end after recovery.

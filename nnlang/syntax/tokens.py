@@ -18,7 +18,7 @@ import re
 import string
 from typing import Iterator, Optional
 
-from .grammar import lark_parser
+from .grammar import lark_parser, lsp_line_ends
 
 # Characters tried after a one-character terminal to see whether an earlier terminal could take more.
 _PROBES = string.printable + "é😀"
@@ -106,6 +106,7 @@ def finditer(text: str, skip: frozenset = frozenset()) -> Iterator[re.Match]:
     the terminal, but a keyword comes as a NAME (`keyword(text)` says which), and `m.span(m.lastindex)`
     is the token's span (a match may begin with skipped tokens)."""
     sc = _scanner()
+    text = lsp_line_ends(text)  # same length: offsets are the caller's
     if not skip:
         # No gaps: BAD_CHAR takes any character but a newline and _NL takes those, so every character
         # is in some match (tests/test_tokens.py checks that the tokens tile the text).
