@@ -236,6 +236,18 @@ def silu(view: View, sigmoid):
     return Fused(Layer("SiLU", {}, inputs=[x], outputs=[m.output[0]]), [sigmoid, m])
 
 
+@onnx_fusion("HardSigmoid")
+def hardswish(view: View, hard_sigmoid):
+    """x * HardSigmoid(x) with alpha 1/6, beta 0.5: Hardswish (before opset 14 exporters write it so)."""
+    x = hard_sigmoid.input[0]
+    m = view.only_consumer(hard_sigmoid.output[0], "Mul")
+    alpha, beta = view.attr(hard_sigmoid, "alpha", 0.2), view.attr(hard_sigmoid, "beta", 0.5)
+    if m is None or view.other_input(m, hard_sigmoid.output[0]) != x or not _near(alpha, 1 / 6) \
+            or not _near(beta, 0.5):
+        return None
+    return Fused(Layer("Hardswish", {}, inputs=[x], outputs=[m.output[0]]), [hard_sigmoid, m])
+
+
 # ---- multi-head attention ---------------------------------------------------------------------
 
 def _linear(view: View, value: str):

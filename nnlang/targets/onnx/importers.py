@@ -37,6 +37,7 @@ class Op:
     opset: int
     initializers: Collection = frozenset()  # the names of the model's stored tensors
     dtype: Callable = lambda name: None  # value name -> .nns dtype ("f32", "i64" ...) or None (unknown)
+    dims: Callable = lambda name: None  # value name -> dims computed from Shape with symbols ("N") or None
 
     def affine(self, scale_index: int, shift_index: int) -> bool:
         """Whether a normalisation's scale and shift are learned: values other than 1 and 0, or tensors
@@ -217,11 +218,12 @@ def matmul(op: Op):
 
 # ---- normalisation ----------------------------------------------------------------------------
 
-@onnx_op("BatchNormalization")
+@onnx_op("BatchNormalization", since=9)
 def batch_norm(op: Op):
     n = op.rank(0)
-    if len(op.node.output) > 1 and any(op.node.output[1:]):
-        raise Unsupported("BatchNormalization in training mode")
+    # Before opset 14 listing the running statistics outputs means training mode (batch statistics).
+    if any(op.node.output[1:]) or int(op.attrs.get("training_mode", 0)):
+        raise Unsupported("BatchNormalization in training mode (statistics of the batch, outputs the running ones)")
     scale, bias, mean, var = (op.const_input(i, what) for i, what in
                               ((1, "scale"), (2, "B"), (3, "mean"), (4, "var")))
     dim = {2: 1, 3: 1, 4: 2, 5: 3}.get(n)
@@ -232,7 +234,7 @@ def batch_norm(op: Op):
     return Layer(f"BatchNorm{dim}d", {"eps": float(op.attrs.get("epsilon", 1e-5)), "affine": affine,
                                       "momentum": round(1.0 - float(op.attrs.get("momentum", 0.9)), 6)},
                  weights={**weights, "running_mean": mean, "running_var": var,
-                          "num_batches_tracked": np.array(0, dtype=np.int64)})
+                          "num_batches_tracked": np.array(0, dtype=np.int64)}, outputs=[op.node.output[0]])
 
 
 @onnx_op("LayerNormalization", since=17)
@@ -242,13 +244,16 @@ def layer_norm(op: Op):
     rank = op.rank(0)
     if axis % rank != rank - scale.ndim:
         raise Unsupported("LayerNormalization whose axis does not match its scale")
+    if any(o and op.consumers(o) for o in op.node.output[1:]):
+        raise Unsupported("LayerNormalization whose Mean / InvStdDev outputs are read")
+    only_y = [op.node.output[0]]  # the Mean / InvStdDev outputs, unread, are no tensors of the layer
     b = op.const_input(2, "B")
     shape = tuple(int(d) for d in scale.shape)
     params = {"normalized_shape": shape[0] if len(shape) == 1 else shape, "eps": float(op.attrs.get("epsilon", 1e-5))}
     if not op.affine(1, 2):
-        return Layer("LayerNorm", {**params, "elementwise_affine": False})
+        return Layer("LayerNorm", {**params, "elementwise_affine": False}, outputs=only_y)
     weights = {"weight": scale} if b is None else {"weight": scale, "bias": b}
-    return Layer("LayerNorm", {**params, "bias": b is not None}, weights=weights)
+    return Layer("LayerNorm", {**params, "bias": b is not None}, weights=weights, outputs=only_y)
 
 
 @onnx_op("GroupNormalization", since=21)
@@ -349,14 +354,14 @@ def clip_6(op: Op):
     return Layer("Hardtanh", {"min_val": lo, "max_val": hi})
 
 
-@onnx_op("Dropout", "Identity")
+@onnx_op("Identity")
 def passthrough(op: Op):
     return Alias(op.node.input[0])
 
 
 # ---- elementwise and merge --------------------------------------------------------------------
 
-_BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Max": "Maximum", "Min": "Minimum"}
+_BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div"}  # variadic Max/Min: import_legacy
 
 
 @onnx_op(*_BINARY)
@@ -469,8 +474,13 @@ def flatten(op: Op):
 
 @onnx_op("Reshape")
 def reshape(op: Op):
-    """By shapes: [N, ...] -> [N, rest] is Flatten; anything else keeping dim 0 is Reshape."""
+    """By shapes: [N, ...] -> [N, rest] is Flatten; anything else keeping dim 0 is Reshape. The output shape
+    is inference's, or worked out from the shape operand (constant, or computed from Shape with the batch
+    a symbol) and the input's shape."""
     src, dst = op.shape(op.input(0)), op.shape(op.node.output[0])
+    if src is not None and (dst is None or any(not isinstance(d, int) for d in dst[1:])):
+        dst = _reshape_target(src, op.const(op.input(1)) if op.input(1) else None, op.dims(op.input(1)),
+                              bool(op.attrs.get("allowzero", 0))) or dst
     if src is None or dst is None or not dst or src[0] != dst[0]:
         raise Unsupported("a Reshape whose output shape is unknown or changes the batch dim")
     if len(dst) == 2 and len(src) > 2:
@@ -478,6 +488,41 @@ def reshape(op: Op):
     if any(not isinstance(d, int) for d in dst[1:]):
         raise Unsupported("a Reshape to symbolic dims")
     return Layer("Reshape", {"shape": tuple(dst[1:])})
+
+
+def _reshape_target(src, const, dims, allowzero: bool):
+    """ONNX's Reshape rule (0 copies the input's dim, -1 takes the rest) on dims that may be symbols."""
+    target = list(np.asarray(const).reshape(-1)) if const is not None else (list(dims) if dims is not None else None)
+    if target is None:
+        return None
+    out = []
+    for k, t in enumerate(target):
+        if isinstance(t, str):
+            if t == "?":
+                return None
+            out.append(t)
+        elif int(t) == 0 and not allowzero:
+            if k >= len(src):
+                return None
+            out.append(src[k])
+        else:
+            out.append(int(t))
+    if out.count(-1) > 1:
+        return None
+    if -1 in out:
+        known = [d for d in out if d != -1]
+        total = list(src)
+        for d in known:  # cancel the dims both sides share (the batch symbol)
+            if d in total and not isinstance(d, int):
+                total.remove(d)
+        rest = [d for d in known if isinstance(d, int)]
+        if any(not isinstance(d, int) for d in total) or any(not isinstance(d, int) for d in known if d not in src):
+            return None
+        size, part = int(np.prod(total)), int(np.prod(rest)) if rest else 1
+        if part == 0 or size % part:
+            return None
+        out[out.index(-1)] = size // part
+    return tuple(out)
 
 
 @onnx_op("Transpose")
@@ -566,15 +611,29 @@ def _global_pool(op: Op, kind: str) -> Layer:
 @onnx_op("Slice", since=10)
 def slice_10(op: Op):
     starts, ends = op.const_input(1, "starts"), op.const_input(2, "ends")
-    axes, steps = op.const_input(3, "axes"), op.const_input(4, "steps")
-    if starts.size != 1:
-        raise Unsupported("Slice of several axes at once")
-    axis = int(axes.reshape(-1)[0]) if axes is not None else 0
-    start, end = int(starts.reshape(-1)[0]), int(ends.reshape(-1)[0])
-    step = int(steps.reshape(-1)[0]) if steps is not None else 1
-    if step < 1:
-        raise Unsupported("Slice with a negative step")
-    return Layer("Slice", {"axis": axis, "start": start, "end": None if end >= 2 ** 31 else end, "step": step})
+    return slice_layer(op, starts, ends, op.const_input(3, "axes"), op.const_input(4, "steps"))
+
+
+def slice_layer(op: Op, starts, ends, axes, steps):
+    """One Slice layer per sliced axis (the registry's Slice takes one); a full-range axis is none."""
+    starts, ends = np.asarray(starts).reshape(-1), np.asarray(ends).reshape(-1)
+    count = starts.size
+    axes = np.arange(count) if axes is None else np.asarray(axes).reshape(-1)
+    steps = np.ones(count, dtype=np.int64) if steps is None else np.asarray(steps).reshape(-1)
+    if not (ends.size == axes.size == steps.size == count) or count == 0:
+        raise Unsupported("Slice whose starts, ends, axes and steps differ in length")
+    layers = []
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        start, end, axis, step = int(start), int(end), int(axis), int(step)
+        if step < 1:
+            raise Unsupported("Slice with a negative step")
+        if start == 0 and end >= 2 ** 31 - 1 and step == 1:
+            continue
+        layers.append(Layer("Slice", {"axis": axis, "start": start, "end": None if end >= 2 ** 31 - 1 else end,
+                                      "step": step}))
+    if not layers:
+        return Alias(op.input(0))
+    return layers[0] if len(layers) == 1 else layers
 
 
 _RESIZE_MODES = {"nearest": "nearest", "cubic": "bicubic"}
@@ -673,3 +732,6 @@ def gather(op: Op):
     if table is None and index is not None and index.ndim == 0:
         return Layer("Select", {"axis": axis % op.rank(0), "index": int(index)})
     raise Unsupported("Gather with several constant indices, or of a constant by a constant")
+
+
+from . import import_legacy  # noqa: E402,F401 -- registers the opset 1-12 forms

@@ -25,6 +25,7 @@ from ...ir.graph import Graph, Scope
 from ...layers.base import TensorType, weight_key
 from ..importing import ImportError_, ImportResult, check_difference, print_checked, write  # noqa: F401
 from .fusions import Fused, View, find_fusions
+from .import_shapes import reinfer
 from .importers import Alias, Layer, Op, Unsupported, lookup
 
 _DTYPES = {1: "f32", 11: "f64", 10: "f16", 16: "bf16", 7: "i64", 6: "i32", 5: "i16", 3: "i8", 2: "u8", 9: "bool"}
@@ -97,6 +98,7 @@ class _Converter:
         self.names_used: dict = {}  # scope path -> set of local names
         self.weights: dict = {}  # node id -> {weight name: np.ndarray}
         self.folded: set = set()  # ids of nodes computed from constants alone (weights' transposes ...)
+        self.dims: dict = {}  # value -> object array of dims (int or a symbol such as "N"): sizes with symbols
 
     def const(self, name: Optional[str]):
         return self.consts.get(name) if name else None
@@ -121,6 +123,7 @@ class _Converter:
                 continue
             self.values[vi.name] = b.input(_input_name(vi.name, b.graph.inputs), shape, dtype)
         self.fold_constants()
+        reinfer(self)
         nodes = [node for node in g.node if id(node) not in self.folded]
         for unit in _in_order(nodes, find_fusions(View(g, self.consts, self.shapes), nodes)):
             if isinstance(unit, Fused):
@@ -150,15 +153,20 @@ class _Converter:
         if self.problems:
             raise ImportError_(f"{len(self.problems)} part(s) of the model cannot be written in .nns:\n  "
                                + "\n  ".join(self.problems))
-        _mark_sequential(b.root)
+        _mark_sequential(b.root, b.graph)
         return b.graph
 
     def fold_constants(self) -> None:
         """Evaluate every node whose inputs are all constants (a weight's Transpose, Split of a packed
-        matrix ...): importers then see plain constant inputs."""
+        matrix ...): importers then see plain constant inputs. Shape and Size of a tensor whose dims are
+        known are constants too; with a symbolic dim (the batch N) the dims are kept as symbols through
+        Gather / Unsqueeze / Concat / Slice, for a Reshape to read."""
         for node in self.model.graph.node:
-            if node.op_type in _SIZE_OPS or node.op_type.startswith(_UNFOLDABLE) \
-                    or node.domain not in ("", "ai.onnx"):
+            if node.op_type in _SIZE_OPS:
+                if self.fold_size(node):
+                    self.folded.add(id(node))
+                continue
+            if node.op_type.startswith(_UNFOLDABLE) or node.domain not in ("", "ai.onnx"):
                 continue
             if node.op_type == "Constant":
                 self.consts[node.output[0]] = _constant_value(node)
@@ -171,8 +179,31 @@ class _Converter:
                 if node.op_type == "Identity" and node.input[0] in self.initializers:
                     self.initializers.add(node.output[0])
             else:
+                if any(i in self.dims for i in node.input):
+                    value = _symbolic_dims(node, [self.dims.get(i, self.consts.get(i)) for i in node.input])
+                    if value is not None:
+                        self.dims[node.output[0]] = value
                 continue
             self.folded.add(id(node))
+
+    def fold_size(self, node) -> bool:
+        import numpy as np
+
+        shape = self.shapes.get(node.input[0]) if node.input else None
+        if shape is None:
+            return False
+        if node.op_type == "Size":
+            if any(not isinstance(d, int) for d in shape):
+                return False
+            self.consts[node.output[0]] = np.array(int(np.prod(shape)), dtype=np.int64)
+            return True
+        attrs = _attributes(node)
+        dims = list(shape)[attrs.get("start", 0):attrs.get("end", len(shape))] if attrs else list(shape)
+        if all(isinstance(d, int) for d in dims):
+            self.consts[node.output[0]] = np.array(dims, dtype=np.int64)
+            return True
+        self.dims[node.output[0]] = np.array(dims, dtype=object)
+        return False
 
     def add_fused(self, fused: Fused) -> None:
         layer = fused.layer
@@ -199,8 +230,12 @@ class _Converter:
             raise Unsupported(f"no layer for {node.domain + '.' if node.domain else ''}{node.op_type} "
                               f"at opset {self.opset}")
         op = Op(node, _attributes(node), self.const, self.shape, lambda v: self.users.get(v, []), self.opset,
-                self.initializers, lambda v: self.dtypes.get(v) if v else None)
+                self.initializers, lambda v: self.dtypes.get(v) if v else None,
+                lambda v: self.dims.get(v) if v else None)
         result = fn(op)
+        if isinstance(result, list):  # a chain of layers (Flatten -> Softmax -> Reshape)
+            self.add_chain(node, result)
+            return
         if isinstance(result, Alias):
             if result.source not in self.values:
                 raise Unsupported("passes through a value that is not layer data")
@@ -208,6 +243,16 @@ class _Converter:
                 self.values[out] = self.values[result.source]
             return
         self.add_layer(node, result)
+
+    def add_chain(self, node, layers: list) -> None:
+        previous = None
+        for k, layer in enumerate(layers):
+            if previous is not None:
+                layer.inputs = [previous]
+            if k < len(layers) - 1:
+                layer.outputs = [f"{node.output[0]}#{k}"]
+                previous = layer.outputs[0]
+            self.add_layer(node, layer)
 
     def importer(self, node):
         return lookup(node.op_type, self.opset) if node.domain in ("", "ai.onnx") else None
@@ -233,6 +278,8 @@ class _Converter:
     def place(self, node, layer: Layer):
         """(scope, local name) from the node's module path; weightless layers go unnamed."""
         path = layer.path or _module_path(node.name)
+        if path is not None:  # `block1-0` (torchvision's RegNet): a layer name holds letters, digits and '_'
+            path = ".".join(re.sub(r"[^A-Za-z0-9_]", "_", part) or "_" for part in path.split("."))
         if path is None:
             return self.builder.root, self.fresh_name(self.builder.root, node, layer)
         parent, _, local = path.rpartition(".")
@@ -319,16 +366,83 @@ def _evaluate(node, inputs: list, opset: int) -> Optional[list]:
         return None
 
 
-def _mark_sequential(root: Scope) -> None:
-    """A scope whose children are all named by position is a Sequential group; the rest are blocks."""
+def _is_int(v) -> bool:
+    import numpy as np
+
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+# Size arithmetic (channels // groups): on known dims only; a symbol in it gives an unknown ("?").
+_DIM_ARITHMETIC = {"Add": lambda a, b: a + b, "Sub": lambda a, b: a - b, "Mul": lambda a, b: a * b,
+                   "Div": lambda a, b: a // b if b else "?"}
+
+
+def _symbolic_dims(node, inputs: list):
+    """A size computation over dims some of which are symbols (object arrays), or None where it is no
+    simple selection / regrouping of them."""
+    import numpy as np
+
+    if any(v is None for v, name in zip(inputs, node.input) if name):
+        return None
+    attrs = _attributes(node)
+    op = node.op_type
+    try:
+        values = [np.asarray(v, dtype=object) if v is not None else None for v in inputs]
+        if op in ("Cast", "Identity"):
+            return values[0]
+        if op == "Gather" and attrs.get("axis", 0) == 0:
+            return np.take(values[0], np.asarray(inputs[1]).astype(np.int64))
+        if op == "Unsqueeze":
+            axes = attrs.get("axes") if "axes" in attrs else list(np.asarray(inputs[1]).reshape(-1))
+            return np.expand_dims(values[0], tuple(int(a) for a in axes)) if values[0].ndim == 0 else values[0]
+        if op == "Squeeze":
+            return values[0].reshape(-1) if values[0].size == 1 and values[0].ndim == 1 else None
+        if op == "Concat" and attrs.get("axis", 0) == 0:
+            return np.concatenate([v.reshape(-1) for v in values])
+        if op in _DIM_ARITHMETIC and len(values) == 2:
+            a, b = np.broadcast_arrays(values[0], values[1])
+            out = [_DIM_ARITHMETIC[op](int(x), int(y)) if _is_int(x) and _is_int(y) else "?"
+                   for x, y in zip(a.reshape(-1), b.reshape(-1))]
+            return np.array(out, dtype=object).reshape(a.shape)
+        if op == "Slice" and len(inputs) >= 3:
+            start, end = int(np.asarray(inputs[1]).reshape(-1)[0]), int(np.asarray(inputs[2]).reshape(-1)[0])
+            return values[0][start:end]
+    except (ValueError, TypeError, IndexError):
+        return None
+    return None
+
+
+def _mark_sequential(root: Scope, graph: Optional[Graph] = None) -> None:
+    """A scope whose children are all named by position and pass one tensor along is a Sequential group;
+    the rest are blocks (a Sequential prints as a chain: x * HardSigmoid(x) in one would read as one)."""
+    consumers = graph.consumers() if graph is not None else None
     for s in root.scopes():
         if s is root:
             continue
         names = [c.name for c in s.children if c.name]
-        if names and all(n.isdigit() for n in names):
+        if names and all(n.isdigit() for n in names) and _is_chain(s, consumers):
             s.kind, s.type_name = "sequential", "Sequential"
         else:
             s.kind, s.type_name = "block", "Block"
+
+
+def _is_chain(scope: Scope, consumers: Optional[dict]) -> bool:
+    """Each child reads one tensor, its predecessor's one result, which nothing but that child reads."""
+    previous = None
+    for k, child in enumerate(scope.children):
+        if isinstance(child, Scope):
+            reads = child.external_inputs()
+            inner = list(child.nodes())
+            made = inner[-1].outputs if inner else []
+            ids = {n.id for n in inner}
+        else:
+            reads, made, ids = list(dict.fromkeys(child.inputs)), child.outputs, {child.id}
+        if len(reads) != 1 or (k and reads[0] != previous) or len(made) != 1:
+            return False
+        if k and consumers is not None and any(c not in ids for c in consumers.get(previous, ())):
+            return False  # an inner result read elsewhere: a chain would hide it
+        previous = made[0]
+    return True
 
 
 def _shape_of(vi) -> Optional[tuple]:
