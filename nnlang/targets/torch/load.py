@@ -34,6 +34,8 @@ from ..importing import (ImportError_, ImportResult, check_difference, hoist_inp
                          print_checked, write)
 from . import importers
 from .importers import PARAMS_META, SIZE_CALLS, Call, Layer, Unsupported, find_call
+from .importers.own_weights import OWN_LAYER, OWNED, UNNAMED
+from .tracing import ConcreteTracer, concrete_arguments, fold_sizes
 
 _TORCH_DTYPES = {"f32": torch.float32, "f64": torch.float64, "f16": torch.float16, "bf16": torch.bfloat16,
                  "i64": torch.int64, "i32": torch.int32, "i16": torch.int16, "i8": torch.int8, "u8": torch.uint8,
@@ -84,11 +86,7 @@ def _example(inputs: list, sizes: dict) -> list:
 
 # ---- tracing ------------------------------------------------------------------------------------
 
-class _Tracer(fx.Tracer):
-    def __init__(self):
-        super().__init__()
-        self.record_stack_traces = True
-
+class _Tracer(ConcreteTracer):
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         if importers.is_mapped_module(m):
             return True
@@ -107,10 +105,11 @@ def _where(node: fx.Node) -> str:
     return ""
 
 
-def _trace(module: nn.Module, n_inputs: int) -> fx.GraphModule:
-    tracer = _Tracer()
+def _trace(module: nn.Module, n_inputs: int, examples: list) -> fx.GraphModule:
+    names, defaults = concrete_arguments(module, n_inputs)
+    tracer = _Tracer([t.clone() for t in examples], names)  # (clones: an in-place op would change the input)
     try:
-        graph = tracer.trace(module)
+        graph = tracer.trace(module, concrete_args=defaults or None)
     except Exception as e:  # fx raises TraceError, TypeError, NotImplementedError ... on dynamic code
         frames = [f for f in traceback.extract_tb(e.__traceback__)
                   if "/torch/" not in f.filename.replace("\\", "/")]
@@ -118,12 +117,13 @@ def _trace(module: nn.Module, n_inputs: int) -> fx.GraphModule:
         raise ImportError_(f"torch.fx cannot trace {type(module).__name__}{where}: {e}. "
                            "Data-dependent control flow and Python-side tensor inspection cannot be traced; "
                            "rewrite that part without them.") from None
-    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    gm = fx.GraphModule(module, graph)
+    fold_sizes(gm.graph, tracer.values, {f"{name}_1" for name in defaults})
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     if len(placeholders) != n_inputs:
         names = ", ".join(n.target for n in placeholders)
         raise ImportError_(f"{type(module).__name__}.forward takes {len(placeholders)} input(s) ({names}); "
                            f"{n_inputs} --input declaration(s) given")
-    gm = fx.GraphModule(module, graph)
     gm.graph.eliminate_dead_code()
     gm.recompile()
     return gm
@@ -281,6 +281,9 @@ class _Converter:
             names = ["out"] if len(flat) == 1 else [f"out{i + 1}" for i in range(len(flat))]
             g.outputs = list(zip(names, flat))
         elif node.op == "get_attr":
+            if node.meta.get(OWNED):
+                self.values[node] = None  # its owner's own layer reads it (importers/own_weights.py)
+                return
             problem = importers.parameter_problem(node)
             if problem:
                 raise Unsupported(problem)
@@ -297,6 +300,8 @@ class _Converter:
                 return f"{cls.__module__}.{cls.__name__} has no nnlang layer"
         elif node.op in ("call_function", "call_method"):
             key, fn = find_call(node.op, node.target)
+            if OWN_LAYER in node.meta or not _is_tensor_valued(node):
+                return None  # a size computation (`==`, `//`, an assert) is no blocker of its own
             if fn is None and key not in SIZE_CALLS:
                 return f"{_call_name(node)} has no nnlang layer"
         return None
@@ -322,6 +327,8 @@ class _Converter:
             inputs = inputs[:1]
         scope = self.scope_for(node, leaf=True)
         rel = node.target[len(scope.path) + 1:] if scope.path else node.target
+        if node.meta.get(UNNAMED):
+            rel = ""  # a stateless part of a module that became one layer (importers/own_weights.py)
         if "." in rel:
             group_path, _, rel = rel.rpartition(".")
             scope = self.child_scope(scope, f"{scope.path}.{group_path}" if scope.path else group_path, nn.ModuleList)
@@ -334,6 +341,8 @@ class _Converter:
         self.add_node(node, layer, inputs, scope, rel)
 
     def convert_call(self, node: fx.Node) -> None:
+        if OWN_LAYER in node.meta:
+            return self.convert_own_layer(node, *node.meta[OWN_LAYER])
         key, fn = find_call(node.op, node.target)
         meta = node.meta.get("tensor_meta")
         if key == "function:_operator.getitem":
@@ -358,6 +367,25 @@ class _Converter:
         scope = self.scope_for(node, leaf=False)
         name = importers.parameter_name(scope.path, layer.path) if layer.path else ""
         self.add_node(node, layer, inputs, scope, name)
+
+
+    def convert_own_layer(self, node: fx.Node, layer: Layer, owner: str) -> None:
+        """F.batch_norm(x, self.running_mean, ...) in module `owner`: the layer named as the owner."""
+        inputs = [self.tensor_input(a) for a in layer.inputs]
+        scope = self.scope_for(node, leaf=False)
+        if scope.path and not owner.startswith(scope.path + "."):
+            raise Unsupported(f"{scope.path} calls a functional form with the weights of {owner}; a layer is "
+                              "named by the module that owns its weights")
+        rel = owner[len(scope.path) + 1:] if scope.path else owner
+        if "." in rel:
+            group_path, _, rel = rel.rpartition(".")
+            scope = self.child_scope(scope, f"{scope.path}.{group_path}" if scope.path else group_path, nn.ModuleList)
+        self.add_node(node, layer, inputs, scope, rel)
+
+
+def _is_tensor_valued(node: fx.Node) -> bool:
+    meta = node.meta.get("tensor_meta")
+    return _meta_shape(meta) is not None or isinstance(meta, (tuple, list))
 
 
 def _flatten(meta):
@@ -416,8 +444,8 @@ def import_module(module: nn.Module, inputs: list, name: Optional[str] = None, s
     was_training = module.training
     module.eval()
     try:
-        gm = _trace(module, len(decls))
         examples = list(examples) if examples is not None else _example(decls, sizes or {})
+        gm = _trace(module, len(decls), examples)
         _propagate(gm, examples)
         importers.rewrite(gm, decls)
         graph = _Converter(gm, name, decls).convert()
@@ -426,10 +454,10 @@ def import_module(module: nn.Module, inputs: list, name: Optional[str] = None, s
         text, printed = print_checked(graph, header or f"Imported from {cls.__module__}.{cls.__qualname__} "
                                                        "by `nnlang import`.")
         model, unused = _rebuild_model(printed, module)
-        diff = _compare(model, module, examples) if verify else None
+        diff, scale = _compare(model, module, examples) if verify else (None, None)
     finally:
         module.train(was_training)
-    check_difference(diff, tolerance, name)
+    check_difference(diff, tolerance, name, scale)
     return ImportResult(text, graph, model, diff, unused)
 
 
@@ -440,30 +468,43 @@ def _rebuild_model(printed: Graph, module: nn.Module):
     model = build_graph(printed)
     ours = model.state_dict()
     theirs = module.state_dict()
+    for k in ours:  # a BatchNorm subclass without the training counter (timm's BatchNormAct2d): it starts at 0
+        if k.endswith("num_batches_tracked") and k not in theirs:
+            theirs[k] = torch.zeros((), dtype=torch.long)
     missing = [k for k in ours if k not in theirs]
     if missing:
         raise ImportError_("weights the printed network has but the module lacks (a naming bug): "
                            + ", ".join(missing[:20]))
     unused = [k for k in theirs if k not in ours]
-    load_state_dict(model, {k: theirs[k] for k in ours}, strict=True, source=type(module).__name__)
+    load_state_dict(model, {k: _fit(theirs[k], ours[k]) for k in ours}, strict=True, source=type(module).__name__)
     model.eval()
     return model, unused
 
 
-def _compare(model: nn.Module, module: nn.Module, examples: list) -> float:
+def _fit(theirs, ours):
+    """Their tensor in our layout where they differ only by size-1 dims (timm's layer scale [C] read as
+    gamma.view(1, -1, 1, 1) is the language's LayerScale [C, 1, 1])."""
+    if theirs.shape != ours.shape and [d for d in theirs.shape if d != 1] == [d for d in ours.shape if d != 1]:
+        return theirs.reshape(ours.shape)
+    return theirs
+
+
+def _compare(model: nn.Module, module: nn.Module, examples: list) -> tuple:
+    """(max |ours - theirs|, max |theirs|) over the outputs: the difference is judged relative to the scale."""
     with torch.no_grad():
         want = list(_flatten_args(module(*examples)))
         got = model(*examples)
     got = list(_flatten_args(got))
     if len(want) != len(got):
-        return math.inf
-    diff = 0.0
+        return math.inf, None
+    diff, scale = 0.0, 0.0
     for a, b in zip(want, got):
         if not isinstance(a, torch.Tensor) or a.shape != b.shape:
-            return math.inf
+            return math.inf, None
         if a.numel():
             diff = max(diff, (a.double() - b.double()).abs().max().item())
-    return diff
+            scale = max(scale, a.double().abs().max().item())
+    return diff, scale
 
 
 # ---- files --------------------------------------------------------------------------------------

@@ -40,8 +40,8 @@ def class_token(x, p):
     return torch.cat((p.expand(x.shape[0], -1, -1), x), dim=1)
 
 
-def layer_scale(x, p):
-    return x * p
+def layer_scale(x, p, shape=None):
+    return x * (p if shape is None else p.reshape(shape))
 
 
 _MARKERS = (positional_embedding, class_token, layer_scale)
@@ -75,8 +75,16 @@ def _class_token(call: Call):
 
 @call_importer(function_key(layer_scale))
 def _layer_scale(call: Call):
-    x, p = call.args
-    return Layer("LayerScale", {"axis": _layer_scale_axis(call.shape(x), call.shape(p))}, [x], path=p.target)
+    x, p = call.args[:2]
+    p_shape = call.shape(p) if len(call.args) < 3 else _without_leading_ones(call.args[2])
+    return Layer("LayerScale", {"axis": _layer_scale_axis(call.shape(x), p_shape)}, [x], path=p.target)
+
+
+def _without_leading_ones(shape) -> tuple:
+    shape = tuple(shape)
+    while len(shape) > 1 and shape[0] == 1:
+        shape = shape[1:]
+    return shape
 
 
 # ---- the patterns ----------------------------------------------------------------------------------
@@ -118,6 +126,29 @@ def _scaled(p: fx.Node, user: fx.Node):
     return layer_scale, x, user
 
 
+_MUL_METHODS = ("mul", "mul_")
+
+
+@parameter_pattern
+def _scaled_reshaped(p: fx.Node, user: fx.Node):
+    """x * P.view(1, -1, 1, 1) (or x.mul(...)): LayerScale along the axis the reshaped P runs on."""
+    if user.op != "call_method" or user.target not in ("view", "reshape") or len(user.users) != 1:
+        return None
+    shape = _shape(user)
+    mul = next(iter(user.users))
+    if mul.op == "call_method" and mul.target in _MUL_METHODS and len(mul.args) == 2 and mul.args[1] is user \
+            and not mul.kwargs:
+        x = mul.args[0]
+    else:
+        x = _binary(mul, user, (operator.mul, torch.mul))
+    x_shape = _shape(x) if isinstance(x, fx.Node) else None
+    if x_shape is None or shape is None or _shape(mul) != x_shape:
+        return None
+    if _layer_scale_axis(x_shape, _without_leading_ones(shape)) is None:
+        return None
+    return layer_scale, x, mul, shape
+
+
 @parameter_pattern
 def _prepended(p: fx.Node, user: fx.Node):
     """torch.cat((P.expand(n, -1, -1), x), dim=1) with P [1, 1, D]: ClassToken. The expand's sizes are
@@ -150,9 +181,9 @@ def rewrite_parameters(gm: fx.GraphModule) -> None:
             found = next((f for f in (pattern(p, user) for pattern in _PATTERNS) if f is not None), None)
             if found is None:
                 continue
-            marker, x, old = found
+            marker, x, old, *extra = found
             with g.inserting_before(old):
-                new = g.call_function(marker, (x, p))
+                new = g.call_function(marker, (x, p, *extra))
             new.meta = dict(old.meta)
             old.replace_all_uses_with(new)
             g.erase_node(old)

@@ -1,6 +1,8 @@
 """Rewrites of the traced fx graph before conversion: idioms that take several calls in PyTorch and are
 one registry layer (or one per axis), so the importer sees them as single calls.
 
+* A functional call reading its own module's weights (F.batch_norm(x, self.running_mean, ...)) -> that
+  module's layer (own_weights.py: only marked, run first).
 * A parameter read in forward as a learned tensor (`x + self.pos_embedding`, the class token's expand
   and cat, `self.layer_scale * x`) -> that layer (learned.py, run first).
 * `a + b + c` (left to right, each sum read once) -> one Add of three; the same for `*`, maximum, minimum.
@@ -26,6 +28,7 @@ from torch import fx, nn
 
 from ....layers.conv import resolve_pads
 from .learned import rewrite_parameters
+from .own_weights import mark_own_weights
 from .registry import PARAMS_META, Call, Layer, Unsupported, call_importer, function_key
 from .shape import index_steps
 
@@ -81,6 +84,7 @@ def rewrite(gm: fx.GraphModule, inputs: list) -> None:
     g = gm.graph
     modules = dict(gm.named_modules())
     concrete = all(isinstance(d, int) for _name, shape, _dtype in inputs for d in shape[1:])
+    mark_own_weights(gm)  # F.batch_norm(x, self.running_mean, ...): the module's own layer
     rewrite_parameters(gm)  # first: `x + pos_embedding + y` is a layer, then an Add
     for node in list(g.nodes):
         _split_index(g, node)
