@@ -165,13 +165,17 @@ def import_(source: str, output: str, inputs=(), **options) -> dict:
         kinds = [f"FILE{s}" + (":ClassName" if s == ".py" else "") for t in IMPORTERS.values() for s in t.reads]
         raise UsageError(f"{source}: cannot tell the format (expected {', '.join(kinds[:-1])} or {kinds[-1]})")
     given = {k: v for k, v in options.items() if v is not None and v != {} and v is not False}
-    if "inputs" in target.import_options:
-        if not inputs:
-            raise UsageError('give each forward input with --input, e.g. --input "x: [N, 3, 224, 224]"')
+    takes = set(target.import_options)
+    if inputs and "inputs" in takes:
         given["inputs"] = list(inputs)
-    elif inputs or options.get("kwargs") or (options.get("weights") and "weights" not in target.import_options):
-        raise UsageError("--input, --args and --weights are for PyTorch sources: this model file carries its "
-                         "input shapes (and its weights, if any)")
+    elif ".py" in target.reads and "inputs" in takes:  # model code has no input shapes of its own
+        raise UsageError('give each forward input with --input, e.g. --input "x: [N, 3, 224, 224]"')
+    flags = (("--input", inputs, "inputs"), ("--args", options.get("kwargs"), "kwargs"),
+             ("--weights", options.get("weights"), "weights"))
+    refused = [flag for flag, used, option in flags if used and option not in takes]
+    if refused:
+        raise UsageError(f"{', '.join(refused)}: not for a {target.name} model file, which carries its input shapes "
+                         "(and its weights, if any)")
     if "verify" in options and options["verify"] is False:
         given["verify"] = False
     given = {k: v for k, v in given.items() if k in target.import_options}

@@ -227,6 +227,7 @@ def test_python_layer_is_refused_and_never_run(tmp_path):
 input: "data" input_shape {{ dim: 1 dim: 1 dim: 4 dim: 4 }}
 layer {{ name: "evil" type: "Python" bottom: "data" top: "y"
   python_param {{ module: "os" layer: "system" param_str: "open({str(marker)!r}, 'w').write('ran')" }} }}
+layer {{ name: "after" type: "ReLU" bottom: "y" top: "z" }}
 """)
     with pytest.raises(ImportError_, match=r"layer 'evil' \(Python\).*refused"):
         import_file(str(prototxt))
@@ -465,3 +466,45 @@ def test_threshold_idiom_is_torch_threshold_and_bias_a_sum():
     _conv, text, _ = convert(net, None, "T", "test")
     assert "(y, x) -> Add" in text, text  # a Bias with its bias as a second input: a broadcast sum
     assert "y = x -> Threshold(0.1, -0.5)" in text or "Threshold(0.1, value=-0.5)" in text, text
+
+
+def test_python_data_sources_become_inputs_and_python_sinks_are_left_out_never_run(tmp_path):
+    """A Python layer is never run. With no bottoms it is a data source: its tops become the inputs --input
+    declares (refused, saying so, without); when nothing reads its tops (a loss) it is left out like Caffe's
+    losses; anywhere else it is refused (the test above)."""
+    marker = tmp_path / "pwned"
+    code = f"open({str(marker)!r}, 'w').write('ran')"
+    prototxt = tmp_path / "net.prototxt"
+    prototxt.write_text(f"""
+layer {{ name: "src" type: "Python" top: "color" top: "depth" top: "label"
+  python_param {{ module: "os" layer: "system" param_str: "{code}" }} }}
+layer {{ name: "c1" type: "Convolution" bottom: "color" top: "c1" convolution_param {{ num_output: 4 kernel_size: 3 }} }}
+layer {{ name: "d1" type: "Convolution" bottom: "depth" top: "d1" convolution_param {{ num_output: 4 kernel_size: 3 }} }}
+layer {{ name: "sum" type: "Eltwise" bottom: "c1" bottom: "d1" top: "sum" }}
+layer {{ name: "loss" type: "Python" bottom: "sum" bottom: "label" top: "loss"
+  python_param {{ module: "os" layer: "system" param_str: "{code}" }} }}
+""")
+    with pytest.raises(ImportError_, match=r"layer 'src' \(Python\).*give its shape with --input"):
+        import_file(str(prototxt))
+    result = import_file(str(prototxt), inputs=["color: [N, 3, 8, 8]", "depth: [N, 1, 8, 8]"])
+    assert "input color: [N, 3, 8, 8], depth: [N, 1, 8, 8]" in result.text
+    assert "'loss' (Python, module 'os') left out" in result.text and "label (labels) left out" in result.text
+    r = _cli("import", prototxt, "--input", "color: [N, 3, 8, 8]", "--input", "depth: [N, 1, 8, 8]", "-o",
+             tmp_path / "out.nns", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.nns").exists() and not marker.exists()
+
+
+def test_a_data_layer_without_a_shape_takes_it_from_input_and_labels_read_only_by_losses_are_left_out(tmp_path):
+    prototxt = tmp_path / "net.prototxt"
+    prototxt.write_text("""
+layer { name: "data" type: "HDF5Data" top: "data" top: "label" hdf5_data_param { source: "x.txt" batch_size: 8 } }
+layer { name: "extra" type: "Data" top: "weights_of_examples" data_param { source: "lmdb" batch_size: 8 } }
+layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc" inner_product_param { num_output: 2 } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" bottom: "weights_of_examples" top: "l" }
+""")
+    with pytest.raises(ImportError_, match=r"layer 'data' \(HDF5Data\).*--input \"data: \[N, C, H, W\]\""):
+        import_file(str(prototxt))
+    text = import_file(str(prototxt), inputs=["data: [N, 4]"]).text
+    assert "input data: [N, 4]" in text and "Linear(2)" in text
+    assert "data layer 'extra' left out: only losses or accuracy read weights_of_examples" in text

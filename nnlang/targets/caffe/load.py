@@ -86,16 +86,30 @@ def in_test_phase(layer, stages: bool = True) -> bool:
     return not any(meets(r) for r in layer.exclude)
 
 
-def refuse_code(net: Net) -> None:
+def python_role(net: Net, layer, given: dict) -> str:
+    """What a Python layer is, read from the wiring only (its code is never looked at, let alone run):
+    "data" (no bottoms, its first top's shape given with --input), "sink" (nothing reads its tops: a loss or
+    a writer, left out of the deploy net like Caffe's own losses), or "code" (it computes inside the net)."""
+    if not layer.bottom and layer.top and layer.top[0] in given:
+        return "data"
+    read = {b for other in net.layers if other is not layer and in_test_phase(other) for b in other.bottom}
+    if not any(top in read for top in layer.top):
+        return "sink"
+    return "code"
+
+
+def refuse_code(net: Net, given: Optional[dict] = None) -> None:
     for layer in net.layers:
-        if layer.type == "Python":
+        if layer.type == "Python" and in_test_phase(layer) and python_role(net, layer, given or {}) == "code":
+            hint = " (a data layer: give its shape with --input)" if not layer.bottom else ""
             raise ImportError_(f"layer {layer.name!r} (Python): a Python layer runs code named by the file "
-                               f"(module {layer.python_param.module!r}); refused, nothing from it is run")
+                               f"(module {layer.python_param.module!r}); refused, nothing from it is run{hint}")
 
 
 class _Converter:
-    def __init__(self, net: Net, blobs: Optional[dict], name: str, blocks: bool = True):
+    def __init__(self, net: Net, blobs: Optional[dict], name: str, blocks: bool = True, given=None):
         self.net = net
+        self.given: dict = dict(given or {})  # blob -> shape (batch first) from --input, for data layers
         self.blobs = blobs
         self.b = GraphBuilder(name)
         self.blocks = blocks
@@ -211,6 +225,14 @@ class _Converter:
 
     def layer(self, layer, partner) -> None:
         t = layer.type
+        if t == "Python":  # never run: a data source given by --input, or a sink (refuse_code took the rest)
+            if python_role(self.net, layer, self.given) == "data":
+                self.data_layer(layer)
+            else:
+                self.notes.append(f"layer {layer.name!r} (Python, module {layer.python_param.module!r}) left out "
+                                  "of the deploy network: nothing reads its tops (never run)")
+                self.data_inputs = True
+            return
         if t in DATA_TYPES:
             self.data_layer(layer)
             return
@@ -272,20 +294,35 @@ class _Converter:
 
     def data_layer(self, layer) -> None:
         self.data_inputs = True
+        computing = [other for other in self.net.layers if in_test_phase(other) and other is not layer
+                     and other.type not in LEFT_OUT and not other.type.endswith("Loss")
+                     and any(top in other.bottom for top in layer.top)]
+        if layer.top and not computing:  # labels: only losses / accuracy read them
+            self.absent.update(layer.top)
+            self.notes.append(f"data layer {layer.name!r} left out: only losses or accuracy read "
+                              f"{', '.join(layer.top)} (labels)")
+            return
         if layer.type == "DummyData":
             p = layer.dummy_data_param
             shape = tuple(p.shape[0].dim) if len(p.shape) else (p.num[0], p.channels[0], p.height[0], p.width[0]) \
                 if len(p.num) else None
             shape = shape[1:] if shape else None
+        elif layer.top and layer.top[0] in self.given:
+            shape = self.given[layer.top[0]][1:]
         else:
             shape = data_shape(layer, self.notes)
         if shape is None:
-            raise Unsupported("the prototxt does not give the shape of its data (it comes from the data set)")
+            raise Unsupported("the prototxt does not give the shape of its data (it comes from the data set); "
+                              f"give it with --input \"{layer.top[0] if layer.top else 'data'}: [N, C, H, W]\"")
         self.add_input(layer.top[0], check_shape((1,) + tuple(shape), f"data layer {layer.name!r}"))
-        self.absent.update(layer.top[1:])
-        if len(layer.top) > 1:
-            self.notes.append(f"data layer {layer.name!r}: input {layer.top[0]!r}; {', '.join(layer.top[1:])} "
-                              "(labels) left out")
+        more = [top for top in layer.top[1:] if top in self.given]  # a second image (depth, HHA) given too
+        for top in more:
+            self.add_input(top, check_shape(self.given[top], f"data layer {layer.name!r}, top {top!r}"))
+        rest = [top for top in layer.top[1:] if top not in self.given]
+        self.absent.update(rest)
+        if rest:
+            self.notes.append(f"data layer {layer.name!r}: input {', '.join([layer.top[0]] + more)}; "
+                              f"{', '.join(rest)} (labels) left out")
 
     def emit(self, layer, steps: list, partner) -> None:
         if not steps:  # the tops are the bottom
@@ -394,16 +431,16 @@ def _network_name(net: Net, source: str) -> str:
     return safe[:1].upper() + safe[1:]
 
 
-def convert(net: Net, blobs: Optional[dict], name: str, header: str) -> tuple:
+def convert(net: Net, blobs: Optional[dict], name: str, header: str, given=None) -> tuple:
     """(converter, text, printed graph): blocks from the layer names where the printer takes them, else flat."""
-    conv = _Converter(net, blobs, name, blocks=True)
+    conv = _Converter(net, blobs, name, blocks=True, given=given)
     graph = conv.convert()
     if conv.notes:  # what was left out or read with a warning, in the file's header
         header += "\n\nNotes on the import:\n" + "\n".join(f"- {n}" for n in conv.notes)
     try:
         text, printed = print_checked(graph, header)
     except ImportError_ as first:
-        conv = _Converter(net, blobs, name, blocks=False)
+        conv = _Converter(net, blobs, name, blocks=False, given=given)
         graph = conv.convert()
         try:
             text, printed = print_checked(graph, header)
@@ -412,14 +449,30 @@ def convert(net: Net, blobs: Optional[dict], name: str, header: str) -> tuple:
     return conv, text, printed
 
 
+def given_shapes(inputs) -> dict:
+    """--input declarations ("data: [N, 3, 227, 227]") -> {blob: shape}, the batch size 1 where symbolic."""
+    if not inputs:
+        return {}
+    from ..torch.load import parse_inputs  # the language's own input syntax
+
+    out = {}
+    for blob, shape, _dtype in parse_inputs(list(inputs)):
+        if len(shape) < 2 or not all(isinstance(d, int) for d in shape[1:]):
+            raise ImportError_(f"--input {blob}: a Caffe data blob needs fixed sizes after the batch, got {shape}")
+        out[blob] = (1,) + tuple(shape[1:])
+    return out
+
+
 def import_file(source: str, weights: Optional[str] = None, name: Optional[str] = None, verify: bool = True,
-                tolerance: float = 1e-4, header: Optional[str] = None) -> ImportResult:
-    """Import a Caffe prototxt (weights: its .caffemodel)."""
+                tolerance: float = 1e-4, header: Optional[str] = None, inputs=None) -> ImportResult:
+    """Import a Caffe prototxt (weights: its .caffemodel; inputs: shapes of data layers the prototxt leaves
+    to their data set, as `--input "data: [N, 3, 227, 227]"`)."""
     net = read_prototxt(source)
-    refuse_code(net)
+    given = given_shapes(inputs)
+    refuse_code(net, given)
     blobs = read_caffemodel(weights) if weights else None
     header = header or f"Imported from {Path(source).name} by `nnlang import`."
-    conv, text, printed = convert(net, blobs, name or _network_name(net, source), header)
+    conv, text, printed = convert(net, blobs, name or _network_name(net, source), header, given)
     model = _rebuild(printed, conv.b.graph, conv.weights, strict=blobs is not None)
     diff = None
     if verify and blobs is not None:

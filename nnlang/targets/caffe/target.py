@@ -10,6 +10,6 @@ TARGET = Target(
     extra="caffe",
     capability="capability:capability",  # framework-free: the editor's W601 for `target: caffe`
     importer="load:import_file",
-    import_options=("weights", "name", "verify"),
+    import_options=("weights", "name", "verify", "inputs"),
     rank=20,
 )
