@@ -406,8 +406,11 @@ def _import(args) -> int:
         raise api.UsageError(f"--args: not JSON ({e})") from None
     if not isinstance(kwargs, dict):
         raise api.UsageError("--args: expected a JSON object of keyword arguments")
-    result = api.import_(args.source, args.output, inputs=args.input, kwargs=kwargs, weights=args.weights,
-                         name=args.name, verify=not args.no_verify)
+    if _is_factory_spec(args.source):
+        result = _import_factory(args, kwargs)
+    else:
+        result = api.import_(args.source, args.output, inputs=args.input, kwargs=kwargs, weights=args.weights,
+                             name=args.name, verify=not args.no_verify)
     for path in result["written"]:
         print(path)
     if result["unused"]:
@@ -416,6 +419,33 @@ def _import(args) -> int:
     if result["max_abs_diff"] is not None:
         print(f"verified: max abs difference {result['max_abs_diff']:.3g} on an example input", file=sys.stderr)
     return 0
+
+
+def _is_factory_spec(source: str) -> bool:
+    """`package.module:factory` (torchvision.models:vit_b_16, timm:convnext_tiny): no file, a Python name."""
+    head, sep, attr = source.rpartition(":")
+    return bool(sep) and attr.isidentifier() and all(p.isidentifier() for p in head.split(".")) \
+        and not os.path.exists(source)
+
+
+def _import_factory(args, kwargs: dict) -> dict:
+    """The PyTorch importer on a module a factory of an installed package makes (called with --args)."""
+    from . import api
+
+    if not str(args.output).endswith(".nns"):
+        raise api.UsageError(f"-o {args.output}: the output must be a .nns path")
+    if not args.input:
+        raise api.UsageError('give each forward input with --input, e.g. --input "x: [N, 3, 224, 224]"')
+    from .targets.importing import ImportError_, write
+    from .targets.torch.load import import_file
+
+    try:
+        result = import_file(args.source, args.input, kwargs=kwargs, weights=args.weights, name=args.name,
+                             verify=not args.no_verify)
+        written = write(result, args.output, source=args.source)
+    except ImportError_ as e:
+        raise api.UsageError(str(e)) from None
+    return {"written": written, "unused": result.unused, "max_abs_diff": result.max_abs_diff}
 
 
 def _graph(args) -> int:

@@ -33,3 +33,11 @@ def test_timm_model_imports_and_equals(timm, name, size, expect):
     result = import_module(model, [f"x: [N, 3, {size}, {size}]"])
     assert expect in result.text
     assert _relative(result, model, torch.randn(2, 3, size, size)) <= 1e-4
+
+
+def test_cli_imports_a_timm_model_by_name(timm, tmp_path):
+    from nnlang.cli import main
+
+    out = tmp_path / "effnet.nns"
+    assert main(["import", "timm:test_efficientnet", "--input", "x: [N, 3, 48, 48]", "-o", str(out)]) == 0
+    assert "bn1: BatchNorm2d" in out.read_text()

@@ -148,3 +148,45 @@ class DataBranch(nn.Module):
 def test_a_branch_on_tensor_data_is_still_refused():
     with pytest.raises(ImportError_, match="cannot trace"):
         import_module(DataBranch(), ["x: [N, 4]"])
+
+
+def make_shape_code(perturb: bool = False):
+    """A factory for `nnlang import test_torch_import_functional:make_shape_code --args '{"perturb": true}'`."""
+    net = ShapeCode()
+    return _perturb(net) if perturb else net
+
+
+def test_cli_imports_a_factory_of_an_installed_module(tmp_path, capsys):
+    from nnlang.cli import main
+
+    out = tmp_path / "shape.nns"
+    assert main(["import", "test_torch_import_functional:make_shape_code", "--args", '{"perturb": true}',
+                 "--input", "x: [N, 4, 7, 8]", "-o", str(out)]) == 0
+    assert out.exists() and out.with_suffix(".safetensors").exists()
+    assert "Imported from test_torch_import_functional:make_shape_code" in out.read_text()
+    assert main(["import", "test_torch_import_functional:no_such_factory", "--input", "x: [N, 4, 7, 8]",
+                 "-o", str(tmp_path / "x.nns")]) != 0
+    assert "no function or class 'no_such_factory'" in capsys.readouterr().err
+    assert not (tmp_path / "x.nns").exists()
+
+
+class OddNames(nn.Module):
+    """Module names .nns cannot hold (torchvision's RegNet: `block1-0`): cleaned, never refused."""
+
+    def __init__(self):
+        super().__init__()
+        self.stages = nn.Sequential()
+        self.stages.add_module("block1-0", nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)))
+        self.stages.add_module("block1-1", nn.Conv2d(4, 4, 1))
+
+    def forward(self, x):
+        return self.stages(x)
+
+
+def test_names_are_cleaned_and_the_rename_table_maps_the_weights_back():
+    net = _perturb(OddNames())
+    result = import_module(net, ["x: [N, 3, 6, 6]"])
+    assert "block1_0:" in result.text and "block1_1:" in result.text
+    assert result.renames["stages.block1_0.1.running_mean"] == "stages.block1-0.1.running_mean"
+    assert not result.unused
+    assert _relative(result, net, torch.randn(2, 3, 6, 6)) <= 1e-4

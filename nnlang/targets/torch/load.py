@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -191,7 +192,7 @@ class _Converter:
             if "@" in key:
                 raise Unsupported(f"the module {qualname} ({cls.__name__}) is called more than once; "
                                   ".nns has no weight sharing")
-            scope = self.child_scope(scope, qualname, cls)
+            scope = self.child_scope(scope, clean_path(qualname), cls)
         return scope
 
     def child_scope(self, parent: Scope, qualname: str, cls) -> Scope:
@@ -326,7 +327,8 @@ class _Converter:
         if layer.op == "MultiheadAttention" and len(set(inputs)) == 1:
             inputs = inputs[:1]
         scope = self.scope_for(node, leaf=True)
-        rel = node.target[len(scope.path) + 1:] if scope.path else node.target
+        target = clean_path(node.target)
+        rel = target[len(scope.path) + 1:] if scope.path else target
         if node.meta.get(UNNAMED):
             rel = ""  # a stateless part of a module that became one layer (importers/own_weights.py)
         if "." in rel:
@@ -365,7 +367,7 @@ class _Converter:
             self.values[node] = inputs[0]  # no layer: .contiguous(), a one-tensor cat, dropout in eval
             return
         scope = self.scope_for(node, leaf=False)
-        name = importers.parameter_name(scope.path, layer.path) if layer.path else ""
+        name = importers.parameter_name(scope.path, clean_path(layer.path)) if layer.path else ""
         self.add_node(node, layer, inputs, scope, name)
 
 
@@ -373,6 +375,7 @@ class _Converter:
         """F.batch_norm(x, self.running_mean, ...) in module `owner`: the layer named as the owner."""
         inputs = [self.tensor_input(a) for a in layer.inputs]
         scope = self.scope_for(node, leaf=False)
+        owner = clean_path(owner)
         if scope.path and not owner.startswith(scope.path + "."):
             raise Unsupported(f"{scope.path} calls a functional form with the weights of {owner}; a layer is "
                               "named by the module that owns its weights")
@@ -381,6 +384,23 @@ class _Converter:
             group_path, _, rel = rel.rpartition(".")
             scope = self.child_scope(scope, f"{scope.path}.{group_path}" if scope.path else group_path, nn.ModuleList)
         self.add_node(node, layer, inputs, scope, rel)
+
+
+def clean_path(path: str) -> str:
+    """A module path with every name .nns can hold: characters other than letters, digits and '_' become
+    '_' (torchvision's RegNet names its blocks `block1-0`). _rebuild_model maps the keys back."""
+    if _NAME_OK.match(path):
+        return path
+    return ".".join(_BAD_CHAR.sub("_", part) for part in path.split("."))
+
+
+_NAME_OK = re.compile(r"^[A-Za-z0-9_.]*$")
+_BAD_CHAR = re.compile(r"[^A-Za-z0-9_]")
+
+
+def renamed_keys(state_keys) -> dict:
+    """{cleaned state_dict key: the module's own key} for the keys clean_path changes (the rename table)."""
+    return {clean_path(k): k for k in state_keys if clean_path(k) != k}
 
 
 def _is_tensor_valued(node: fx.Node) -> bool:
@@ -458,7 +478,9 @@ def import_module(module: nn.Module, inputs: list, name: Optional[str] = None, s
     finally:
         module.train(was_training)
     check_difference(diff, tolerance, name, scale)
-    return ImportResult(text, graph, model, diff, unused)
+    result = ImportResult(text, graph, model, diff, unused)
+    result.renames = model.nnlang_renames  # {our state_dict key: the module's}, where a name had to be cleaned
+    return result
 
 
 def _rebuild_model(printed: Graph, module: nn.Module):
@@ -468,6 +490,8 @@ def _rebuild_model(printed: Graph, module: nn.Module):
     model = build_graph(printed)
     ours = model.state_dict()
     theirs = module.state_dict()
+    renames = renamed_keys(theirs)
+    theirs.update({new: theirs[old] for new, old in renames.items()})
     for k in ours:  # a BatchNorm subclass without the training counter (timm's BatchNormAct2d): it starts at 0
         if k.endswith("num_batches_tracked") and k not in theirs:
             theirs[k] = torch.zeros((), dtype=torch.long)
@@ -475,9 +499,10 @@ def _rebuild_model(printed: Graph, module: nn.Module):
     if missing:
         raise ImportError_("weights the printed network has but the module lacks (a naming bug): "
                            + ", ".join(missing[:20]))
-    unused = [k for k in theirs if k not in ours]
+    unused = [k for k in theirs if k not in ours and k not in renames.values()]
     load_state_dict(model, {k: _fit(theirs[k], ours[k]) for k in ours}, strict=True, source=type(module).__name__)
     model.eval()
+    model.nnlang_renames = renames  # the rename table: our key -> the module's (ImportResult.renames)
     return model, unused
 
 
@@ -534,18 +559,51 @@ def load_class(spec: str):
     return cls
 
 
+def is_module_spec(spec: str) -> bool:
+    """`package.module:factory` (an installed module, not a file): torchvision.models:vit_b_16, timm:resnet50."""
+    head, sep, attr = spec.rpartition(":")
+    return bool(sep) and attr.isidentifier() and all(p.isidentifier() for p in head.split("."))
+
+
+def load_factory(spec: str):
+    """`package.module:factory` -> (callable that makes the module, its name). Imports that installed module
+    (its code runs, as `import` does). `timm:NAME` where timm has no such attribute: timm.create_model(NAME)."""
+    mod_name, _, attr = spec.rpartition(":")
+    if not is_module_spec(spec):
+        raise ImportError_(f"{spec!r}: expected package.module:factory, e.g. torchvision.models:resnet18")
+    try:
+        package = importlib.import_module(mod_name)
+    except Exception as e:
+        raise ImportError_(f"{mod_name}: cannot import it: {type(e).__name__}: {e}") from None
+    fn = getattr(package, attr, None)
+    if fn is None and callable(getattr(package, "create_model", None)):  # a model registry by name (timm)
+        return (lambda **kw: package.create_model(attr, **kw)), f"{mod_name}.create_model({attr!r})"
+    if not callable(fn):
+        raise ImportError_(f"{mod_name} has no function or class {attr!r}")
+    return fn, f"{mod_name}.{attr}"
+
+
 def import_file(spec: str, inputs: list, kwargs: Optional[dict] = None, weights: Optional[str] = None,
                 **options) -> ImportResult:
-    """`nnlang import model.py:Class`: construct the class (with kwargs), load weights if given, import.
-    `options` go to import_module (name, sizes, verify, tolerance, header, examples)."""
+    """`nnlang import model.py:Class` or `package.module:factory`: construct the class or call the factory
+    (with kwargs), load weights if given, import. `options` go to import_module (name, sizes, verify,
+    tolerance, header, examples)."""
     from .weights import WeightsError, load_state_dict_file
 
-    cls = load_class(spec)
+    if not spec.rpartition(":")[0].endswith(".py") and is_module_spec(spec):
+        cls, what = load_factory(spec)
+        options.setdefault("header", f"Imported from {spec} by `nnlang import`.")
+    else:
+        cls = load_class(spec)
+        what = cls.__name__
     try:
         module = cls(**(kwargs or {}))
     except Exception as e:
-        raise ImportError_(f"{cls.__name__}({', '.join(f'{k}=...' for k in kwargs or {})}) failed: "
+        raise ImportError_(f"{what}({', '.join(f'{k}=...' for k in kwargs or {})}) failed: "
                            f"{type(e).__name__}: {e}") from None
+    if not isinstance(module, nn.Module):
+        raise ImportError_(f"{what}(...) made a {type(module).__name__}, not a torch.nn.Module")
+    cls = type(module)
     if weights is not None:
         try:
             state = load_state_dict_file(weights)
