@@ -1,6 +1,6 @@
 """torch.onnx.export (TorchScript exporter) files that the printer once could not write (issue 17):
 MobileNetV3 at opset 11 (HardSwish written as x * HardSigmoid(x) inside a Sequential), RegNet (module
-names like `block1-0`), a LayerNormalization listing its Mean / InvStdDev outputs, a positional module
+names like `block1-0`), ShuffleNetV2 (sizes computed from Shape with a symbolic batch), a LayerNormalization listing its Mean / InvStdDev outputs, a positional module
 whose two ops are no chain. BatchNorm statistics and biases perturbed; compared with onnxruntime
 relative to the output's scale."""
 
@@ -61,6 +61,9 @@ def models():
 @pytest.mark.parametrize("name, opset, words", [
     ("mobilenet_v3_small", 11, ["Hardswish"]),  # x * HardSigmoid(x) before opset 14: one layer
     ("regnet_y_400mf", 13, ["block1_0"]),  # `block1-0` cleaned, not refused
+    # channel shuffle: Reshape to [N, g, C // g, H, W] with the sizes computed by Shape arithmetic and the
+    # batch a symbol, chunk's Slice bounds from Shape: folded after inference runs again
+    ("shufflenet_v2_x0_5", 17, ["Permute"]),
 ])
 def test_torchvision_exports_the_printer_once_refused(models, tmp_path, name, opset, words):
     torch.manual_seed(0)

@@ -16,8 +16,9 @@ def reinfer(converter) -> None:
     from onnx import helper, numpy_helper
 
     g = converter.model.graph
-    nodes = [n for n in g.node if id(n) not in converter.folded]
-    if not any(o and converter.shapes.get(o) is None for n in nodes for o in n.output):
+    nodes = [n for n in converter.node_list if id(n) not in converter.folded]
+    if not any(o and (converter.shapes.get(o) is None or _unknown(converter.shapes[o])) for n in nodes
+               for o in n.output):
         return
     produced = {o for n in nodes for o in n.output}
     real = {vi.name for vi in g.input}
@@ -35,15 +36,58 @@ def reinfer(converter) -> None:
     graph = helper.make_graph(nodes, g.name or "g", inputs, list(g.output), inits)
     model = helper.make_model(graph, opset_imports=list(converter.model.opset_import))
     model.ir_version = converter.model.ir_version
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    except Exception:  # noqa: BLE001 -- the first inference's shapes stand; the importer reports what lacks one
-        return
     from .load import _DTYPES, _shape_of
 
-    for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
-        if converter.shapes.get(vi.name) is None:
-            converter.shapes[vi.name] = _shape_of(vi)
-            converter.dtypes.setdefault(vi.name, _DTYPES.get(vi.type.tensor_type.elem_type))
-            if converter.dtypes[vi.name] is None:
-                converter.dtypes[vi.name] = _DTYPES.get(vi.type.tensor_type.elem_type)
+    # A Reshape to a shape with the batch symbol (channel shuffle: view(N, g, C // g, H, W)) has no
+    # inferred output; its dims are worked out here and given to the next round, up to a bound.
+    for _round in range(_ROUNDS):
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        except Exception:  # noqa: BLE001 -- the shapes so far stand; the importer reports what lacks one
+            return
+        elem = {}
+        for vi in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input):
+            elem[vi.name] = vi.type.tensor_type.elem_type
+            if converter.shapes.get(vi.name) is None or _unknown(converter.shapes[vi.name]):
+                shape = _shape_of(vi)
+                if shape is not None:
+                    converter.shapes[vi.name] = shape
+                if converter.dtypes.get(vi.name) is None:
+                    converter.dtypes[vi.name] = _DTYPES.get(vi.type.tensor_type.elem_type)
+        given = _reshape_shapes(converter, nodes, elem)
+        if not given:
+            return
+        known = {vi.name for vi in model.graph.value_info}
+        model.graph.value_info.extend(vi for vi in given if vi.name not in known)
+
+
+_ROUNDS = 40
+
+
+def _unknown(shape) -> bool:
+    """A dim inference could not name: its own `unk__k` symbols, or none at all."""
+    return any(isinstance(d, str) and (d == "D" or d.startswith("unk__")) for d in shape)
+
+
+def _reshape_shapes(converter, nodes, elem: dict) -> list:
+    """value_info for Reshape outputs inference left open whose dims follow from the input's shape and
+    the (possibly symbolic) shape operand."""
+    from onnx import helper
+
+    from .importers import _reshape_target
+    from .load import _attributes
+
+    out = []
+    for node in nodes:
+        if node.op_type != "Reshape" or len(node.input) < 2:
+            continue
+        dst, src = converter.shapes.get(node.output[0]), converter.shapes.get(node.input[0])
+        if src is None or (dst is not None and not _unknown(dst)):
+            continue
+        target = _reshape_target(src, converter.consts.get(node.input[1]), converter.dims.get(node.input[1]),
+                                 bool(_attributes(node).get("allowzero", 0)))
+        if target is None or node.input[0] not in elem:
+            continue
+        converter.shapes[node.output[0]] = target
+        out.append(helper.make_tensor_value_info(node.output[0], elem[node.input[0]], list(target)))
+    return out

@@ -85,6 +85,9 @@ class _Converter:
         for vi in list(g.value_info) + list(g.input) + list(g.output):
             self.shapes[vi.name] = _shape_of(vi)
             self.dtypes[vi.name] = _DTYPES.get(vi.type.tensor_type.elem_type)
+        # Held for the converter's life: nodes are tracked by id(), which protobuf keeps stable only while
+        # the wrapper object lives (a freed one's id can come back for another node).
+        self.node_list = list(g.node)
         self.users: dict = {}
         for node in g.node:
             for i in node.input:
@@ -123,8 +126,11 @@ class _Converter:
                 continue
             self.values[vi.name] = b.input(_input_name(vi.name, b.graph.inputs), shape, dtype)
         self.fold_constants()
-        reinfer(self)
-        nodes = [node for node in g.node if id(node) not in self.folded]
+        for _ in range(32):  # shapes inferred again let more sizes fold (a Shape of a reshaped tensor ...)
+            reinfer(self)
+            if not self.fold_constants():
+                break
+        nodes = [node for node in self.node_list if id(node) not in self.folded]
         for unit in _in_order(nodes, find_fusions(View(g, self.consts, self.shapes), nodes)):
             if isinstance(unit, Fused):
                 self.add_fused(unit)
@@ -160,8 +166,13 @@ class _Converter:
         """Evaluate every node whose inputs are all constants (a weight's Transpose, Split of a packed
         matrix ...): importers then see plain constant inputs. Shape and Size of a tensor whose dims are
         known are constants too; with a symbolic dim (the batch N) the dims are kept as symbols through
-        Gather / Unsqueeze / Concat / Slice, for a Reshape to read."""
-        for node in self.model.graph.node:
+        Gather / Unsqueeze / Concat / Slice, for a Reshape to read. Returns how many nodes it folded now."""
+        import numpy as np
+
+        before = len(self.folded)
+        for node in self.node_list:
+            if id(node) in self.folded:
+                continue
             if node.op_type in _SIZE_OPS:
                 if self.fold_size(node):
                     self.folded.add(id(node))
@@ -181,10 +192,17 @@ class _Converter:
             else:
                 if any(i in self.dims for i in node.input):
                     value = _symbolic_dims(node, [self.dims.get(i, self.consts.get(i)) for i in node.input])
-                    if value is not None:
+                    if value is not None and all(_is_int(v) for v in np.asarray(value, dtype=object).reshape(-1)):
+                        self.consts[node.output[0]] = np.asarray(value, dtype=np.int64)  # symbols gone: a constant
+                    elif value is not None:
                         self.dims[node.output[0]] = value
-                continue
+                        continue
+                    else:
+                        continue
+                else:
+                    continue
             self.folded.add(id(node))
+        return len(self.folded) - before
 
     def fold_size(self, node) -> bool:
         import numpy as np
