@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .base import (BOOL, FLOAT, INT, NUM_FEATURES, Inferred, IntTuple, LayerSpec, Optional_, Param, ShapeError,
+from .base import (BOOL, FLOAT, INT, Choice, NUM_FEATURES, Inferred, IntTuple, LayerSpec, Optional_, Param, ShapeError,
                    TensorType, Weight, format_dim, format_shape, require_known)
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
@@ -197,20 +197,30 @@ def _groupnorm():
 def _lrn():
     def infer(a, inputs):
         (x,) = inputs
-        if x.rank < 3:
+        if a["region"] == "within":
+            # Caffe's WITHIN_CHANNEL: a size x size window over H, W, centred, so the size must be odd.
+            require_form(x, 4, "LocalResponseNorm(region=\"within\")", "[N, C, H, W]")
+            if a["size"] % 2 == 0:
+                raise ShapeError(f"LocalResponseNorm(region=\"within\"): size must be odd (a centred window), "
+                                 f"got {a['size']}", "E105")
+        elif x.rank < 3:
             raise ShapeError(f"LocalResponseNorm expects an input [N, C, ...] of rank 3 or more, got rank {x.rank} {x}",
                              "E302", 0)
         return [x]
 
     return LayerSpec(
         name="LocalResponseNorm", family="normalization",
-        doc="Local response normalisation across neighbouring channels (AlexNet); [N, C, ...] of rank 3 or more, "
-            "shape unchanged.",
+        doc="Local response normalisation (AlexNet): x / (k + alpha / n * sum of x^2 over the window)^beta, where the "
+            "window is `size` neighbouring channels (n = size; [N, C, ...] of rank 3 or more) or, with "
+            "region=\"within\", a size x size spatial window in each channel (n = size^2, zero padded; "
+            "[N, C, H, W], Caffe's WITHIN_CHANNEL). Shape unchanged.",
         params=(
-            Param("size", INT, doc="number of neighbouring channels used", min=1),
+            Param("size", INT, doc="window: neighbouring channels (across) or the side of the square (within)", min=1),
             Param("alpha", FLOAT, 1e-4, "multiplicative factor"),
             Param("beta", FLOAT, 0.75, "exponent"),
             Param("k", FLOAT, 1.0, "additive factor"),
+            Param("region", Choice(("across", "within")), "across",
+                  "\"across\" neighbouring channels, or \"within\" each channel over a size x size window"),
         ),
         infer=infer, aliases=("LRN",), example="LocalResponseNorm(5)",
     )

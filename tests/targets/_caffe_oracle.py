@@ -88,6 +88,9 @@ def blob_shapes(layer, bottoms: list) -> list:
         return [(c,)] + ([(c,)] if layer.scale_param.bias_term else [])
     if t == "PReLU":
         return [(1,) if layer.prelu_param.channel_shared else (bottoms[0][1],)]
+    if t == "Embed":
+        p = layer.embed_param
+        return [(p.input_dim, p.num_output)] + ([(p.num_output,)] if p.bias_term else [])
     return []
 
 

@@ -194,6 +194,55 @@ def test_decompositions_and_floor_pooling_equal_pytorch_in_opencv(tmp_path):
     assert kh.max_rel_diff(ref, run_opencv(plan, *files, xs)) <= 1e-4
 
 
+WITHIN = """
+network Within {
+    input x: [N, 3, 9, 7]
+    y = x -> c: Conv2d(4, 3, padding=1) -> n: LocalResponseNorm(3, alpha=0.6, beta=0.75, region="within")
+    output y
+}
+"""
+
+
+def _caffe_within_channel_lrn(x, size, alpha, beta):
+    """Caffe's WithinChannelForward written out in numpy: 1 + alpha * (sum of x^2 over the zero-padded
+    size x size window) / size^2, to the power -beta, times x."""
+    pad = (size - 1) // 2
+    sq = np.pad(x * x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    h, w = x.shape[2:]
+    total = sum(sq[:, :, i:i + h, j:j + w] for i in range(size) for j in range(size))
+    return x * (1.0 + alpha * total / size ** 2) ** -beta
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_within_channel_lrn_equals_caffes_formula_and_opencv_and_imports_back(tmp_path):
+    a = analyze(WITHIN, path="within.nns")
+    assert a.errors == []
+    plan = plan_net(a.graph)
+    lrn = next(x for x in plan.layers if x.type == "LRN")
+    assert lrn.params["lrn_param"]["norm_region"] == "WITHIN_CHANNEL" and "k" not in lrn.params["lrn_param"]
+    module, state = kh.perturbed_reference(a.graph)
+    files = write(plan, state, tmp_path)
+    assert_strict_bvlc(*files)
+    xs = inputs_for(a.graph)
+    ref = kh.run_torch(module, xs)
+    conv = module.c(torch.as_tensor(xs[0])).detach().numpy().astype(np.float64)
+    formula = _caffe_within_channel_lrn(conv, 3, 0.6, 0.75)
+    assert np.abs(np.asarray(ref[0], np.float64) - formula).max() <= 1e-5 * max(1.0, np.abs(formula).max())
+    assert kh.max_rel_diff(ref, run_opencv(plan, *files, xs)) <= 1e-4
+    from nnlang.targets.caffe.load import import_file
+
+    back = import_file(str(files[0]), weights=str(files[1]), verify=False)
+    assert 'LocalResponseNorm(3, alpha=0.6, region="within")' in back.text
+    assert analyze(back.text, "back.nns").errors == []
+    assert kh.max_rel_diff(ref, kh.run_torch(back.model.eval(), xs)) <= 1e-6
+
+
+def test_within_channel_lrn_with_k_other_than_1_is_refused_for_caffe():
+    text = WITHIN.replace('region="within"', 'k=2.0, region="within"')
+    problems = plan_net(analyze(text, "within.nns").graph).problems
+    assert len(problems) == 1 and "Caffe's WITHIN_CHANNEL LRN adds 1" in problems[0][1]
+
+
 def test_threshold_is_caffe_threshold_gating_the_input():
     """OpenCV has no Threshold layer (BVLC has): the decomposition is checked by its plan."""
     a = analyze("network T {\n    input x: [N, 3]\n    y = x -> t: Threshold(0.1, -0.5)\n    output y\n}\n", "t.nns")

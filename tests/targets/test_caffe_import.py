@@ -12,12 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
 
+from nnlang.analyze import analyze  # noqa: E402
 from nnlang.targets.caffe.load import convert, import_file, refuse_code  # noqa: E402
-from nnlang.targets.caffe.reading import read_prototxt  # noqa: E402
+from nnlang.targets.caffe.reading import read_caffemodel, read_prototxt  # noqa: E402
 from nnlang.targets.importing import ImportError_  # noqa: E402
 
 from _caffe_oracle import random_blobs, run_caffe, write_caffemodel  # noqa: E402
@@ -107,6 +109,7 @@ _FC_SMALL = (("num_output: 4096", "num_output: 256"),)
 NETS = {
     "lenet": ("caffe_examples_mnist_lenet.prototxt", None, ()),
     "cifar10_quick": ("caffe_examples_cifar10_cifar10_quick.prototxt", None, ()),
+    "cifar10_full": ("caffe_examples_cifar10_cifar10_full.prototxt", None, ()),  # WITHIN_CHANNEL LRN
     "caffenet": ("caffe_bvlc_reference_caffenet_deploy.prototxt", None, _FC_SMALL),
     "alexnet": ("caffe_bvlc_alexnet_deploy.prototxt", None, _FC_SMALL),
     "googlenet": ("caffe_bvlc_googlenet_deploy.prototxt", None, ()),
@@ -508,3 +511,27 @@ layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" bottom
     text = import_file(str(prototxt), inputs=["data: [N, 4]"]).text
     assert "input data: [N, 4]" in text and "Linear(2)" in text
     assert "data layer 'extra' left out: only losses or accuracy read weights_of_examples" in text
+
+
+def test_embed_is_an_embedding_over_integer_inputs_and_its_table_is_the_weight(tmp_path):
+    """Caffe's Embed reads indices from a float blob: the .nns input holds integers; the [input_dim,
+    num_output] table is torch's Embedding weight as it is. With a bias (no registry layer holds a learned
+    vector alone) it is refused, naming the layer."""
+    prototxt = tmp_path / "net.prototxt"
+    embed = ('layer { name: "words" type: "Embed" bottom: "tokens" top: "e" '
+             'embed_param { input_dim: 11 num_output: 4 bias_term: false } }\n')
+    prototxt.write_text('input: "tokens" input_shape { dim: 1 dim: 5 }\n' + embed +
+                        'layer { name: "fc" type: "InnerProduct" bottom: "e" top: "y" '
+                        'inner_product_param { num_output: 3 axis: 2 } }\n')
+    model = tmp_path / "net.caffemodel"
+    random_caffemodel(prototxt, model)
+    result = import_file(str(prototxt), weights=str(model), verify=False)
+    assert "input tokens: [N, 5] i64" in result.text and "words: Embedding(11, 4)" in result.text
+    assert analyze(result.text, "embed.nns").errors == []
+    table = read_caffemodel(str(model))["words"][0]
+    tokens = torch.tensor([[0, 3, 10, 3, 7]])
+    looked_up = result.model.words(tokens).detach().numpy()
+    assert np.array_equal(looked_up[0], np.asarray(table, np.float32)[[0, 3, 10, 3, 7]])
+    prototxt.write_text(prototxt.read_text().replace("bias_term: false", "bias_term: true"))
+    with pytest.raises(ImportError_, match="layer 'words' \\(Embed\\): Embed with bias_term"):
+        import_file(str(prototxt))

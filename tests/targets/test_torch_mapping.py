@@ -166,7 +166,8 @@ CASES = {
     "InstanceNorm3d": [c("InstanceNorm3d", "[2, 3, 2, 3, 4]"),
                        c("InstanceNorm3d(affine=true, track_running_stats=true, momentum=0.3)", "[2, 3, 2, 3, 4]")],
     "LocalResponseNorm": [c("LocalResponseNorm(3)", "[2, 6, 4, 4]"),
-                          c("LRN(5, alpha=1e-3, beta=0.5, k=2.0)", "[2, 6, 5]")],
+                          c("LRN(5, alpha=1e-3, beta=0.5, k=2.0)", "[2, 6, 5]"),
+                          c('LRN(3, alpha=0.5, beta=0.75, region="within")', "[2, 3, 5, 6]")],
     # ---- activations (the parameterless ones: f32 and f64)
     **{name: [c(name, "[2, 3, 4]"), c(name, ("[2, 3, 4, 5]", "f64"))]
        for name in ("ReLU", "SELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "ReLU6",

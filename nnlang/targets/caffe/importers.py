@@ -161,6 +161,26 @@ def inner_product(cl: CLayer):
     return steps
 
 
+@caffe_layer("Embed")
+def embed(cl: CLayer):
+    """Caffe's Embed: a row lookup (its weight is [input_dim, num_output], torch's layout), indices given as
+    floats; a bias term adds one learned vector, which no registry layer holds alone."""
+    p = cl.msg.embed_param
+    if p.bias_term:
+        raise Unsupported("Embed with bias_term: the added learned vector has no registry layer (Embedding has "
+                          "no bias)")
+    rows, dim = int(p.input_dim), int(p.num_output)
+    weights = {"weight": cl.blob(0, (rows, dim), "weight")} if cl.blobs is not None else {}
+    return [Layer("Embedding", {"num_embeddings": rows, "embedding_dim": dim}, weights=weights)]
+
+
+@caffe_layer("LSTM", "RNN")
+def recurrent(cl: CLayer):
+    raise Unsupported("Caffe's recurrent layers restart their state wherever the second input (cont) is 0, at "
+                      "any step, on a time-major [T, N, ...] input; a .nns LSTM / RNN starts each batch-first "
+                      "sequence once from zeros, so there is no exact form")
+
+
 # ---- pooling ----------------------------------------------------------------------------------
 
 def _pooled(size: int, k: int, s: int, p: int, ceil: bool) -> int:
@@ -399,7 +419,9 @@ def bias(cl: CLayer):
 def lrn(cl: CLayer):
     p = cl.msg.lrn_param
     if p.norm_region != 0:
-        raise Unsupported("WITHIN_CHANNEL normalisation has no registry layer")
+        # WITHIN_CHANNEL: Caffe computes 1 + alpha * mean(x^2) over the window; its `k` is not read.
+        return [Layer("LocalResponseNorm", {"size": int(p.local_size), "alpha": _f(p.alpha), "beta": _f(p.beta),
+                                            "k": 1.0, "region": "within"})]
     return [Layer("LocalResponseNorm", {"size": int(p.local_size), "alpha": _f((p.alpha)),
                                         "beta": _f((p.beta)), "k": _f((p.k))})]
 

@@ -187,6 +187,14 @@ def lrn(b):
     a = b.a
     if a["size"] % 2 == 0:
         raise NotExpressible(f"LocalResponseNorm: size {a['size']} is even; Caffe's LRN window is odd and centred")
+    if a["region"] == "within":
+        # Caffe's WITHIN_CHANNEL computes 1 + alpha * mean(x^2): its `k` is not read there.
+        if float(a["k"]) != 1.0:
+            raise NotExpressible(f"LocalResponseNorm(region=\"within\"): k={a['k']}; Caffe's WITHIN_CHANNEL "
+                                 "LRN adds 1")
+        p = {"local_size": a["size"], "alpha": float(a["alpha"]), "beta": float(a["beta"]),
+             "norm_region": "WITHIN_CHANNEL"}
+        return [b.one("LRN", b.bottoms, {"lrn_param": p})]
     p = {"local_size": a["size"], "alpha": float(a["alpha"]), "beta": float(a["beta"]), "k": float(a["k"]),
          "norm_region": "ACROSS_CHANNELS"}
     return [b.one("LRN", b.bottoms, {"lrn_param": p})]

@@ -217,7 +217,9 @@ class _Converter:
         while name in taken:
             name += "_"
         dims = ("N",) + tuple(int(d) for d in shape[1:])
-        tid = self.b.input(name, dims)
+        # Caffe's blobs are all float; an Embed reads its indices from them: the .nns input holds integers.
+        indices = any(la.type == "Embed" and la.bottom and la.bottom[0] == blob for la in self.net.layers)
+        tid = self.b.input(name, dims, "i64" if indices else "f32")
         self.input_blobs[tid] = blob
         self.values[blob] = tid
         self.shapes[tid] = dims
@@ -343,7 +345,9 @@ class _Converter:
             node = self.b.graph.nodes[-1]
             spec = registry.get(node.op)
             try:
-                types = spec.infer(node.attrs, [TensorType(tuple(self.shapes[d])) for d in data])
+                types = spec.infer(node.attrs, [TensorType(tuple(self.shapes[d]), self.b.graph.tensors[d].type.dtype
+                                                           if self.b.graph.tensors[d].type else "f32")
+                                                for d in data])
             except ShapeError as e:
                 raise Unsupported(str(e)) from None
             for k, (tid, ty) in enumerate(zip(tids, types)):
@@ -420,7 +424,7 @@ class _Converter:
 
 
 _WEIGHTED_OPS = frozenset(("Conv2d", "ConvTranspose2d", "Linear", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
-                           "Scale", "PReLU"))
+                           "Scale", "PReLU", "Embedding"))
 
 
 def _network_name(net: Net, source: str) -> str:

@@ -606,6 +606,41 @@ def layer_norm(view: View, sqrt):
     return Fused(Layer("LayerNorm", params, inputs=[x], outputs=[last.output[0]], weights=weights), nodes)
 
 
+@onnx_fusion("AveragePool")
+def within_channel_lrn(view: View, pool):
+    """x / (k + alpha * AveragePool(x * x))^beta, the pool odd, square, stride 1, centred and counting its
+    padding: LocalResponseNorm(region="within") (Caffe's WITHIN_CHANNEL LRN, as nnlang writes it)."""
+    square = view.producer(pool.input[0])
+    if square is None or square.op_type != "Mul" or square.input[0] != square.input[1] \
+            or view.only_consumer(pool.input[0]) is not pool:
+        return None
+    x = square.input[0]
+    kernel = view.attr(pool, "kernel_shape")
+    if kernel is None or len(kernel) != 2 or kernel[0] != kernel[1] or kernel[0] % 2 == 0:
+        return None
+    size = int(kernel[0])
+    if list(view.attr(pool, "strides", [1, 1])) != [1, 1] or view.attr(pool, "count_include_pad", 0) != 1 \
+            or list(view.attr(pool, "pads", [0] * 4)) != [(size - 1) // 2] * 4 \
+            or view.attr(pool, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") \
+            or view.attr(pool, "ceil_mode", 0) or any(d != 1 for d in view.attr(pool, "dilations", [1, 1])):
+        return None
+    scaled = view.only_consumer(pool.output[0], "Mul")
+    alpha = view.scalar(view.other_input(scaled, pool.output[0])) if scaled is not None else None
+    shifted = view.only_consumer(scaled.output[0], "Add") if alpha is not None else None
+    k = view.scalar(view.other_input(shifted, scaled.output[0])) if shifted is not None else None
+    power = view.only_consumer(shifted.output[0], "Pow") if k is not None else None
+    if power is None or power.input[0] != shifted.output[0]:
+        return None
+    beta = view.scalar(power.input[1])
+    div = view.only_consumer(power.output[0], "Div")
+    if beta is None or div is None or list(div.input) != [x, power.output[0]]:
+        return None
+    params = {"size": size, "alpha": float(str(np.float32(alpha))), "beta": float(str(np.float32(beta))),
+              "k": float(str(np.float32(k))), "region": "within"}
+    return Fused(Layer("LocalResponseNorm", params, inputs=[x], outputs=[div.output[0]]),
+                 [square, pool, scaled, shifted, power, div])
+
+
 @onnx_fusion("InstanceNormalization")
 def group_norm(view: View, inorm):
     """[N, C, ...] -> [N, G, -1], InstanceNormalization without affine, back to x's shape, then a

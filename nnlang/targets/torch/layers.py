@@ -255,8 +255,10 @@ def group_norm(node, ins, outs):
 @torch_layer("LocalResponseNorm")
 def local_response_norm(node, ins, outs):
     a = node.attrs
-    return _module("nn.LocalResponseNorm", a["size"], kwargs=_kw(
-        ("alpha", a["alpha"], 1e-4), ("beta", a["beta"], 0.75), ("k", a["k"], 1.0)))
+    kwargs = _kw(("alpha", a["alpha"], 1e-4), ("beta", a["beta"], 0.75), ("k", a["k"], 1.0))
+    if a.get("region") == "within":
+        return _module("nnlang_modules.WithinChannelLRN", a["size"], kwargs=kwargs, needs=frozenset({"nnlang_modules"}))
+    return _module("nn.LocalResponseNorm", a["size"], kwargs=kwargs)
 
 
 # ---- activations ---------------------------------------------------------------------------------

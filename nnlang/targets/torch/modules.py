@@ -63,6 +63,23 @@ class LayerNorm2d(nn.LayerNorm):
         return x.permute(0, 3, 1, 2)
 
 
+class WithinChannelLRN(nn.Module):
+    """Caffe's LRN with norm_region WITHIN_CHANNEL: x / (k + alpha * mean of x^2 over a size x size window)^beta,
+    the window centred and zero padded (counted in the mean, as Caffe's average pooling does)."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean_sq = nn.functional.avg_pool2d(x * x, self.size, stride=1, padding=(self.size - 1) // 2,
+                                           count_include_pad=True)
+        return x / (self.k + self.alpha * mean_sq).pow(self.beta)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
 def keras2_hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
     """Keras 2's hard_sigmoid, clip(0.2 * x + 0.5, 0, 1) (Keras 3's and torch's Hardsigmoid divide by 6)."""
     return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)

@@ -140,10 +140,20 @@ def local_response_norm(b):
     a = b.a
     if b.t.rank < 3:
         raise NotExpressible("LocalResponseNorm needs [N, C, ...]")
-    channels = b.known(b.t.shape[1], "the channel count")
     x = b.cl()
-    axis = b.t.rank - 1 if b.channels_last else 1
     size = a["size"]
+    if a.get("region") == "within":
+        # Caffe's WITHIN_CHANNEL: the mean of x^2 over a centred size x size window, the zero padding counted
+        # (Keras's "same" average pooling leaves padding out of the count: pad explicitly, then pool "valid").
+        pad = (size - 1) // 2
+        widths = [[0, 0]] + ([[pad, pad], [pad, pad], [0, 0]] if b.channels_last else [[0, 0], [pad, pad], [pad, pad]])
+        sq = b.ops.pad(b.ops.square(x), widths)
+        mean_sq = b.ops.average_pool(sq, size, strides=1, padding="valid",
+                                     data_format="channels_last" if b.channels_last else "channels_first")
+        div = b.ops.power(b.ops.add(b.ops.multiply(mean_sq, float(a["alpha"])), float(a["k"])), float(a["beta"]))
+        return b.spatial_out(b.ops.divide(x, div))
+    channels = b.known(b.t.shape[1], "the channel count")
+    axis = b.t.rank - 1 if b.channels_last else 1
     widths = [[0, 0] for _ in range(b.t.rank)]
     widths[axis] = [size // 2, (size - 1) // 2]
     sq = b.ops.pad(b.ops.square(x), widths)

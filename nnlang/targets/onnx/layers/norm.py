@@ -124,6 +124,14 @@ def local_response_norm(b):
     a = b.a
     size = a["size"]
     rank = b.t.rank
+    dtype = b.t.dtype
+    if a.get("region") == "within":
+        # Caffe's WITHIN_CHANNEL: the mean of x^2 over a centred size x size window, the padding counted.
+        pad = (size - 1) // 2
+        mean_sq = b.op("AveragePool", b.op("Mul", b.x, b.x), kernel_shape=[size, size], strides=[1, 1],
+                       pads=[pad] * 4, count_include_pad=1)
+        div = b.op("Add", b.scalar(a["k"], dtype), b.op("Mul", mean_sq, b.scalar(a["alpha"], dtype)))
+        return b.op("Div", b.x, b.op("Pow", div, b.scalar(a["beta"], dtype)))
     if size % 2:
         x = b.x if rank == 4 else b.reshape(b.x, b.t, [("dim", 0), ("dim", 1), -1, 1])
         y = b.op("LRN", x, size=size, alpha=a["alpha"], beta=a["beta"], bias=a["k"])
@@ -138,6 +146,5 @@ def local_response_norm(b):
     for i in range(size):
         part = b.slice(padded, [i], [i + c], [1])
         total = part if total is None else b.op("Add", total, part)
-    dtype = b.t.dtype
     div = b.op("Add", b.scalar(a["k"], dtype), b.op("Mul", total, b.scalar(a["alpha"] / size, dtype)))
     return b.op("Div", b.x, b.op("Pow", div, b.scalar(a["beta"], dtype)))

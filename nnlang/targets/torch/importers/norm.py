@@ -29,6 +29,12 @@ def local_response_norm(m, ins):
                                        "k": float(m.k)})
 
 
+@module_importer("WithinChannelLRN")
+def within_channel_lrn(m, ins):
+    return Layer("LocalResponseNorm", {"size": m.size, "alpha": float(m.alpha), "beta": float(m.beta),
+                                       "k": float(m.k), "region": "within"})
+
+
 @call_importer("function:torch.nn.functional.layer_norm")
 def layer_norm_call(call: Call):
     no_tensor_args(call, "layer_norm", (2, "weight"), (3, "bias"))
