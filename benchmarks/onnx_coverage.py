@@ -91,8 +91,7 @@ def run_node_cases(limit_seconds: float = 20.0) -> dict:
                 frozen = None
             if frozen is not None:
                 again = _attempt(import_model, ImportError_, frozen, first, limit_seconds)
-                if again[0] != "refused":
-                    verdict, detail = again
+                verdict, detail = again if again[0] != "refused" else (verdict, "stored: " + again[1])
         rows.append((case.name, family, verdict, detail, time.time() - t))
     return {"rows": rows}
 

@@ -10,7 +10,8 @@ from .registry import all_layers
 _FAMILY_TITLES = {
     "convolution": "Convolution", "pooling": "Pooling", "dense": "Dense", "normalization": "Normalization",
     "activation": "Activation", "recurrent": "Recurrent", "attention": "Attention", "shape": "Shape",
-    "merge": "Merge / elementwise", "regularization": "Regularization", "loss": "Losses",
+    "reduction": "Reductions", "merge": "Merge / elementwise",
+    "math": "Elementwise math", "regularization": "Regularization", "loss": "Losses",
 }
 
 

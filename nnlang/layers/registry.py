@@ -8,7 +8,7 @@ import importlib
 
 from .base import LayerSpec
 
-FAMILIES = ("conv", "dense", "norm", "activation", "recurrent", "attention", "shape", "merge",
+FAMILIES = ("conv", "dense", "norm", "activation", "recurrent", "attention", "shape", "reduce", "merge", "math",
             "regularization", "learned", "loss")
 
 

@@ -194,6 +194,45 @@ def test_decompositions_and_floor_pooling_equal_pytorch_in_opencv(tmp_path):
     assert kh.max_rel_diff(ref, run_opencv(plan, *files, xs)) <= 1e-4
 
 
+MATH = """
+network CaffeMath {
+    input x: [N, 3, 5, 4]
+    a = x -> c: Conv2d(4, 1) -> Abs
+    b = a -> Sqrt -> Log -> Neg -> Exp
+    d = a -> Pow(1.5) -> Reciprocal
+    output b
+    output d
+}
+"""
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_elementwise_math_is_absval_power_exp_log_and_equals_pytorch_in_opencv(tmp_path):
+    a = analyze(MATH, path="math.nns")
+    plan = plan_net(a.graph)
+    assert plan.problems == []
+    assert [x.type for x in plan.layers if x.type not in ("Input", "Convolution")] == \
+        ["AbsVal", "Power", "Log", "Power", "Exp", "Power", "Power"]
+    module, state = kh.perturbed_reference(a.graph)
+    files = write(plan, state, tmp_path)
+    assert_strict_bvlc(*files)
+    xs = inputs_for(a.graph)
+    assert kh.max_rel_diff(kh.run_torch(module, xs), run_opencv(plan, *files, xs)) <= 1e-4
+
+
+def test_reductions_and_the_rest_of_the_math_are_refused_by_name():
+    text = """
+network R {
+    input x: [N, 3, 5, 4]
+    y = x -> Amax(axis=1) -> Floor -> Cast("f64")
+    output y
+}
+"""
+    problems = plan_net(analyze(text, path="r.nns").graph).problems
+    assert [(n.op, why) for n, why in problems] == [(op, f"{op} has no BVLC Caffe layer")
+                                                   for op in ("Amax", "Floor", "Cast")]
+
+
 WITHIN = """
 network Within {
     input x: [N, 3, 9, 7]

@@ -48,9 +48,9 @@ EQUIVALENT = {
     # a mean over all spatial dims reads as AdaptiveAvgPool(1) (kept dims) or GlobalAvgPool; other output
     # sizes as a mean per output cell
     **{name: _ADAPTIVE_AVG | {"Mean", "Slice", "Concat"} for name in _ADAPTIVE_AVG},
-    **{name: _ADAPTIVE_MAX | {"GlobalMaxPool", "Slice", "Concat"} for name in _ADAPTIVE_MAX},
+    **{name: _ADAPTIVE_MAX | {"GlobalMaxPool", "Amax", "Slice", "Concat"} for name in _ADAPTIVE_MAX},
     "GlobalAvgPool": _ADAPTIVE_AVG | {"GlobalAvgPool"},
-    "GlobalMaxPool": _ADAPTIVE_MAX | {"GlobalMaxPool"},
+    "GlobalMaxPool": _ADAPTIVE_MAX | {"GlobalMaxPool", "Amax"},  # Amax: a max over the spatial dims of integers
     "Mean": _ADAPTIVE_AVG | {"Mean", "GlobalAvgPool"},
     "MaxPool1d": {"MaxPool1d", "Pad"} | _UNBATCHED,
     "InstanceNorm1d": {"BatchNorm1d"} | _UNBATCHED,  # with running stats: BatchNormalization
@@ -61,9 +61,15 @@ EQUIVALENT = {
     "Flatten": {"Reshape"},
     "Transpose": {"Permute"},
     "Pad": {"Slice", "Concat"},  # circular padding is slices of the input around it
-    "Add": {"Add"},  # three inputs: two Adds
+    "Add": {"Add", "Cast"},  # three inputs: two Adds; integers promoted to float by a Cast
     "Mul": {"Mul"},
-    "MSELoss": {"Sub", "Mul"},  # reduction="none": the squared difference
+    "MSELoss": {"Sub", "Mul", "Mean"},  # the squared difference (reduction="none"), its mean
+    "L1Loss": {"Sub", "Abs", "Mean", "Sum"},
+    "CrossEntropyLoss": {"LogSoftmax", "Mul", "Sum", "Neg", "Mean"},  # class probabilities
+    # integers promoted (Sum of u8 as i64, Div / Average / Scale of integers as floats), or computed in a type
+    # onnxruntime has a kernel for (ArgMax of i64 as f64, Erf of f64 as f32) and cast back
+    **{name: {name, "Cast"} for name in ("Sum", "Div", "Average", "Scale", "ArgMax", "ArgMin", "Erf", "Amax", "Prod",
+                                         "Neg")},
     "Split": set(), "Identity": set(),  # nothing to compute
     "Dropout": set(), "Dropout1d": set(), "Dropout2d": set(), "Dropout3d": set(), "AlphaDropout": set(),
     "StochasticDepth": set(),
@@ -76,13 +82,10 @@ PADDED = {"Conv1d", "Conv2d", "Conv3d", "DepthwiseConv2d", "MaxPool1d", "MaxPool
 # (layer, case index) -> why its ONNX form has no registry layers; a name alone: every case of it.
 CANNOT_IMPORT = {
     **{name: "the losses' decompositions (Log, Abs, Neg, Where, NegativeLogLikelihoodLoss ...) are not recovered"
-       for name in ("L1Loss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "NLLLoss", "SmoothL1Loss",
-                    "HuberLoss", "KLDivLoss")},
-    ("MSELoss", 0): "ReduceMean over all dims (reduction='none' imports as Sub and Mul)",
+       for name in ("BCELoss", "BCEWithLogitsLoss", "NLLLoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss")},
+    **{("CrossEntropyLoss", i): "NegativeLogLikelihoodLoss is not recovered" for i in (0, 1, 3)},
+    ("Average", 2): "Div of the integer sum by a constant (the count)",
     ("AvgPool1d", 2): "asymmetric padding past the window's end left out of the mean: no torch size fits",
-    ("AdaptiveMaxPool1d", 1): "ReduceMax of an unbatched input",
-    ("AdaptiveMaxPool2d", 1): "ReduceMax per output cell",
-    ("AdaptiveMaxPool3d", 1): "ReduceMax per output cell",
     ("Embedding", 1): "max_norm's renormalisation (ReduceL1, Greater, Where)",
     "Bilinear": "Einsum",
     ("BatchNorm1d", 2): "batch statistics in eval mode (no running stats): Sqrt of a variance",
@@ -97,11 +100,6 @@ CANNOT_IMPORT = {
     "Softplus": "the threshold's Where",
     "Threshold": "Greater / Where",
     ("MultiheadAttention", 1): "add_bias_kv's Expand and Concat",
-    ("Sum", 2): "integer promotion (Cast)",
-    ("Add", 3): "integer promotion (Cast)",
-    ("Div", 1): "integer promotion (Cast)",
-    ("Average", 2): "integer promotion (Cast)",
-    ("Scale", 2): "integer promotion (Cast)",
     ("LayerNorm2d", 0, 13): "the decomposition over the channel axis (below opset 17) is not fused",
     ("LayerNorm2d", 1, 13): "the decomposition over the channel axis (below opset 17) is not fused",
 }

@@ -224,6 +224,23 @@ CASES = {
     "Mean": [c("Mean(axis=1)", "[2, 3, 4]"), c("Mean(axis=(2, 3), keepdims=true)", "[2, 3, 4, 5]")],
     "Sum": [c("Sum(axis=1)", "[2, 3, 4]"), c("Sum(axis=(1, 2), keepdims=true)", ("[2, 3, 4]", "i32"), high=5),
             c("Sum(axis=-1)", ("[2, 3]", "u8"), high=5)],
+    # ---- reductions
+    "Amax": [c("Amax(axis=1)", "[2, 3, 4]"), c("Amax(axis=(0, 2), keepdims=true)", ("[2, 3, 4]", I64), high=5)],
+    "Amin": [c("Amin(axis=-1)", "[2, 3, 4]"), c("Amin(axis=(1, 2), keepdims=true)", "[2, 3, 4]")],
+    "Prod": [c("Prod(axis=1)", "[2, 3, 4]"), c("Prod(axis=(1, 2), keepdims=true)", ("[2, 3, 2]", "i32"), high=3)],
+    "LogSumExp": [c("LogSumExp(axis=1)", "[2, 3, 4]"), c("LogSumExp(axis=(0, 2), keepdims=true)", "[2, 3, 4]")],
+    "ArgMax": [c("ArgMax(axis=1)", "[2, 5, 4]"), c("ArgMax(axis=-1, keepdims=true, last=true)", ("[2, 3, 5]", I64),
+                                                   high=3)],
+    "ArgMin": [c("ArgMin(axis=0)", "[3, 4]"), c("ArgMin(axis=1, keepdims=true, last=true)", ("[2, 5, 3]", I64),
+                                               high=3)],
+    # ---- elementwise math
+    **{name: [c(name, "[2, 3, 4]"), c(name, ("[2, 3]", I64), high=5)] for name in ("Abs", "Neg", "Sign")},
+    **{name: [c(name, "[2, 3, 4]"), c(name, ("[2, 3]", "f64"))]
+       for name in ("Floor", "Ceil", "Round", "Exp", "Reciprocal", "Erf", "Sin", "Cos")},
+    **{name: [c(name, "[2, 3, 4]", make=_probabilities), c(name, "[2, 3]", make=_probabilities)]
+       for name in ("Sqrt", "Log")},
+    "Pow": [c("Pow(2.0)", "[2, 3]"), c("Pow(0.5)", "[2, 3, 4]", make=_probabilities)],
+    "Cast": [c('Cast("f64")', "[2, 3]"), c('Cast("f32")', ("[2, 3]", I64), high=5)],
     # ---- merge
     "Add": [c("Add", "[2, 3]", "[2, 3]"), c("Add", "[2, 3, 4, 4]", "[2, 3, 1, 1]"),
             c("Add", "[2, 3]", "[2, 3]", "[3]"), c("Add", ("[2, 3]", I64), "[2, 3]")],

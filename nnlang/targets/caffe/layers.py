@@ -436,3 +436,25 @@ def threshold(b):
     x = b.bottoms[0] if v == 0 else b.one("Power", b.bottoms, {"power_param": {"shift": -v}}, what="minus_value")
     y = b.one("Eltwise", [x, step], {"eltwise_param": {"operation": "PROD"}}, what="" if v == 0 else "gated")
     return [y if v == 0 else b.one("Power", [y], {"power_param": {"shift": v}})]
+
+
+# ---- elementwise math ----------------------------------------------------------------------------
+
+# Caffe's Power layer: (shift + scale * x) ** power
+_POWER = {"Neg": {"scale": -1.0}, "Sqrt": {"power": 0.5}, "Reciprocal": {"power": -1.0}}
+
+
+@caffe_layer("Abs")
+def abs_(b):
+    return [b.one("AbsVal", b.bottoms)]
+
+
+@caffe_layer("Neg", "Sqrt", "Reciprocal", "Pow")
+def power(b):
+    params = {"power": float(b.a["exponent"])} if b.node.op == "Pow" else _POWER[b.node.op]
+    return [b.one("Power", b.bottoms, {"power_param": params})]
+
+
+@caffe_layer("Exp", "Log")
+def exp_log(b):
+    return [b.one(b.node.op, b.bottoms)]  # base e (base -1), scale 1, shift 0: the defaults

@@ -553,61 +553,6 @@ def _squeeze(op: Op, axes):
     return Layer("Unsqueeze", {"dim": dims[0]})
 
 
-@onnx_op("ReduceMean", "ReduceSum")
-def reduce_1(op: Op):
-    return _reduce(op, op.attrs.get("axes"))
-
-
-@onnx_op("ReduceSum", since=13)
-def reduce_sum_13(op: Op):
-    return _reduce(op, op.const_input(1, "axes"))
-
-
-@onnx_op("ReduceMean", since=18)
-def reduce_mean_18(op: Op):
-    return _reduce(op, op.const_input(1, "axes"))
-
-
-def _reduce(op: Op, axes):
-    if axes is None or len(axes) == 0:
-        raise Unsupported(f"{op.node.op_type} over all axes")
-    axes = tuple(int(a) for a in np.asarray(axes).reshape(-1))
-    kind = "Mean" if op.node.op_type == "ReduceMean" else "Sum"
-    if kind == "Mean" and _all_spatial(op, axes):
-        return _global_pool(op, "Avg")
-    return Layer(kind, {"axis": axes if len(axes) > 1 else axes[0], "keepdims": bool(op.attrs.get("keepdims", 1))})
-
-
-@onnx_op("ReduceMax")
-def reduce_max_1(op: Op):
-    return _reduce_max(op, op.attrs.get("axes"))
-
-
-@onnx_op("ReduceMax", since=18)
-def reduce_max_18(op: Op):
-    return _reduce_max(op, op.const_input(1, "axes"))
-
-
-def _reduce_max(op: Op, axes):
-    """The registry's only max reduction is over all spatial dims (global max pooling)."""
-    if not _all_spatial(op, np.asarray(axes if axes is not None else ()).reshape(-1)):
-        raise Unsupported("ReduceMax over other than all spatial dims (only global pooling reduces by max)")
-    return _global_pool(op, "Max")
-
-
-def _all_spatial(op: Op, axes) -> bool:
-    rank = op.rank(0)
-    return rank >= 3 and sorted(int(a) % rank for a in axes) == list(range(2, rank))
-
-
-def _global_pool(op: Op, kind: str) -> Layer:
-    """Over all spatial dims: AdaptiveAvgPool2d(1) as torch models write it when the dims stay, else
-    GlobalAvgPool (GlobalMaxPool)."""
-    if op.attrs.get("keepdims", 1):
-        return Layer(f"Adaptive{kind}Pool{op.rank(0) - 2}d", {"output_size": 1})
-    return Layer(f"Global{kind}Pool", {"keepdims": False})
-
-
 @onnx_op("Slice", since=10)
 def slice_10(op: Op):
     starts, ends = op.const_input(1, "starts"), op.const_input(2, "ends")
@@ -735,3 +680,4 @@ def gather(op: Op):
 
 
 from . import import_legacy  # noqa: E402,F401 -- registers the opset 1-12 forms
+from . import import_math  # noqa: E402,F401 -- registers the reductions and elementwise math

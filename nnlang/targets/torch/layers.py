@@ -531,3 +531,63 @@ def kl_div_loss(node, ins, outs):
 
 
 from . import learned  # noqa: E402,F401  (registers the mappings of the learned-tensor family)
+
+
+# ---- reductions beside Mean / Sum, and elementwise math ------------------------------------------
+
+@torch_layer("Amax", "Amin", "LogSumExp")
+def reduce_over_axes(node, ins, outs):
+    a = node.attrs
+    args = lit(_single(a["axis"])) + (", keepdim=True" if a["keepdims"] else "")
+    return _func("{0}." + node.op.lower() + "(" + args + ")")
+
+
+@torch_layer("Prod")
+def prod(node, ins, outs):
+    """torch.prod takes one dim: one call per axis, the last first so the others keep their numbers."""
+    a = node.attrs
+    rank = ins[0].rank
+    axes = a["axis"] if isinstance(a["axis"], tuple) else (a["axis"],)
+    expr = "{0}"
+    dtype = ", dtype={0}.dtype" if ins[0].dtype in _INTEGER else ""  # torch multiplies integers as int64
+    for axis in sorted((_axis(x, rank) for x in axes), reverse=True):
+        expr += ".prod(" + lit(axis) + (", keepdim=True" if a["keepdims"] else "") + dtype + ")"
+    return _func(expr)
+
+
+@torch_layer("ArgMax", "ArgMin")
+def arg_reduce(node, ins, outs):
+    a = node.attrs
+    fn = node.op.lower()
+    axis = _axis(a["axis"], ins[0].rank)
+    keep = ", keepdim=True" if a["keepdims"] else ""
+    if not a["last"]:
+        return _func("{0}." + fn + "(" + lit(axis) + keep + ")")
+    # the last of equal values: the first one in the flipped tensor, counted from the end
+    size = _dim(ins[0], axis, f"{node.op}: the searched dim")
+    return _func(lit(size - 1) + " - {0}.flip(" + lit(axis) + ")." + fn + "(" + lit(axis) + keep + ")")
+
+
+_METHODS = {"Abs": "abs", "Neg": "neg", "Sign": "sign", "Floor": "floor", "Ceil": "ceil", "Round": "round",
+            "Sqrt": "sqrt", "Exp": "exp", "Log": "log", "Reciprocal": "reciprocal", "Erf": "erf", "Sin": "sin",
+            "Cos": "cos"}
+
+
+@torch_layer(*_METHODS)
+def elementwise_method(node, ins, outs):
+    return _func("{0}." + _METHODS[node.op] + "()")
+
+
+@torch_layer("Pow")
+def power(node, ins, outs):
+    return _func("{0}.pow(" + lit(node.attrs["exponent"]) + ")")
+
+
+TORCH_DTYPES = {"bool": "torch.bool", "u8": "torch.uint8", "i8": "torch.int8", "i16": "torch.int16",
+                "i32": "torch.int32", "i64": "torch.int64", "f16": "torch.float16", "bf16": "torch.bfloat16",
+                "f32": "torch.float32", "f64": "torch.float64"}
+
+
+@torch_layer("Cast")
+def cast(node, ins, outs):
+    return _func("{0}.to(" + TORCH_DTYPES[node.attrs["dtype"]] + ")")

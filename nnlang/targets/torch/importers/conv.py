@@ -114,15 +114,17 @@ for _n in (1, 2, 3):
 
 @call_importer("method:amax", "function:torch.amax")
 def amax(call: Call):
-    """The emitter's GlobalMaxPool: a max over every spatial dim (the registry has no other max reduction)."""
+    """A max over every spatial dim is the emitter's GlobalMaxPool; over other dims Amax."""
     x = call.args[0]
     rank = len(call.shape(x))
     dims = t_(call.arg(1, "dim", ()))
     dims = (dims,) if isinstance(dims, int) else dims
+    keep = bool(call.arg(2, "keepdim", False))
+    if dims == ():
+        raise Unsupported("amax over all dims")
     if rank < 3 or sorted(d % rank for d in dims) != list(range(2, rank)):
-        raise Unsupported(f"amax over dims {dims} of a rank-{rank} tensor: only a max over all spatial dims "
-                          "(GlobalMaxPool) has a layer")
-    return Layer("GlobalMaxPool", {"keepdims": bool(call.arg(2, "keepdim", False))}, [x])
+        return Layer("Amax", {"axis": dims[0] if len(dims) == 1 else dims, "keepdims": keep}, [x])
+    return Layer("GlobalMaxPool", {"keepdims": keep}, [x])
 
 
 # ---- resizing ------------------------------------------------------------------------------------

@@ -1,0 +1,82 @@
+"""Elementwise math (Abs ... Cos, Pow, Cast) and the reductions beside Mean / Sum (Amax, Amin, Prod, LogSumExp,
+ArgMax, ArgMin), as keras.ops on the tensor as stored (reduced axes remapped, no transpose written)."""
+
+from __future__ import annotations
+
+from ..emit import Val
+from ..mapping import keras_layer
+from .shape import DTYPES, _stored, _stored_axis
+
+_UNARY = {"Abs": "absolute", "Neg": "negative", "Sign": "sign", "Floor": "floor", "Ceil": "ceil", "Round": "round",
+          "Sqrt": "sqrt", "Exp": "exp", "Log": "log", "Erf": "erf", "Sin": "sin", "Cos": "cos"}
+
+
+def _as_ir_dtype(b, y):
+    """Keras promotes some integer results (int32 for small types, argmax's int32): the IR's dtype back."""
+    want = DTYPES.get(b.out_types[0].dtype)
+    if want is not None and str(y.dtype).rsplit(".", 1)[-1] != want:
+        y = b.ops.cast(y, want)
+    return y
+
+
+@keras_layer(*_UNARY)
+def unary(b):
+    return b.same_as(_as_ir_dtype(b, getattr(b.ops, _UNARY[b.node.op])(b.val().t)))
+
+
+@keras_layer("Reciprocal")
+def reciprocal(b):
+    return b.same_as(b.ops.divide(1.0, b.val().t))
+
+
+@keras_layer("Pow")
+def power(b):
+    return b.same_as(_as_ir_dtype(b, b.ops.power(b.val().t, float(b.a["exponent"]))))
+
+
+@keras_layer("Cast")
+def cast(b):
+    return b.same_as(b.ops.cast(b.val().t, DTYPES[b.a["dtype"]]))
+
+
+def _reduced(b, fn, axes, keep: bool):
+    """fn(tensor, stored axes) over IR `axes` of input 0; the result's permutation follows."""
+    t, perm = _stored(b)
+    if 0 in axes and not keep and perm is not None:  # the rest could not keep a permutation that fixes axis 0
+        t, perm = b.ir(), None
+    y = _as_ir_dtype(b, fn(t, tuple(_stored_axis(perm, x) for x in axes)))
+    if keep or perm is None:
+        return Val(y, perm)
+    rest = tuple(p - sum(x < p for x in axes) for p in perm if p not in axes)
+    return Val(y, None if list(rest) == list(range(len(rest))) else rest)
+
+
+_REDUCE = {"Amax": "max", "Amin": "min", "Prod": "prod", "LogSumExp": "logsumexp"}
+
+
+@keras_layer(*_REDUCE)
+def reduce(b):
+    a = b.a
+    rank = b.t.rank
+    axes = a["axis"] if isinstance(a["axis"], (tuple, list)) else (a["axis"],)
+    axes = sorted({int(x) % rank for x in axes})
+    keep = bool(a["keepdims"])
+    fn = getattr(b.ops, _REDUCE[b.node.op])
+    return _reduced(b, lambda t, stored: fn(t, axis=stored, keepdims=keep), axes, keep)
+
+
+@keras_layer("ArgMax", "ArgMin")
+def arg_reduce(b):
+    a = b.a
+    axis = a["axis"] % b.t.rank
+    keep = bool(a["keepdims"])
+    fn = b.ops.argmax if b.node.op == "ArgMax" else b.ops.argmin
+
+    def search(t, stored):
+        (k,) = stored
+        if not a["last"]:
+            return fn(t, axis=k, keepdims=keep)
+        size = b.t.shape[axis]  # the last of equal values: the first in the flipped tensor, from the end
+        return b.ops.subtract(size - 1, fn(b.ops.flip(t, axis=k), axis=k, keepdims=keep))
+
+    return _reduced(b, search, [axis], keep)

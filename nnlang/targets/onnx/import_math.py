@@ -1,0 +1,126 @@
+"""ONNX reductions (ReduceX at every opset: axes an attribute before 13 / 18, an input after; all axes when
+none are given unless noop_with_empty_axes), ArgMax / ArgMin, and elementwise math (Abs ... Cos, Pow by a
+constant, Cast). ReduceL1 / L2 / SumSquare / LogSum are chains of registry layers (Abs + Sum, x * x + Sum
++ Sqrt ...)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .importers import Alias, Layer, Op, Unsupported, onnx_op
+
+_FLOAT = ("f16", "bf16", "f32", "f64")
+
+
+def _axes(op: Op, axes):
+    """The reduced axes, normalised and sorted; None: the input itself (noop_with_empty_axes)."""
+    rank = op.rank(0)
+    axes = () if axes is None else tuple(int(a) for a in np.asarray(axes).reshape(-1))
+    if not axes:
+        if op.attrs.get("noop_with_empty_axes", 0):
+            return None
+        axes = tuple(range(rank))
+    if rank == 0:
+        raise Unsupported(f"{op.node.op_type} of a scalar")
+    return tuple(sorted(a % rank for a in axes))
+
+
+def _all_spatial(op: Op, axes) -> bool:
+    rank = op.rank(0)
+    return rank >= 3 and list(axes) == list(range(2, rank))
+
+
+def _global_pool(op: Op, kind: str) -> Layer:
+    """Over all spatial dims: AdaptiveAvgPool2d(1) as torch models write it when the dims stay, else
+    GlobalAvgPool (GlobalMaxPool)."""
+    if op.attrs.get("keepdims", 1):
+        return Layer(f"Adaptive{kind}Pool{op.rank(0) - 2}d", {"output_size": 1})
+    return Layer(f"Global{kind}Pool", {"keepdims": False})
+
+
+def _float_input(op: Op) -> bool:
+    return (op.dtype(op.input(0)) or "f32") in _FLOAT
+
+
+def _reduce(op: Op, axes):
+    axes = _axes(op, axes)
+    if axes is None:
+        return Alias(op.input(0))
+    kind = op.node.op_type
+    params = {"axis": axes if len(axes) > 1 else axes[0], "keepdims": bool(op.attrs.get("keepdims", 1))}
+    if kind in ("ReduceMean", "ReduceMax") and _all_spatial(op, axes) and _float_input(op):
+        return _global_pool(op, "Avg" if kind == "ReduceMean" else "Max")
+    simple = {"ReduceMean": "Mean", "ReduceSum": "Sum", "ReduceMax": "Amax", "ReduceMin": "Amin",
+              "ReduceProd": "Prod", "ReduceLogSumExp": "LogSumExp"}
+    if kind in simple:
+        return Layer(simple[kind], params)
+    x = op.input(0)
+    if kind == "ReduceL1":
+        return [Layer("Abs"), Layer("Sum", params)]
+    if kind == "ReduceLogSum":
+        return [Layer("Sum", params), Layer("Log")]
+    square = Layer("Mul", {}, inputs=[x, x])
+    if kind == "ReduceSumSquare":
+        return [square, Layer("Sum", params)]
+    if not _float_input(op):
+        raise Unsupported("ReduceL2 of integers (the square root of an integer sum)")
+    return [square, Layer("Sum", params), Layer("Sqrt")]
+
+
+_ATTRIBUTE_AXES = ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceLogSumExp", "ReduceL1", "ReduceL2",
+                   "ReduceSumSquare", "ReduceLogSum")
+
+
+@onnx_op("ReduceSum", *_ATTRIBUTE_AXES)
+def reduce_attribute(op: Op):
+    return _reduce(op, op.attrs.get("axes"))
+
+
+@onnx_op("ReduceSum", since=13)
+def reduce_sum_13(op: Op):
+    return _reduce(op, op.const_input(1, "axes"))
+
+
+@onnx_op(*_ATTRIBUTE_AXES, since=18)
+def reduce_18(op: Op):
+    return _reduce(op, op.const_input(1, "axes"))
+
+
+@onnx_op("ArgMax", "ArgMin")
+def arg_reduce(op: Op):
+    return Layer(op.node.op_type, {"axis": int(op.attrs.get("axis", 0)), "keepdims": bool(op.attrs.get("keepdims", 1)),
+                                   "last": bool(op.attrs.get("select_last_index", 0))})
+
+
+_UNARY = ("Abs", "Neg", "Sign", "Floor", "Ceil", "Round", "Sqrt", "Exp", "Log", "Reciprocal", "Erf", "Sin", "Cos")
+
+
+@onnx_op(*_UNARY)
+def unary(op: Op):
+    return Layer(op.node.op_type)
+
+
+@onnx_op("Pow")
+def power(op: Op):
+    base, exponent = op.const(op.input(0)), op.const(op.input(1))
+    if base is not None or exponent is None:
+        raise Unsupported("Pow with a tensor exponent (only x ** constant has a layer, Pow)")
+    if exponent.size != 1 or (op.shape(op.input(0)) is not None and exponent.ndim > len(op.shape(op.input(0)))):
+        raise Unsupported("Pow by a constant that is not one number")
+    if not _float_input(op):
+        raise Unsupported("Pow of integers (the Pow layer computes in floating point)")
+    value = float(exponent.reshape(-1)[0])
+    if not np.isfinite(value):
+        raise Unsupported(f"Pow by {value}")
+    return Layer("Pow", {"exponent": value}, inputs=[op.input(0)])
+
+
+_DTYPES = {1: "f32", 11: "f64", 10: "f16", 16: "bf16", 7: "i64", 6: "i32", 5: "i16", 3: "i8", 2: "u8", 9: "bool"}
+
+
+@onnx_op("Cast")
+def cast(op: Op):
+    to = int(op.attrs.get("to", 0))
+    if to not in _DTYPES:
+        raise Unsupported(f"Cast to element type {to}, which has no .nns dtype")
+    return Layer("Cast", {"dtype": _DTYPES[to]})

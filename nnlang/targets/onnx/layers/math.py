@@ -1,0 +1,84 @@
+"""Elementwise math (Abs ... Cos, Pow, Cast) and the reductions beside Mean / Sum (Amax, Amin, Prod, LogSumExp,
+ArgMax, ArgMin). A dtype onnxruntime's CPU kernels lack for an op is computed in a wider one and cast back
+(exact for these ops: the wide type holds every value of the narrow one)."""
+
+from __future__ import annotations
+
+from ..builder import INT64_MAX, elem_type
+from ..mapping import onnx_layer
+
+_FLOATS = ("f32", "f64")
+_INTS = ("i32", "i64")
+
+
+def _wide(dtype: str, native) -> str:
+    if dtype in native:
+        return dtype
+    if dtype[0] == "f":  # f16 / bf16; f64 where only f32 is native (Erf: float32 precision then)
+        return "f32" if dtype in ("f16", "bf16") or "f64" not in native else "f64"
+    return "i64" if "i64" in native else "f64"
+
+
+def _through(b, op_type: str, native, *extra, **attrs) -> str:
+    dtype = b.t.dtype
+    wide = _wide(dtype, native)
+    y = b.op(op_type, b.cast(b.x, dtype, wide), *extra, **attrs)
+    return b.cast(y, wide, dtype)
+
+
+# op -> the input dtypes computed natively (onnxruntime CPU)
+_UNARY = {"Abs": _FLOATS + _INTS + ("i8", "i16", "u8"), "Neg": _FLOATS + _INTS + ("i8",),
+          "Sign": _FLOATS + _INTS + ("i8", "i16", "u8"), "Floor": _FLOATS, "Ceil": _FLOATS, "Round": _FLOATS,
+          "Sqrt": _FLOATS, "Exp": _FLOATS, "Log": _FLOATS, "Reciprocal": _FLOATS, "Erf": ("f32",),
+          "Sin": _FLOATS, "Cos": _FLOATS}
+
+
+@onnx_layer(*_UNARY)
+def unary(b):
+    return _through(b, b.node.op, _UNARY[b.node.op])
+
+
+@onnx_layer("Pow")
+def power(b):
+    dtype = b.t.dtype
+    wide = _wide(dtype, _FLOATS)
+    y = b.op("Pow", b.cast(b.x, dtype, wide), b.scalar(float(b.a["exponent"]), wide))
+    return b.cast(y, wide, dtype)
+
+
+@onnx_layer("Cast")
+def cast(b):
+    return b.op("Cast", b.x, to=elem_type(b.a["dtype"]))
+
+
+_REDUCE = {"Amax": ("ReduceMax", _FLOATS + _INTS + ("i8", "u8")), "Amin": ("ReduceMin", _FLOATS + _INTS + ("i8", "u8")),
+           "Prod": ("ReduceProd", _FLOATS + _INTS), "LogSumExp": ("ReduceLogSumExp", _FLOATS)}
+
+
+@onnx_layer(*_REDUCE)
+def reduce(b):
+    a = b.a
+    axes = a["axis"] if isinstance(a["axis"], tuple) else (a["axis"],)
+    axes = sorted(x % b.t.rank for x in axes)
+    op_type, native = _REDUCE[b.node.op]
+    dtype = b.t.dtype
+    wide = _wide(dtype, native)
+    y = b.reduce(op_type, b.cast(b.x, dtype, wide), axes, keepdims=a["keepdims"])
+    return b.cast(y, wide, dtype)
+
+
+@onnx_layer("ArgMax", "ArgMin")
+def arg_reduce(b):
+    a = b.a
+    dtype = b.t.dtype
+    axis = a["axis"] % b.t.rank
+    keep = 1 if a["keepdims"] else 0
+    x = b.cast(b.x, dtype, _wide(dtype, _FLOATS + ("i32", "i8", "u8")))
+    if not a["last"]:
+        return b.op(b.node.op, x, axis=axis, keepdims=keep)
+    if b.opset >= 12:
+        return b.op(b.node.op, x, axis=axis, keepdims=keep, select_last_index=1)
+    # opset 11 has no select_last_index: the first index in the reversed tensor, counted from the end
+    size = b.known(b.t.shape[axis], "the searched dim")
+    flipped = b.slice(x, [-1], [-INT64_MAX], [axis], [-1])
+    return b.op("Sub", b.const(size - 1, "i64"), b.op(b.node.op, flipped, axis=axis, keepdims=keep))
