@@ -157,7 +157,7 @@ def import_(source: str, output: str, inputs=(), **options) -> dict:
     if not str(output).endswith(".nns"):
         raise UsageError(f"-o {output}: the output must be a .nns path")
     from .targets import IMPORTERS, for_source
-    from .targets.importing import ImportError_, write
+    from .targets.importing import ImportError_, guarded, write
 
     path, sep, _cls = source.rpartition(":")
     target = for_source(source)
@@ -180,7 +180,7 @@ def import_(source: str, output: str, inputs=(), **options) -> dict:
         given["verify"] = False
     given = {k: v for k, v in given.items() if k in target.import_options}
     try:
-        result = target.entry(target.importer)(source, **given)
+        result = guarded(target.name, source, lambda: target.entry(target.importer)(source, **given))
         written = write(result, output, source=Path(path if sep else source).name)
     except ImportError_ as e:
         raise UsageError(str(e)) from None

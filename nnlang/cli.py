@@ -436,12 +436,12 @@ def _import_factory(args, kwargs: dict) -> dict:
         raise api.UsageError(f"-o {args.output}: the output must be a .nns path")
     if not args.input:
         raise api.UsageError('give each forward input with --input, e.g. --input "x: [N, 3, 224, 224]"')
-    from .targets.importing import ImportError_, write
+    from .targets.importing import ImportError_, guarded, write
     from .targets.torch.load import import_file
 
     try:
-        result = import_file(args.source, args.input, kwargs=kwargs, weights=args.weights, name=args.name,
-                             verify=not args.no_verify)
+        result = guarded("torch", args.source, lambda: import_file(
+            args.source, args.input, kwargs=kwargs, weights=args.weights, name=args.name, verify=not args.no_verify))
         written = write(result, args.output, source=args.source)
     except ImportError_ as e:
         raise api.UsageError(str(e)) from None

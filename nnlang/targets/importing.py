@@ -22,6 +22,38 @@ class Unsupported(Exception):
     is missing. Every importer's per-part functions raise this one type."""
 
 
+def guarded(importer: str, source: str, run):
+    """run() with the importers' promise kept: whatever the file holds, the caller sees an ImportError_ (one
+    clear message), never another exception. The importers raise ImportError_ for every file problem they
+    know; anything else escaping them is a bug in nnlang, reported as such with what it was."""
+    try:
+        return run()
+    except ImportError_:
+        raise
+    except OSError as e:  # a file the user named cannot be read: theirs to fix, not a bug
+        raise ImportError_(f"{e.filename or source}: {e.strerror or e}") from None
+    except MemoryError:
+        raise ImportError_(f"{source}: ran out of memory importing it (the {importer} importer bounds sizes it "
+                           "can see; please report this file)") from None
+    except RecursionError:
+        raise ImportError_(f"{source}: nested too deeply for the {importer} importer") from None
+    except Exception as e:  # noqa: BLE001 -- the promise: one error line, never a traceback
+        where = _innermost_frame(e)
+        raise ImportError_(f"{source}: the {importer} importer failed unexpectedly ({type(e).__name__}: {e}"
+                           f"{where}); this is a bug in nnlang: please report it with the file") from None
+
+
+def _innermost_frame(e: BaseException) -> str:
+    """' at nnlang/targets/onnx/load.py:123' for the deepest frame of nnlang's own code, to locate a bug."""
+    tb, found = e.__traceback__, ""
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+        if "/nnlang/" in filename:
+            found = f" at nnlang/{filename.rsplit('/nnlang/', 1)[1]}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
 @dataclass
 class Layer:
     """What an importer's per-part function returns: the registry layer `op` and its .nns parameters (only

@@ -530,6 +530,50 @@ def load_model(path: str):
     return model
 
 
+MAX_DIM = 1 << 24  # one dimension of a graph input (the verification run allocates inputs of this shape)
+MAX_INPUT_ELEMENTS = 1 << 28
+
+
+def _check_declared_sizes(model) -> None:
+    """Refuse, naming the value, what would make a later step allocate or reshape absurdly: an empty graph,
+    an input declaring 2^40 elements, an initializer whose bytes disagree with its declared shape."""
+    import math
+
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    graph = model.graph
+    if not graph.node:
+        raise ImportError_("the ONNX graph has no nodes (an empty or truncated file?)")
+    initialized = {t.name for t in graph.initializer}
+    for value in graph.input:
+        if value.name in initialized:
+            continue
+        dims = [d.dim_value for d in value.type.tensor_type.shape.dim if d.HasField("dim_value")]
+        if any(d > MAX_DIM for d in dims) or math.prod(dims) > MAX_INPUT_ELEMENTS:
+            raise ImportError_(f"graph input {value.name!r}: declared dims {dims} are too large to run "
+                               f"(each dim at most {MAX_DIM:,}, at most {MAX_INPUT_ELEMENTS:,} elements)")
+    typed = {TensorProto.FLOAT: "float_data", TensorProto.DOUBLE: "double_data", TensorProto.INT64: "int64_data",
+             TensorProto.INT32: "int32_data", TensorProto.UINT64: "uint64_data"}
+    for t in graph.initializer:
+        count = math.prod(t.dims)
+        if t.data_location == TensorProto.EXTERNAL or t.data_type == TensorProto.STRING:
+            continue
+        if t.HasField("raw_data"):
+            try:
+                itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+            except (KeyError, TypeError, ValueError):
+                continue
+            if t.data_type in (TensorProto.INT4, TensorProto.UINT4):
+                continue  # packed two to a byte
+            if len(t.raw_data) != count * itemsize:
+                raise ImportError_(f"initializer {t.name!r}: {len(t.raw_data):,} bytes for declared shape "
+                                   f"{list(t.dims)} ({count * itemsize:,} expected)")
+        elif t.data_type in typed and len(getattr(t, typed[t.data_type])) != count:
+            raise ImportError_(f"initializer {t.name!r}: {len(getattr(t, typed[t.data_type])):,} value(s) for "
+                               f"declared shape {list(t.dims)} ({count:,} expected)")
+
+
 def import_model(model_or_path, name: Optional[str] = None, verify: bool = True, tolerance: float = 1e-4,
                  header: Optional[str] = None, example_inputs: Optional[dict] = None) -> ImportResult:
     """Import an ONNX ModelProto (or a path to one). Verified on `example_inputs` ({input name: array}) where
@@ -556,6 +600,7 @@ def _import(model_or_path, name, verify, tolerance, header, example_inputs) -> I
         model = load_model(source)
     else:
         model = model_or_path
+    _check_declared_sizes(model)
     try:
         inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
     except Exception as e:

@@ -367,7 +367,8 @@ class _Converter:
                 if len(problems) >= MAX_PROBLEMS:
                     break
             except ImportError_ as e:
-                raise ImportError_(f"node {name!r} ({node.op}): {e}") from None
+                prefix = f"node {name!r} ({node.op})"
+                raise ImportError_(str(e) if str(e).startswith(prefix) else f"{prefix}: {e}") from None
         if problems:
             raise ImportError_(f"{len(problems)} node(s) of the graph cannot be written in .nns:\n  "
                                + "\n  ".join(problems))

@@ -304,8 +304,12 @@ def load_state_dict_file(path) -> dict:
     if lower.endswith(_TORCH_PICKLE_SUFFIXES):
         import pickle
 
+        import warnings
+
         try:
-            state = torch.load(path, weights_only=True, map_location="cpu")
+            with warnings.catch_warnings():  # torch warns about pickle protocols it then refuses: our error says it
+                warnings.simplefilter("ignore")
+                state = torch.load(path, weights_only=True, map_location="cpu")
         except FileNotFoundError:
             raise
         except (pickle.UnpicklingError, RuntimeError, AttributeError, ValueError, EOFError) as e:
