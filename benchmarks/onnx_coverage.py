@@ -79,7 +79,7 @@ def run_node_cases(limit_seconds: float = 20.0) -> dict:
             stored = {t.name for t in case.model.graph.initializer}
             names = [vi.name for vi in case.model.graph.input if vi.name not in stored]
             try:
-                feeds = {n: np.asarray(v) for n, v in zip(names, data[0])}
+                feeds = {n: _array(v) for n, v in zip(names, data[0])}
             except ValueError:  # a sequence or optional input: no array (the import refuses such inputs)
                 feeds = None
         t = time.time()
@@ -94,6 +94,14 @@ def run_node_cases(limit_seconds: float = 20.0) -> dict:
                 verdict, detail = again if again[0] != "refused" else (verdict, "stored: " + again[1])
         rows.append((case.name, family, verdict, detail, time.time() - t))
     return {"rows": rows}
+
+
+def _array(v):
+    """A test input as numpy: the Cast cases store theirs as TensorProtos (exact bits of f16 / bf16)."""
+    import numpy as np
+    from onnx import TensorProto, numpy_helper
+
+    return numpy_helper.to_array(v) if isinstance(v, TensorProto) else np.asarray(v)
 
 
 def _attempt(import_model, error, model, feeds, limit_seconds: float) -> tuple:

@@ -1,5 +1,6 @@
 """Elementwise math: Abs, Neg, Sign, Floor, Ceil, Round, Sqrt, Exp, Log, Reciprocal, Erf, Sin, Cos, Pow with a
-constant exponent, and Cast to another dtype.
+constant exponent, Cast to another dtype; comparisons (Equal, Greater, Less, GreaterEqual, LessEqual) and logic
+(LogicalAnd, LogicalOr, LogicalXor, LogicalNot), which give bool tensors.
 
 Each takes one tensor and keeps its shape; 0 MACs, no weights. The float functions (Sqrt, Exp, Log, Reciprocal,
 Erf, Sin, Cos, Pow, Floor, Ceil, Round) need a floating-point input, as ONNX and Keras do (torch would promote
@@ -9,7 +10,7 @@ or refuse case by case); Abs, Neg and Sign take integers too and keep the dtype.
 
 from __future__ import annotations
 
-from .base import FLOAT, Choice, LayerSpec, Param, ShapeError, TensorType
+from .base import FLOAT, Choice, LayerSpec, Param, ShapeError, TensorType, broadcast_shapes
 from .shape import INTEGER_DTYPES
 
 DTYPES = ("bool", "u8", "i8", "i16", "i32", "i64", "f16", "bf16", "f32", "f64")
@@ -31,6 +32,24 @@ def _unary(name: str, doc: str, floats_only: bool = True, params=(), example=Non
 def _cast_infer(a, inputs):
     (x,) = inputs
     return [TensorType(x.shape, a["dtype"], x.layout)]
+
+
+def _binary(name: str, doc: str, logical: bool = False) -> LayerSpec:
+    def infer(a, inputs):
+        shape = broadcast_shapes([t.shape for t in inputs], name)
+        for i, t in enumerate(inputs):
+            if logical and t.dtype != "bool":
+                raise ShapeError(f"{name} takes bool tensors, input {i} is {t.dtype} {t} (compare or Cast first)",
+                                 "E301", i)
+        return [TensorType(shape, "bool", inputs[0].layout)]
+
+    two = name != "LogicalNot"
+    promotion = "" if logical else " Mixed dtypes are compared as torch promotes them."
+    return LayerSpec(name=name, family="math",
+                     doc=doc + (" of 2 tensors, elementwise with NumPy broadcasting" if two else ", elementwise")
+                     + "; the result is bool." + promotion,
+                     params=(), infer=infer, inputs=(2, 2) if two else (1, 1),
+                     input_names=("a", "b") if two else (), example=name)
 
 
 LAYERS = [
@@ -56,4 +75,13 @@ LAYERS = [
         params=(Param("dtype", Choice(DTYPES), doc="the dtype of the result"),),
         infer=_cast_infer, example='Cast("f64")',
     ),
+    _binary("Equal", "a == b"),
+    _binary("Greater", "a > b"),
+    _binary("Less", "a < b"),
+    _binary("GreaterEqual", "a >= b"),
+    _binary("LessEqual", "a <= b"),
+    _binary("LogicalAnd", "a and b", logical=True),
+    _binary("LogicalOr", "a or b", logical=True),
+    _binary("LogicalXor", "a xor b (true where exactly one is)", logical=True),
+    _binary("LogicalNot", "not x", logical=True),
 ]

@@ -241,6 +241,11 @@ CASES = {
        for name in ("Sqrt", "Log")},
     "Pow": [c("Pow(2.0)", "[2, 3]"), c("Pow(0.5)", "[2, 3, 4]", make=_probabilities)],
     "Cast": [c('Cast("f64")', "[2, 3]"), c('Cast("f32")', ("[2, 3]", I64), high=5)],
+    **{name: [c(name, "[2, 3, 4]", "[2, 3, 4]"), c(name, ("[2, 3]", I64), ("[3]", I64), high=3)]
+       for name in ("Equal", "Greater", "Less", "GreaterEqual", "LessEqual")},
+    **{name: [c(name, ("[2, 3, 4]", "bool"), ("[2, 3, 4]", "bool")), c(name, ("[2, 3]", "bool"), ("[3]", "bool"))]
+       for name in ("LogicalAnd", "LogicalOr", "LogicalXor")},
+    "LogicalNot": [c("LogicalNot", ("[2, 3, 4]", "bool")), c("LogicalNot", ("[3]", "bool"))],
     # ---- merge
     "Add": [c("Add", "[2, 3]", "[2, 3]"), c("Add", "[2, 3, 4, 4]", "[2, 3, 1, 1]"),
             c("Add", "[2, 3]", "[2, 3]", "[3]"), c("Add", ("[2, 3]", I64), "[2, 3]")],

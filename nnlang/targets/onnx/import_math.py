@@ -124,3 +124,15 @@ def cast(op: Op):
     if to not in _DTYPES:
         raise Unsupported(f"Cast to element type {to}, which has no .nns dtype")
     return Layer("Cast", {"dtype": _DTYPES[to]})
+
+
+_COMPARE = {"Equal": "Equal", "Greater": "Greater", "Less": "Less", "GreaterOrEqual": "GreaterEqual",
+            "LessOrEqual": "LessEqual", "And": "LogicalAnd", "Or": "LogicalOr", "Xor": "LogicalXor",
+            "Not": "LogicalNot"}
+
+
+@onnx_op(*_COMPARE)
+def comparison(op: Op):
+    if any(op.const(name) is not None for name in op.inputs):
+        raise Unsupported(f"{op.node.op_type} with a constant operand")
+    return Layer(_COMPARE[op.node.op_type], {}, inputs=op.inputs)

@@ -591,3 +591,17 @@ TORCH_DTYPES = {"bool": "torch.bool", "u8": "torch.uint8", "i8": "torch.int8", "
 @torch_layer("Cast")
 def cast(node, ins, outs):
     return _func("{0}.to(" + TORCH_DTYPES[node.attrs["dtype"]] + ")")
+
+
+_COMPARISONS = {"Equal": " == ", "Greater": " > ", "Less": " < ", "GreaterEqual": " >= ", "LessEqual": " <= "}
+
+
+@torch_layer(*_COMPARISONS)
+def comparison(node, ins, outs):
+    return _func("{0}" + _COMPARISONS[node.op] + "{1}")
+
+
+@torch_layer("LogicalAnd", "LogicalOr", "LogicalXor", "LogicalNot")
+def logical(node, ins, outs):
+    fn = "torch.logical_" + node.op[len("Logical"):].lower()
+    return _func(fn + "(" + _names(len(ins)) + ")")

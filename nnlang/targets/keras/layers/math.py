@@ -80,3 +80,16 @@ def arg_reduce(b):
         return b.ops.subtract(size - 1, fn(b.ops.flip(t, axis=k), axis=k, keepdims=keep))
 
     return _reduced(b, search, [axis], keep)
+
+
+_COMPARE = {"Equal": "equal", "Greater": "greater", "Less": "less", "GreaterEqual": "greater_equal",
+            "LessEqual": "less_equal", "LogicalAnd": "logical_and", "LogicalOr": "logical_or",
+            "LogicalXor": "logical_xor", "LogicalNot": "logical_not"}
+
+
+@keras_layer(*_COMPARE)
+def comparison(b):
+    from .basic import _aligned
+
+    ts, out = _aligned(b)
+    return out(getattr(b.ops, _COMPARE[b.node.op])(*ts))

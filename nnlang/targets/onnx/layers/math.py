@@ -82,3 +82,27 @@ def arg_reduce(b):
     size = b.known(b.t.shape[axis], "the searched dim")
     flipped = b.slice(x, [-1], [-INT64_MAX], [axis], [-1])
     return b.op("Sub", b.const(size - 1, "i64"), b.op(b.node.op, flipped, axis=axis, keepdims=keep))
+
+
+_COMPARE = {"Equal": "Equal", "Greater": "Greater", "Less": "Less", "GreaterEqual": "GreaterOrEqual",
+            "LessEqual": "LessOrEqual"}
+
+
+@onnx_layer(*_COMPARE)
+def comparison(b):
+    """Both operands in their promoted dtype (ONNX compares one type), widened where onnxruntime lacks it."""
+    from ....layers.merge import result_dtype
+
+    dtype = result_dtype([t.dtype for t in b.ins])
+    native = ("bool",) + _FLOATS + _INTS if b.node.op == "Equal" else _FLOATS + _INTS
+    wide = "i64" if dtype in ("bool", "u8", "i8", "i16") and dtype not in native else _wide(dtype, native)
+    x, y = (b.cast(v, t.dtype, wide) for v, t in zip(b.xs, b.ins))
+    op_type = _COMPARE[b.node.op]
+    if b.opset < 12 and op_type.endswith("OrEqual"):  # a >= b is not (a < b)
+        return b.op("Not", b.op("Less" if op_type == "GreaterOrEqual" else "Greater", x, y))
+    return b.op(op_type, x, y)
+
+
+@onnx_layer("LogicalAnd", "LogicalOr", "LogicalXor", "LogicalNot")
+def logical(b):
+    return b.op(b.node.op[len("Logical"):], *b.xs)

@@ -95,3 +95,39 @@ def _arg(op: str):
 
 call_importer("method:argmax", "function:torch.argmax")(_arg("ArgMax"))
 call_importer("method:argmin", "function:torch.argmin")(_arg("ArgMin"))
+
+
+_COMPARISONS = {"eq": "Equal", "gt": "Greater", "lt": "Less", "ge": "GreaterEqual", "le": "LessEqual"}
+_COMPARISON_NAMES = {"eq": ("eq",), "gt": ("gt", "greater"), "lt": ("lt", "less"), "ge": ("ge", "greater_equal"),
+                     "le": ("le", "less_equal")}
+
+
+def _comparison(op: str):
+    def importer(call: Call):
+        a, b = call.args[0], call.arg(1, "other")
+        if not (hasattr(a, "op") and hasattr(b, "op")):
+            raise Unsupported(f"{op} of a tensor and a constant (no layer holds the constant)")
+        return Layer(op, {}, [a, b])
+
+    return importer
+
+
+for _key, _op in _COMPARISONS.items():
+    _keys = [f"function:_operator.{_key}"]
+    for _n in _COMPARISON_NAMES[_key]:
+        _keys += [f"function:torch.{_n}", f"method:{_n}"]
+    call_importer(*_keys)(_comparison(_op))
+
+
+def _logical(op: str, arity: int):
+    def importer(call: Call):
+        args = list(call.args[:arity])
+        if not all(hasattr(x, "op") for x in args):
+            raise Unsupported(f"{op} of a constant")
+        return Layer(op, {}, args)
+
+    return importer
+
+
+for _n, _arity in (("and", 2), ("or", 2), ("xor", 2), ("not", 1)):
+    call_importer(f"function:torch.logical_{_n}", f"method:logical_{_n}")(_logical(f"Logical{_n.title()}", _arity))
