@@ -9,6 +9,7 @@ whose process is gone, so a killed compile leaves nothing once the folder is wri
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -54,7 +55,10 @@ def temporary_path(path: Union[Path, str], suffix: str = "") -> str:
     directory = str(path.parent) or "."
     sweep_stale_temporaries(directory)
     tmp = os.path.join(directory, f".{path.name}.nnlang-{os.getpid()}-{secrets.token_hex(8)}.tmp{suffix}")
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except PermissionError as e:  # about the folder, not a temporary name the user never chose
+        raise PermissionError(errno.EACCES, f"{e.strerror} (the folder is not writable)", directory) from None
     return tmp
 
 
@@ -71,7 +75,15 @@ def replacing(*paths: Union[Path, str], suffix: str = "") -> Iterator[list]:
     """Temporaries for `paths`, written by the caller inside the block; on success each is fsynced and
     renamed over its path (a file that exists keeps its permission bits, a new one is 0644), on any
     failure (an exception, Ctrl-C) all are removed and no path is touched."""
-    temps = [temporary_path(p, suffix) for p in paths]
+    temps = []
+    try:
+        for p in paths:
+            temps.append(temporary_path(p, suffix))
+    except BaseException:
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
     try:
         yield temps
         for tmp, path in zip(temps, paths):

@@ -8,6 +8,10 @@ is built with those weights and saved to a temporary name in OUTDIR, then rename
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import time
 from pathlib import Path
 
 from ...analyze import Analysis
@@ -83,4 +87,39 @@ def compile_to_dir(analysis: Analysis, outdir: str, seed: int = 0, weights: str 
     target = out / f"{graph.name}.keras"
     with replacing(target, suffix=".keras") as (tmp,):
         built.model.save(tmp)
+        make_reproducible(tmp)
     return [str(target)]
+
+
+_SHARED_ID = re.compile(rb'"shared_object_id": (\d+)')
+
+
+def make_reproducible(archive: str) -> None:
+    """The same bytes from the same network and weights: Keras writes the save time (metadata.json and the zip
+    entries' dates) and Python object ids (`shared_object_id`, which only pair up objects shared within the
+    file) into the archive. Ids are renumbered in order of appearance, the time is left out (set from
+    SOURCE_DATE_EPOCH when that is given, as reproducible builds do), entries dated 1980-01-01."""
+    import zipfile
+
+    with zipfile.ZipFile(archive) as z:
+        entries = [(info.filename, info.compress_type, z.read(info)) for info in z.infolist()]
+    numbers: dict = {}
+
+    def renumber(m: re.Match) -> bytes:
+        return b'"shared_object_id": %d' % numbers.setdefault(m.group(1), len(numbers) + 1)
+
+    with zipfile.ZipFile(archive, "w") as z:
+        for name, compression, data in entries:
+            if name == "config.json":
+                data = _SHARED_ID.sub(renumber, data)
+            elif name == "metadata.json":
+                meta = json.loads(data)
+                epoch = os.environ.get("SOURCE_DATE_EPOCH")
+                meta.pop("date_saved", None)
+                if epoch and epoch.isdigit():
+                    meta["date_saved"] = time.strftime("%Y-%m-%d@%H:%M:%S", time.gmtime(int(epoch)))
+                data = json.dumps(meta).encode()
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = compression
+            info.external_attr = 0o644 << 16
+            z.writestr(info, data)
