@@ -174,9 +174,11 @@ DOCS: dict[str, CodeDoc] = {
 }
 """),
     "E503": CodeDoc(
-        "The network expands past a limit that keeps analysis fast: more than 25,000 layers, more than "
-        "400,000 compile-time steps, a layer with more than 4,096 outputs, or blocks nested more than 48 "
-        "deep. Almost always a repeat count or loop bound that is far too large.",
+        "The network expands past a limit that keeps analysis fast: more than 25,000 layers, more "
+        "compile-time work than its text accounts for (200,000 steps plus 6 per character of the network and "
+        "of the blocks it expands; a statement or an expression node is a step, a layer 40), a layer with more "
+        "than 4,096 outputs, or blocks nested more than 48 deep. Almost always a repeat count or loop bound "
+        "that is far too large.",
         """network Net {
     input x: [N, 16]
     y = x

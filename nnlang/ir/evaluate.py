@@ -15,6 +15,16 @@ from ..syntax import nodes as n
 MAX_RANGE = 100_000
 MAX_INT_BITS = 64
 MAX_LENGTH = 100_000  # elements of a tuple, characters of a string
+# Evaluation is charged to the caller's work budget (`spend`, lowering's MAX_WORK): one unit per expression
+# node, and for values built element by element (range, tuple and string concatenation, comparing or
+# reducing tuples) one unit per ELEMENTS_PER_UNIT elements, charged before they are built. Otherwise a
+# 900-byte file -- a 200-term sum, or len(range(100000)), in a loop of 100,000 -- ran for seconds to hours:
+# the statement counter saw one statement per iteration.
+ELEMENTS_PER_UNIT = 8
+
+
+def _free(units: int) -> None:
+    pass
 
 
 class EvalError(Exception):
@@ -67,7 +77,7 @@ def _check_int(v, span):
     return v
 
 
-def _range(args, span):
+def _range(args, span, spend=_free):
     if not 1 <= len(args) <= 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
         raise EvalError("range takes 1 to 3 ints", span)
     r = range(*args) if args[-1:] != [0] or len(args) < 3 else None
@@ -79,26 +89,28 @@ def _range(args, span):
         size = MAX_RANGE + 1
     if size > MAX_RANGE:
         raise EvalError(f"range of {size:,} items is larger than the limit {MAX_RANGE:,}", span, "E503")
+    spend(size // ELEMENTS_PER_UNIT)
     return tuple(r)
 
 
 def _minmax(f):
-    def call(args, span):
+    def call(args, span, spend=_free):
         items = args[0] if len(args) == 1 and isinstance(args[0], tuple) else tuple(args)
+        spend(len(items) // ELEMENTS_PER_UNIT)
         if not items or not all(_num(a) for a in items):
             raise EvalError(f"{f.__name__} takes numbers", span)
         return f(items)
     return call
 
 
-def _len(args, span):
+def _len(args, span, spend=_free):
     if len(args) != 1 or not isinstance(args[0], (tuple, str)):
         raise EvalError("len takes one tuple or string", span)
     return len(args[0])
 
 
 def _conv(f, name):
-    def call(args, span):
+    def call(args, span, spend=_free):
         if len(args) != 1 or not (_num(args[0]) or isinstance(args[0], bool)):
             raise EvalError(f"{name} takes one number", span)
         try:
@@ -108,7 +120,7 @@ def _conv(f, name):
     return call
 
 
-def _round_to(args, span):
+def _round_to(args, span, spend=_free):
     # make_divisible, as MobileNet/EfficientNet round channel counts.
     if len(args) not in (2, 3) or not all(_num(a) for a in args):
         raise EvalError("make_divisible(value, divisor[, min_value]) takes numbers", span)
@@ -137,8 +149,10 @@ FUNCTIONS = {
 }
 
 
-def evaluate(expr, lookup):
-    """Evaluate expr; lookup(name, span) returns a value or raises EvalError."""
+def evaluate(expr, lookup, spend=_free):
+    """Evaluate expr; lookup(name, span) returns a value or raises EvalError; spend(units) is charged for the
+    work (see ELEMENTS_PER_UNIT) and may raise to stop it."""
+    spend(1)
     t = type(expr)
     if t is n.Literal:
         return expr.value
@@ -151,13 +165,14 @@ def evaluate(expr, lookup):
         while type(expr) is n.BinOp and expr.op != "**":
             spine.append(expr)
             expr = expr.left
-        value = _binop(expr, evaluate(expr.left, lookup), lookup) if type(expr) is n.BinOp else \
-            evaluate(expr, lookup)
+        spend(len(spine))
+        value = _binop(expr, evaluate(expr.left, lookup, spend), lookup, spend) if type(expr) is n.BinOp else \
+            evaluate(expr, lookup, spend)
         for node in reversed(spine):
-            value = _binop(node, value, lookup)
+            value = _binop(node, value, lookup, spend)
         return value
     if t is n.UnaryOp:
-        v = evaluate(expr.operand, lookup)
+        v = evaluate(expr.operand, lookup, spend)
         if expr.op == "not":
             if not isinstance(v, bool):
                 raise EvalError(f"'not' needs a bool, got {_typename(v)}", expr.span)
@@ -166,13 +181,13 @@ def evaluate(expr, lookup):
             raise EvalError(f"unary '{expr.op}' needs a number, got {_typename(v)}", expr.span)
         return -v if expr.op == "-" else v
     if t is n.TupleExpr:
-        return tuple(evaluate(i, lookup) for i in expr.items)
+        return tuple(evaluate(i, lookup, spend) for i in expr.items)
     if t is n.Attr:
-        obj = evaluate(expr.obj, lookup)
+        obj = evaluate(expr.obj, lookup, spend)
         return _attr(obj, expr)
     if t is n.Index:
-        obj = evaluate(expr.obj, lookup)
-        idx = evaluate(expr.index, lookup)
+        obj = evaluate(expr.obj, lookup, spend)
+        idx = evaluate(expr.index, lookup, spend)
         if not isinstance(obj, (tuple, str)):
             raise EvalError(f"cannot index a {_typename(obj)}", expr.span)
         if not isinstance(idx, int) or isinstance(idx, bool):
@@ -187,7 +202,7 @@ def evaluate(expr, lookup):
         if f is None:
             raise EvalError(f"unknown function '{expr.func.id}' (available: {', '.join(sorted(FUNCTIONS))})",
                             expr.func.span, "E208")
-        return f([evaluate(a, lookup) for a in expr.args], expr.span)
+        return f([evaluate(a, lookup, spend) for a in expr.args], expr.span, spend)
     raise EvalError("not a compile-time expression", expr.span)
 
 
@@ -242,7 +257,7 @@ _CMP = {
 }
 
 
-def _binop(expr, left, lookup):
+def _binop(expr, left, lookup, spend=_free):
     """Apply expr's operator to the already evaluated left operand and expr.right."""
     op = expr.op
     if op in ("and", "or"):
@@ -250,12 +265,16 @@ def _binop(expr, left, lookup):
             raise EvalError(f"'{op}' needs bools, got {_typename(left)}", expr.left.span, "E502")
         if (op == "and" and not left) or (op == "or" and left):
             return left
-        right = evaluate(expr.right, lookup)
+        right = evaluate(expr.right, lookup, spend)
         if not isinstance(right, bool):
             raise EvalError(f"'{op}' needs bools, got {_typename(right)}", expr.right.span, "E502")
         return right
     a = left
-    b = evaluate(expr.right, lookup)
+    b = evaluate(expr.right, lookup, spend)
+    if isinstance(a, (tuple, str)) and isinstance(b, (tuple, str)):  # compared or joined element by element
+        if op == "+" and type(a) is type(b) and len(a) + len(b) > MAX_LENGTH:
+            raise EvalError(f"a {_typename(a)} longer than {MAX_LENGTH:,} items", expr.span, "E503")
+        spend((len(a) + len(b)) // ELEMENTS_PER_UNIT)
     if op in ("==", "!="):
         return _CMP[op](a, b)
     if op in _CMP:

@@ -30,9 +30,18 @@ from .graph import Graph, Node, Scope, Site, Tensor
 # Bounds that keep analysis interactive whatever a file asks for (a 20 KB file can ask for
 # millions of layers through loops and repetition). Real networks are far below them.
 MAX_NODES = 25_000  # layers in one network
-MAX_WORK = 400_000  # statements run + steps applied, per network
-LAYER_WORK = 8  # a layer application's share of MAX_WORK (binding + inference), beyond its step
+# Work units, per network: a statement run, an expression node evaluated (and 8 elements of a tuple or string
+# built), a step applied each cost 1 (~0.35 us); a layer application LAYER_WORK more (binding and inference,
+# 5-25 us), failed ones included. The limit is MAX_WORK plus WORK_PER_BYTE for each character of the network's
+# definition and of each block definition it expands: what is written out may cost what it costs (a 20,000-layer
+# network written in full analyses), what a short text asks for through loops and repetition is cut at ~0.1 s.
+MAX_WORK = 200_000
+WORK_PER_BYTE = 6
+LAYER_WORK = 40
+REPORT_WORK = 10
+ASSIGN_WORK = 4  # an assignment's binding, beyond its statement
 MAX_OUTPUTS = 4_096  # results of one layer (Split)
+OUTPUT_WORK = 4  # each result beyond the first (a tensor made, its type built): a Split(4096) costs 16,384
 MAX_BLOCK_DEPTH = 48
 MAX_REPEAT = 10_000
 _LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -76,6 +85,20 @@ class Frame:
     quiet_lines: frozenset = frozenset()
 
 
+def _size(defn: n.Definition) -> int:
+    return max(0, defn.span.end - defn.span.start)
+
+
+def _declared_outputs(spec, attrs) -> int:
+    """How many results the layer will give with these attributes (its spec says; 1 when it cannot tell)."""
+    outs = spec.outputs
+    try:
+        k = outs(attrs) if callable(outs) else outs
+    except Exception:  # the shape rule reports the bad attribute
+        return 1
+    return k if isinstance(k, int) and not isinstance(k, bool) else 1
+
+
 class _Stop(Exception):
     """Expansion cannot go on (node limit): already reported."""
 
@@ -87,6 +110,9 @@ class Lowerer:
         self.graph: Graph | None = None
         self.depth = 0
         self.active_blocks: list = []
+        self.work_limit = MAX_WORK
+        self.sized_blocks: set = set()
+        self.where = None  # the span of the statement or step last charged
         self._assignments: dict = {}
         self._template_exprs: dict = {}
         self._bad_templates: set = set()
@@ -113,6 +139,9 @@ class Lowerer:
 
     # ---- reporting -------------------------------------------------------------------------------
     def report(self, frame: Frame, code: str, message: str, span, related=(), warning=False, suggestions=()):
+        # A report costs what ~10 steps do (a message built, a diagnostic made and deduplicated): charged
+        # without a check (the next step checks; reports are made where stopping would be wrong).
+        self.work += REPORT_WORK
         rel = list(related)
         if frame.path is None:
             where, at = span, None
@@ -142,6 +171,9 @@ class Lowerer:
         the shape that replaces its declared one (`--input x=[1, 3, 224, 224]`)."""
         g = Graph(name=defn.name.id, doc=defn.doc)
         self.work = 0
+        self.where = defn.name.span
+        self.work_limit = MAX_WORK + WORK_PER_BYTE * _size(defn)
+        self.sized_blocks: set = set()
         self.graph = g
         root = Scope(name="", path="", kind="network", type_name=defn.name.id, site=Site(defn.name.span),
                      definition=Site(defn.name.span), doc=defn.doc)
@@ -149,7 +181,23 @@ class Lowerer:
         frame = Frame(consts={}, scope=root, path=None, instantiation=(), block_name=defn.name.id,
                       assignments=self.assignments(defn))
         overrides = dict(overrides or {})
-        self.bind_sizes(frame, defn, overrides, inputs or {})
+        try:
+            # The parameters' defaults are evaluated under the same work limit as the body (a default can
+            # ask for much work too: the sum of many len(range(100000))).
+            self.bind_sizes(frame, defn, overrides, inputs or {})
+            self.bind_params(frame, defn, overrides)
+            g.params = dict(frame.consts)
+            self.run_body(frame, defn.body)
+        except _Stop:
+            g.params = g.params or dict(frame.consts)
+            g.outputs = list(frame.outputs)
+            return g  # cut short: "unused" would be wrong about the rest
+        g.outputs = list(frame.outputs)
+        self.finish_frame(frame)
+        return g
+
+    def bind_params(self, frame: Frame, defn: n.Definition, overrides: dict) -> None:
+        """The network's parameters: overridden (--set), else their defaults, checked against their types."""
         for p in defn.params:
             name = p.name.id
             ptype = BLOCK_PARAM_TYPES.get(p.type.id) if p.type is not None else None
@@ -181,15 +229,6 @@ class Lowerer:
             known = ", ".join(p.name.id for p in defn.params) or "none"
             self.report(frame, "E505", f"--set {name}: network {defn.name.id} has no parameter '{name}' "
                         f"(parameters: {known})", defn.name.span)
-        g.params = dict(frame.consts)
-        try:
-            self.run_body(frame, defn.body)
-        except _Stop:
-            g.outputs = list(frame.outputs)
-            return g  # cut short: "unused" would be wrong about the rest
-        g.outputs = list(frame.outputs)
-        self.finish_frame(frame)
-        return g
 
     # ---- values ---------------------------------------------------------------------------------
     def eval(self, frame: Frame, expr):
@@ -202,7 +241,7 @@ class Lowerer:
                 return TensorRef(name, self.graph.tensors[b.tensor].type)
             raise EvalError(f"undefined name '{name}'", span, "E208")
 
-        return evaluate(expr, lookup)
+        return evaluate(expr, lookup, lambda units: self.spend(frame, None, units))
 
     def try_eval(self, frame, expr):
         """Evaluate, reporting errors; returns (ok, value)."""
@@ -217,9 +256,14 @@ class Lowerer:
 
     # ---- statements -----------------------------------------------------------------------------
     def spend(self, frame: Frame, span, amount: int = 1):
+        """Charge work; span None (evaluation) charges it to the statement or step being run."""
+        if span is None:
+            span = self.where
+        else:
+            self.where = span
         self.work += amount
-        if self.work > MAX_WORK:
-            self.report(frame, "E503", f"compile-time expansion does more than {MAX_WORK:,} steps "
+        if self.work > self.work_limit:
+            self.report(frame, "E503", f"compile-time expansion does more than {self.work_limit:,} steps "
                         f"(loops and repetitions too large?)", span)
             raise _Stop()
 
@@ -228,6 +272,7 @@ class Lowerer:
             self.spend(frame, stmt.span)
             t = type(stmt)
             if t is n.AssignStmt:
+                self.work += ASSIGN_WORK
                 self.assign(frame, stmt)
             elif t is n.InputStmt:
                 self.inputs(frame, stmt)
@@ -566,6 +611,13 @@ class Lowerer:
             return self.poison(frame, call.span)
         except Poisoned:
             return self.poison(frame, call.span)
+        declared = _declared_outputs(spec, attrs)
+        if declared > MAX_OUTPUTS:  # refused before its shape rule builds them
+            self.report(frame, "E503", f"{spec.name} gives {declared:,} outputs; at most {MAX_OUTPUTS:,} "
+                        f"are supported", call.span)
+            return self.poison(frame, call.span)
+        if declared > 1:  # charged before they are made: 2,237 Split(933)s in a loop made 2 million tensors
+            self.spend(frame, call.span, (declared - 1) * OUTPUT_WORK)
         in_types = [g.tensors[t].type for t in ins]
         site = Site(call.span, frame.path)
         node = Node(id=len(g.nodes), name=name, path=scope.child_path(name), op=spec.name, attrs=attrs,
@@ -662,6 +714,9 @@ class Lowerer:
     # ---- blocks -----------------------------------------------------------------------------------
     def expand_block(self, frame: Frame, block: BlockDef, call: n.LayerCall, ins, name, scope, step):
         defn = block.defn
+        if id(defn) not in self.sized_blocks:  # its written-out work is allowed for, once per network
+            self.sized_blocks.add(id(defn))
+            self.work_limit += WORK_PER_BYTE * _size(defn)
         if defn in self.active_blocks:
             chain = " -> ".join(d.name.id for d in self.active_blocks[self.active_blocks.index(defn):])
             self.report(frame, "E504", f"block {defn.name.id} uses itself ({chain} -> {defn.name.id})", call.span)
