@@ -1,4 +1,5 @@
-"""Normalisation layers: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm, LocalResponseNorm (LRN)."""
+"""Normalisation layers: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, RMSNorm, GroupNorm, LocalResponseNorm
+(LRN)."""
 
 from __future__ import annotations
 
@@ -226,9 +227,57 @@ def _lrn():
     )
 
 
+# ---- RMSNorm ------------------------------------------------------------------------------------
+
+def _rmsnorm():
+    def normalized(a, x) -> tuple:
+        if x.rank < 1:
+            raise ShapeError(f"RMSNorm expects an input of rank 1 or more, got rank 0 {x}", "E302", 0)
+        if a["normalized_shape"] is not None:
+            return a["normalized_shape"]
+        return (require_known(x.shape[-1], f"RMSNorm: normalized_shape (last dim of {x})"),)
+
+    def infer(a, inputs):
+        (x,) = inputs
+        if x.dtype not in ("f16", "bf16", "f32", "f64"):
+            raise ShapeError(f"RMSNorm needs a floating-point input, got {x.dtype} {x}", "E301", 0)
+        shape = normalized(a, x)
+        k = len(shape)
+        if x.rank < k:
+            raise ShapeError(f"RMSNorm: normalized_shape {format_shape(shape)} needs an input of rank {k} or more, "
+                             f"got rank {x.rank} {x}", "E302", 0)
+        tail = x.shape[x.rank - k:]
+        for d, want in zip(tail, shape):
+            if isinstance(d, int) and d != want:
+                raise ShapeError(f"RMSNorm: normalized_shape {format_shape(shape)} does not match the last {k} "
+                                 f"dim{'s' if k > 1 else ''} of the input {x} ({format_dim(d)} vs {want})",
+                                 "E301", 0)
+        a["normalized_shape"] = shape  # resolved, for the emitters
+        return [x.with_shape((*x.shape[:x.rank - k], *(want if d is None else d for d, want in zip(tail, shape))))]
+
+    def weights(a, inputs):
+        return [Weight("weight", normalized(a, inputs[0]))] if a["elementwise_affine"] else []
+
+    return LayerSpec(
+        name="RMSNorm", family="normalization",
+        doc="Root-mean-square normalisation over the last dims of each example (by default the last one), as "
+            "torch.nn.RMSNorm: x / sqrt(mean(x^2) + eps) * weight; no centring, no bias. Shape unchanged.",
+        params=(
+            Param("normalized_shape", Optional_(IntTuple()), None,
+                  "the trailing dims to normalise over (default: the input's last dim)", min=1),
+            Param("eps", Optional_(FLOAT), None, "added to the mean square (none: the dtype's machine epsilon, "
+                  "as torch)", min=0),
+            Param("elementwise_affine", BOOL, True, "learn a per-element scale (weight)"),
+        ),
+        infer=infer, weights=weights, example="RMSNorm(eps=1e-6)",
+        torch_signature=(Inferred("normalized_shape", "normalised size", axis=-1), "eps", "elementwise_affine"),
+    )
+
+
 LAYERS = [
     *(_make_batchnorm(n) for n in (1, 2, 3)),
     _layernorm(),
+    _rmsnorm(),
     _groupnorm(),
     *(_make_instancenorm(n) for n in (1, 2, 3)),
     _lrn(),

@@ -159,6 +159,8 @@ CASES = {
     "LayerNorm": [c("LayerNorm", "[2, 5, 8]"),
                   c("LayerNorm(normalized_shape=(5, 8), eps=1e-6, bias=false)", "[2, 5, 8]"),
                   c("LayerNorm(elementwise_affine=false)", "[N, T, 8]")],
+    "RMSNorm": [c("RMSNorm", "[2, 5, 8]"), c("RMSNorm(normalized_shape=(5, 8), eps=1e-6, elementwise_affine=false)",
+                                            ("[2, 5, 8]", "f64"))],
     "GroupNorm": [c("GroupNorm(3)", "[2, 6, 4, 4]"), c("GroupNorm(2, eps=1e-3, affine=false)", "[2, 4, 5]")],
     "InstanceNorm1d": [c("InstanceNorm1d", "[2, 3, 8]"),
                        c("InstanceNorm1d(affine=true, track_running_stats=true)", "[3, 8]")],

@@ -256,6 +256,26 @@ def layer_norm(op: Op):
     return Layer("LayerNorm", {**params, "bias": b is not None}, weights=weights, outputs=only_y)
 
 
+@onnx_op("RMSNormalization", since=23)
+def rms_norm(op: Op):
+    """Y = X / sqrt(mean(X^2 over axis..) + epsilon) * scale; scale broadcast to the normalised dims."""
+    scale = op.const_input(1, "scale")
+    rank = op.rank(0)
+    axis = int(op.attrs.get("axis", -1)) % rank
+    dims = op.shape(op.input(0))[axis:]
+    if any(not isinstance(d, int) for d in dims):
+        raise Unsupported(f"RMSNormalization over dims of unknown size {dims}")
+    if scale.ndim > len(dims):
+        raise Unsupported("RMSNormalization whose scale has more dims than the normalised ones")
+    shape = tuple(int(d) for d in dims)
+    params = {"normalized_shape": shape[0] if len(shape) == 1 else shape, "eps": float(op.attrs.get("epsilon", 1e-5))}
+    if np.all(scale == 1) and not (op.input(1) in op.initializers and op.input(1).rsplit(".", 1)[-1] in
+                                   ("weight", "scale", "gamma")):
+        return Layer("RMSNorm", {**params, "elementwise_affine": False})
+    weight = np.ascontiguousarray(np.broadcast_to(scale, shape))
+    return Layer("RMSNorm", params, weights={"weight": weight})
+
+
 @onnx_op("GroupNormalization", since=21)
 def group_norm(op: Op):
     """From opset 21 scale and bias are per channel, as torch's (18 took one per group)."""

@@ -244,6 +244,16 @@ def layer_norm(node, ins, outs):
     ))
 
 
+@torch_layer("RMSNorm")
+def rms_norm(node, ins, outs):
+    a = node.attrs
+    shape = tuple(a["normalized_shape"])  # resolved by the shape rule
+    return _module("nn.RMSNorm", shape[0] if len(shape) == 1 else shape, kwargs=_kw(
+        ("eps", a["eps"], None),
+        ("elementwise_affine", a["elementwise_affine"], True),
+    ))
+
+
 @torch_layer("GroupNorm")
 def group_norm(node, ins, outs):
     a = node.attrs

@@ -109,6 +109,28 @@ def layer_norm(b):
     return Val(y)
 
 
+@keras_layer("RMSNorm")
+def rms_norm(b):
+    """Keras's RMSNormalization (a scale over the normalised axes): x * rsqrt(mean(x^2) + epsilon) * scale."""
+    a = b.a
+    k = len(a["normalized_shape"])
+    axis = list(range(b.t.rank - k, b.t.rank))
+    eps = a["eps"]
+    if eps is None:
+        eps = {"f16": 2.0 ** -10, "bf16": 2.0 ** -7, "f32": 2.0 ** -23, "f64": 2.0 ** -52}[b.t.dtype]
+    if not a["elementwise_affine"]:
+        return Val(b.ops.rms_normalization(b.ir(), axis=axis, epsilon=float(eps)))
+    layer = b.layer(b.L.RMSNormalization, axis=axis, epsilon=float(eps))
+    y = layer(b.ir())
+    b.weighted(layer, ["scale"])
+    return Val(y)
+
+
+@keras_weights("RMSNorm")
+def rms_norm_weights(node, w):
+    return {"scale": w["weight"]}
+
+
 @keras_layer("LayerNorm2d")
 def layer_norm_2d(b):
     a = b.a

@@ -93,6 +93,41 @@ def layer_norm(b):
     return b.op("LayerNormalization", b.x, scale, shift, axis=-len(shape), epsilon=a["eps"])
 
 
+# torch.nn.RMSNorm's eps=None: the machine epsilon of the input's dtype
+MACHINE_EPS = {"f16": 2.0 ** -10, "bf16": 2.0 ** -7, "f32": 2.0 ** -23, "f64": 2.0 ** -52}
+
+
+def _rms_eps(b) -> float:
+    eps = b.a["eps"]
+    return MACHINE_EPS[b.t.dtype] if eps is None else float(eps)
+
+
+@onnx_layer("RMSNorm")
+def rms_norm_decomposed(b):
+    """x / sqrt(mean(x * x) + eps) * weight over the trailing dims."""
+    a = b.a
+    k = len(a["normalized_shape"])
+    rank = b.t.rank
+    dtype = b.t.dtype
+    mean_square = b.reduce("ReduceMean", b.op("Mul", b.x, b.x), list(range(rank - k, rank)))
+    y = b.op("Div", b.x, b.op("Sqrt", b.op("Add", mean_square, b.scalar(_rms_eps(b), dtype))))
+    return b.op("Mul", y, b.weight("weight")) if a["elementwise_affine"] else y
+
+
+@onnx_layer("RMSNorm", since=23)
+def rms_norm(b):
+    a = b.a
+    shape = tuple(a["normalized_shape"])
+    if a["elementwise_affine"]:
+        scale = b.weight("weight")
+    else:
+        size = 1
+        for d in shape:
+            size *= d
+        scale = b.const([1.0] * size, b.t.dtype, list(shape))
+    return b.op("RMSNormalization", b.x, scale, axis=-len(shape), epsilon=_rms_eps(b))
+
+
 @onnx_layer("GroupNorm")
 def group_norm_decomposed(b):
     """[N, C, ...] -> [N, G, C/G * ...], InstanceNormalization per group, back, then the per-channel affine."""

@@ -18,6 +18,13 @@ def layer_norm(m, ins):
                                "bias": getattr(m, "bias", None) is not None or not m.elementwise_affine})
 
 
+@module_importer("RMSNorm")
+def rms_norm(m, ins):
+    return Layer("RMSNorm", {"normalized_shape": t_(m.normalized_shape),
+                             "eps": None if m.eps is None else float(m.eps),
+                             "elementwise_affine": m.elementwise_affine})
+
+
 @module_importer("GroupNorm")
 def group_norm(m, ins):
     return Layer("GroupNorm", {"num_groups": m.num_groups, "eps": float(m.eps), "affine": m.affine})
