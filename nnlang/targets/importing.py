@@ -79,6 +79,8 @@ class ImportResult:
     max_abs_diff: Optional[float]  # verification: our output vs the original's on an example input
     unused: list = field(default_factory=list)  # weights the original's forward never reads (e.g. aux heads)
     reference_scale: Optional[float] = None  # max |y| of the original's outputs: the relative bound's scale
+    # {our state_dict key: the model's own}, for names a .nns name cannot hold (cleaned); kept in the weights file
+    renames: dict = field(default_factory=dict)
 
 
 def print_checked(graph: Graph, header: str) -> tuple:
@@ -139,5 +141,8 @@ def write(result: ImportResult, out_path: str, source: str = "") -> list:
     nns = Path(out_path)
     nns.parent.mkdir(parents=True, exist_ok=True)
     st = nns.with_suffix(".safetensors")
-    save_beside(result.model, st, {"source": source or nns.name, "imported": True}, nns, result.text)
+    meta = {"source": source or nns.name, "imported": True}
+    if result.renames:
+        meta["renames"] = dict(sorted(result.renames.items()))
+    save_beside(result.model, st, meta, nns, result.text)
     return [str(nns), str(st)]

@@ -7,6 +7,7 @@ import must fail: clearly, with the offending call named, and without writing an
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import pickle
 import sys
@@ -314,6 +315,12 @@ def test_hostile_module_names_never_reach_the_text(tmp_path):
     # The rename table maps the cleaned key back to the module's own, so weights still load.
     assert result.renames["x______import____os____.weight"] == 'x"); __import__("os")\n#.weight'
     assert not analyze(result.text).diagnostics
+    # Written out, the weights file keeps the table back to the module's own keys.
+    from nnlang.targets.importing import write
+    from nnlang.targets.torch.weights import read_metadata
+
+    nns, weights = write(result, str(tmp_path / "net.nns"))
+    assert json.loads(read_metadata(weights)["renames"]) == result.renames  # metadata values are strings
 
 
 def test_hostile_class_names_are_sanitised():
