@@ -127,6 +127,14 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--log-file", help="write the server's log here")
     ls.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
+    zo = sub.add_parser("zoo", help="list the model zoo (start from one with `nnlang new NAME --from MODEL`)")
+    zo.add_argument("--format", choices=("text", "json"), default="text")
+
+    nw = sub.add_parser("new", help="start a network: NAME.nns from a zoo model (--from resnet18) or a starter")
+    nw.add_argument("name", metavar="NAME", help="the network's name (also the file's: NAME.nns)")
+    nw.add_argument("--from", dest="source", metavar="MODEL", help="a zoo model (`nnlang zoo` lists them)")
+    nw.add_argument("-o", "--output", metavar="FILE.nns", help="where to write (default: NAME.nns here)")
+
     la = sub.add_parser("layers", help="the layer reference (generated from the registry), or one layer's")
     la.add_argument("name", nargs="?", metavar="LAYER", help="one layer (e.g. Conv2d): its doc, parameters, example")
     la.add_argument("--format", choices=("markdown", "json"), default="markdown")
@@ -177,6 +185,10 @@ def _main(argv) -> int:
             return serve((["--log-file", args.log_file] if args.log_file else []) + ["--log-level", args.log_level])
         if args.command == "layers":
             return _layers(args)
+        if args.command == "zoo":
+            return _zoo(args)
+        if args.command == "new":
+            return _new(args)
     except (UsageError, MissingDependency) as e:
         print(f"nnlang: error: {e}", file=sys.stderr)
         return 2
@@ -231,6 +243,37 @@ def _layers(args) -> int:
         guess = f"; did you mean {' or '.join(map(repr, hint))}?" if hint else ""
         raise UsageError(f"no layer named {args.name!r}{guess} (`nnlang layers` lists every layer)")
     print(docs.render_layer_markdown(spec) if args.format == "markdown" else docs.render_layer_json(spec))
+    return 0
+
+
+def _zoo(args) -> int:
+    from . import zoo
+    from .analyze import analyze
+
+    rows = []
+    for m in zoo.models():
+        a = analyze(m.path.read_text(encoding="utf-8"), str(m.path))
+        params = a.graph.total_params if a.graph is not None and not a.errors else None
+        rows.append({"name": m.name, "network": m.network, "params": params, "summary": m.summary})
+    if args.format == "json":
+        print(json.dumps({"models": rows}, indent=2))
+        return 0
+    width = max((len(r["name"]) for r in rows), default=4)
+    for r in rows:
+        params = f"{r['params'] / 1e6:7.2f} M" if r["params"] is not None else "      - "
+        print(f"{r['name']:<{width}}  {params}  {r['summary']}")
+    print(f"\n{len(rows)} models; start from one: nnlang new MyNet --from {rows[0]['name'] if rows else 'resnet18'}")
+    return 0
+
+
+def _new(args) -> int:
+    from . import api, zoo
+
+    try:
+        path = zoo.new_file(args.name, args.output, args.source)
+    except zoo.ZooError as e:
+        raise api.UsageError(str(e)) from None
+    print(path)
     return 0
 
 

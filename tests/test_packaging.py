@@ -55,6 +55,7 @@ def test_wheel_installs_into_a_clean_venv_and_checks_a_file(dist, tmp_path):
     assert "nnlang/_grammar/nns.lark" in names
     assert "nnlang/_docs/diagnostics.md" in names
     assert "nnlang/std/resnet.nns" in names
+    assert {f"nnlang/_zoo/{p.name}" for p in (ROOT / "examples").glob("*.nns")} <= names  # the zoo
     assert not any(n.startswith(("tests/", "examples/")) for n in names)
     sources = {p.relative_to(ROOT).as_posix() for p in (ROOT / "nnlang").rglob("*.py")}
     assert sources <= names, f"modules missing from the wheel (add their package): {sorted(sources - names)}"
@@ -91,3 +92,7 @@ def test_wheel_installs_into_a_clean_venv_and_checks_a_file(dist, tmp_path):
                         "extra): pip install 'torch==2.13.0' 'safetensors>=0.4'\n")
     r = run("graph", "resnet18.nns", "-o", "r.dot")
     assert r.returncode == 0 and (work / "r.dot").read_text().startswith("digraph")
+    # The zoo ships in the wheel: listed, and copied to start from.
+    assert "resnet50" in run("zoo").stdout
+    assert run("new", "Mine", "--from", "vgg16").stdout == "Mine.nns\n"
+    assert (lambda r: (r.returncode, r.stderr))(run("check", "Mine.nns")) == (0, "")
