@@ -1,4 +1,5 @@
-"""Attention layers: MultiheadAttention, as torch.nn.MultiheadAttention defines it.
+"""Attention layers: MultiheadAttention, as torch.nn.MultiheadAttention defines it, and ScaledDotProductAttention
+(torch's F.scaled_dot_product_attention, ONNX's Attention op on [N, H, L, E] heads: no weights).
 
 The embedding size E is the query's last dim and kdim / vdim are the key's and value's last dims
 (inferred, never written). Default layout batch_first=true: query [N, L, E], key [N, S, kdim],
@@ -15,8 +16,8 @@ _native_multi_head_attention fast path in eval mode) are invisible to it.
 
 from __future__ import annotations
 
-from .base import (BOOL, INT, Inferred, LayerSpec, Param, ShapeError, Weight, count, dim_arith, require_known,
-                   require_rank, same_dims)
+from .base import (BOOL, FLOAT, INT, Inferred, LayerSpec, Optional_, Param, ShapeError, TensorType, Weight,
+                   broadcast_shapes, count, dim_arith, format_dim, require_known, require_rank, same_dims)
 from .regularization import Probability
 
 _NAME = "MultiheadAttention"
@@ -92,6 +93,63 @@ def _macs(a, inputs, outputs):
     return n * (projections + 2 * tq * keys * e)
 
 
+# ---- ScaledDotProductAttention --------------------------------------------------------------------
+
+_SDPA = "ScaledDotProductAttention"
+
+
+def _sdpa_dims(inputs):
+    """(batch dims, Hq, Hkv, L, S, E, Ev) of query [..., Hq, L, E], key [..., Hkv, S, E], value [..., Hkv, S, Ev]."""
+    q, k, v = inputs[:3]
+    for i, t in enumerate((q, k, v)):
+        if t.rank < 3:
+            raise ShapeError(f"{_SDPA}: {_ROLE[i]} must be [..., heads, length, size] (rank 3 or more), got {t}",
+                             "E302", i)
+        if t.rank != q.rank:
+            raise ShapeError(f"{_SDPA}: query {q} and {_ROLE[i]} {t} must have the same rank", "E302", i)
+        if t.dtype != q.dtype or t.dtype not in ("f16", "bf16", "f32", "f64"):
+            raise ShapeError(f"{_SDPA}: query, key and value must have one floating-point dtype, {_ROLE[i]} is "
+                             f"{t.dtype}", "E305", i)
+    if not same_dims(q.shape[-1], k.shape[-1]):
+        raise ShapeError(f"{_SDPA}: query {q} and key {k} must have the same size (last dim)", "E301", 1)
+    if not same_dims(k.shape[-2], v.shape[-2]):
+        raise ShapeError(f"{_SDPA}: key {k} and value {v} must have the same length S", "E301", 2)
+    if not same_dims(k.shape[-3], v.shape[-3]):
+        raise ShapeError(f"{_SDPA}: key {k} and value {v} must have the same number of heads", "E301", 2)
+    hq, hkv = q.shape[-3], k.shape[-3]
+    if isinstance(hq, int) and isinstance(hkv, int) and hq % hkv:
+        raise ShapeError(f"{_SDPA}: the query's heads ({hq}) must be a multiple of the key's ({hkv})", "E301", 1)
+    try:
+        batch = broadcast_shapes([t.shape[:-3] for t in (q, k, v)], _SDPA)
+    except ShapeError as e:
+        raise ShapeError(f"{_SDPA}: the batch dims of query, key and value do not broadcast ({e})", "E301", 1) from None
+    return batch, hq, hkv, q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
+
+
+def _sdpa_infer(a, inputs):
+    batch, hq, hkv, length, s, e, ev = _sdpa_dims(inputs)
+    q = inputs[0]
+    if len(inputs) == 4:
+        m = inputs[3]
+        if a["is_causal"]:
+            raise ShapeError(f"{_SDPA}: is_causal=true with an attn_mask (torch refuses both: put the causal "
+                             "mask into attn_mask)", "E301", 3)
+        if m.dtype != "bool" and m.dtype != q.dtype:
+            raise ShapeError(f"{_SDPA}: attn_mask must be bool (true: attend) or the query's dtype {q.dtype}, got "
+                             f"{m.dtype}", "E305", 3)
+        try:
+            broadcast_shapes([m.shape, (*batch, hq, length, s)], _SDPA)
+        except ShapeError:
+            raise ShapeError(f"{_SDPA}: attn_mask {m} does not broadcast to the scores [..., {format_dim(hq)}, "
+                             f"{format_dim(length)}, {format_dim(s)}]", "E301", 3) from None
+    return [TensorType((*batch, hq, length, ev), q.dtype, q.layout)]
+
+
+def _sdpa_macs(a, inputs, outputs):
+    batch, hq, _, length, s, e, ev = _sdpa_dims(inputs)
+    return count((*batch, hq, length, s)) * (count((e,)) + count((ev,)))
+
+
 LAYERS = [
     LayerSpec(
         name=_NAME, family="attention",
@@ -113,5 +171,19 @@ LAYERS = [
         torch_signature=(Inferred("embed_dim", "embedding size", axis=-1), "num_heads", "dropout", "bias",
                          "add_bias_kv", None, None, None, "batch_first"),
         example="MultiheadAttention(8)",
+    ),
+    LayerSpec(
+        name=_SDPA, family="attention",
+        doc="softmax(query @ key^T * scale + mask) @ value over heads that are already split, as torch's "
+            "F.scaled_dot_product_attention and ONNX's Attention: query [..., Hq, L, E], key [..., Hkv, S, E], "
+            "value [..., Hkv, S, Ev] -> [..., Hq, L, Ev]. Hq may be a multiple of Hkv (grouped-query attention: "
+            "each key / value head serves Hq / Hkv query heads in turn). An optional 4th input attn_mask broadcasts "
+            "to [..., Hq, L, S]: bool (true: attend) or added to the scores. No weights.",
+        params=(
+            Param("is_causal", BOOL, False, "query i attends to keys 0..i only (upper-left aligned, as torch)"),
+            Param("scale", Optional_(FLOAT), None, "the scores' factor (none: 1 / sqrt(E))"),
+        ),
+        infer=_sdpa_infer, macs=_sdpa_macs, inputs=(3, 4), input_names=("query", "key", "value", "attn_mask"),
+        example="ScaledDotProductAttention(is_causal=true)", positional=0,
     ),
 ]

@@ -102,6 +102,8 @@ CANNOT_IMPORT = {
     ("MultiheadAttention", 1): "add_bias_kv's Expand and Concat",
     **{("RMSNorm", i, opset): "the decomposition below opset 23 (Mul, ReduceMean, Add, Sqrt, Div) is not fused"
        for i in (0, 1) for opset in (13, 17)},
+    **{("ScaledDotProductAttention", i, opset): "the decomposition below opset 23 (MatMul, Mul, Where, Softmax) "
+       "is not fused" for i in range(4) for opset in (13, 17)},
     ("LayerNorm2d", 0, 13): "the decomposition over the channel axis (below opset 17) is not fused",
     ("LayerNorm2d", 1, 13): "the decomposition over the channel axis (below opset 17) is not fused",
 }

@@ -52,6 +52,14 @@ def _log_probabilities(ins):
     return [torch.log_softmax(torch.randn(h.concrete(t.shape)), -1) for t in ins]
 
 
+def _attention_inputs(ins):
+    """query, key, value and a bool mask that lets every query attend to key 0 (no row masked entirely: NaN)."""
+    q, k, v, m = (h.concrete(t.shape) for t in ins)
+    mask = torch.rand(m) > 0.3
+    mask[..., 0] = True
+    return [torch.randn(q), torch.randn(k), torch.randn(v), mask]
+
+
 I64 = "i64"
 
 CASES = {
@@ -202,6 +210,13 @@ CASES = {
         c("MultiheadAttention(2, bias=false, dropout=0.1, batch_first=false)", "[5, 2, 8]", "[7, 2, 8]",
           "[7, 2, 8]"),
         c("MultiheadAttention(2, need_weights=true)", "[5, 8]", outs=2),  # unbatched
+    ],
+    "ScaledDotProductAttention": [
+        c("ScaledDotProductAttention", "[2, 3, 4, 8]", "[2, 3, 6, 8]", "[2, 3, 6, 5]"),
+        c("ScaledDotProductAttention(is_causal=true, scale=0.1)", "[2, 6, 4, 8]", "[2, 2, 6, 8]", "[2, 2, 6, 8]"),
+        c("ScaledDotProductAttention", "[2, 3, 4, 8]", "[2, 3, 6, 8]", "[2, 3, 6, 8]", ("[4, 6]", "bool"),
+          make=_attention_inputs),
+        c("ScaledDotProductAttention", "[2, 3, 4, 8]", "[2, 3, 6, 8]", "[2, 3, 6, 8]", "[2, 1, 4, 6]"),
     ],
     # ---- shape
     "Flatten": [c("Flatten", "[2, 3, 4, 5]"), c("Flatten(start_dim=2)", "[2, 3, 4, 5]"),

@@ -136,3 +136,29 @@ def comparison(op: Op):
     if any(op.const(name) is not None for name in op.inputs):
         raise Unsupported(f"{op.node.op_type} with a constant operand")
     return Layer(_COMPARE[op.node.op_type], {}, inputs=op.inputs)
+
+
+@onnx_op("Attention", since=23)
+def attention(op: Op):
+    """ONNX's Attention on [N, H, L, E] heads (the 4-D form) with an optional mask: ScaledDotProductAttention.
+    The KV cache (past / present), softcap, windows, padded lengths and the extra QK outputs have no layer."""
+    ins = list(op.node.input) + [""] * 7
+    if op.rank(0) != 4:
+        raise Unsupported("Attention on 3-D inputs (heads packed in the last dim by q_num_heads / kv_num_heads)")
+    if any(ins[4:7]):
+        raise Unsupported("Attention with a KV cache (past_key / past_value) or nonpad_kv_seqlen")
+    if any(o and op.consumers(o) for o in op.node.output[1:]):
+        raise Unsupported("Attention whose present_key / present_value / qk_matmul_output is read")
+    if op.attrs.get("softcap", 0.0):
+        raise Unsupported("Attention with softcap (no torch or Keras attention caps its scores)")
+    if op.attrs.get("left_window_size", -1) != -1 or op.attrs.get("right_window_size", -1) != -1:
+        raise Unsupported("Attention with a local window")
+    causal = bool(op.attrs.get("is_causal", 0))
+    if causal and ins[3]:
+        raise Unsupported("Attention with is_causal and an attn_mask (torch takes one of them)")
+    if ins[3] and op.const(ins[3]) is not None:
+        raise Unsupported("Attention with a constant attn_mask (no layer holds it)")
+    scale = op.attrs.get("scale")
+    inputs = [i for i in ins[:4] if i]
+    return Layer("ScaledDotProductAttention", {"is_causal": causal, "scale": None if scale is None else float(scale)},
+                 inputs=inputs, outputs=[op.node.output[0]])

@@ -615,3 +615,18 @@ def comparison(node, ins, outs):
 def logical(node, ins, outs):
     fn = "torch.logical_" + node.op[len("Logical"):].lower()
     return _func(fn + "(" + _names(len(ins)) + ")")
+
+
+@torch_layer("ScaledDotProductAttention")
+def scaled_dot_product_attention(node, ins, outs):
+    a = node.attrs
+    args = _names(3)
+    if len(ins) == 4:
+        args += ", attn_mask={3}"
+    if a["is_causal"]:
+        args += ", is_causal=True"
+    if a["scale"] is not None:
+        args += ", scale=" + lit(a["scale"])
+    if ins[0].shape[-3] != ins[1].shape[-3]:  # grouped-query attention
+        args += ", enable_gqa=True"
+    return _func("F.scaled_dot_product_attention(" + args + ")", needs=F)

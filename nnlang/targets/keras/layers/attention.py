@@ -4,6 +4,8 @@ stays a trainable weight of exactly its size and loads with safe_mode."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..emit import Val
@@ -84,3 +86,28 @@ def attention_weights(node, w):
             out[f"{part}.bias"] = v.reshape(heads, hd)
         out["o.bias"] = w["out_proj.bias"]
     return out
+
+
+@keras_layer("ScaledDotProductAttention")
+def scaled_dot_product_attention(b):
+    """softmax(q k^T * scale + mask) v in keras.ops on the IR's [..., H, L, E]; grouped-query heads by repeating
+    each key / value head over its query heads (torch's enable_gqa order)."""
+    a = b.a
+    ops = b.ops
+    q, k, v = b.ir(0), b.ir(1), b.ir(2)
+    tq, tk = b.types[0], b.types[1]
+    e = b.known(tq.shape[-1], "the query's size")
+    hq, hkv = tq.shape[-3], tk.shape[-3]
+    if hq != hkv:
+        groups = b.known(hq, "the query's heads") // b.known(hkv, "the key's heads")
+        k, v = ops.repeat(k, groups, axis=-3), ops.repeat(v, groups, axis=-3)
+    scale = a["scale"] if a["scale"] is not None else 1.0 / math.sqrt(e)
+    scores = ops.multiply(ops.matmul(q, ops.swapaxes(k, -1, -2)), scale)
+    if a["is_causal"]:
+        n, s = b.known(tq.shape[-2], "the query's length"), b.known(tk.shape[-2], "the key's length")
+        lower = ops.greater(ops.tril(ops.ones((n, s))), 0.5)
+        scores = ops.where(lower, scores, float("-inf"))
+    if len(b.types) == 4:
+        m = b.ir(3)
+        scores = ops.where(m, scores, float("-inf")) if b.types[3].dtype == "bool" else ops.add(scores, m)
+    return Val(ops.matmul(ops.softmax(scores, axis=-1), v))

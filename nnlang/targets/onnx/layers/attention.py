@@ -1,12 +1,13 @@
 """MultiheadAttention, written out as torch.nn.MultiheadAttention computes it in eval mode:
 input projections, heads, softmax(q k^T / sqrt(d)) v, output projection, and the head-averaged
-weights. (ONNX's own Attention op, opset 23, packs its inputs differently and is not needed.)"""
+weights. (ONNX's own Attention op, opset 23, packs its inputs differently and is not needed.)
+ScaledDotProductAttention (heads already split) is that op from opset 23, primitive ops before."""
 
 from __future__ import annotations
 
 import math
 
-from ..mapping import onnx_layer
+from ..mapping import NotExpressible, onnx_layer
 from .dense import linear_of
 
 
@@ -62,3 +63,56 @@ def _each(names, fn):
         if n not in done:
             done[n] = fn(n)
     return tuple(done[n] for n in names)
+
+
+# ---- ScaledDotProductAttention -------------------------------------------------------------------
+
+@onnx_layer("ScaledDotProductAttention")
+def scaled_dot_product_attention_decomposed(b):
+    """softmax(q k^T * scale + mask) v from primitive ops. Grouped-query heads: the query is viewed as
+    [..., Hkv, g, L, E] and key / value get a dim of 1 there, so MatMul broadcasts each key / value head over
+    its g query heads (torch's enable_gqa order) without copying it."""
+    a = b.a
+    q, k, v = b.xs[:3]
+    tq, tk, tv = b.ins[:3]
+    rank, dtype = tq.rank, tq.dtype
+    e = b.known(tq.shape[-1], "the query's size")
+    length, keys = tq.shape[-2], tk.shape[-2]
+    scale = a["scale"] if a["scale"] is not None else 1.0 / math.sqrt(e)
+    hq, hkv = tq.shape[-3], tk.shape[-3]
+    groups = 1 if hq == hkv else b.known(hq, "the query's heads") // b.known(hkv, "the key's heads")
+    lead = [0] * (rank - 3)  # Reshape's 0: the input's dim
+    if groups > 1:
+        q = b.op("Reshape", q, b.ints(lead + [hkv, groups, -1, e]))
+        k, v = b.unsqueeze(k, [rank - 2]), b.unsqueeze(v, [rank - 2])
+        rank += 1
+    scores = b.op("Mul", b.op("MatMul", q, b.transpose(k, list(range(rank - 2)) + [rank - 1, rank - 2])),
+                  b.scalar(scale, dtype))
+    minus_inf = None
+    if a["is_causal"]:
+        n, s = b.known(length, "the query's length (is_causal)"), b.known(keys, "the key's length (is_causal)")
+        lower = [[j <= i for j in range(s)] for i in range(n)]
+        minus_inf = b.scalar(float("-inf"), dtype)
+        scores = b.op("Where", b.const(lower, "bool", [n, s]), scores, minus_inf)
+    if len(b.xs) == 4:
+        m, tm = b.xs[3], b.ins[3]
+        if groups > 1 and tm.rank >= 3:
+            if tm.shape[-3] != 1:
+                raise NotExpressible("ScaledDotProductAttention: a mask per query head with grouped-query heads "
+                                     "(the Attention op of opset 23 takes it)", since=23)
+            m = b.unsqueeze(m, [tm.rank - 2])
+        if tm.dtype == "bool":
+            scores = b.op("Where", m, scores, minus_inf or b.scalar(float("-inf"), dtype))
+        else:
+            scores = b.op("Add", scores, m)
+    weights = b.softmax("Softmax", scores, rank - 1, rank)
+    y = b.op("MatMul", weights, v)
+    if groups > 1:
+        y = b.op("Reshape", y, b.ints(lead + [hq, -1, b.known(tv.shape[-1], "the value's size")]))
+    return y
+
+
+@onnx_layer("ScaledDotProductAttention", since=23)
+def scaled_dot_product_attention(b):
+    a = b.a
+    return b.op("Attention", *b.xs, is_causal=1 if a["is_causal"] else None, scale=a["scale"])

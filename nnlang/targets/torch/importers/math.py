@@ -131,3 +131,17 @@ def _logical(op: str, arity: int):
 
 for _n, _arity in (("and", 2), ("or", 2), ("xor", 2), ("not", 1)):
     call_importer(f"function:torch.logical_{_n}", f"method:logical_{_n}")(_logical(f"Logical{_n.title()}", _arity))
+
+
+@call_importer("function:torch.nn.functional.scaled_dot_product_attention",
+               "function:torch._C._nn.scaled_dot_product_attention")
+def scaled_dot_product_attention(call: Call):
+    q, k, v = (call.arg(i, name) for i, name in enumerate(("query", "key", "value")))
+    mask = call.arg(3, "attn_mask")
+    if call.arg(4, "dropout_p", 0.0):
+        raise Unsupported("scaled_dot_product_attention with dropout_p (training-time dropout on the weights)")
+    scale = call.arg(6, "scale")
+    if scale is not None and not isinstance(scale, (int, float)):
+        raise Unsupported("scaled_dot_product_attention with a computed scale")
+    params = {"is_causal": bool(call.arg(5, "is_causal", False)), "scale": None if scale is None else float(scale)}
+    return Layer("ScaledDotProductAttention", params, [q, k, v] + ([mask] if mask is not None else []))
