@@ -99,3 +99,13 @@ def test_a_written_out_network_may_cost_what_it_costs():
         sys.path.remove(str(ROOT / "benchmarks"))
     a = analyze(residual_network(8000))
     assert a.diagnostics == [] and len(a.graph.nodes) == 8000
+
+
+# ---- evaluation: Python errors that were not diagnostics ------------------------------------------------
+
+@pytest.mark.parametrize("expr", ['("a",) >= (1,)', "(x,) > (x,)", "((1,), 2) > (1, 2)", "(1, (2,)) <= (1, 3)"])
+def test_tuples_whose_items_cannot_be_ordered_are_an_error_not_a_crash(expr):
+    """Seeds 101 (inputs 9473, 24285) and 102 (6481), generated: tuple ordering compares items, and a str
+    with an int, two tensors, or a tuple with a bool raised TypeError out of analyze()."""
+    a = analyze(f"network N {{\n    input x: [N, 4]\n    let b = {expr}\n    output x\n}}\n")
+    assert [(d.code, d.message) for d in a.errors] == [("E501", "cannot compare tuples whose items cannot be compared")]

@@ -279,7 +279,11 @@ def _binop(expr, left, lookup, spend=_free):
         return _CMP[op](a, b)
     if op in _CMP:
         if (_num(a) and _num(b)) or (type(a) is type(b) and isinstance(a, (str, tuple))):
-            return _CMP[op](a, b)
+            try:
+                return _CMP[op](a, b)
+            except TypeError:  # tuples are ordered by their items, which may not be: (1, "a") < (1, 2)
+                pass
+            raise EvalError(f"cannot compare {_typename(a)}s whose items cannot be compared", expr.span)
         raise EvalError(f"cannot compare {_typename(a)} and {_typename(b)}", expr.span)
     if op == "+" and type(a) is type(b) and isinstance(a, (tuple, str)):
         if len(a) + len(b) > MAX_LENGTH:

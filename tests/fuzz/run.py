@@ -50,6 +50,7 @@ class Result:
     bytes: int = 0
     analyze_times: list = field(default_factory=list)
     fmt_times: list = field(default_factory=list)
+    sizes: list = field(default_factory=list)  # bytes of each input (UTF-8)
     over_20kb: int = 0
     findings: list = field(default_factory=list)
     lsp: Stats = field(default_factory=Stats)
@@ -60,7 +61,7 @@ class Result:
 
 
 def run(seed: int, inputs: int, lsp_edits: int = 0, edits_per_session: int = 40, start: int = 0,
-        progress=None) -> Result:
+        progress=None, on_finding=None) -> Result:
     """Inputs start..start+inputs-1 of the seed's campaign through analyze and fmt, then lsp_edits edits in
     sessions of edits_per_session."""
     from nnlang.analyze import analyze
@@ -72,7 +73,8 @@ def run(seed: int, inputs: int, lsp_edits: int = 0, edits_per_session: int = 40,
         how, text = make_input(seed, i)
         res.inputs += 1
         res.bytes += len(text)
-        res.over_20kb += len(text.encode("utf-8", "surrogatepass")) >= 20_000
+        res.sizes.append(len(text.encode("utf-8", "surrogatepass")))
+        res.over_20kb += res.sizes[-1] >= 20_000
         found, dt = check_analyze(text, path=None if i % 3 else "/fuzz/input.nns")
         res.analyze_times.append(dt)
         f2, dt2 = check_format(text)
@@ -80,6 +82,8 @@ def run(seed: int, inputs: int, lsp_edits: int = 0, edits_per_session: int = 40,
         for f in found + f2:
             f.extra.update(seed=seed, index=i, how=how)
             res.findings.append(f)
+            if on_finding:
+                on_finding(f)
         if progress and (i - start + 1) % 1000 == 0:
             progress(res, i - start + 1)
     k = 0
@@ -90,6 +94,8 @@ def run(seed: int, inputs: int, lsp_edits: int = 0, edits_per_session: int = 40,
         run_session(rng, text, seeds, min(edits_per_session, lsp_edits - res.lsp.edits), res.lsp, res.findings)
         for f in res.findings[before:]:
             f.extra.update(seed=seed, session=start + k)
+            if on_finding:
+                on_finding(f)
         k += 1
     res.rss_end_mb = rss_mb()
     res.wall_s = time.perf_counter() - w0
