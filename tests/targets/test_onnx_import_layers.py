@@ -57,6 +57,7 @@ EQUIVALENT = {
     "InstanceNorm3d": {"BatchNorm3d"},
     "LocalResponseNorm": {"LocalResponseNorm", "Reshape"},  # LRN runs on a 4-D view
     "Hardswish": {"Hardsigmoid", "Mul"},  # x * hardsigmoid(x) for f64
+    "Mish": {"Mish", "Softplus", "Tanh", "Mul"},  # x * tanh(softplus(x)) before the Mish op (opset 18)
     **{name: {name} | _UNBATCHED for name in ("RNN", "LSTM", "GRU", "MultiheadAttention")},
     "Flatten": {"Reshape"},
     "Transpose": {"Permute"},
@@ -91,8 +92,6 @@ CANNOT_IMPORT = {
     ("BatchNorm1d", 2): "batch statistics in eval mode (no running stats): Sqrt of a variance",
     ("BatchNorm3d", 1): "batch statistics in eval mode (no running stats): Sqrt of a variance",
     ("SELU", 1): "the f64 decomposition (Exp, Where)",
-    ("Mish", 0, 13): "Softplus before the Mish op (opset 18)",
-    ("Mish", 0, 17): "Softplus before the Mish op (opset 18)",
     ("Mish", 1): "the f64 decomposition (Exp, Log)",
     ("Hardswish", 1): "x * 1/6 scaling for f64",
     ("Hardsigmoid", 1): "x * 1/6 scaling for f64",

@@ -309,7 +309,25 @@ _PLAIN = {"Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Selu": "SELU", 
 
 @onnx_op(*_PLAIN)
 def plain(op: Op):
+    if op.node.op_type == "Selu":
+        return _selu(op)
     return Layer(_PLAIN[op.node.op_type])
+
+
+_SELU_ALPHA, _SELU_GAMMA = 1.67326319217681884765625, 1.05070102214813232421875  # ONNX's defaults (float32)
+
+
+def _selu(op: Op):
+    """torch's SELU at ONNX's default constants; other ones are gamma * ELU(alpha), the gamma as a Scale."""
+    alpha, gamma = float(op.attrs.get("alpha", _SELU_ALPHA)), float(op.attrs.get("gamma", _SELU_GAMMA))
+    if abs(alpha - _SELU_ALPHA) < 1e-6 and abs(gamma - _SELU_GAMMA) < 1e-6:
+        return Layer("SELU")
+    shape = op.shape(op.input(0))
+    if not shape or not isinstance(shape[-1], int):
+        raise Unsupported("Selu with other than the standard alpha / gamma on an input whose last dim is unknown")
+    dtype = np.float64 if op.dtype(op.input(0)) == "f64" else np.float32
+    return [Layer("ELU", {"alpha": alpha}),
+            Layer("Scale", {"bias": False, "axis": -1}, weights={"weight": np.full(shape[-1], gamma, dtype)})]
 
 
 @onnx_op("LeakyRelu")
@@ -342,9 +360,37 @@ def prelu(op: Op):
 
 @onnx_op("HardSigmoid")
 def hard_sigmoid(op: Op):
-    if abs(op.attrs.get("alpha", 0.2) - 1 / 6) > 1e-6 or op.attrs.get("beta", 0.5) != 0.5:
-        raise Unsupported("HardSigmoid with other than PyTorch's alpha=1/6, beta=0.5")
-    return Layer("Hardsigmoid")
+    alpha, beta = float(op.attrs.get("alpha", 0.2)), float(op.attrs.get("beta", 0.5))
+    if abs(alpha - 1 / 6) <= 1e-6 and beta == 0.5:
+        return Layer("Hardsigmoid")
+    # max(0, min(1, alpha * x + beta)): the affine part as a Scale along the last axis (every channel alike)
+    shape = op.shape(op.input(0))
+    if not shape or not isinstance(shape[-1], int):
+        raise Unsupported("HardSigmoid with other than PyTorch's alpha=1/6, beta=0.5 on an input whose last dim "
+                          "is unknown")
+    c = shape[-1]
+    dtype = np.float64 if op.dtype(op.input(0)) == "f64" else np.float32
+    scale = Layer("Scale", {"bias": True, "axis": -1}, weights={"weight": np.full(c, alpha, dtype),
+                                                               "bias": np.full(c, beta, dtype)})
+    return [scale, Layer("Hardtanh", {"min_val": 0.0, "max_val": 1.0})]
+
+
+@onnx_op("Softplus")
+def softplus(op: Op):
+    return Layer("Softplus")  # log(1 + exp(x)); torch's linear tail above 20 differs by < 3e-9
+
+
+@onnx_op("ThresholdedRelu")
+def thresholded_relu(op: Op):
+    alpha = float(op.attrs.get("alpha", 1.0))
+    return Layer("Threshold", {"threshold": alpha, "value": 0.0})  # x > alpha ? x : 0
+
+
+@onnx_op("Swish", since=24)
+def swish(op: Op):
+    if float(op.attrs.get("alpha", 1.0)) != 1.0:
+        raise Unsupported("Swish with alpha other than 1 (SiLU)")
+    return Layer("SiLU")
 
 
 @onnx_op("Softmax", "LogSoftmax", since=13)
@@ -359,11 +405,22 @@ def clip(op: Op):
     hi = None if hi is None else float(hi)
     if lo == 0.0 and hi == 6.0:
         return Layer("ReLU6")
+    if lo is not None and hi is not None and lo >= hi:
+        raise Unsupported(f"Clip with min {lo} >= max {hi} (a constant; Hardtanh needs min < max)")
     if lo is not None and hi is not None:
         return Layer("Hardtanh", {"min_val": lo, "max_val": hi})
     if lo == 0.0 and hi is None:
         return Layer("ReLU")
-    raise Unsupported("Clip with a single bound")
+    return _one_bound(op, lo, hi)
+
+
+def _one_bound(op: Op, lo, hi):
+    """max(x, lo) is Threshold(lo, lo) (x > lo ? x : lo); min(x, hi) = -max(-x, -hi); no bound: x itself."""
+    if lo is None and hi is None:
+        return Alias(op.input(0))
+    if hi is None:
+        return Layer("Threshold", {"threshold": lo, "value": lo})
+    return [Layer("Neg"), Layer("Threshold", {"threshold": -hi, "value": -hi}), Layer("Neg")]
 
 
 @onnx_op("Clip", since=6)
