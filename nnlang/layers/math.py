@@ -1,6 +1,6 @@
 """Elementwise math: Abs, Neg, Sign, Floor, Ceil, Round, Sqrt, Exp, Log, Reciprocal, Erf, Sin, Cos, Pow with a
 constant exponent, Cast to another dtype; comparisons (Equal, Greater, Less, GreaterEqual, LessEqual) and logic
-(LogicalAnd, LogicalOr, LogicalXor, LogicalNot), which give bool tensors.
+(LogicalAnd, LogicalOr, LogicalXor, LogicalNot), which give bool tensors; Einsum.
 
 Each takes one tensor and keeps its shape; 0 MACs, no weights. The float functions (Sqrt, Exp, Log, Reciprocal,
 Erf, Sin, Cos, Pow, Floor, Ceil, Round) need a floating-point input, as ONNX and Keras do (torch would promote
@@ -10,7 +10,8 @@ or refuse case by case); Abs, Neg and Sign take integers too and keep the dtype.
 
 from __future__ import annotations
 
-from .base import FLOAT, Choice, LayerSpec, Param, ShapeError, TensorType, broadcast_shapes
+from .base import (FLOAT, STR, Choice, LayerSpec, ParamRangeError, Param, ShapeError, TensorType, broadcast_shapes,
+                   count, format_dim, same_dims)
 from .shape import INTEGER_DTYPES
 
 DTYPES = ("bool", "u8", "i8", "i16", "i32", "i64", "f16", "bf16", "f32", "f64")
@@ -52,6 +53,88 @@ def _binary(name: str, doc: str, logical: bool = False) -> LayerSpec:
                      input_names=("a", "b") if two else (), example=name)
 
 
+# ---- Einsum --------------------------------------------------------------------------------------
+
+class _Equation(type(STR)):
+    """An einsum equation: letters per operand, commas between operands, optionally '->' and the output's
+    letters; '...' stands for broadcast dims. Spaces are dropped."""
+
+    def check(self, value):
+        eq = super().check(value).replace(" ", "")
+        if not eq or any(c not in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ,->." for c in eq):
+            raise ParamRangeError(f"an einsum equation has letters, ',', '->' and '...' only, got {value!r}")
+        if eq.count("->") > 1 or eq.replace("...", "").count(".") or eq.replace("->", "").count("-") \
+                or eq.replace("->", "").count(">"):
+            raise ParamRangeError(f"not an einsum equation: {value!r}")
+        return eq
+
+    def describe(self):
+        return 'str (an einsum equation, "ij,jk->ik")'
+
+
+def _einsum_parts(eq: str):
+    """([operand subscripts], output subscripts) with '...' as the one character '.'."""
+    eq = eq.replace("...", ".")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if not arrow:  # implicit output: the letters that appear once, in alphabetical order (after '...')
+        letters = "".join(terms)
+        rhs = ("." if "." in letters else "") + "".join(sorted(c for c in set(letters) if c != "." and
+                                                              letters.count(c) == 1))
+    return terms, rhs
+
+
+def _einsum_dims(a, inputs):
+    """({letter: size}, ellipsis dims, output subscripts) of the equation over these inputs."""
+    terms, rhs = _einsum_parts(a["equation"])
+    if len(terms) != len(inputs):
+        raise ShapeError(f"Einsum: the equation {a['equation']!r} names {len(terms)} operand(s), got {len(inputs)}",
+                         "E301", 0)
+    sizes: dict = {}
+    ellipses = []
+    for i, (term, t) in enumerate(zip(terms, inputs)):
+        if term.count(".") > 1:
+            raise ShapeError(f"Einsum: '...' twice in operand {i}", "E105", i)
+        fixed = len(term) - term.count(".")
+        if (t.rank != fixed) if "." not in term else (t.rank < fixed):
+            raise ShapeError(f"Einsum: operand {i} ({term.replace('.', '...')!r}) has rank {t.rank} {t}", "E302", i)
+        k = term.find(".")
+        if k >= 0:
+            n = t.rank - fixed
+            ellipses.append(t.shape[k:k + n])
+            dims = t.shape[:k] + t.shape[k + n:]
+            term = term.replace(".", "")
+        else:
+            dims = t.shape
+        for c, d in zip(term, dims):
+            if c in sizes and not same_dims(sizes[c], d):
+                raise ShapeError(f"Einsum: {c!r} is {format_dim(sizes[c])} in one place and {format_dim(d)} in "
+                                 f"operand {i} {t}", "E301", i)
+            sizes.setdefault(c, d)
+    if any(c != "." and c not in sizes for c in rhs) or len(set(rhs)) != len(rhs):
+        raise ShapeError(f"Einsum: the output {rhs.replace('.', '...')!r} names a letter no operand has, or one "
+                         "twice", "E105", 0)
+    batch = broadcast_shapes(ellipses, "Einsum") if ellipses else ()
+    return sizes, batch, rhs
+
+
+def _einsum_infer(a, inputs):
+    from .merge import result_dtype
+
+    sizes, batch, rhs = _einsum_dims(a, inputs)
+    shape = []
+    for c in rhs:
+        shape += list(batch) if c == "." else [sizes[c]]
+    return [TensorType(tuple(shape), result_dtype([t.dtype for t in inputs]), inputs[0].layout)]
+
+
+def _einsum_macs(a, inputs, outputs):
+    if len(inputs) < 2:
+        return 0
+    sizes, batch, _ = _einsum_dims(a, inputs)
+    return count((*batch, *sizes.values()))
+
+
 LAYERS = [
     _unary("Abs", "|x|.", floats_only=False),
     _unary("Neg", "-x.", floats_only=False),
@@ -84,4 +167,14 @@ LAYERS = [
     _binary("LogicalOr", "a or b", logical=True),
     _binary("LogicalXor", "a xor b (true where exactly one is)", logical=True),
     _binary("LogicalNot", "not x", logical=True),
+    LayerSpec(
+        name="Einsum", family="math",
+        doc="Einstein summation over 1 or more tensors, as torch.einsum and ONNX Einsum: \"bij,bjk->bik\" is a "
+            "batched matrix product, \"ij->ji\" a transpose, \"ii->i\" a diagonal; letters missing from the "
+            "output are summed; '...' stands for broadcast dims; without '->' the output has the letters that "
+            "appear once, in alphabetical order.",
+        params=(Param("equation", _Equation(), doc="the subscripts of each operand, ',' between them, '->' and the "
+                      "output's"),),
+        infer=_einsum_infer, macs=_einsum_macs, inputs=(1, None), example='Einsum("bij,bjk->bik")',
+    ),
 ]

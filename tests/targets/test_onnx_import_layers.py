@@ -196,3 +196,20 @@ def test_stacked_lstm_keeps_its_layers_and_gate_order():
     ours = dict(result.model.named_parameters())
     for key, value in module.rnn.state_dict().items():  # torch's own tensors, gates back in torch's order
         assert torch.equal(next(v for k, v in ours.items() if k.endswith(key)), value), key
+
+
+def test_a_3d_attention_with_grouped_heads_is_the_heads_viewed_attended_and_packed_back():
+    from onnx import TensorProto, helper
+
+    def vi(name, shape, elem=TensorProto.FLOAT):
+        return helper.make_tensor_value_info(name, elem, shape)
+
+    node = helper.make_node("Attention", ["q", "k", "v", "m"], ["y"], q_num_heads=4, kv_num_heads=2, scale=0.3)
+    graph = helper.make_graph([node], "att3d", [vi("q", [2, 5, 24]), vi("k", [2, 7, 12]), vi("v", [2, 7, 10]),
+                                                 vi("m", [5, 7])], [vi("y", [2, 5, 20])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+    model.ir_version = 10
+    result = import_model(model)  # verified against onnxruntime
+    assert [n.op for n in result.graph.nodes] == ["Reshape", "Permute"] * 3 + ["ScaledDotProductAttention", "Permute",
+                                                                                 "Reshape"]
+    assert "ScaledDotProductAttention(scale=0.3)" in result.text

@@ -25,7 +25,7 @@ OPSETS = tuple(sorted({MIN_OPSET, 13, DEFAULT_OPSET, 21, max_opset()}))
 PARAMS = [pytest.param(name, i, case, id=f"{name}-{i}") for name in LAYER_NAMES for i, case in
           enumerate(CASES.get(name, []))]
 # Layers (and configurations) that opset 11 cannot express, and the opset the report must name.
-NEEDS_12 = {"Bilinear", "NLLLoss", "CrossEntropyLoss"}
+NEEDS_12 = {"Bilinear", "NLLLoss", "CrossEntropyLoss", "Einsum"}
 
 
 def graph_of(case):

@@ -263,6 +263,8 @@ CASES = {
     **{name: [c(name, ("[2, 3, 4]", "bool"), ("[2, 3, 4]", "bool")), c(name, ("[2, 3]", "bool"), ("[3]", "bool"))]
        for name in ("LogicalAnd", "LogicalOr", "LogicalXor")},
     "LogicalNot": [c("LogicalNot", ("[2, 3, 4]", "bool")), c("LogicalNot", ("[3]", "bool"))],
+    "Einsum": [c('Einsum("bij,bjk->bik")', "[2, 3, 4]", "[2, 4, 5]"), c('Einsum("...ii->...i")', "[2, 3, 3]"),
+               c('Einsum("ij,kj")', ("[3, 4]", I64), ("[5, 4]", I64), high=5)],
     # ---- merge
     "Add": [c("Add", "[2, 3]", "[2, 3]"), c("Add", "[2, 3, 4, 4]", "[2, 3, 1, 1]"),
             c("Add", "[2, 3]", "[2, 3]", "[3]"), c("Add", ("[2, 3]", I64), "[2, 3]")],

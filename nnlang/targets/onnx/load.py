@@ -263,12 +263,15 @@ class _Converter:
         self.add_layer(node, result)
 
     def add_chain(self, node, layers: list) -> None:
+        """Each layer reads the one before, unless it names its inputs (value names, or earlier layers' outputs:
+        a small graph such as the reshapes around a 3-D Attention)."""
         previous = None
         for k, layer in enumerate(layers):
-            if previous is not None:
+            if previous is not None and layer.inputs is None:
                 layer.inputs = [previous]
             if k < len(layers) - 1:
-                layer.outputs = [f"{node.output[0]}#{k}"]
+                if layer.outputs is None:
+                    layer.outputs = [f"{node.output[0]}#{k}"]
                 previous = layer.outputs[0]
             self.add_layer(node, layer)
 

@@ -630,3 +630,8 @@ def scaled_dot_product_attention(node, ins, outs):
     if ins[0].shape[-3] != ins[1].shape[-3]:  # grouped-query attention
         args += ", enable_gqa=True"
     return _func("F.scaled_dot_product_attention(" + args + ")", needs=F)
+
+
+@torch_layer("Einsum")
+def einsum(node, ins, outs):
+    return _func("torch.einsum(" + lit(node.attrs["equation"]) + ", " + _names(len(ins)) + ")")

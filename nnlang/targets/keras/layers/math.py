@@ -93,3 +93,10 @@ def comparison(b):
 
     ts, out = _aligned(b)
     return out(getattr(b.ops, _COMPARE[b.node.op])(*ts))
+
+
+@keras_layer("Einsum")
+def einsum(b):
+    """keras.ops.einsum on the IR's axis order."""
+    ys = [b.ir(i) for i in range(len(b.types))]
+    return Val(_as_ir_dtype(b, b.ops.einsum(b.a["equation"], *ys)))

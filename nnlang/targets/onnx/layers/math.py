@@ -5,7 +5,7 @@ ArgMax, ArgMin). A dtype onnxruntime's CPU kernels lack for an op is computed in
 from __future__ import annotations
 
 from ..builder import INT64_MAX, elem_type
-from ..mapping import onnx_layer
+from ..mapping import NotExpressible, onnx_layer
 
 _FLOATS = ("f32", "f64")
 _INTS = ("i32", "i64")
@@ -106,3 +106,19 @@ def comparison(b):
 @onnx_layer("LogicalAnd", "LogicalOr", "LogicalXor", "LogicalNot")
 def logical(b):
     return b.op(b.node.op[len("Logical"):], *b.xs)
+
+
+@onnx_layer("Einsum")
+def einsum_11(b):
+    raise NotExpressible("Einsum needs opset 12", since=12)
+
+
+@onnx_layer("Einsum", since=12)
+def einsum(b):
+    """Operands in their promoted dtype (ONNX's Einsum takes one type), computed in f32 / f64 / i32 / i64."""
+    from ....layers.merge import result_dtype
+
+    dtype = result_dtype([t.dtype for t in b.ins])
+    wide = _wide(dtype, _FLOATS + _INTS)
+    y = b.op("Einsum", *(b.cast(v, t.dtype, wide) for v, t in zip(b.xs, b.ins)), equation=b.a["equation"])
+    return b.cast(y, wide, dtype)

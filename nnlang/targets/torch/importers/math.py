@@ -145,3 +145,13 @@ def scaled_dot_product_attention(call: Call):
         raise Unsupported("scaled_dot_product_attention with a computed scale")
     params = {"is_causal": bool(call.arg(5, "is_causal", False)), "scale": None if scale is None else float(scale)}
     return Layer("ScaledDotProductAttention", params, [q, k, v] + ([mask] if mask is not None else []))
+
+
+@call_importer("function:torch.einsum", "function:torch.functional.einsum")
+def einsum(call: Call):
+    equation, *operands = call.args
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = list(operands[0])
+    if not isinstance(equation, str) or not all(hasattr(x, "op") for x in operands):
+        raise Unsupported("einsum with a computed equation or a constant operand")
+    return Layer("Einsum", {"equation": equation}, operands)
