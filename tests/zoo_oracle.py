@@ -52,6 +52,7 @@ TORCHVISION_ZOO = (
     ZooModel("vit_b_16.nns", "vit_b_16", 86_567_656),
     ZooModel("convnext_tiny.nns", "convnext_tiny", 28_589_128),
     ZooModel("efficientnet_b0.nns", "efficientnet_b0", 5_288_548),
+    ZooModel("mobilenet_v3_small.nns", "mobilenet_v3_small", 2_542_856),
 )
 
 # Every example, with its expected parameter count where one is known independently.
@@ -62,6 +63,7 @@ EXPECTED_PARAMS.update({
     "bert_encoder.nns": 85_054_464,  # 12 * 7,087,872: BERT-base's encoder without the embeddings
     "lstm_classifier.nns": 3_482_114,  # 20000*128 + (4*256*(128+256) + 8*256) + (4*256*512 + 8*256) + 256*2+2
     "unet.nns": 31_030_658,          # the padded U-Net without batch norm
+    "all_cnn_c.nns": 1_369_738,      # Fabrik's All_CNN.prototxt, as BVLC Caffe counts its blobs
 })
 
 MAC_TOLERANCE = 0.01  # relative
