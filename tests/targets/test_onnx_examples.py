@@ -1,13 +1,16 @@
 """Every example of the model zoo compiled to ONNX: the file passes the full checker, ONNX's own shape
 inference gives the shapes `nnlang summary` shows, and onnxruntime computes what the PyTorch target
-computes (same weights: seed 0), within 1e-5."""
+computes (same weights: seed 0), within 1e-5. The file is the one the session writes once per example
+(zoo_cache.onnx_example: compile_to_dir at opset 17, seed 0), shared with the ONNX import's round trip."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import _onnx_harness as oh
 import pytest
+import zoo_cache as zc
 
 from nnlang.analyze import analyze
 from nnlang.summary import to_json_obj
@@ -28,13 +31,14 @@ def _analysis(path: Path):
     return a
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
-def test_example_compiles_checks_infers_and_runs_like_torch(path, tmp_path, monkeypatch):
+@pytest.mark.parametrize("path", zc.example_params(EXAMPLES))
+def test_example_compiles_checks_infers_and_runs_like_torch(path, monkeypatch):
     monkeypatch.chdir(ROOT)
-    a = _analysis(path)
+    a = zc.analysis(path.stem)
     g = a.graph
-    (written,) = compile_to_dir(a, str(tmp_path), opset=17, seed=0)
-    assert written == str(tmp_path / f"{g.name}.onnx")
+    written = zc.onnx_example(path.stem)  # compile_to_dir(a, <its directory>, opset=17, seed=0)
+    assert Path(written) == zc.cache_dir() / "onnx" / path.stem / f"{g.name}.onnx"
+    assert os.listdir(Path(written).parent) == [f"{g.name}.onnx"]
     onnx.checker.check_model(written, full_check=True)
     model = onnx.load(written)
 

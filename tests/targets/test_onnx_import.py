@@ -7,6 +7,7 @@ Split, Pad, MatMul + Add as Linear); unsupported ops are all reported at once by
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import warnings
@@ -26,6 +27,7 @@ from nnlang.targets.onnx.load import ImportError_, import_model  # noqa: E402
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
+import zoo_cache as zc  # noqa: E402
 import zoo_oracle as zo  # noqa: E402
 
 
@@ -43,21 +45,34 @@ def torchvision_models():
     return models
 
 
-def _export_torchvision(models, name: str, directory: Path) -> Path:
-    """torchvision's `name` (seeded random weights, eval) exported by PyTorch's own exporter, opset 17."""
+def _export_torchvision(models, name: str) -> Path:
+    """torchvision's `name` (seeded random weights, eval) exported by PyTorch's own exporter, opset 17: exported
+    once per test run (read-only) and shared by the tests below; torch's global generator is left as the export
+    leaves it every time."""
+    path, rng = _exported(name, models)
+    torch.set_rng_state(rng)
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def _exported(name: str, models) -> tuple:
     torch.manual_seed(0)
     net = getattr(models, name)(weights=None).eval()
+    directory = zc.cache_dir() / "torchvision_onnx"
+    directory.mkdir(exist_ok=True)
     path = directory / f"{name}.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(net, (torch.randn(1, 3, 224, 224),), str(path), dynamo=False, opset_version=17,
                           input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
-    return path
+    zc.read_only(path)
+    return path, torch.get_rng_state()
 
 
-@pytest.mark.parametrize("name, lines", [("resnet18", 30), ("mobilenet_v2", 60), ("densenet121", 140)])
+@pytest.mark.parametrize("name, lines", [("resnet18", 30), ("mobilenet_v2", 60),
+                                         pytest.param("densenet121", 140, marks=pytest.mark.slow)])
 def test_pytorch_exports_of_torchvision_import_with_equal_outputs(torchvision_models, tmp_path, name, lines):
-    path = _export_torchvision(torchvision_models, name, tmp_path)
+    path = _export_torchvision(torchvision_models, name)
     result = import_model(str(path), tolerance=1e-4)
     assert result.max_abs_diff <= 1e-4
     graph = _clean(result.text)
@@ -186,13 +201,12 @@ def _feeds(path):
     return feeds
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", zc.example_params(EXAMPLES))
 def test_example_to_onnx_to_nns_to_onnx_gives_equal_outputs(path, tmp_path):
     from nnlang.targets.onnx.compile import compile_to_dir
     from nnlang.targets.onnx.load import write
 
-    first = [p for p in compile_to_dir(analyze(path.read_text(), str(path)), str(tmp_path / "a"))
-             if p.endswith(".onnx")][0]
+    first = zc.onnx_example(path.stem)  # compile_to_dir(<the example>, ...): written once, shared (read-only)
     result = import_model(first)
     nns, weights = write(result, str(tmp_path / "imported" / f"{path.stem}.nns"))
     again = analyze(Path(nns).read_text(), nns)
@@ -204,12 +218,12 @@ def test_example_to_onnx_to_nns_to_onnx_gives_equal_outputs(path, tmp_path):
         assert float(np.abs(a - b).max()) <= 1e-4
 
 
-@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "densenet121"])
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", pytest.param("densenet121", marks=pytest.mark.slow)])
 def test_torchvision_exports_import_and_export_again_with_equal_outputs(torchvision_models, tmp_path, name):
     from nnlang.targets.onnx.compile import compile_to_dir
     from nnlang.targets.onnx.load import write
 
-    path = _export_torchvision(torchvision_models, name, tmp_path)
+    path = _export_torchvision(torchvision_models, name)
     nns, weights = write(import_model(str(path)), str(tmp_path / f"{name}.nns"))
     second = [p for p in compile_to_dir(analyze(Path(nns).read_text(), nns), str(tmp_path / "b"), weights=weights)
               if p.endswith(".onnx")][0]

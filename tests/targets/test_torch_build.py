@@ -1,11 +1,10 @@
 """The in-process PyTorch build: torchvision weights load by name and give the same numbers."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import zoo_cache as zc
 
 torch = pytest.importorskip("torch")
 
@@ -52,7 +51,8 @@ def _perturbed(state: dict) -> dict:
     return out
 
 
-@pytest.mark.parametrize("example, builder, kwargs, size", TORCHVISION, ids=[t[0] for t in TORCHVISION])
+@pytest.mark.parametrize("example, builder, kwargs, size",
+                         [pytest.param(*t, id=t[0], marks=zc.slow_if_big(t[0])) for t in TORCHVISION])
 def test_torchvision_weights_load_strictly_and_outputs_match(example, builder, kwargs, size):
     from nnlang.targets.torch import build
 
@@ -70,7 +70,7 @@ def test_torchvision_weights_load_strictly_and_outputs_match(example, builder, k
     assert diff <= 1e-5 * max(1.0, want.abs().max().item())
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+@pytest.mark.parametrize("path", zc.example_params(EXAMPLES))
 def test_every_example_builds_with_the_summary_param_count_and_shapes(path):
     from nnlang.analyze import analyze
     from nnlang.targets.torch import build_graph
@@ -78,8 +78,9 @@ def test_every_example_builds_with_the_summary_param_count_and_shapes(path):
     a = analyze(path.read_text(), path=str(path))
     model = build_graph(a.graph).eval()
     assert sum(p.numel() for p in model.parameters()) == a.graph.total_params
-    summary = json.loads(subprocess.run([sys.executable, "-m", "nnlang", "summary", str(path), "--format", "json"],
-                                        capture_output=True, text=True, check=True).stdout)
+    returncode, stdout, stderr = zc.summary_json(str(path))  # `nnlang summary PATH --format json`, once per session
+    assert returncode == 0, stderr
+    summary = json.loads(stdout)
     assert summary["total_params"] == a.graph.total_params
     sizes = {"N": 2, "T": 7}
     inputs = []

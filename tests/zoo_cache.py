@@ -1,0 +1,90 @@
+"""What several test files compute from one example, made once per test run and shared (a plain module, not a
+conftest; tests/conftest.py puts tests/ on sys.path for the files under tests/targets).
+
+    analysis("resnet18")       the example analysed with the path examples/resnet18.nns (no errors)
+    onnx_example("resnet18")   the file compile_to_dir writes for it at opset 17, seed 0 (read-only)
+    summary_json(path)         (returncode, stdout, stderr) of `python -m nnlang summary PATH --format json`
+    example_params(paths)      pytest params of the examples, the big ones marked slow (skipped by the local
+                               loop `pytest -m "not slow"`; CI and `make test` run every one)
+
+Nothing handed out may be changed by a test: files are written read-only, results are tuples and strings, and
+an Analysis is shared as it is (no test writes to one). The cache lives in one temporary directory, removed
+when the test process ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+# The examples whose pipelines (compile, run, import back) take seconds each: their per-example pipeline tests
+# are marked slow. The rest (LeNet-5, the LSTM classifier, SqueezeNet, MobileNetV2, ResNet-18, GoogLeNet,
+# EfficientNet-B0) keep every layer family in the local loop.
+BIG = frozenset({"alexnet", "bert_encoder", "caffenet", "convnext_tiny", "densenet121", "inception_v3", "resnet50",
+                 "unet", "vgg16", "vit_b_16"})
+
+_DIR: list = []
+
+
+def cache_dir() -> Path:
+    """The session's cache directory (made on first use, removed at exit)."""
+    if not _DIR:
+        d = Path(tempfile.mkdtemp(prefix="nnlang-test-cache-"))
+        atexit.register(shutil.rmtree, d, ignore_errors=True)
+        _DIR.append(d)
+    return _DIR[0]
+
+
+def read_only(path) -> str:
+    """The file made read-only (a test that tries to change a shared artifact fails), its path as a string."""
+    os.chmod(path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    return str(path)
+
+
+def slow_if_big(stem: str) -> tuple:
+    return (pytest.mark.slow,) if stem in BIG else ()
+
+
+def example_params(paths) -> list:
+    """pytest.param(path, id=stem) per example, the big ones marked slow."""
+    return [pytest.param(p, id=p.stem, marks=slow_if_big(p.stem)) for p in paths]
+
+
+@functools.lru_cache(maxsize=None)
+def analysis(stem: str):
+    """The example analysed as examples/<stem>.nns (shared: do not change it)."""
+    from nnlang.analyze import analyze
+
+    rel = f"examples/{stem}.nns"
+    a = analyze((ROOT / rel).read_text(encoding="utf-8"), path=rel)
+    assert a.errors == [], [str(d) for d in a.errors]
+    return a
+
+
+@functools.lru_cache(maxsize=None)
+def onnx_example(stem: str) -> str:
+    """The .onnx file nnlang.targets.onnx.compile_to_dir writes for the example at opset 17, seed 0."""
+    from nnlang.targets.onnx import compile_to_dir
+
+    (written,) = compile_to_dir(analysis(stem), str(cache_dir() / "onnx" / stem), opset=17, seed=0)
+    return read_only(written)
+
+
+@functools.lru_cache(maxsize=None)
+def summary_json(path: str) -> tuple:
+    """(returncode, stdout, stderr) of `python -m nnlang summary PATH --format json`, run once per path."""
+    r = subprocess.run([sys.executable, "-m", "nnlang", "summary", path, "--format", "json"], capture_output=True,
+                       text=True, cwd=ROOT)
+    return r.returncode, r.stdout, r.stderr
