@@ -109,3 +109,17 @@ def test_tuples_whose_items_cannot_be_ordered_are_an_error_not_a_crash(expr):
     with an int, two tensors, or a tuple with a bool raised TypeError out of analyze()."""
     a = analyze(f"network N {{\n    input x: [N, 4]\n    let b = {expr}\n    output x\n}}\n")
     assert [(d.code, d.message) for d in a.errors] == [("E501", "cannot compare tuples whose items cannot be compared")]
+
+
+@pytest.mark.parametrize("text,message", [
+    # seed 103, input 7314 (generated): `Unsqueeze(2) * 10000` grew the rank with every layer, and each layer
+    # copies its input's shape: 0.56 s for 2.2 KB (quadratic in the repeat count)
+    ("network N {\n    input x: [N, 4]\n    y = x -> Unsqueeze(2) * 10000 -> ReLU\n    output y\n}\n",
+     "Unsqueeze gives a tensor of 65 dims; at most 64 are supported"),
+    ("network N {\n    input x: [" + ", ".join(["1"] * 5000) + "]\n    y = x -> ReLU * 4000\n    output y\n}\n",
+     "5,000 dims; tensors of at most 64 dims are supported"),
+], ids=["growing", "declared"])
+def test_the_rank_of_a_tensor_is_bounded(text, message):
+    a, dt = timed(text)
+    assert [d.message for d in a.errors] == [message]
+    assert dt < LIMIT_S

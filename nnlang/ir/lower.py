@@ -43,6 +43,9 @@ ASSIGN_WORK = 4  # an assignment's binding, beyond its statement
 MAX_OUTPUTS = 4_096  # results of one layer (Split)
 OUTPUT_WORK = 4  # each result beyond the first (a tensor made, its type built): a Split(4096) costs 16,384
 MAX_BLOCK_DEPTH = 48
+# Dims per tensor: every layer copies its input's shape, so a rank that grows with the work (Unsqueeze * 10000)
+# made the work quadratic (4,900 Unsqueezes: 12 million dims copied). Real tensors have fewer than 10.
+MAX_RANK = 64
 MAX_REPEAT = 10_000
 _LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -381,6 +384,10 @@ class Lowerer:
         return v if ok else False
 
     def input_type(self, frame, decl) -> TensorType | None:
+        if len(decl.shape) > MAX_RANK:
+            self.report(frame, "E503", f"{len(decl.shape):,} dims; tensors of at most {MAX_RANK} dims are supported",
+                        decl.span)
+            return None
         dims = []
         given = self.input_shapes.get(decl.name.id) if frame.scope.kind == "network" else None
         for k, d in enumerate(decl.shape):
@@ -645,6 +652,11 @@ class Lowerer:
                 warnings = take_warnings()
             for message in warnings if out_types is not None else ():  # sizes equal under a condition
                 self.report(frame, "W306", message, call.span, warning=True)
+        if out_types is not None and any(t is not None and len(t.shape) > MAX_RANK for t in out_types):
+            self.report(frame, "E503", f"{spec.name} gives a tensor of "
+                        f"{max(len(t.shape) for t in out_types if t is not None):,} dims; at most {MAX_RANK} are "
+                        f"supported", call.span)
+            out_types = None
         if out_types is None:
             node.macs = None
             out_types = [None]  # how many results a failed layer has is unknown too
