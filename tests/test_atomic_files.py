@@ -47,6 +47,7 @@ def test_a_failure_midway_writes_none_of_the_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.prototxt"]
 
 
+@pytest.mark.slow  # whole processes, one killed
 def test_a_compile_killed_while_writing_leaves_nothing_after_the_next_compile(tmp_path):
     """SIGKILL runs no cleanup: the temporary it leaves is removed by the next compile into that folder."""
     out = tmp_path / "out"

@@ -75,6 +75,7 @@ def test_random_edits_of_each_example_give_what_a_fresh_analysis_gives(path):
     assert runs >= 20  # most edits were analysed incrementally
 
 
+@pytest.mark.slow  # ~700 lines re-analysed after each of 30 edits, four times
 @pytest.mark.parametrize("seed", range(4))
 def test_random_edits_of_a_file_with_many_definitions(seed):
     text = many_definitions()

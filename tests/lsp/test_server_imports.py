@@ -29,6 +29,7 @@ async def within(aw, what: str, timeout: float = 60.0):
         pytest.fail(f"timed out: {what}")
 
 
+@pytest.mark.slow  # a whole server process through every example and target
 async def test_the_server_never_imports_a_framework():
     files = sorted((ROOT / "examples").glob("*.nns")) + sorted(STD_DIR.glob("*.nns"))
     client = make_test_lsp_client()

@@ -15,6 +15,7 @@ import pytest
 cv2 = pytest.importorskip("cv2", reason="opencv-python-headless (the Caffe oracle) is a test dependency")
 
 import _keras_harness as kh  # noqa: E402  (perturbed_reference, run_torch, max_rel_diff: framework-neutral)
+import zoo_cache as zc  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from google.protobuf import text_format  # noqa: E402
@@ -83,7 +84,7 @@ def assert_strict_bvlc(prototxt: Path, caffemodel: Path) -> None:
             assert len(blob.data) == int(np.prod(list(blob.shape.dim)))
 
 
-@pytest.fixture(scope="module", params=EXAMPLES, ids=[p.stem for p in EXAMPLES])
+@pytest.fixture(scope="module", params=zc.example_params(EXAMPLES))  # the big ones marked slow
 def example(request, tmp_path_factory):
     path = request.param
     a = analyze(path.read_text(encoding="utf-8"), path=str(path.relative_to(ROOT)))
@@ -318,6 +319,7 @@ def test_floor_rounding_is_ceil_pooling_then_a_slice_that_drops_the_extra_column
     assert kh.max_rel_diff(kh.run_torch(module, xs), run_opencv(plan, *files, xs)) <= 1e-4
 
 
+@pytest.mark.slow  # two whole processes
 def test_cli_compiles_to_caffe_and_a_failed_compile_writes_nothing(tmp_path):
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, "-m", "nnlang", "compile", str(ROOT / "examples" / "lenet5.nns"), "--to",

@@ -14,6 +14,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is first importe
 keras = pytest.importorskip("keras")
 
 import _keras_harness as kh  # noqa: E402
+import zoo_cache as zc  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -43,7 +44,7 @@ def _analysis(path: Path):
     return a
 
 
-@pytest.fixture(scope="module", params=EXAMPLES, ids=[p.stem for p in EXAMPLES])
+@pytest.fixture(scope="module", params=zc.example_params(EXAMPLES))  # the big ones marked slow
 def example(request, tmp_path_factory):
     """(path, analysis, torch module, its perturbed state, {layout: Built}) built once per example."""
     path = request.param

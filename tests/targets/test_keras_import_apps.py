@@ -17,6 +17,8 @@ np = pytest.importorskip("numpy")
 
 from nnlang.targets.keras.load import import_file  # noqa: E402
 
+pytestmark = pytest.mark.slow  # big application models, built, saved and imported
+
 APPS = {  # name -> input shape (small where the builder allows)
     "ResNet50": (64, 64, 3), "MobileNetV2": (96, 96, 3), "DenseNet121": (64, 64, 3), "InceptionV3": (75, 75, 3),
     "EfficientNetB0": (64, 64, 3), "ConvNeXtTiny": (64, 64, 3), "Xception": (71, 71, 3),

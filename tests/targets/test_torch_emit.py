@@ -11,6 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import zoo_cache as zc  # noqa: E402
 from nnlang.analyze import analyze  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +35,7 @@ def _inputs(graph):
     return out
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+@pytest.mark.parametrize("path", zc.example_params(EXAMPLES))
 def test_emitted_module_loads_the_build_weights_and_gives_the_same_outputs(path):
     from nnlang.targets.torch import build_graph
 

@@ -11,6 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import zoo_cache as zc  # noqa: E402
 from nnlang.analyze import analyze  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +71,7 @@ for _path in EXAMPLES:
     _a = analyze(_path.read_text(), path=str(_path))
     for _name, _value in _a.graph.params.items():
         if isinstance(_value, int) and not isinstance(_value, bool):
-            CASES.append(pytest.param(_path, _name, id=f"{_path.stem}-{_name}"))
+            CASES.append(pytest.param(_path, _name, id=f"{_path.stem}-{_name}", marks=zc.slow_if_big(_path.stem)))
 
 
 @pytest.mark.parametrize("path, name", CASES)
@@ -109,7 +110,7 @@ def test_unet_and_densenet_examples_from_the_issue():
     assert "for i in range(layers):" in source and source.count("class DenseBlock") == 1
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+@pytest.mark.parametrize("path", zc.example_params(EXAMPLES))
 def test_no_parameter_is_fixed_unless_allowed(path):
     """Every parameter (float ones too) is a constructor argument, only sizes an input, or is allowed
     to be fixed in MAY_BE_FIXED."""

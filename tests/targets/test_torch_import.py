@@ -24,6 +24,7 @@ from nnlang.targets.torch.load import ImportError_, import_file, import_module
 TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
 sys.path.insert(0, str(TESTS))
+import zoo_cache as zc  # noqa: E402
 import zoo_oracle as zo  # noqa: E402
 
 
@@ -106,7 +107,8 @@ def test_torchvision_resnet18_imports_checks_compiles_and_computes_the_same(tmp_
 ZOO = [m for m in zo.TORCHVISION_ZOO if m.torchvision != "resnet18"]
 
 
-@pytest.mark.parametrize("zoo", ZOO, ids=lambda m: m.torchvision)
+@pytest.mark.parametrize("zoo", [pytest.param(m, id=m.torchvision, marks=zc.slow_if_big(m.example.removesuffix(".nns")))
+                                 for m in ZOO])
 def test_torchvision_models_import_with_equal_outputs(zoo):
     models = _torchvision()
     torch.manual_seed(0)
@@ -120,6 +122,7 @@ def test_torchvision_models_import_with_equal_outputs(zoo):
     assert a.graph.total_params == zoo.params
 
 
+@pytest.mark.slow  # GoogLeNet with its auxiliary heads, traced at 224 x 224
 def test_unused_submodules_are_reported_not_imported():
     models = _torchvision()
     net = models.googlenet(weights=None, aux_logits=True, init_weights=False).eval()
