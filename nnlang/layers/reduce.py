@@ -17,7 +17,7 @@ def _reduce(name: str, doc: str, floats_only: bool = False) -> LayerSpec:
         (x,) = inputs
         if floats_only and x.dtype in INTEGER_DTYPES:
             raise ShapeError(f"{name} needs a floating-point input, got {x.dtype} {x}", "E301", 0)
-        if x.dtype == "bool":
+        if x.dtype == "bool" and name not in ("Amax", "Amin"):  # over bools: any / all
             raise ShapeError(f"{name} takes numbers, got a bool tensor {x}", "E301", 0)
         axes = _axes_of(a["axis"], x, name)
         if a["keepdims"]:
@@ -55,8 +55,8 @@ def _arg(name: str, what: str) -> LayerSpec:
 
 
 LAYERS = [
-    _reduce("Amax", "Maximum"),
-    _reduce("Amin", "Minimum"),
+    _reduce("Amax", "Maximum (for bools: any)"),
+    _reduce("Amin", "Minimum (for bools: all)"),
     _reduce("Prod", "Product"),
     _reduce("LogSumExp", "log(sum(exp(x))), computed stably,", floats_only=True),
     _arg("ArgMax", "largest"),

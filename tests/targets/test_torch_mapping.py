@@ -243,7 +243,7 @@ CASES = {
             c("Sum(axis=-1)", ("[2, 3]", "u8"), high=5)],
     # ---- reductions
     "Amax": [c("Amax(axis=1)", "[2, 3, 4]"), c("Amax(axis=(0, 2), keepdims=true)", ("[2, 3, 4]", I64), high=5)],
-    "Amin": [c("Amin(axis=-1)", "[2, 3, 4]"), c("Amin(axis=(1, 2), keepdims=true)", "[2, 3, 4]")],
+    "Amin": [c("Amin(axis=-1)", "[2, 3, 4]"), c("Amin(axis=(1, 2), keepdims=true)", ("[2, 3, 4]", "bool"))],
     "Prod": [c("Prod(axis=1)", "[2, 3, 4]"), c("Prod(axis=(1, 2), keepdims=true)", ("[2, 3, 2]", "i32"), high=3)],
     "LogSumExp": [c("LogSumExp(axis=1)", "[2, 3, 4]"), c("LogSumExp(axis=(0, 2), keepdims=true)", "[2, 3, 4]")],
     "ArgMax": [c("ArgMax(axis=1)", "[2, 5, 4]"), c("ArgMax(axis=-1, keepdims=true, last=true)", ("[2, 3, 5]", I64),

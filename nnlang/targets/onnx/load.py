@@ -124,6 +124,10 @@ class _Converter:
             if shape is None:
                 self.problems.append(f"input {vi.name!r}: its shape is not given")
                 continue
+            if any(d == 0 for d in shape):
+                self.problems.append(f"input {vi.name!r}: its shape {list(shape)} has a dim of size 0 (.nns sizes are "
+                                     "positive)")
+                continue
             self.values[vi.name] = b.input(_input_name(vi.name, b.graph.inputs), shape, dtype)
         self.fold_constants()
         for _ in range(32):  # shapes inferred again let more sizes fold (a Shape of a reshaped tensor ...)
