@@ -13,7 +13,10 @@ from lsprotocol import types as t
 from nnlang.span import Span
 
 
-_NEWLINE = re.compile("\n")
+# Lines end where LSP, editors and the analysis (nnlang.syntax.grammar.lsp_line_ends) end them: \r\n, \n
+# and a lone \r. (At \n alone, every position after a lone \r -- hover, definition, inlay hints -- landed
+# on the wrong line or at the end of the text; found by tests/fuzz.)
+_NEWLINE = re.compile("\r\n|\r|\n")
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
 
@@ -27,8 +30,12 @@ class LineMap:
             encoding == "utf-8" or _ASTRAL.search(text) is not None)
 
     def _line_text(self, line: int) -> str:
-        end = self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(self.text)
-        return self.text[self.starts[line]:end]
+        """The line's text without its line end."""
+        start = self.starts[line]
+        if line + 1 >= len(self.starts):
+            return self.text[start:]
+        end = self.starts[line + 1]
+        return self.text[start:end - (2 if self.text.startswith("\r\n", end - 2) and end - 2 >= start else 1)]
 
     def _units(self, s: str) -> int:
         if self.encoding == "utf-16":

@@ -59,7 +59,7 @@ def _close_use(written: str, path: str):
     folder = os.path.dirname(path)
     try:
         stems = sorted(f[:-4] for f in os.listdir(folder) if f.endswith(".nns"))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a lone surrogate or a NUL in the `use` path
         return None
     prefix = written.rsplit("/", 1)[0] + "/" if "/" in written else ""
     stem = written.removesuffix(".nns")[len(prefix):]

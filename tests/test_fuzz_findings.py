@@ -123,3 +123,52 @@ def test_the_rank_of_a_tensor_is_bounded(text, message):
     a, dt = timed(text)
     assert [d.message for d in a.errors] == [message]
     assert dt < LIMIT_S
+
+
+def test_a_use_path_with_a_lone_surrogate():
+    """Seed 106, input 15260 (a unicode mutation): `use "std\\udfff/resnet"` raised UnicodeEncodeError from
+    os.listdir while looking for a close file name."""
+    a = analyze('use "std\udfff/resnet"\n\nnetwork N {\n    input x: [N, 4]\n    output x\n}\n', "/tmp/n.nns")
+    assert [d.code for d in a.errors] == ["E401"]
+
+
+def test_the_weights_of_a_layer_count_as_work():
+    """Seed 106, input 24916 (generated): GRU(512, num_layers=64) * 2045 -- 256 weights each: 0.75 s for 292
+    bytes."""
+    text = ("network N {\n    input x: [1, 1, 3]\n    out = x -> GRU(512, num_layers=64) * 2045\n"
+            "    output out\n}\n")
+    a, dt = timed(text)
+    assert "E503" in codes(a)
+    assert dt < LIMIT_S
+
+
+# ---- the language server: documents with old-Mac line ends (a lone \r) -------------------------------------
+
+def test_positions_in_a_document_with_lone_cr_line_ends():
+    """Seeds 103 and 104 (the document model): LineMap counted lines at \\n only, so in a text with a lone \\r
+    every position after it (hover, definition, inlay hints, folding ranges) was on the wrong line."""
+    from lsprotocol import types as t
+    from nnlang_lsp.convert import LineMap
+
+    text = "ab\rcd\r\nef\ng𝑊h"
+    lines = LineMap(text, "utf-16")
+    assert lines.offset(t.Position(line=1, character=1)) == 4
+    assert lines.offset(t.Position(line=2, character=9)) == 9  # clamped to the line's end
+    assert lines.offset(t.Position(line=3, character=3)) == 12
+    assert lines.position_at(11) == t.Position(line=3, character=1)
+    assert lines.position(4, 3) == t.Position(line=3, character=3)  # after the astral character: 2 units
+    assert len(lines.starts) == 4
+
+
+def test_formatting_edits_in_a_document_with_lone_cr_line_ends():
+    """The formatter's line edits count lines at \\n: in a text with lone \\r line ends they are one edit of
+    the whole text, which a client applies to get `nnlang fmt`'s result."""
+    from nnlang_lsp.features.formatting import _edits
+    from nnlang_lsp.workspace import Document
+    from nnlang.syntax.format import format_edits, format_text
+
+    text = "network A {\r  input x: [N, 4]\r      y = x -> ReLU\r  output y\r}\r"
+    doc = Document("file:///a.nns", 1, text, "utf-16")
+    (edit,) = _edits(doc, format_edits(text))
+    assert (edit.range.start.line, edit.range.start.character, edit.range.end.line) == (0, 0, 6)
+    assert edit.new_text == format_text(text).text

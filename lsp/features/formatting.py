@@ -3,13 +3,23 @@ not formatted (no edits)."""
 
 from __future__ import annotations
 
+import re
+
 from lsprotocol import types as t
 
-from nnlang.syntax.format import format_edits, format_range
+from nnlang.syntax.format import _split_lines, format_edits, format_range
+
+_LONE_CR = re.compile(r"\r(?!\n)")
 
 
 def _edits(doc, line_edits) -> list:
     lines = doc.lines
+    if line_edits and _LONE_CR.search(doc.text):
+        # The formatter's line edits count lines at \n; LSP also ends a line at a lone \r, so their line numbers
+        # would be wrong here (old-Mac line ends): one edit of the whole text instead.
+        new = _apply(doc.text, line_edits)
+        end = t.Position(line=len(lines.starts), character=0)
+        return [t.TextEdit(range=t.Range(start=t.Position(line=0, character=0), end=end), new_text=new)]
     out = []
     for e in line_edits:
         start = t.Position(line=e.start_line, character=0)
@@ -22,6 +32,14 @@ def _edits(doc, line_edits) -> list:
             end = t.Position(line=len(lines.starts), character=0)
         out.append(t.TextEdit(range=t.Range(start=start, end=end), new_text=e.new_text))
     return out
+
+
+def _apply(text: str, line_edits) -> str:
+    """text with the formatter's whole-line edits (lines split at \n) applied."""
+    lines = _split_lines(text)
+    for e in sorted(line_edits, key=lambda e: e.start_line, reverse=True):
+        lines[e.start_line:e.end_line] = [e.new_text]
+    return "".join(lines)
 
 
 def register(server, guard):

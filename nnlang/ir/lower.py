@@ -39,6 +39,7 @@ MAX_WORK = 200_000
 WORK_PER_BYTE = 6
 LAYER_WORK = 40
 REPORT_WORK = 10
+WEIGHT_WORK = 4  # each weight of a layer (its shape built, its size counted)
 ASSIGN_WORK = 4  # an assignment's binding, beyond its statement
 MAX_OUTPUTS = 4_096  # results of one layer (Split)
 OUTPUT_WORK = 4  # each result beyond the first (a tensor made, its type built): a Split(4096) costs 16,384
@@ -640,6 +641,8 @@ class Lowerer:
             try:
                 out_types = spec.infer(attrs, in_types)
                 node.weights = spec.weights(attrs, in_types)
+                # a layer's weights cost work too (GRU(num_layers=64) has 256: 2,045 of them took 0.7 s)
+                self.work += WEIGHT_WORK * len(node.weights)
                 node.params = sum(w.size for w in node.weights if w.trainable)
                 node.macs = spec.macs(attrs, in_types, out_types)
             except ShapeError as e:

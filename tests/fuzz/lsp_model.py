@@ -306,10 +306,10 @@ class Session:
                     alines.range(o.span)
         elif kind == "formatting":
             edits = format_edits(doc.text)
-            _edits(doc, edits)
+            text_edits = _edits(doc, edits)  # what the client gets: LSP ranges
             result = format_text(doc.text)
             if edits and result.error is None:
-                got = _apply_line_edits(doc.text, edits)
+                got = _apply_text_edits(doc.text, text_edits)
                 if got != result.text and got.replace("\r\n", "\n") != result.text:
                     self.findings.append(Finding("lsp", "formatting_edits", "the edits do not give fmt's text",
                                                  doc.text))
@@ -351,13 +351,17 @@ def _read(path: str):
     return _read_disk(path) if path.startswith(str(STD_DIR)) else None
 
 
-def _apply_line_edits(text: str, edits) -> str:
-    from nnlang.syntax.format import _split_lines
-
-    lines = _split_lines(text)
-    for e in sorted(edits, key=lambda e: e.start_line, reverse=True):
-        lines[e.start_line:e.end_line] = [e.new_text]
-    return "".join(lines)
+def _apply_text_edits(text: str, edits) -> str:
+    """LSP TextEdits applied as a client does (positions in UTF-16, lines ended by \r\n, \r or \n)."""
+    lines = lsp_lines(text)
+    spans = []
+    for e in edits:
+        s, en = e.range.start, e.range.end
+        spans.append((client_offsets(text, lines, s.line, s.character)[0],
+                      client_offsets(text, lines, en.line, en.character)[0], e.new_text))
+    for a, b, new in sorted(spans, reverse=True):
+        text = text[:a] + new + text[b:]
+    return text
 
 
 def run_session(rng: random.Random, text: str, corpus, edits: int, stats: Stats, findings: list) -> None:
