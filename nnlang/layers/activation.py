@@ -111,6 +111,7 @@ LAYERS = [
     _activation("Tanh", "Hyperbolic tangent."),
     _softmax("Softmax", "exp(x) / sum(exp(x))"),
     _softmax("LogSoftmax", "log(softmax(x))"),
+    _softmax("Hardmax", "1 at the first largest value, 0 elsewhere (one-hot of the argmax),"),
     _activation("Hardswish", "x * relu6(x + 3) / 6 (MobileNetV3)."),
     _activation("Hardsigmoid", "relu6(x + 3) / 6."),
     _activation("Hardtanh", "x clamped to [min_val, max_val].",

@@ -70,7 +70,7 @@ EQUIVALENT = {
     # integers promoted (Sum of u8 as i64, Div / Average / Scale of integers as floats), or computed in a type
     # onnxruntime has a kernel for (ArgMax of i64 as f64, Erf of f64 as f32) and cast back
     **{name: {name, "Cast"} for name in ("Sum", "Div", "Average", "Scale", "ArgMax", "ArgMin", "Erf", "Amax", "Amin",
-                                         "Prod", "Neg")},
+                                         "Prod", "Neg", "Hardmax")},
     "Split": set(), "Identity": set(),  # nothing to compute
     "Dropout": set(), "Dropout1d": set(), "Dropout2d": set(), "Dropout3d": set(), "AlphaDropout": set(),
     "StochasticDepth": set(),

@@ -43,6 +43,8 @@ EQUIVALENT = {
 CANNOT_IMPORT: dict = {
     ("ArgMax", 1): "last=true is emitted as size - 1 - x.flip(d).argmax(d), a pattern the importer does not read",
     ("ArgMin", 1): "last=true is emitted as size - 1 - x.flip(d).argmin(d), a pattern the importer does not read",
+    "Hardmax": "emitted as zeros_like(x).scatter(d, x.argmax(d, keepdim=True), 1.0), a pattern the importer does not "
+               "read",
 }
 
 

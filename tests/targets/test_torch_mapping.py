@@ -190,6 +190,7 @@ CASES = {
     "GELU": [c("GELU", "[2, 3]"), c('GELU(approximate="tanh")', "[2, 3]")],
     "Softmax": [c("Softmax", "[2, 5]"), c("Softmax(dim=1)", "[2, 5, 3]")],
     "LogSoftmax": [c("LogSoftmax", "[2, 5]"), c("LogSoftmax(dim=-2)", "[2, 5, 3]")],
+    "Hardmax": [c("Hardmax", "[2, 5]"), c("Hardmax(dim=1)", ("[2, 5, 3]", "f64"))],
     "Hardtanh": [c("Hardtanh", "[2, 3]"), c("Hardtanh(-2.0, 2.0)", "[2, 3]")],
     "Softplus": [c("Softplus", "[2, 3]"), c("Softplus(beta=2.0, threshold=10.0)", "[2, 3]")],
     "Threshold": [c("Threshold(0.1, 0.0)", "[2, 3]"), c("Threshold(-1.0, 2.0)", "[2, 3]")],

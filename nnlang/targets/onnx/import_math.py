@@ -193,3 +193,20 @@ def einsum(op: Op):
     if any(op.const(name) is not None for name in op.inputs):
         raise Unsupported("Einsum with a constant operand (no layer holds it)")
     return Layer("Einsum", {"equation": str(op.attrs.get("equation", "")).replace(" ", "")}, inputs=op.inputs)
+
+
+@onnx_op("Hardmax", since=13)
+def hardmax(op: Op):
+    return Layer("Hardmax", {"dim": int(op.attrs.get("axis", -1))})
+
+
+@onnx_op("Hardmax", since=1)
+def hardmax_2d(op: Op):
+    """Before opset 13 the input is coerced to 2-D at `axis` (default 1): one hardmax over all dims from axis
+    on, which is one dim's only when axis is the last."""
+    rank = op.rank(0)
+    axis = int(op.attrs.get("axis", 1)) % max(rank, 1)
+    if axis != rank - 1:
+        raise Unsupported(f"Hardmax at axis {axis} of a rank-{rank} input before opset 13 (over the flattened dims "
+                          f"{axis}..{rank - 1})")
+    return Layer("Hardmax", {"dim": -1})

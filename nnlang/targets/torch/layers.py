@@ -635,3 +635,10 @@ def scaled_dot_product_attention(node, ins, outs):
 @torch_layer("Einsum")
 def einsum(node, ins, outs):
     return _func("torch.einsum(" + lit(node.attrs["equation"]) + ", " + _names(len(ins)) + ")")
+
+
+@torch_layer("Hardmax")
+def hardmax(node, ins, outs):
+    """A one at the (first) argmax along dim: zeros with ones scattered there."""
+    d = lit(node.attrs["dim"])
+    return _func("torch.zeros_like({0}).scatter(" + d + ", {0}.argmax(" + d + ", keepdim=True), 1.0)")

@@ -100,3 +100,13 @@ def einsum(b):
     """keras.ops.einsum on the IR's axis order."""
     ys = [b.ir(i) for i in range(len(b.types))]
     return Val(_as_ir_dtype(b, b.ops.einsum(b.a["equation"], *ys)))
+
+
+@keras_layer("Hardmax")
+def hardmax(b):
+    """one_hot(argmax(x)) along the dim, on the IR's axis order."""
+    x = b.ir()
+    axis = b.a["dim"] % b.t.rank
+    n = b.known(b.t.shape[axis], "the size of the dim")
+    where = -1 if axis == b.t.rank - 1 else axis  # Keras's one_hot takes the last position only as -1
+    return Val(b.ops.one_hot(b.ops.argmax(x, axis=axis), n, axis=where, dtype=DTYPES[b.t.dtype]))

@@ -122,3 +122,11 @@ def einsum(b):
     wide = _wide(dtype, _FLOATS + _INTS)
     y = b.op("Einsum", *(b.cast(v, t.dtype, wide) for v, t in zip(b.xs, b.ins)), equation=b.a["equation"])
     return b.cast(y, wide, dtype)
+
+
+@onnx_layer("Hardmax")
+def hardmax(b):
+    dtype = b.t.dtype
+    wide = _wide(dtype, ("f32",))  # onnxruntime's Hardmax: float32 only
+    y = b.softmax("Hardmax", b.cast(b.x, dtype, wide), b.a["dim"], b.t.rank)  # one axis (moved last before 13)
+    return b.cast(y, wide, dtype)
