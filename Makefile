@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: run test setup setup-run sysdeps sysdeps-run sysdeps-npm diagram-assets dist vsix bench docs clean
+.PHONY: run test setup setup-run sysdeps sysdeps-run sysdeps-npm diagram-assets dist vsix bench docs zoo clean
 
 # torch is pinned: 2.13.0 is the CPU wheel these machines carry; anything else pulls a CUDA build.
 # all = the runtime extras (torch, onnx, lsp, diagram); dev = all + the test tool chain.
@@ -87,6 +87,10 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+# docs/zoo.md: every example x every target, measured in each target's runtime (a few minutes)
+zoo: setup
+	$(PY) tests/zoo_table.py --write docs/zoo.md
 
 docs: setup
 	$(PY) -m nnlang layers --format markdown > docs/layers.md

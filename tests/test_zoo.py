@@ -70,3 +70,28 @@ def test_new_never_overwrites(tmp_path, monkeypatch, capsys):
     assert main(["new", "Net", "--from", "resnet18"]) == 2
     assert "Net.nns: exists" in capsys.readouterr().err
     assert (tmp_path / "Net.nns").read_text() == "mine"
+
+
+def test_the_zoo_table_is_current():
+    """docs/zoo.md (`make zoo`) lists every example with its parameters and MACs as analysed now, and refuses
+    exactly the cells the targets' capability checks refuse, for the same reasons; every other cell is a ✓
+    measured in its runtime. The diagrams it shows exist."""
+    import zoo_table
+
+    doc = zoo_table.parse((ROOT / "docs" / "zoo.md").read_text(encoding="utf-8"))
+    # Keras's capability check builds each model in Keras (~40 s for the zoo): its cells are all ✓, which
+    # tests/targets/test_keras_examples.py keeps true by compiling and running every example.
+    checked = tuple(t for t in zoo_table.TARGETS if t != "keras")
+    rows = zoo_table.static_rows(checked)
+    assert sorted(doc) == [r["name"] for r in rows], "docs/zoo.md is not current: run `make zoo`"
+    for row in rows:
+        cells = doc[row["name"]]
+        assert cells["params"] == zoo_table._count(row["params"]), row["name"]
+        assert cells["macs"] == zoo_table._macs(row["macs"]), row["name"]
+        assert cells["keras"].startswith("✓"), (row["name"], cells["keras"])
+        for target in checked:
+            why = row["refused"][target]
+            want = f"✗ {why}" if why else "✓"
+            assert cells[target].startswith(want), (row["name"], target, cells[target], want)
+        for suffix in (".svg", ".full.svg"):
+            assert (ROOT / "docs" / "zoo" / f"{row['name']}{suffix}").is_file()
