@@ -213,3 +213,15 @@ def test_a_3d_attention_with_grouped_heads_is_the_heads_viewed_attended_and_pack
     assert [n.op for n in result.graph.nodes] == ["Reshape", "Permute"] * 3 + ["ScaledDotProductAttention", "Permute",
                                                                                  "Reshape"]
     assert "ScaledDotProductAttention(scale=0.3)" in result.text
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_lp_normalization_is_the_input_divided_by_its_norm(p):
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("LpNormalization", ["x"], ["y"], axis=1, p=p)
+    vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 5, 3]) for n in ("x", "y")]
+    model = helper.make_model(helper.make_graph([node], "lpn", vi[:1], vi[1:]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    result = import_model(model)  # verified against onnxruntime
+    assert [n.op for n in result.graph.nodes] == (["Abs", "Sum", "Div"] if p == 1 else ["Mul", "Sum", "Sqrt", "Div"])

@@ -210,3 +210,22 @@ def hardmax_2d(op: Op):
         raise Unsupported(f"Hardmax at axis {axis} of a rank-{rank} input before opset 13 (over the flattened dims "
                           f"{axis}..{rank - 1})")
     return Layer("Hardmax", {"dim": -1})
+
+
+@onnx_op("LpNormalization")
+def lp_normalization(op: Op):
+    """x / ||x||_p along one axis: the norm as a chain (|x| or x * x, Sum keeping the axis, Sqrt), then Div. An
+    all-zero vector gives NaN here where onnxruntime gives 0: the verification reports it when the example has one."""
+    p = int(op.attrs.get("p", 2))
+    if p not in (1, 2):
+        raise Unsupported(f"LpNormalization with p={p} (ONNX allows 1 and 2)")
+    if not _float_input(op):
+        raise Unsupported("LpNormalization of integers")
+    x, out = op.input(0), op.node.output[0]
+    total = {"axis": int(op.attrs.get("axis", -1)), "keepdims": True}
+    if p == 1:
+        norm = [Layer("Abs", outputs=[f"{out}#abs"]), Layer("Sum", total, outputs=[f"{out}#norm"])]
+    else:
+        norm = [Layer("Mul", {}, inputs=[x, x], outputs=[f"{out}#square"]), Layer("Sum", total),
+                Layer("Sqrt", outputs=[f"{out}#norm"])]
+    return norm + [Layer("Div", {}, inputs=[x, f"{out}#norm"], outputs=[out])]
