@@ -18,6 +18,7 @@ import warnings
 
 import _onnx_harness as oh
 import _torch_harness as th
+import numpy as np
 import pytest
 import torch
 from test_torch_mapping import CASES
@@ -225,3 +226,27 @@ def test_lp_normalization_is_the_input_divided_by_its_norm(p):
                               opset_imports=[helper.make_opsetid("", 17)])
     result = import_model(model)  # verified against onnxruntime
     assert [n.op for n in result.graph.nodes] == (["Abs", "Sum", "Div"] if p == 1 else ["Mul", "Sum", "Sqrt", "Div"])
+
+
+def test_layer_normalization_statistics_read_as_outputs_are_layers_beside_the_layer_norm():
+    from onnx import TensorProto, helper, numpy_helper
+
+    node = helper.make_node("LayerNormalization", ["x", "s", "b"], ["y", "mean", "inv"], axis=1, epsilon=1e-3)
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n, shape in
+            (("y", [2, 3, 4]), ("mean", [2, 1, 1]), ("inv", [2, 1, 1]))]
+    inits = [numpy_helper.from_array(np.linspace(0.5, 1.5, 12, dtype=np.float32).reshape(3, 4), "s"),
+             numpy_helper.from_array(np.full((3, 4), 0.1, np.float32), "b")]
+    graph = helper.make_graph([node], "ln", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])], outs,
+                              inits)
+    result = import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))  # verified
+    assert [n.op for n in result.graph.nodes] == ["LayerNorm", "Mean", "Sub", "Mul", "Mean", "Scale", "Sqrt",
+                                                  "Reciprocal"]
+
+
+def test_mean_variance_normalization_is_its_function_body_in_layers():
+    from onnx import TensorProto, helper
+
+    vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 3, 4, 5]) for n in ("x", "y")]
+    graph = helper.make_graph([helper.make_node("MeanVarianceNormalization", ["x"], ["y"])], "mvn", vi[:1], vi[1:])
+    result = import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))  # verified
+    assert [n.op for n in result.graph.nodes] == ["Mean", "Sub", "Mul", "Mean", "Sqrt", "Scale", "Div"]

@@ -229,3 +229,25 @@ def lp_normalization(op: Op):
         norm = [Layer("Mul", {}, inputs=[x, x], outputs=[f"{out}#square"]), Layer("Sum", total),
                 Layer("Sqrt", outputs=[f"{out}#norm"])]
     return norm + [Layer("Div", {}, inputs=[x, f"{out}#norm"], outputs=[out])]
+
+
+@onnx_op("MeanVarianceNormalization", since=9)
+def mean_variance_normalization(op: Op):
+    """(x - mean) / (sqrt(var) + 1e-9) over `axes` (default 0, 2, 3), as ONNX's function body: layers for the
+    mean, the centred square's mean, its root, + 1e-9 (a Scale of weight 1 on the kept size-1 last dim), Div."""
+    if (op.dtype(op.input(0)) or "f32") != "f32":
+        raise Unsupported("MeanVarianceNormalization of other than float32")
+    rank = op.rank(0)
+    axes = tuple(sorted(int(a) % rank for a in op.attrs.get("axes", (0, 2, 3))))
+    if rank - 1 not in axes:
+        raise Unsupported("MeanVarianceNormalization that keeps the last axis (the + epsilon is a Scale on it)")
+    x, out = op.input(0), op.node.output[0]
+    over = {"axis": axes if len(axes) > 1 else axes[0], "keepdims": True}
+    one = np.ones(1, np.float32)
+    return [Layer("Mean", over, inputs=[x], outputs=[f"{out}#mean"]),
+            Layer("Sub", {}, inputs=[x, f"{out}#mean"], outputs=[f"{out}#centred"]),
+            Layer("Mul", {}, inputs=[f"{out}#centred", f"{out}#centred"], outputs=[f"{out}#square"]),
+            Layer("Mean", over), Layer("Sqrt"),
+            Layer("Scale", {"bias": True, "axis": -1}, weights={"weight": one, "bias": one * np.float32(1e-9)},
+                  outputs=[f"{out}#std_eps"]),
+            Layer("Div", {}, inputs=[f"{out}#centred", f"{out}#std_eps"], outputs=[out])]

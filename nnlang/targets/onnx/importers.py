@@ -38,6 +38,7 @@ class Op:
     initializers: Collection = frozenset()  # the names of the model's stored tensors
     dtype: Callable = lambda name: None  # value name -> .nns dtype ("f32", "i64" ...) or None (unknown)
     dims: Callable = lambda name: None  # value name -> dims computed from Shape with symbols ("N") or None
+    graph_outputs: Collection = frozenset()  # the names of the model's outputs
 
     def affine(self, scale_index: int, shift_index: int) -> bool:
         """Whether a normalisation's scale and shift are learned: values other than 1 and 0, or tensors
@@ -244,16 +245,41 @@ def layer_norm(op: Op):
     rank = op.rank(0)
     if axis % rank != rank - scale.ndim:
         raise Unsupported("LayerNormalization whose axis does not match its scale")
-    if any(o and op.consumers(o) for o in op.node.output[1:]):
-        raise Unsupported("LayerNormalization whose Mean / InvStdDev outputs are read")
     only_y = [op.node.output[0]]  # the Mean / InvStdDev outputs, unread, are no tensors of the layer
     b = op.const_input(2, "B")
     shape = tuple(int(d) for d in scale.shape)
     params = {"normalized_shape": shape[0] if len(shape) == 1 else shape, "eps": float(op.attrs.get("epsilon", 1e-5))}
     if not op.affine(1, 2):
-        return Layer("LayerNorm", {**params, "elementwise_affine": False}, outputs=only_y)
-    weights = {"weight": scale} if b is None else {"weight": scale, "bias": b}
-    return Layer("LayerNorm", {**params, "bias": b is not None}, weights=weights, outputs=only_y)
+        layer = Layer("LayerNorm", {**params, "elementwise_affine": False}, outputs=only_y)
+    else:
+        weights = {"weight": scale} if b is None else {"weight": scale, "bias": b}
+        layer = Layer("LayerNorm", {**params, "bias": b is not None}, weights=weights, outputs=only_y)
+    return _layer_norm_statistics(op, layer, tuple(range(axis % rank, rank)), params["eps"])
+
+
+def _layer_norm_statistics(op: Op, layer: Layer, axes: tuple, eps: float):
+    """LayerNormalization's Mean and InvStdDev outputs, where read, as layers beside the LayerNorm: the mean over
+    the normalised axes (kept), and 1 / sqrt(mean((x - mean)^2) + eps), the + eps a Scale of weight 1."""
+    outs = list(op.node.output) + ["", ""]
+    read = [bool(o) and (bool(op.consumers(o)) or o in op.graph_outputs) for o in outs[1:3]]
+    if not any(read):
+        return layer
+    if (op.dtype(op.input(0)) or "f32") != "f32":
+        raise Unsupported("LayerNormalization's Mean / InvStdDev outputs of other than float32 (ONNX computes them "
+                          "in its stash type)")
+    x, y = op.input(0), outs[0]
+    over = {"axis": axes if len(axes) > 1 else axes[0], "keepdims": True}
+    mean = outs[1] if read[0] else f"{y}#mean"
+    chain = [layer, Layer("Mean", over, inputs=[x], outputs=[mean])]
+    if read[1]:
+        one = np.ones(1, np.float32)
+        chain += [Layer("Sub", {}, inputs=[x, mean], outputs=[f"{y}#centred"]),
+                  Layer("Mul", {}, inputs=[f"{y}#centred", f"{y}#centred"], outputs=[f"{y}#square"]),
+                  Layer("Mean", over, outputs=[f"{y}#var"]),
+                  Layer("Scale", {"bias": True, "axis": -1}, weights={"weight": one, "bias": one * np.float32(eps)},
+                        outputs=[f"{y}#var_eps"]),
+                  Layer("Sqrt", outputs=[f"{y}#std"]), Layer("Reciprocal", outputs=[outs[2]])]
+    return chain
 
 
 @onnx_op("RMSNormalization", since=23)

@@ -89,6 +89,7 @@ class _Converter:
         # the wrapper object lives (a freed one's id can come back for another node).
         self.node_list = list(g.node)
         self.users: dict = {}
+        self.graph_outputs = frozenset(o.name for o in model.graph.output)
         for node in g.node:
             for i in node.input:
                 self.users.setdefault(i, []).append(node)
@@ -253,7 +254,7 @@ class _Converter:
                               f"at opset {self.opset}")
         op = Op(node, _attributes(node), self.const, self.shape, lambda v: self.users.get(v, []), self.opset,
                 self.initializers, lambda v: self.dtypes.get(v) if v else None,
-                lambda v: self.dims.get(v) if v else None)
+                lambda v: self.dims.get(v) if v else None, self.graph_outputs)
         result = fn(op)
         if isinstance(result, list):  # a chain of layers (Flatten -> Softmax -> Reshape)
             self.add_chain(node, result)
