@@ -81,19 +81,14 @@ def check_time_ms(path: Path, repeat: int = 5) -> float:
 
 # ---- measuring one cell ------------------------------------------------------------------------------
 
-def _rel(ref: list, got: list) -> float:
-    import numpy as np
+def _harness():
+    """tests/targets/_keras_harness: the perturbed weights, the Keras run and the relative difference the
+    per-target tests use (one definition for the table and the tests)."""
+    if str(ROOT / "tests" / "targets") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests" / "targets"))
+    import _keras_harness
 
-    worst = 0.0
-    if len(ref) != len(got):
-        raise AssertionError(f"{len(got)} outputs, expected {len(ref)}")
-    for r, g in zip(ref, got):
-        g = np.asarray(g)
-        if g.shape != r.shape:
-            raise AssertionError(f"output shape {list(g.shape)}, expected {list(r.shape)}")
-        r64, g64 = r.astype(np.float64), g.astype(np.float64)
-        worst = max(worst, float((np.abs(g64 - r64) / np.maximum(1.0, np.abs(r64))).max(initial=0.0)))
-    return worst
+    return _keras_harness
 
 
 def run_torch_artifact(out: Path, graph, xs) -> list:
@@ -122,21 +117,15 @@ def run_onnx_artifact(out: Path, graph, xs) -> list:
 
 
 def run_keras_artifact(out: Path, graph, xs) -> list:
+    import dataclasses
+
     import keras
-    import numpy as np
 
     from nnlang.targets.keras.emit import Emitter
 
     built = Emitter(graph, "channels_last").build()  # structure only: the layouts of inputs and outputs
-    model = keras.saving.load_model(str(out / f"{graph.name}.keras"), safe_mode=True)
-    feeds = [x.numpy().transpose(perm) if perm else x.numpy() for perm, x in zip(built.inputs, xs)]
-    y = model(feeds if len(feeds) > 1 else feeds[0])
-    y = list(y) if isinstance(y, (list, tuple)) else [y]
-    got = []
-    for perm, t in zip(built.outputs, y):
-        t = np.asarray(t.detach().cpu()) if hasattr(t, "detach") else np.asarray(t)
-        got.append(t.transpose(np.argsort(perm)) if perm else t)
-    return got
+    loaded = keras.saving.load_model(str(out / f"{graph.name}.keras"), safe_mode=True)
+    return _harness().run_keras(dataclasses.replace(built, model=loaded), xs)
 
 
 def run_caffe_artifact(out: Path, graph, xs) -> list:
@@ -162,9 +151,7 @@ def measure(row: dict, work: Path) -> dict:
     import torch
     from safetensors.torch import save_file
 
-    sys.path.insert(0, str(ROOT / "tests" / "targets"))
-    import _keras_harness as kh  # perturbed_reference: the weights every target test uses
-
+    kh = _harness()
     from nnlang import api
     from nnlang.analyze import analyze
 
@@ -191,7 +178,7 @@ def measure(row: dict, work: Path) -> dict:
         out = work / row["name"] / target
         try:
             api.compile(str(path), target, outdir=str(out), weights=str(weights))
-            diff = _rel(ref, RUNNERS[target](out, graph, xs))
+            diff = kh.max_rel_diff(ref, RUNNERS[target](out, graph, xs))
         except Exception as e:  # noqa: BLE001 -- a cell that fails says how
             cells[target] = ("failed", f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
             continue
