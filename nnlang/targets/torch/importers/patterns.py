@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from ....layers.conv import resolve_pads
+from .attention import rewrite_attention
+from .constants import rewrite_constants
 from .learned import rewrite_parameters
 from .own_weights import mark_own_weights
 from .registry import PARAMS_META, Call, Layer, Unsupported, call_importer, function_key
@@ -86,6 +88,8 @@ def rewrite(gm: fx.GraphModule, inputs: list) -> None:
     concrete = all(isinstance(d, int) for _name, shape, _dtype in inputs for d in shape[1:])
     mark_own_weights(gm)  # F.batch_norm(x, self.running_mean, ...): the module's own layer
     rewrite_parameters(gm)  # first: `x + pos_embedding + y` is a layer, then an Add
+    rewrite_constants(gm)  # then the other tensor attributes an elementwise op reads (`x * self.scale`)
+    rewrite_attention(gm)  # qkv.unbind(0) -> Selects; softmax(q @ k^T * s) @ v -> one attention layer
     for node in list(g.nodes):
         _split_index(g, node)
     for node in list(g.nodes):
