@@ -2,7 +2,7 @@
 matches its reference exactly -- parameter counts, weight names and shapes (the state_dict keys), and
 multiply-accumulates per layer.
 
-The references: torchvision's models (tests/zoo_oracle.py builds them and runs FlopCounterMode),
+The references: torchvision's and timm's models (tests/zoo_oracle.py builds them and runs FlopCounterMode),
 torch.nn.TransformerEncoder for the BERT encoder, a plain torch module for the LSTM classifier.
 """
 
@@ -32,7 +32,7 @@ ZOO_FILES = {
 
 TV_MISSING = zo.torchvision_unavailable()
 needs_torchvision = pytest.mark.skipif(TV_MISSING is not None, reason=f"torchvision reference unavailable: {TV_MISSING}")
-TV_IDS = [m.example.removesuffix(".nns") for m in zo.TORCHVISION_ZOO]
+TV_IDS = [m.example.removesuffix(".nns") for m in zo.REFERENCE_ZOO]
 
 
 def nnlang(*args):
@@ -87,14 +87,14 @@ def test_api_total_params_is_the_published_count(example, expected):
 # ---- torchvision: weights and MACs -------------------------------------------------------------
 
 @needs_torchvision
-@pytest.mark.parametrize("model", zo.TORCHVISION_ZOO, ids=TV_IDS)
+@pytest.mark.parametrize("model", zo.REFERENCE_ZOO, ids=TV_IDS)
 def test_params_equal_torchvision(model):
     r = zo.compare(model)
     assert r.params == r.ref_params == model.params
 
 
 @needs_torchvision
-@pytest.mark.parametrize("model", zo.TORCHVISION_ZOO, ids=TV_IDS)
+@pytest.mark.parametrize("model", zo.REFERENCE_ZOO, ids=TV_IDS)
 def test_weight_names_and_shapes_equal_torchvision_state_dict(model):
     r = zo.compare(model)
     assert r.missing == {}, "in torchvision's state_dict, not in ours"
@@ -104,7 +104,7 @@ def test_weight_names_and_shapes_equal_torchvision_state_dict(model):
 
 
 @needs_torchvision
-@pytest.mark.parametrize("model", zo.TORCHVISION_ZOO, ids=TV_IDS)
+@pytest.mark.parametrize("model", zo.REFERENCE_ZOO, ids=TV_IDS)
 def test_macs_per_layer_equal_flop_counter(model):
     r = zo.compare(model)
     assert r.compared_layers > 0

@@ -1,4 +1,4 @@
-"""Reference figures for the model zoo in examples/: what torchvision says, and what our IR says.
+"""Reference figures for the model zoo in examples/: what torchvision (or timm) says, and what our IR says.
 
 The tests in tests/test_examples.py compare the two; running this file prints the comparison
 as a table:  .venv/bin/python tests/zoo_oracle.py [name ...]
@@ -29,9 +29,10 @@ from nnlang.layers.base import weight_key  # noqa: E402
 @dataclass(frozen=True)
 class ZooModel:
     example: str  # file name in examples/
-    torchvision: str  # constructor in torchvision.models
+    torchvision: str  # constructor in torchvision.models (or the model name in timm, with library="timm")
     params: int  # the published parameter count (torchvision's weights meta "num_params")
     kwargs: tuple = ()  # extra constructor arguments, as (name, value) pairs
+    library: str = "torchvision"  # "torchvision" or "timm"
 
     @property
     def path(self) -> Path:
@@ -53,10 +54,20 @@ TORCHVISION_ZOO = (
     ZooModel("convnext_tiny.nns", "convnext_tiny", 28_589_128),
     ZooModel("efficientnet_b0.nns", "efficientnet_b0", 5_288_548),
     ZooModel("mobilenet_v3_small.nns", "mobilenet_v3_small", 2_542_856),
+    ZooModel("resnet101.nns", "resnet101", 44_549_160),
 )
 
+# The timm models of the zoo (timm.create_model(name, pretrained=False)), with the parameter counts of
+# timm's model cards.
+TIMM_ZOO = (
+    ZooModel("inception_v4.nns", "inception_v4", 42_679_816, library="timm"),
+)
+
+# Every model with a framework reference: the parity tests run over these.
+REFERENCE_ZOO = TORCHVISION_ZOO + TIMM_ZOO
+
 # Every example, with its expected parameter count where one is known independently.
-EXPECTED_PARAMS = {m.example: m.params for m in TORCHVISION_ZOO}
+EXPECTED_PARAMS = {m.example: m.params for m in REFERENCE_ZOO}
 EXPECTED_PARAMS.update({
     "lenet5.nns": 61_706,           # (6*25+6) + (16*6*25+16) + (400*120+120) + (120*84+84) + (84*10+10)
     "caffenet.nns": 60_965_224,     # BVLC reference CaffeNet
@@ -147,9 +158,13 @@ def torchvision_unavailable() -> Optional[str]:
 
 
 def build(model: ZooModel):
-    models = import_torchvision()
+    models = import_torchvision()  # timm imports torchvision too: the same registration serves both
     if models is None:
         raise RuntimeError(_TV_ERROR)
+    if model.library == "timm":
+        import timm
+
+        return timm.create_model(model.torchvision, pretrained=False, **dict(model.kwargs)).eval()
     return getattr(models, model.torchvision)(weights=None, **dict(model.kwargs)).eval()
 
 
@@ -255,7 +270,7 @@ def main(argv) -> int:
     if torchvision_unavailable():
         print(f"torchvision unavailable: {torchvision_unavailable()}")
         return 1
-    picked = [m for m in TORCHVISION_ZOO if not argv or m.example.removesuffix(".nns") in argv]
+    picked = [m for m in REFERENCE_ZOO if not argv or m.example.removesuffix(".nns") in argv]
     ok = True
     print(f"{'model':18} {'params':>12} {'published':>12} {'weights':>10} {'MACs':>15} {'FlopCounter':>15} {'err':>8} {'layers':>7}")
     for m in picked:

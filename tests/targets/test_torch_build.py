@@ -32,8 +32,10 @@ TORCHVISION = [
     ("googlenet", "googlenet", {"aux_logits": False, "init_weights": False}, 224),
     ("inception_v3", "inception_v3", {"aux_logits": False, "init_weights": False}, 299),
     ("vit_b_16", "vit_b_16", {}, 224), ("convnext_tiny", "convnext_tiny", {}, 224),
-    ("efficientnet_b0", "efficientnet_b0", {}, 224),
+    ("efficientnet_b0", "efficientnet_b0", {}, 224), ("resnet101", "resnet101", {}, 224),
 ]
+# timm's models of the zoo: (example, timm model name, input size).
+TIMM = [("inception_v4", "inception_v4", 299)]
 
 
 def _perturbed(state: dict) -> dict:
@@ -58,6 +60,27 @@ def test_torchvision_weights_load_strictly_and_outputs_match(example, builder, k
 
     torch.manual_seed(0)
     reference = getattr(_torchvision().models, builder)(weights=None, **kwargs).eval()
+    model = build(str(ROOT / "examples" / f"{example}.nns")).eval()
+    state = _perturbed(reference.state_dict())
+    reference.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=True)
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        want = reference(x)
+        diff = (model(x) - want).abs().max().item()
+    assert want.abs().max().item() > 1e-2  # the comparison means something
+    assert diff <= 1e-5 * max(1.0, want.abs().max().item())
+
+
+@pytest.mark.parametrize("example, name, size", [pytest.param(*t, id=t[0], marks=zc.slow_if_big(t[0])) for t in TIMM])
+def test_timm_weights_load_strictly_and_outputs_match(example, name, size):
+    from nnlang.targets.torch import build
+
+    _torchvision()  # timm imports torchvision
+    import timm
+
+    torch.manual_seed(0)
+    reference = timm.create_model(name, pretrained=False).eval()
     model = build(str(ROOT / "examples" / f"{example}.nns")).eval()
     state = _perturbed(reference.state_dict())
     reference.load_state_dict(state, strict=True)
