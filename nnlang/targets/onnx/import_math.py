@@ -138,56 +138,6 @@ def comparison(op: Op):
     return Layer(_COMPARE[op.node.op_type], {}, inputs=op.inputs)
 
 
-@onnx_op("Attention", since=23)
-def attention(op: Op):
-    """ONNX's Attention on [N, H, L, E] heads (the 4-D form) with an optional mask: ScaledDotProductAttention.
-    The KV cache (past / present), softcap, windows, padded lengths and the extra QK outputs have no layer."""
-    ins = list(op.node.input) + [""] * 7
-    if op.rank(0) not in (3, 4):
-        raise Unsupported(f"Attention on rank-{op.rank(0)} inputs")
-    if any(ins[4:7]):
-        raise Unsupported("Attention with a KV cache (past_key / past_value) or nonpad_kv_seqlen")
-    if any(o and op.consumers(o) for o in op.node.output[1:]):
-        raise Unsupported("Attention whose present_key / present_value / qk_matmul_output is read")
-    if op.attrs.get("softcap", 0.0):
-        raise Unsupported("Attention with softcap (no torch or Keras attention caps its scores)")
-    if op.attrs.get("left_window_size", -1) != -1 or op.attrs.get("right_window_size", -1) != -1:
-        raise Unsupported("Attention with a local window")
-    causal = bool(op.attrs.get("is_causal", 0))
-    if causal and ins[3]:
-        raise Unsupported("Attention with is_causal and an attn_mask (torch takes one of them)")
-    if ins[3] and op.const(ins[3]) is not None:
-        raise Unsupported("Attention with a constant attn_mask (no layer holds it)")
-    scale = op.attrs.get("scale")
-    inputs = [i for i in ins[:4] if i]
-    params = {"is_causal": causal, "scale": None if scale is None else float(scale)}
-    if op.rank(0) == 3:
-        return _attention_3d(op, inputs, params)
-    return Layer("ScaledDotProductAttention", params, inputs=inputs, outputs=[op.node.output[0]])
-
-
-def _attention_3d(op: Op, inputs: list, params: dict) -> list:
-    """[N, L, H * E] inputs, heads given by q_num_heads / kv_num_heads: each viewed as [N, H, L, E] (Reshape,
-    Permute), the attention, and the heads packed back."""
-    heads = [int(op.attrs.get("q_num_heads", 0)), int(op.attrs.get("kv_num_heads", 0))]
-    if not all(heads):
-        raise Unsupported("Attention on 3-D inputs without q_num_heads / kv_num_heads")
-    out = op.node.output[0]
-    layers, split = [], []
-    for role, name, h in (("q", inputs[0], heads[0]), ("k", inputs[1], heads[1]), ("v", inputs[2], heads[1])):
-        shape = op.shape(name)
-        if shape is None or len(shape) != 3 or not isinstance(shape[-1], int) or shape[-1] % h:
-            raise Unsupported(f"3-D Attention whose {role} size is unknown or not divisible by its heads {h}")
-        layers += [Layer("Reshape", {"shape": (-1, h, shape[-1] // h)}, inputs=[name], outputs=[f"{out}#{role}0"]),
-                   Layer("Permute", {"dims": (0, 2, 1, 3)}, outputs=[f"{out}#{role}"])]
-        split.append(f"{out}#{role}")
-    ev = op.shape(inputs[2])[-1] // heads[1]
-    layers.append(Layer("ScaledDotProductAttention", params, inputs=split + inputs[3:], outputs=[f"{out}#heads"]))
-    layers += [Layer("Permute", {"dims": (0, 2, 1, 3)}, outputs=[f"{out}#packed"]),
-               Layer("Reshape", {"shape": (-1, heads[0] * ev)}, outputs=[out])]
-    return layers
-
-
 @onnx_op("Einsum", since=12)
 def einsum(op: Op):
     if any(op.const(name) is not None for name in op.inputs):

@@ -784,3 +784,4 @@ def gather(op: Op):
 
 from . import import_legacy  # noqa: E402,F401 -- registers the opset 1-12 forms
 from . import import_math  # noqa: E402,F401 -- registers the reductions and elementwise math
+from . import import_attention  # noqa: E402,F401 -- registers Attention (opset 23+)
