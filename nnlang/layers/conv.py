@@ -345,12 +345,14 @@ def _upsample():
 
     return LayerSpec(
         name="Upsample", family="shape",
-        doc="Resize the spatial dims by a scale factor or to a size (nearest, linear, bilinear, bicubic).",
+        doc="Resize the spatial dims by a scale factor or to a size (nearest, nearest-exact, linear, bilinear, "
+            "bicubic, trilinear), with torch's coordinate rules: nearest takes source floor(dst / scale), "
+            "nearest-exact floor((dst + 0.5) / scale) (ONNX's half_pixel with round_prefer_ceil).",
         params=(
             Param("scale_factor", Optional_(FloatTuple()), None, "multiplier per spatial dim", min=0,
                   min_exclusive=True),
             Param("size", Optional_(IntTuple()), None, "output spatial size", min=1),
-            Param("mode", Choice(("nearest", "linear", "bilinear", "bicubic", "trilinear")), "nearest",
+            Param("mode", Choice(("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear")), "nearest",
                   "interpolation"),
             Param("align_corners", Optional_(BOOL), None, "align corner pixels (linear modes only)"),
         ),

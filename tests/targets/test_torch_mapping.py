@@ -147,6 +147,8 @@ CASES = {
         c('Upsample(size=(7, 9), mode="bilinear", align_corners=true)', "[2, 3, 4, 5]"),
         c('Upsample(scale_factor=1.5, mode="linear")', "[2, 3, 5]"),
         c('Resize(size=6, mode="trilinear")', "[1, 2, 3, 4, 5]"),
+        c('Upsample(scale_factor=0.6, mode="nearest-exact")', "[2, 3, 5, 7]"),
+        c('Upsample(size=(4, 11), mode="nearest-exact")', "[2, 3, 5, 7]"),
     ],
     # ---- dense
     "Linear": [c("Linear(3)", "[2, 5]"), c("Linear(7, bias=false)", "[2, 4, 6, 5]"), c("Dense(2)", "[5]"),

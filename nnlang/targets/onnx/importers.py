@@ -684,40 +684,6 @@ def slice_layer(op: Op, starts, ends, axes, steps):
     return layers[0] if len(layers) == 1 else layers
 
 
-_RESIZE_MODES = {"nearest": "nearest", "cubic": "bicubic"}
-_LINEAR = {3: "linear", 4: "bilinear", 5: "trilinear"}
-
-
-@onnx_op("Resize", since=11)
-def resize(op: Op):
-    rank = op.rank(0)
-    mode = op.attrs.get("mode", "nearest")
-    transform = op.attrs.get("coordinate_transformation_mode", "half_pixel")
-    if mode == "nearest":
-        if transform != "asymmetric" or op.attrs.get("nearest_mode", "round_prefer_floor") != "floor":
-            raise Unsupported("nearest Resize other than torch's (asymmetric, floor)")
-        name, align = "nearest", None
-    else:
-        name = _LINEAR.get(rank) if mode == "linear" else _RESIZE_MODES.get(mode)
-        if name is None or transform not in ("half_pixel", "pytorch_half_pixel", "align_corners"):
-            raise Unsupported(f"Resize mode {mode} with {transform} coordinates")
-        if mode == "cubic" and abs(float(op.attrs.get("cubic_coeff_a", -0.75)) + 0.75) > 1e-6:
-            raise Unsupported("cubic Resize with a coefficient other than torch's -0.75")
-        align = transform == "align_corners"
-    scales = op.const(op.input(2)) if op.input(2) else None
-    params = {"mode": name, "align_corners": align}
-    if scales is not None and scales.size:
-        if list(scales[:2]) != [1.0, 1.0]:
-            raise Unsupported("Resize of the batch or channel dim")
-        params["scale_factor"] = _one(tuple(float(f) for f in scales[2:]))
-    else:
-        out = op.shape(op.node.output[0])
-        if out is None or any(not isinstance(d, int) for d in out[2:]):
-            raise Unsupported("Resize to sizes that are not constant")
-        params["size"] = _one(tuple(out[2:]))
-    return Layer("Upsample", params)
-
-
 @onnx_op("Pad", since=11)
 def pad(op: Op):
     pads = op.const_input(1, "pads")
@@ -785,3 +751,4 @@ def gather(op: Op):
 from . import import_legacy  # noqa: E402,F401 -- registers the opset 1-12 forms
 from . import import_math  # noqa: E402,F401 -- registers the reductions and elementwise math
 from . import import_attention  # noqa: E402,F401 -- registers Attention (opset 23+)
+from . import import_resize  # noqa: E402,F401 -- registers Resize (opset 11+)

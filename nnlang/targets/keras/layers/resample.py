@@ -67,7 +67,7 @@ def resample_matrix(a, n: int, d: int, size: int, out: int) -> np.ndarray:
     shape = [size if k == d else 1 for k in range(n)]
     eye = torch.eye(size, dtype=torch.float32).reshape(size, 1, *shape)
     kw = {"mode": a["mode"]}
-    if a["mode"] != "nearest":
+    if a["mode"] not in ("nearest", "nearest-exact"):
         kw["align_corners"] = bool(a["align_corners"])
     if a["scale_factor"] is not None:
         sf = list(a["scale_factor"]) * n if len(a["scale_factor"]) == 1 else list(a["scale_factor"])

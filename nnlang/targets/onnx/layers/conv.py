@@ -96,8 +96,8 @@ def global_pool(b):
     return b.reduce(op, b.x, list(range(2, b.t.rank)), keepdims=b.a["keepdims"])
 
 
-_RESIZE_MODE = {"nearest": "nearest", "linear": "linear", "bilinear": "linear", "trilinear": "linear",
-                "bicubic": "cubic"}
+_RESIZE_MODE = {"nearest": "nearest", "nearest-exact": "nearest", "linear": "linear", "bilinear": "linear",
+                "trilinear": "linear", "bicubic": "cubic"}
 
 
 @onnx_layer("Upsample")
@@ -111,6 +111,8 @@ def upsample(b):
     attrs = {"mode": _RESIZE_MODE[mode]}
     if mode == "nearest":
         attrs.update(coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    elif mode == "nearest-exact":  # floor((dst + 0.5) / scale)
+        attrs.update(coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_ceil")
     else:
         attrs["coordinate_transformation_mode"] = "align_corners" if a["align_corners"] else "half_pixel"
         if mode == "bicubic":
