@@ -4,6 +4,9 @@ Elementwise layers broadcast as NumPy does (trailing dims aligned, 1 stretches) 
 Mixed dtypes promote as torch does (bool < integers < floats, the wider one wins); Div and Average of
 integers give f32 (true division).
 
+Add, Sub, Mul, Div, Maximum and Minimum also take one tensor and a constant operand (constants.py):
+a number written in the text (`Mul(0.125)`) or a tensor held in the weights file (`Mul(shape=(1, 1, 197))`).
+
 MatMul follows torch.matmul: 1-D operands get a dim prepended (left) or appended (right) that is
 removed again, and the batch dims broadcast. Its MACs are batch * M * K * P, what FlopCounterMode
 counts for mm / bmm; a 1-D right operand is counted the same way, although FlopCounterMode has no
@@ -13,7 +16,8 @@ formula for the aten.mv / aten.dot kernels torch runs then (it counts 0 for them
 from __future__ import annotations
 
 from .base import (BOOL, INT, LayerSpec, Param, ShapeError, TensorType, Weight, broadcast_shapes, count,
-                   format_dim, require_known, same_dims)
+                   format_dim, no_weights, require_known, same_dims)
+from .constants import constant_infer, constant_params, constant_weights
 from .shape import INTEGER_DTYPES, axis_of
 
 _ORDER = ("bool", "u8", "i8", "i16", "i32", "i64", "f16", "bf16", "f32", "f64")  # promotion order
@@ -37,8 +41,14 @@ def result_dtype(dtypes, true_div: bool = False) -> str:
     return out
 
 
-def _elementwise(name: str, doc: str, max_inputs, aliases=(), true_div=False) -> LayerSpec:
+def _elementwise(name: str, doc: str, max_inputs, aliases=(), true_div=False, constant=None) -> LayerSpec:
+    """constant: the example of the one-tensor form (`Mul(0.125)`), None for a layer without it."""
+
     def infer(a, inputs):
+        if constant:
+            out = constant_infer(name, a, inputs, true_div)
+            if out is not None:  # the one-tensor form with a constant operand
+                return out
         shape = broadcast_shapes([t.shape for t in inputs], name)
         if name == "Sub" and any(t.dtype == "bool" for t in inputs):
             raise ShapeError("Sub: bool tensors cannot be subtracted (use a logical layer or cast first)", "E305", 0)
@@ -46,13 +56,22 @@ def _elementwise(name: str, doc: str, max_inputs, aliases=(), true_div=False) ->
         return [TensorType(shape, dtype, inputs[0].layout)]
 
     two = max_inputs == 2
+    doc = (f"{doc} of {'2' if two else '2 or more'} tensors, elementwise with NumPy broadcasting: "
+           "[N, C, H, W] with [N, C, 1, 1] gives [N, C, H, W].")
+    if constant:
+        doc += (f" Or of one tensor x and a constant: the number `value`, or with `shape` a tensor held in the "
+                "weights file (a buffer, not learned, unless learned=true; its state_dict key is the layer's path), "
+                f"broadcast with x: `(a, b) -> {name}` and `x -> {constant}` are both {name}.")
+        if name in ("Sub", "Div"):
+            sign = "-" if name == "Sub" else "/"
+            doc += f" reverse=true puts the constant first: `{name}(1.0, reverse=true)` is 1 {sign} x."
     return LayerSpec(
-        name=name, family="merge",
-        doc=f"{doc} of {'2' if two else '2 or more'} tensors, elementwise with NumPy broadcasting: "
-            "[N, C, H, W] with [N, C, 1, 1] gives [N, C, H, W].",
-        params=(), infer=infer, inputs=(2, max_inputs), aliases=aliases,
-        input_names=("a", "b") if two else (),
-        example=name,
+        name=name, family="merge", doc=doc,
+        params=constant_params(reversible=name in ("Sub", "Div")) if constant else (),
+        infer=infer, weights=constant_weights if constant else no_weights,
+        inputs=(1 if constant else 2, max_inputs), aliases=aliases,
+        input_names=("a", "b") if two else (), positional=1 if constant else None,
+        example=constant or name,
     )
 
 
@@ -111,12 +130,12 @@ def _scale_weights(a, inputs):
 
 
 LAYERS = [
-    _elementwise("Add", "Sum", None),
-    _elementwise("Sub", "Difference a - b", 2),
-    _elementwise("Mul", "Product", None),
-    _elementwise("Div", "Quotient a / b (true division)", 2, true_div=True),
-    _elementwise("Maximum", "Maximum", None, aliases=("Max",)),
-    _elementwise("Minimum", "Minimum", None, aliases=("Min",)),
+    _elementwise("Add", "Sum", None, constant="Add(3.0)"),
+    _elementwise("Sub", "Difference a - b", 2, constant="Sub(1.0)"),
+    _elementwise("Mul", "Product", None, constant="Mul(0.125)"),
+    _elementwise("Div", "Quotient a / b (true division)", 2, true_div=True, constant="Div(6.0)"),
+    _elementwise("Maximum", "Maximum", None, aliases=("Max",), constant="Maximum(0.0)"),
+    _elementwise("Minimum", "Minimum", None, aliases=("Min",), constant="Minimum(6.0)"),
     _elementwise("Average", "Mean", None, true_div=True),
     LayerSpec(
         name="MatMul", family="merge",

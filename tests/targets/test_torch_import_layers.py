@@ -274,6 +274,8 @@ FORMS = [
     fn("F.huber_loss", lambda x, y: F.huber_loss(x, y, delta=2.0), XYZ[:2], ["HuberLoss"], "delta=2.0"),
     fn("F.bce_with_logits", lambda x, y: F.binary_cross_entropy_with_logits(x, y), XYZ[:2], ["BCEWithLogitsLoss"]),
     fn("F.kl_div", lambda x, y: F.kl_div(x, y, reduction="batchmean", log_target=True), XYZ[:2], ["KLDivLoss"]),
+    fn("x * 0.5", lambda x: x * 0.5, X2, ["Mul"], "Mul(value=0.5)"),  # a constant operand
+    fn("(a + b) / 3", lambda x, y: (x + y) / 3, XYZ[:2], ["Add", "Div"], "Div(value=3)"),
     mod("nn.CrossEntropyLoss(weight)", lambda: Fn2(nn.CrossEntropyLoss(weight=torch.tensor([0.1, 2.0, 1.0]))),
         ["x: [N, 3]", "t: [N] i64"], ["CrossEntropyLoss"], "CrossEntropyLoss(weight=(0.1, 2.0, 1.0))"),
 ]
@@ -298,8 +300,6 @@ class Weighted(nn.Module):
 
 
 REFUSED = [
-    fn("x * 0.5", lambda x: x * 0.5, X2, None, "Mul of a tensor and a constant"),
-    fn("(a + b) / 3", lambda x, y: (x + y) / 3, XYZ[:2], None, "Div of a tensor and a constant"),
     fn("F.dropout default", lambda x: F.dropout(x, 0.5), X2, None, "dropout with training=True"),
     fn("x[t]", lambda x, t: x[t], ["x: [N, 6]", "t: [N] i64"], None, "indexing with a tensor"),
     fn("torch.max(x, 1)", lambda x: torch.max(x, 1)[0], X2, None, "max over a dim"),

@@ -50,12 +50,13 @@ def make_module(call: ModuleCall) -> nn.Module:
 
 
 def make_parameter(call: ParameterCall) -> nn.Parameter:
-    """The bare parameter, initialised as the emitted constructor (render_parameter) does."""
+    """The bare parameter (or buffer), initialised as the emitted constructor (render_parameter) does."""
+    wrap = nn.Buffer if call.buffer else nn.Parameter
     if call.init == "zeros":
-        return nn.Parameter(torch.zeros(call.shape))
+        return wrap(torch.zeros(call.shape))
     if call.init == "normal":
-        return nn.Parameter(torch.empty(call.shape).normal_(std=call.value))
-    return nn.Parameter(torch.full(call.shape, call.value))
+        return wrap(torch.empty(call.shape).normal_(std=call.value))
+    return wrap(torch.full(call.shape, call.value))
 
 
 def _reading_parameter(fn, name: str):
@@ -129,7 +130,7 @@ class NetworkModule(nn.Module):
                 continue
             layer = layers[child.id]
             if isinstance(layer.module, ParameterCall):
-                container.register_parameter(child.name, make_parameter(layer.module))
+                setattr(container, child.name, make_parameter(layer.module))  # nn.Module registers either kind
                 bare[child.name] = layer.module
                 order.append(child.name)
             elif layer.module is not None:

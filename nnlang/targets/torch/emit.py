@@ -30,8 +30,8 @@ from . import layers as _layers  # noqa: F401  (registers the mappings)
 from .emit_forward import ForwardWriter
 from .emit_layout import Layout, _NoLoop
 from .emit_lift import Lifter, choose, names_in, same, variants_of
-from .emit_util import (PY_TYPES, RESERVED, EmitError, assign, attempts, call_lines, calls, doc, eval_py, hang,
-                        ident, py, scope_inputs, scope_outputs, signature, strip_parens,
+from .emit_util import (PY_TYPES, RESERVED, EmitError, add_attribute, assign, attempts, call_lines, calls, doc,
+                        eval_py, hang, ident, py, scope_inputs, scope_outputs, signature, strip_parens,
                         torch_defaults, walk, within, wrap_source)
 from .emit_util import docstring as doc_block
 from .mapping import (MAPPINGS, ParameterCall, TensorLiteral, conventional_name, functional_form,
@@ -422,8 +422,7 @@ class _Emitter(Layout):
                     pending.append(slot)
                 continue
             self._name_slot(slot, child, members, lifter, used, taken, loop_vars)
-            line = assign(slot.attr, expr) if slot.attr_expr.startswith("self.") else \
-                f"self.add_module({slot.attr}, {expr})"
+            line = assign(slot.attr, expr) if slot.attr_expr.startswith("self.") else add_attribute(slot.attr, expr)
             if slot.optional:
                 init += [f"        if {slot.cond}:", f"            {line}", "        else:",
                          f"            {assign(slot.attr, 'None')}"]

@@ -87,7 +87,15 @@ def assign(name: str, value: str) -> str:
     """`self.conv1 = ...`, or add_module for names Python cannot spell as attributes ("0")."""
     if is_attribute_name(name):
         return f"self.{name} = {value}"
-    return f"self.add_module({literal(name)}, {value})"
+    return add_attribute(literal(name), value)
+
+
+def add_attribute(name_literal: str, value: str) -> str:
+    """`self.add_module('0', ...)` for a name Python cannot spell as an attribute; setattr for a bare
+    parameter or buffer, which add_module refuses (they are no modules)."""
+    if value.startswith(("nn.Parameter(", "nn.Buffer(")):
+        return f"setattr(self, {name_literal}, {value})"
+    return f"self.add_module({name_literal}, {value})"
 
 
 def strip_parens(expr: str) -> str:

@@ -12,6 +12,7 @@ doubled for str.format); constructor arguments stay plain data and are rendered 
 
 from __future__ import annotations
 
+from .constants import constant_layer
 from .mapping import ModuleCall, TensorLiteral, TorchLayer, lit, torch_layer
 
 F = frozenset({"F"})
@@ -458,11 +459,14 @@ _OPERATORS = {"Add": " + ", "Sub": " - ", "Mul": " * ", "Div": " / "}
 
 @torch_layer(*_OPERATORS)
 def arithmetic(node, ins, outs):
-    return _func(_OPERATORS[node.op].join(f"{{{i}}}" for i in range(len(ins))))
+    return constant_layer(node) or _func(_OPERATORS[node.op].join(f"{{{i}}}" for i in range(len(ins))))
 
 
 @torch_layer("Maximum", "Minimum")
 def extremum(node, ins, outs):
+    with_constant = constant_layer(node)
+    if with_constant is not None:
+        return with_constant
     fn = "torch.maximum(" if node.op == "Maximum" else "torch.minimum("
     expr = "{0}"
     for i in range(1, len(ins)):

@@ -36,11 +36,13 @@ class TensorLiteral:
 class ParameterCall:
     """A bare nn.Parameter registered on the parent module under the layer's name (torchvision's
     `class_token`): `{m}` in the forward template is the tensor itself. init: "zeros", "normal" (std
-    `value`) or "full" (every entry `value`), as the model's constructor initialises it."""
+    `value`) or "full" (every entry `value`), as the model's constructor initialises it. buffer: an
+    nn.Buffer instead (a constant tensor operand, in the state_dict but not learned)."""
 
     shape: tuple
     init: str
     value: float = 0.0
+    buffer: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def render_parameter(call: ParameterCall, dims=None, value=None) -> str:
         tensor = f"torch.full(({', '.join(dims)}{',' if len(dims) == 1 else ''}), {value})"
     else:
         raise ValueError(f"unknown parameter initialisation {call.init!r}")
-    return f"nn.Parameter({tensor})"
+    return f"nn.{'Buffer' if call.buffer else 'Parameter'}({tensor})"
 
 
 # Layers that may overwrite their first input when nothing else reads it, as hand-written PyTorch

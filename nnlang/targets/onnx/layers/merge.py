@@ -13,8 +13,23 @@ def _promoted(b, dtype: str) -> list:
     return [b.cast(x, t.dtype, dtype) for x, t in zip(b.xs, b.ins)]
 
 
+def _with_constant(b, op_type: str):
+    """The one-tensor form (layers/constants.py): the number as a Constant of the result's dtype, or the
+    tensor as the initializer named by the layer's path (f32, cast to the result's dtype); None without one."""
+    a = b.node.attrs
+    if a.get("value") is None and a.get("shape") is None:
+        return None
+    dtype = b.outs[0].dtype
+    x = b.cast(b.x, b.t.dtype, dtype)
+    c = b.scalar(a["value"], dtype) if a.get("value") is not None else b.cast(b.weight(""), "f32", dtype)
+    return b.op(op_type, *((c, x) if a.get("reverse") else (x, c)))
+
+
 @onnx_layer(*_BINARY)
 def arithmetic(b):
+    with_constant = _with_constant(b, _BINARY[b.node.op])
+    if with_constant is not None:
+        return with_constant
     xs = _promoted(b, b.outs[0].dtype)  # Div of integers: both cast to float first (true division)
     y = xs[0]
     for x in xs[1:]:
@@ -27,7 +42,8 @@ def extremum(b):
     dtype = b.outs[0].dtype
     if b.opset < 12 and dtype not in ("f32", "f64", "f16"):
         raise NotExpressible(f"{b.node.op} of {dtype} tensors (Max / Min take integers from opset 12)", 12)
-    return b.op("Max" if b.node.op == "Maximum" else "Min", *_promoted(b, dtype))
+    op_type = "Max" if b.node.op == "Maximum" else "Min"
+    return _with_constant(b, op_type) or b.op(op_type, *_promoted(b, dtype))
 
 
 @onnx_layer("Average")

@@ -1,5 +1,7 @@
 """Elementwise and merge layers: the operators and torch functions on two tensors, MatMul, Scale.
-(Average, and Add / Mul over several tensors, are idioms several calls long: see patterns.py.)"""
+(Average, and Add / Mul over several tensors, are idioms several calls long: see patterns.py.)
+A number operand (`x * 0.5`, `1 - x`) is the layer's constant (`Mul(0.5)`, `Sub(1, reverse=true)`); a
+tensor attribute operand (`x + self.bias_table`) is rewritten first (constants.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,22 @@ from .registry import Call, Layer, Unsupported, call_importer, is_tensor, module
 
 
 def _binary(call: Call, op: str) -> Layer:
-    a, b = call.args[0], call.args[1]
-    if not (is_tensor(call, a) and is_tensor(call, b)):
-        raise Unsupported(f"{op} of a tensor and a constant (write the constant as a layer parameter)")
+    a, b = call.args[0], call.arg(1, "other")
     if call.kwargs.get("alpha", 1) != 1 or call.kwargs.get("rounding_mode") is not None:
         raise Unsupported(f"{op} with {'alpha' if 'alpha' in call.kwargs else 'rounding_mode'}")
-    return Layer(op, {}, [a, b])
+    if is_tensor(call, a) and is_tensor(call, b):
+        return Layer(op, {}, [a, b])
+    x, c = (a, b) if is_tensor(call, a) else (b, a)
+    if not is_tensor(call, x):
+        raise Unsupported(f"{op} of two numbers that forward computes")
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or c != c:
+        # a size computed in forward (x.shape[-1] ** -0.5) is no constant the text can hold
+        what = "a value computed in forward" if hasattr(c, "op") else repr(c)
+        raise Unsupported(f"{op} of a tensor and {what} (a constant operand must be a number)")
+    params = {"value": c}
+    if x is b and op in ("Sub", "Div"):
+        params["reverse"] = True  # the number first: 1 - x, 1 / x
+    return Layer(op, params, [x])
 
 
 @call_importer("function:_operator.add", "function:torch.add", "method:add", "function:_operator.iadd",
