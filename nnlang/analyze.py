@@ -15,6 +15,8 @@ from typing import Callable, Optional
 from .diagnostics import Diagnostic, DiagnosticSink, Related, sort_key
 from .ir.graph import Graph
 from .ir.lower import BlockDef, Lowerer
+from .ir.work import Cancelled as Cancelled  # re-exported: what a cancelled analyze() raises
+from .ir.work import CancelToken, check as check_cancel
 from .syntax import nodes as n
 from .syntax import parse
 from .check.static import StaticChecker
@@ -174,16 +176,18 @@ class _Imports:
 
 def analyze(text: str, path: Optional[str] = None, network: Optional[str] = None,
             overrides: Optional[dict] = None, read: Optional[Callable[[str], Optional[str]]] = None,
-            inputs: Optional[dict] = None) -> Analysis:
+            inputs: Optional[dict] = None, cancel: Optional[CancelToken] = None) -> Analysis:
     """Analyse one document. `read(path)` supplies imported files (default: from disk). For the selected
     network, `overrides` sets parameters and symbols of input shapes (`{"H": 224}`), `inputs` replaces
-    input shapes (`{"image": (1, 3, 224, 224)}`); a problem with either is an E505 diagnostic."""
+    input shapes (`{"image": (1, 3, 224, 224)}`); a problem with either is an E505 diagnostic. `cancel`: a
+    CancelToken the caller may set from another thread; the analysis then stops early by raising Cancelled
+    (the language server's stale analyses; without a token, nothing changes)."""
     # Analysis allocates many small acyclic objects; the cyclic collector would rescan them all
     # again and again (a third of the time on a 10,000-layer file). Pause it for the call.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _analyze(text, path, network, overrides, read, inputs)
+        return _analyze(text, path, network, overrides, read, inputs, cancel)
     finally:
         if was_enabled:
             gc.enable()
@@ -217,9 +221,10 @@ def finish(text: str, path: Optional[str], module: n.Module, syntax: list, sink:
                     graphs=graphs, network=network, blocks=blocks)
 
 
-def _analyze(text, path, network, overrides, read, inputs=None) -> Analysis:
+def _analyze(text, path, network, overrides, read, inputs=None, cancel=None) -> Analysis:
     parsed = parse(text)
     module = parsed.module
+    check_cancel(cancel)
     sink, blocks = check_module(module, parsed.diagnostics, path, _Imports(read or _read_disk))
 
     networks = [d for d in module.definitions if d.kind == "network"]
@@ -236,10 +241,11 @@ def _analyze(text, path, network, overrides, read, inputs=None) -> Analysis:
         selected = networks[-1].name.id
 
     graphs: dict = {}
-    lowerer = Lowerer(blocks, sink)
+    lowerer = Lowerer(blocks, sink, cancel)
     for d in networks:
         if d.name.id in graphs:
             continue
+        check_cancel(cancel)
         chosen = d.name.id == selected
         graphs[d.name.id] = lowerer.lower_network(d, overrides if chosen else None, inputs if chosen else None)
 

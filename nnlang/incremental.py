@@ -17,6 +17,11 @@ Analysis as `analyze(text, path, read=read)` -- the tests compare them after ran
 * **imports**: a `use`d file is parsed again only when its text changed.
 
 Static checks run on the whole module every time (they are cheap).
+
+**cancellation**: given a CancelToken, a run polls it between pieces parsed, between networks and
+while lowering (nnlang.ir.work) and stops with Cancelled when it is set. What the run finished stays
+usable: pieces parsed are kept (at their own places until a run places them), and the networks'
+cache is left consistent with the pieces (see _cancelled), so the next run redoes only what is new.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from .analyze import Analysis, _Imports, _read_disk, analyze, check_module, fini
 from .diagnostics import DiagnosticSink, Related
 from .ir.graph import Site
 from .ir.lower import Lowerer
+from .ir.work import Cancelled, CancelToken, check as check_cancel
 from .span import Span
 from .syntax import nodes as n
 from .syntax import parse
@@ -76,6 +82,7 @@ class _Piece:
     offset: int
     line: int
     run: int = -1  # the run that last used it (a text that occurs twice needs two pieces)
+    placed: bool = False  # offset and line are where a run put it (else where parse() did: 0, line 1)
 
 
 class IncrementalAnalyzer:
@@ -94,14 +101,16 @@ class IncrementalAnalyzer:
         self.whole = False  # the last run analysed the text whole
 
     def analyze(self, text: str, path: Optional[str] = None,
-                read: Optional[Callable[[str], Optional[str]]] = None, settle: bool = True) -> Analysis:
+                read: Optional[Callable[[str], Optional[str]]] = None, settle: bool = True,
+                cancel: Optional[CancelToken] = None) -> Analysis:
         """With settle=False the places in reused graphs may still be those of the previous text until
         `settle()` runs (the diagnostics are right): the language server publishes the diagnostics
-        first and moves the graphs, which only its requests read, afterwards."""
+        first and moves the graphs, which only its requests read, afterwards. With a `cancel` token set
+        meanwhile, raises Cancelled (the analyzer stays usable)."""
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            analysis = self._analyze(text, path, read or _read_disk)
+            analysis = self._analyze(text, path, read or _read_disk, cancel)
             if settle:
                 self.settle()
             return analysis
@@ -117,19 +126,19 @@ class IncrementalAnalyzer:
 
     # ---- one run ---------------------------------------------------------------------------------
 
-    def _analyze(self, text: str, path, read) -> Analysis:
+    def _analyze(self, text: str, path, read, cancel) -> Analysis:
         self._run += 1
         starts = split_pieces(text)
         if starts is None:
             self._pieces.clear()
             self._networks.clear()
             self.whole = True
-            return analyze(text, path, read=read)
-        pieces, moves = self._place_pieces(text, starts)
+            return analyze(text, path, read=read, cancel=cancel)
+        pieces, moves = self._place_pieces(text, starts, cancel)
         if pieces is None:  # a syntax error whose recovery may reach past its piece: as a whole
             self._networks.clear()
             self.whole = True
-            return analyze(text, path, read=read)
+            return analyze(text, path, read=read, cancel=cancel)
         self.whole = False
         module = n.Module(uses=[u for p in pieces for u in p.module.uses],
                           definitions=[d for p in pieces for d in p.module.definitions])
@@ -137,63 +146,99 @@ class IncrementalAnalyzer:
 
         imports = _Imports(read)
         imports.cache = _ImportCache(self._imports, read)
-        sink, blocks = check_module(module, syntax, path, imports)
-
-        networks = [d for d in module.definitions if d.kind == "network"]
-        selected = networks[-1].name.id if networks else None
-        graphs: dict = {}
         kept: dict = {}
-        self.networks_reused = self.networks_lowered = 0
-        for d in networks:
-            if d.name.id in graphs:
-                continue
-            key = self._key(d, blocks)
-            old = self._networks.get(id(d))
-            if old is not None and old[0][0] is d and old[0][1] == key[1]:
-                graph, diags = old[1], old[2]
-                if moves:
-                    diags = _move_diagnostics(diags, _mover(moves))
-                    self._pending.append((graph, moves))
-                self.networks_reused += 1
-            else:
-                own = DiagnosticSink()
-                graph = Lowerer(blocks, own).lower_network(d, None)
-                diags = own.items
-                self.networks_lowered += 1
-            kept[id(d)] = (key, graph, diags)
-            graphs[d.name.id] = graph
-            for diag in diags:
-                sink.add(diag)
+        try:
+            check_cancel(cancel)
+            sink, blocks = check_module(module, syntax, path, imports)
+            networks = [d for d in module.definitions if d.kind == "network"]
+            selected = networks[-1].name.id if networks else None
+            graphs: dict = {}
+            self.networks_reused = self.networks_lowered = 0
+            for d in networks:
+                if d.name.id in graphs:
+                    continue
+                key = self._key(d, blocks)
+                entry = self._reuse(d, key, moves)
+                if entry is not None:
+                    self.networks_reused += 1
+                else:
+                    check_cancel(cancel)
+                    own = DiagnosticSink()
+                    entry = (key, Lowerer(blocks, own, cancel).lower_network(d, None), own.items)
+                    self.networks_lowered += 1
+                kept[id(d)] = entry
+                graphs[d.name.id] = entry[1]
+                for diag in entry[2]:
+                    sink.add(diag)
+        except Cancelled:
+            self._cancelled(module, kept, moves)
+            raise
         self._networks = kept
 
         return finish(text, path, module, syntax, sink, graphs, selected, blocks)
 
+    def _reuse(self, d: n.Definition, key: tuple, moves: list) -> Optional[tuple]:
+        """The cached (key, graph, diagnostics) of a network whose definitions are unchanged, moved with
+        its piece; None when it must be lowered again."""
+        old = self._networks.get(id(d))
+        if old is None or old[0][0] is not d or old[0][1] != key[1]:
+            return None
+        graph, diags = old[1], old[2]
+        if moves:
+            diags = _move_diagnostics(diags, _mover(moves))
+            self._pending.append((graph, moves))
+        return key, graph, diags
+
+    def _cancelled(self, module: n.Module, kept: dict, moves: list) -> None:
+        """A run stopped while checking or lowering, after its pieces were placed: the cached networks it did
+        not reach are moved with their pieces now (cheap: no lowering), so the next run finds the cache
+        consistent with the pieces and lowers only what changed."""
+        for d in module.definitions:
+            if d.kind != "network" or id(d) in kept:
+                continue
+            old = self._networks.get(id(d))
+            if old is None or old[0][0] is not d:
+                continue
+            graph, diags = old[1], old[2]
+            if moves:
+                diags = _move_diagnostics(diags, _mover(moves))
+                self._pending.append((graph, moves))
+            kept[id(d)] = (old[0], graph, diags)
+        self._networks = kept
+
     # ---- pieces ----------------------------------------------------------------------------------
 
-    def _place_pieces(self, text: str, starts: list) -> tuple:
+    def _place_pieces(self, text: str, starts: list, cancel=None) -> tuple:
         """The pieces of the text (reused or parsed) and the moves of reused ones: a sorted list of
-        (old start, old end, offset delta, line delta) for pieces that moved."""
-        pieces, moves = [], []
-        line = 1
+        (old start, old end, offset delta, line delta) for pieces that moved. The cancel token is polled
+        between pieces parsed, before any piece is moved: a cancelled run leaves the pieces it parsed
+        stored (placed at offset 0, line 1) and the others where they were."""
         bounds = starts + [len(text)]
+        found = []
         for k in range(len(starts)):
-            a, b = bounds[k], bounds[k + 1]
-            chunk = text[a:b]
+            chunk = text[bounds[k]:bounds[k + 1]]
             piece = next((p for p in self._pieces.get(chunk, ()) if p.run != self._run), None)
             if piece is None:
+                check_cancel(cancel)
                 result = parse(chunk)
                 if not _contained(result, chunk):
                     return None, None
                 piece = _Piece(chunk, result.module, list(result.diagnostics), 0, 1)
                 self._pieces.setdefault(chunk, []).append(piece)
                 self.parsed += 1
-                _shift_piece(piece, a, line)
             else:
                 self.reused += 1
-                if (piece.offset, piece.line) != (a, line):
+            piece.run = self._run  # taken: a text that occurs twice needs two pieces
+            found.append(piece)
+        pieces, moves = [], []
+        line = 1
+        for k, piece in enumerate(found):
+            a, chunk = bounds[k], piece.text
+            if (piece.offset, piece.line) != (a, line):
+                if piece.placed:  # what was made from it (graphs, diagnostics) moves with it
                     moves.append((piece.offset, piece.offset + len(chunk), a - piece.offset, line - piece.line))
-                    _shift_piece(piece, a, line)
-            piece.run = self._run
+                _shift_piece(piece, a, line)
+            piece.placed = True
             pieces.append(piece)
             line += chunk.count("\n")
         # forget texts that are gone (an undo brings them back cheaply enough by parsing again)

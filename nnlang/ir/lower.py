@@ -26,23 +26,13 @@ from .binding import BLOCK_PARAM_TYPES, BindFailed, bind_block, bind_layer
 from .habits import pytorch_habit
 from .evaluate import EvalError, Poisoned, TensorRef, evaluate
 from .graph import Graph, Node, Scope, Site, Tensor
+from .work import (ASSIGN_WORK, LAYER_WORK, OUTPUT_WORK, REPORT_WORK, WEIGHT_WORK, CancelToken, Stop,
+                   WorkAccounting)
 
 # Bounds that keep analysis interactive whatever a file asks for (a 20 KB file can ask for
 # millions of layers through loops and repetition). Real networks are far below them.
 MAX_NODES = 25_000  # layers in one network
-# Work units, per network: a statement run, an expression node evaluated (and 8 elements of a tuple or string
-# built), a step applied each cost 1 (~0.35 us); a layer application LAYER_WORK more (binding and inference,
-# 5-25 us), failed ones included. The limit is MAX_WORK plus WORK_PER_BYTE for each character of the network's
-# definition and of each block definition it expands: what is written out may cost what it costs (a 20,000-layer
-# network written in full analyses), what a short text asks for through loops and repetition is cut at ~0.1 s.
-MAX_WORK = 200_000
-WORK_PER_BYTE = 6
-LAYER_WORK = 40
-REPORT_WORK = 10
-WEIGHT_WORK = 4  # each weight of a layer (its shape built, its size counted)
-ASSIGN_WORK = 4  # an assignment's binding, beyond its statement
 MAX_OUTPUTS = 4_096  # results of one layer (Split)
-OUTPUT_WORK = 4  # each result beyond the first (a tensor made, its type built): a Split(4096) costs 16,384
 MAX_BLOCK_DEPTH = 48
 # Dims per tensor: every layer copies its input's shape, so a rank that grows with the work (Unsqueeze * 10000)
 # made the work quadratic (4,900 Unsqueezes: 12 million dims copied). Real tensors have fewer than 10.
@@ -89,10 +79,6 @@ class Frame:
     quiet_lines: frozenset = frozenset()
 
 
-def _size(defn: n.Definition) -> int:
-    return max(0, defn.span.end - defn.span.start)
-
-
 def _declared_outputs(spec, attrs) -> int:
     """How many results the layer will give with these attributes (its spec says; 1 when it cannot tell)."""
     outs = spec.outputs
@@ -103,24 +89,17 @@ def _declared_outputs(spec, attrs) -> int:
     return k if isinstance(k, int) and not isinstance(k, bool) else 1
 
 
-class _Stop(Exception):
-    """Expansion cannot go on (node limit): already reported."""
-
-
-class Lowerer:
-    def __init__(self, blocks: dict, sink: DiagnosticSink):
+class Lowerer(WorkAccounting):
+    def __init__(self, blocks: dict, sink: DiagnosticSink, cancel: Optional[CancelToken] = None):
         self.blocks = blocks  # name -> BlockDef
         self.sink = sink
         self.graph: Graph | None = None
         self.depth = 0
         self.active_blocks: list = []
-        self.work_limit = MAX_WORK
-        self.sized_blocks: set = set()
-        self.where = None  # the span of the statement or step last charged
+        self.cancel = cancel  # polled while the work is charged (nnlang.ir.work)
         self._assignments: dict = {}
         self._template_exprs: dict = {}
         self._bad_templates: set = set()
-        self.work = 0
 
     def assignments(self, defn: n.Definition) -> dict:
         """name -> spans of the statements that define it, anywhere in the body (cached)."""
@@ -174,10 +153,7 @@ class Lowerer:
         """overrides: network parameters, or symbols of the input shapes (`H=224`); inputs: input name ->
         the shape that replaces its declared one (`--input x=[1, 3, 224, 224]`)."""
         g = Graph(name=defn.name.id, doc=defn.doc)
-        self.work = 0
-        self.where = defn.name.span
-        self.work_limit = MAX_WORK + WORK_PER_BYTE * _size(defn)
-        self.sized_blocks: set = set()
+        self.start_work(defn)
         self.graph = g
         root = Scope(name="", path="", kind="network", type_name=defn.name.id, site=Site(defn.name.span),
                      definition=Site(defn.name.span), doc=defn.doc)
@@ -192,7 +168,7 @@ class Lowerer:
             self.bind_params(frame, defn, overrides)
             g.params = dict(frame.consts)
             self.run_body(frame, defn.body)
-        except _Stop:
+        except Stop:
             g.params = g.params or dict(frame.consts)
             g.outputs = list(frame.outputs)
             return g  # cut short: "unused" would be wrong about the rest
@@ -259,18 +235,6 @@ class Lowerer:
             return False, None
 
     # ---- statements -----------------------------------------------------------------------------
-    def spend(self, frame: Frame, span, amount: int = 1):
-        """Charge work; span None (evaluation) charges it to the statement or step being run."""
-        if span is None:
-            span = self.where
-        else:
-            self.where = span
-        self.work += amount
-        if self.work > self.work_limit:
-            self.report(frame, "E503", f"compile-time expansion does more than {self.work_limit:,} steps "
-                        f"(loops and repetitions too large?)", span)
-            raise _Stop()
-
     def run_body(self, frame: Frame, body):
         for i, stmt in enumerate(body):
             self.spend(frame, stmt.span)
@@ -632,7 +596,7 @@ class Lowerer:
                     inputs=list(ins), outputs=[], site=site, scope=scope, instantiation=frame.instantiation)
         if len(g.nodes) >= MAX_NODES:
             self.report(frame, "E503", f"the network expands to more than {MAX_NODES:,} layers", call.span)
-            raise _Stop()
+            raise Stop()
         g.nodes.append(node)
         scope.children.append(node)
         out_types = None
@@ -729,9 +693,7 @@ class Lowerer:
     # ---- blocks -----------------------------------------------------------------------------------
     def expand_block(self, frame: Frame, block: BlockDef, call: n.LayerCall, ins, name, scope, step):
         defn = block.defn
-        if id(defn) not in self.sized_blocks:  # its written-out work is allowed for, once per network
-            self.sized_blocks.add(id(defn))
-            self.work_limit += WORK_PER_BYTE * _size(defn)
+        self.allow_block(defn)
         if defn in self.active_blocks:
             chain = " -> ".join(d.name.id for d in self.active_blocks[self.active_blocks.index(defn):])
             self.report(frame, "E504", f"block {defn.name.id} uses itself ({chain} -> {defn.name.id})", call.span)
