@@ -752,3 +752,4 @@ from . import import_legacy  # noqa: E402,F401 -- registers the opset 1-12 forms
 from . import import_math  # noqa: E402,F401 -- registers the reductions and elementwise math
 from . import import_attention  # noqa: E402,F401 -- registers Attention (opset 23+)
 from . import import_resize  # noqa: E402,F401 -- registers Resize (opset 11+)
+from . import import_rnn  # noqa: E402,F401 -- registers the bare LSTM / GRU / RNN node

@@ -1,0 +1,102 @@
+"""A bare ONNX LSTM / GRU / RNN node (no exporter's glue around it) as the registry's recurrent layer plus the
+layout layers giving ONNX's outputs: Y [T, dirs, N, H] (layout 1: [N, T, dirs, H]) from the layer's
+[T, N, dirs * H] by a Reshape (and a Permute), Y_h / Y_c [dirs, N, H] (layout 1: [N, dirs, H]) from torch's
+final states. What torch's layers do not compute (reverse-only direction, peepholes, clip, input_forget, other
+activations, GRU's reset gate before the recurrent product, non-zero initial states, per-example lengths) is
+refused by name. The exporters' form (Squeeze / Transpose glue, stacked layers) is fusions.py's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .importers import Layer, Op, Unsupported, onnx_op
+
+_GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+
+
+def _read(op: Op, name: str) -> bool:
+    return bool(name) and (bool(op.consumers(name)) or name in op.graph_outputs)
+
+
+def _checked(op: Op, kind: str) -> tuple:
+    """(hidden, directions, nonlinearity) or refuse."""
+    a = op.attrs
+    h = a.get("hidden_size")
+    direction = a.get("direction", "forward")
+    if h is None:
+        raise Unsupported(f"{kind} without hidden_size")
+    if direction not in ("forward", "bidirectional"):
+        raise Unsupported(f"{kind} with direction={direction} (torch's layers run forward or both ways)")
+    if a.get("clip") is not None:
+        raise Unsupported(f"{kind} with clip (torch's layers do not clip the cell input)")
+    if a.get("input_forget", 0):
+        raise Unsupported(f"{kind} with input_forget (coupled gates)")
+    if kind == "GRU" and a.get("linear_before_reset", 0) != 1:
+        raise Unsupported("GRU with linear_before_reset=0 (torch's GRU applies the reset gate after the recurrent "
+                          "product: linear_before_reset=1)")
+    acts = list(a.get("activations", []))
+    nonlinearity = "tanh"
+    if kind == "RNN" and acts:
+        if len(set(acts)) != 1 or acts[0] not in ("Tanh", "Relu"):
+            raise Unsupported(f"RNN with activations {acts} (torch: tanh or relu)")
+        nonlinearity = acts[0].lower()
+    elif acts and acts != {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}.get(kind, []) * \
+            (2 if direction == "bidirectional" else 1):
+        raise Unsupported(f"{kind} with activations {acts} (torch: sigmoid gates, tanh)")
+    ins = list(op.node.input) + [""] * 8
+    if kind == "LSTM" and ins[7]:
+        raise Unsupported("LSTM with peepholes (P)")
+    if ins[4]:
+        lens, shape = op.const(ins[4]), op.shape(op.input(0))
+        seq = shape[1 if a.get("layout", 0) else 0] if shape else None
+        if lens is None or not isinstance(seq, int) or np.any(np.asarray(lens) != seq):
+            raise Unsupported(f"{kind} with sequence_lens other than the full length (per-example lengths)")
+    for state in ins[5:7]:
+        value = op.const(state) if state else None
+        if state and (value is None or np.any(value)):
+            raise Unsupported(f"{kind} with a non-zero or non-constant initial state (not a layer parameter)")
+    return int(h), 2 if direction == "bidirectional" else 1, nonlinearity
+
+
+@onnx_op("LSTM", "GRU", "RNN", since=7)
+def recurrent(op: Op):
+    from .fusions import _torch_gates  # fusions imports importers, which registers this module
+
+    kind = op.node.op_type
+    h, dirs, nonlinearity = _checked(op, kind)
+    w, r = op.const_input(1, "W"), op.const_input(2, "R")
+    b = op.const_input(3, "B")
+    weights = {}
+    for k, suffix in enumerate(("", "_reverse")[:dirs]):
+        weights[f"weight_ih_l0{suffix}"] = _torch_gates(w[k], kind, h)
+        weights[f"weight_hh_l0{suffix}"] = _torch_gates(r[k], kind, h)
+        if b is not None:
+            half = b.shape[1] // 2
+            weights[f"bias_ih_l0{suffix}"] = _torch_gates(b[k, :half], kind, h)
+            weights[f"bias_hh_l0{suffix}"] = _torch_gates(b[k, half:], kind, h)
+    batchwise = bool(op.attrs.get("layout", 0))
+    outs = list(op.node.output) + ["", "", ""]
+    y, states = outs[0], [s for s in outs[1:3 if kind == "LSTM" else 2]]
+    state_read = [_read(op, s) for s in states]
+    out = y or f"{op.node.output[1] or kind}#y"
+    seq = f"{out}#seq"
+    params = {"hidden_size": h, "bias": b is not None, "batch_first": batchwise, "bidirectional": dirs == 2,
+              "return_state": any(state_read)}
+    if kind == "RNN":
+        params["nonlinearity"] = nonlinearity
+    # torch's h_n / c_n are [dirs, N, H] whatever batch_first is: ONNX's own for layout 0; layout 1 puts the
+    # batch first (a Permute)
+    finals = [s if read and not batchwise else f"{out}#state{k}"
+              for k, (s, read) in enumerate(zip(states, state_read))] if any(state_read) else []
+    layers = [Layer(kind, params, inputs=[op.input(0)], outputs=[seq, *finals], weights=weights)]
+    if _read(op, y):  # [T, N, dirs * H] -> [T, N, dirs, H] -> [T, dirs, N, H]; batchwise: [N, T, dirs, H]
+        if batchwise:
+            layers.append(Layer("Reshape", {"shape": (-1, dirs, h)}, inputs=[seq], outputs=[y]))
+        else:
+            layers += [Layer("Reshape", {"shape": (-1, dirs, h)}, inputs=[seq], outputs=[f"{out}#split"]),
+                       Layer("Permute", {"dims": (0, 2, 1, 3)}, inputs=[f"{out}#split"], outputs=[y])]
+    if batchwise:
+        layers += [Layer("Permute", {"dims": (1, 0, 2)}, inputs=[final], outputs=[name])
+                   for name, final, read in zip(states, finals, state_read) if read]
+    return layers
