@@ -84,11 +84,12 @@ def render_parameter(call: ParameterCall, dims=None, value=None) -> str:
     from ..pysource import literal
 
     dims = [literal(d) for d in call.shape] if dims is None else list(dims)
+    sizes = ", ".join(dims) or "()"  # a 0-d tensor: torch.zeros(())
     value = literal(call.value) if value is None else value
     if call.init == "zeros":
-        tensor = f"torch.zeros({', '.join(dims)})"
+        tensor = f"torch.zeros({sizes})"
     elif call.init == "normal":
-        tensor = f"torch.empty({', '.join(dims)}).normal_(std={value})"
+        tensor = f"torch.empty({sizes}).normal_(std={value})"
     elif call.init == "full":
         tensor = f"torch.full(({', '.join(dims)}{',' if len(dims) == 1 else ''}), {value})"
     else:

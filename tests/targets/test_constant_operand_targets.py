@@ -1,0 +1,204 @@
+"""The elementwise layers' constant operand (`Mul(0.125)`, `Add(shape=(1, 3, 1, 1))`) in every target and
+importer: each artifact, run in its own runtime, equals the PyTorch build with perturbed constants."""
+
+import os
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+import _onnx_harness as oh  # noqa: E402
+from nnlang.targets.importing import ImportError_  # noqa: E402
+from nnlang.targets.onnx.emit import build_model, numpy_state  # noqa: E402
+from nnlang.targets.torch.builder import build_graph  # noqa: E402
+from nnlang.targets.torch.emit import emit  # noqa: E402
+from nnlang.targets.torch.load import import_module  # noqa: E402
+
+# Every form: numbers (int and float, each side), tensors (buffers, one learned, one 0-d), a digit name.
+STEPS = {
+    "numbers": "x -> Mul(0.125) -> Sub(1.0, reverse=true) -> Div(6) -> Add(3) -> Maximum(-0.5) -> Minimum(6.0) "
+               "-> Div(2.0, reverse=true) -> Sub(0.25)",
+    "tensors": "x -> Add(shape=(1, 3, 1, 1)) -> scale: Mul(shape=(8,)) -> Sub(shape=(3, 1, 1), reverse=true) "
+               "-> Div(shape=(1, 1, 8, 1)) -> Maximum(shape=(8,)) -> Minimum(shape=(3, 8, 8)) "
+               "-> gain: Mul(shape=(3, 1, 1), learned=true) -> Add(shape=()) -> Sub(shape=(1, 8))",
+}
+
+
+def network(kind: str, shape: str = "[N, 3, 8, 8]", dtype: str = "") -> str:
+    return f"network C {{\n    input x: {shape} {dtype}\n    y = {STEPS[kind]}\n    output y\n}}\n".replace(" \n", "\n")
+
+
+def perturbed(graph, seed: int = 0):
+    """The built module with every constant drawn away from the identity (away from 0 for a divisor)."""
+    module = build_graph(graph).eval()
+    g = torch.Generator().manual_seed(seed)
+    state = {k: torch.rand(v.shape, generator=g) + 0.5 for k, v in module.state_dict().items()}
+    module.load_state_dict(state, strict=True)
+    return module, state
+
+
+def rel_diff(ref, got) -> float:
+    ref, got = np.asarray(ref, np.float64), np.asarray(got, np.float64)
+    assert ref.shape == got.shape
+    return float(np.abs(ref - got).max() / max(np.abs(ref).max(), 1e-12))
+
+
+def x_for(graph, seed: int = 1):
+    return oh.inputs_for(graph)  # random normal, N = 2
+
+
+@pytest.mark.parametrize("kind", list(STEPS))
+def test_emitted_source_equals_the_build_and_loads_its_state_strictly(kind):
+    a = oh.analysed(network(kind))
+    module, state = perturbed(a.graph)
+    source = emit(a, "c.nns")
+    assert "nn.Buffer(" in source if kind == "tensors" else "x * 0.125" in source and "1.0 - x" in source
+    namespace: dict = {}
+    exec(compile(source, "c.py", "exec"), namespace)
+    emitted = namespace["C"]().eval()
+    emitted.load_state_dict(state, strict=True)  # same keys, same shapes: buffers where the build has them
+    assert {k for k, _ in emitted.named_buffers()} == {k for k, _ in module.named_buffers()}
+    assert {k for k, _ in emitted.named_parameters()} == {k for k, _ in module.named_parameters()}
+    x = x_for(a.graph)
+    with torch.no_grad():
+        assert torch.equal(emitted(*x), module(*x))
+
+
+def test_buffers_are_not_parameters_and_the_keys_are_the_layer_paths():
+    a = oh.analysed(network("tensors"))
+    module = build_graph(a.graph)
+    assert [k for k, _ in module.named_parameters()] == ["gain"]
+    assert "scale" in dict(module.named_buffers()) and "0" in dict(module.named_buffers())
+
+
+@pytest.mark.parametrize("kind", list(STEPS))
+@pytest.mark.parametrize("opset", [11, 13, 18])
+def test_onnx_model_passes_the_checker_and_equals_torch(kind, opset):
+    a = oh.analysed(network(kind))
+    module, state = perturbed(a.graph)
+    model = build_model(a.graph, opset, numpy_state(state))
+    onnx.checker.check_model(model, full_check=True)
+    x = x_for(a.graph)
+    ref, got = oh.compare(a.graph, opset, x, module, numpy_state(state), model=model)
+    assert rel_diff(ref[0], got[0]) < 1e-6
+
+
+@pytest.mark.parametrize("dtype", ["i64", "f64"])
+def test_onnx_promotes_as_torch(dtype):
+    src = ("network C {\n    input x: [N, 3] " + dtype + "\n    y = x -> Mul(2) -> Add(0.5) -> Div(shape=(3,))"
+           " -> Maximum(1)\n    output y\n}\n")
+    a = oh.analysed(src)
+    module, state = perturbed(a.graph)
+    x = [torch.randint(-5, 5, (2, 3)).to(oh.th.TORCH_DTYPES[dtype])]
+    ref, got = oh.compare(a.graph, 13, x, module, numpy_state(state))
+    assert got[0].dtype == ref[0].dtype and rel_diff(ref[0], got[0]) < 1e-6
+
+
+# ---- the PyTorch importer --------------------------------------------------------------------------
+
+class Numbers(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = 0.5
+
+    def forward(self, x):
+        return 2 / (1 - (x * self.scale) / 6 + 3.0).clamp(min=0.1) - 0.25
+
+
+class Inner(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("table", torch.randn(1, 3, 1, 1))
+
+    def forward(self, x):
+        return x.div(self.table)
+
+
+class Nested(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Inner()
+        self.register_buffer("offset", torch.randn(8))
+
+    def forward(self, x):
+        return self.block(x).sub(self.offset)
+
+
+def _import(module, decl="x: [N, 3, 8, 8]"):
+    result = import_module(module, [decl])
+    assert result.max_abs_diff is not None
+    return result
+
+
+def test_torch_numbers_import_as_constants():
+    r = _import(Numbers())
+    assert [n.op for n in r.graph.nodes] == ["Mul", "Div", "Sub", "Add", "Threshold", "Div", "Sub"], r.text
+    assert "Sub(value=1, reverse=true)" in r.text and "Div(value=2, reverse=true)" in r.text, r.text
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert rel_diff(Numbers()(x), r.model(x)) < 1e-6
+
+
+def test_torch_buffers_and_parameters_import_under_their_own_names():
+    r = _import(Nested())
+    nodes = r.graph.nodes
+    assert [(n.op, n.path) for n in nodes] == [("Div", "block.table"), ("Sub", "offset")], r.text
+    m = Nested()
+    m.load_state_dict(r.model.state_dict(), strict=True)  # the keys round-trip both ways
+    for k, v in Nested().state_dict().items():
+        assert r.model.state_dict()[k].shape == v.shape
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert rel_diff(m(x), r.model(x)) < 1e-6
+
+
+class BufferAndParameter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("buf", torch.randn(1, 3, 1, 1))
+        self.register_buffer("bias_table", torch.randn(8))
+        self.gamma = nn.Parameter(torch.rand(3, 1, 1) + 0.5)
+
+    def forward(self, x):
+        return (self.bias_table - (x + self.buf)) / self.gamma
+
+
+def test_torch_parameter_operand_stays_learned():
+    module = BufferAndParameter()
+    r = _import(module)
+    assert "gamma: Div(shape=(3, 1, 1), learned=true)" in r.text and "bias_table: Sub(shape=8, reverse=true)" \
+        in r.text, r.text
+    assert [k for k, _ in r.model.named_parameters()] == ["gamma"]
+    assert sorted(k for k, _ in r.model.named_buffers()) == ["bias_table", "buf"]
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert rel_diff(module(x), r.model(x)) < 1e-6
+
+
+class Shared(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("buf", torch.randn(8))
+
+    def forward(self, x):
+        return (x + self.buf) * self.buf
+
+
+def test_torch_refusals_name_the_reason():
+    with pytest.raises(ImportError_, match="'buf' directly"):
+        _import(Shared())  # read twice: .nns has no weight sharing
+    with pytest.raises(ImportError_, match="Add with alpha"):
+        _import(Lambda(lambda x: torch.add(x, 2.0, alpha=3)))
+
+
+class Lambda(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
