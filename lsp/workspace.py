@@ -3,8 +3,10 @@
 Each change schedules the document's analysis. A document has at most one analysis running (in a
 worker thread, so requests keep being answered) and at most one waiting: changes that arrive while
 one runs are coalesced into a single re-run on the newest text, and a result for a version that is no
-longer current is dropped, never published. So typing never queues stale work. Requests that need
-the analysis of the current text (hover, inlay hints ...) await it.
+longer current is dropped, never published. So typing never queues stale work. An analysis running
+when a newer change arrives is cancelled (its CancelToken is set; the analysis stops at its next poll,
+nnlang.ir.work), so a slow document does not keep the worker busy with a text already replaced.
+Requests that need the analysis of the current text (hover, inlay hints ...) await it.
 
 `use`d files are read from the open buffers first (unsaved edits count), then from disk. A document
 records the files its analysis read; when one of them changes (edited in the editor or on disk), the
@@ -27,6 +29,7 @@ from pygls.workspace import TextDocument
 
 from nnlang.ide.hover import Context
 from nnlang.incremental import IncrementalAnalyzer
+from nnlang.ir.work import Cancelled, CancelToken
 
 from .convert import LineMap
 
@@ -112,6 +115,9 @@ class Document:
         self.analyzer = IncrementalAnalyzer()  # used by the worker thread only
         self.wake = asyncio.Event()  # a request waits for the index, or the text changed (see _run)
         self.requested = False  # a request waits for the index of the current text
+        self.running: Optional[tuple] = None  # (version, CancelToken) of the analysis in the worker
+        self.cancelled: list = []  # versions whose analysis was cancelled (the last 100; nnlang/debug/analysis)
+        self.analyses = 0  # analyses completed
 
     def set_text(self, version: int, text: str) -> None:
         self.version, self.text = version, text
@@ -183,6 +189,8 @@ class Workspace:
             return None
 
     def schedule(self, doc: Document) -> None:
+        if doc.running is not None:  # its text (or a file it read) changed: its result will be dropped
+            doc.running[1].cancel()
         doc.dirty = True
         doc.wake.set()
         if doc.task is None or doc.task.done():
@@ -198,11 +206,22 @@ class Workspace:
                 continue
             version, text, lines = doc.version, doc.text, doc.lines
             started = getattr(doc, "changed_at", None)
+            token = CancelToken()
+            doc.running = (version, token)
+            begun = time.perf_counter()
             try:
-                analysis, reads = await loop.run_in_executor(self.executor, self._analyze, doc, text)
+                analysis, reads = await loop.run_in_executor(self.executor, self._analyze, doc, text, token)
+            except Cancelled as stop:
+                doc.cancelled = (doc.cancelled + [version])[-100:]
+                log.info("analysis of %s version %s cancelled after %.3f s (%s): a newer change came", doc.uri,
+                         version, time.perf_counter() - begun, stop)
+                continue
             except Exception:  # a bug in the analysis: logged, the server lives on
                 log.exception("analysis of %s failed", doc.uri)
                 continue
+            finally:
+                doc.running = None
+            doc.analyses += 1
             if doc.closed or version != doc.version:
                 continue  # stale: a newer text is waiting (dirty) -- never publish this one
             # Diagnostics first; the index the requests read (Context) is built after them.
@@ -266,7 +285,7 @@ class Workspace:
         if self._targets is not None:
             self._targets.shutdown(wait=False, cancel_futures=True)
 
-    def _analyze(self, doc: Document, text: str):
+    def _analyze(self, doc: Document, text: str, cancel: Optional[CancelToken] = None):
         """The incremental analysis of the document's text (in the worker thread), and the files it read."""
         reads: set = set()
 
@@ -274,7 +293,7 @@ class Workspace:
             reads.add(os.path.abspath(p))
             return self.read(p)
 
-        return doc.analyzer.analyze(text, doc.path, read=read, settle=False), frozenset(reads)
+        return doc.analyzer.analyze(text, doc.path, read=read, settle=False, cancel=cancel), frozenset(reads)
 
     async def current(self, uri: str, timeout: float = 10.0) -> Optional[Document]:
         """The document once its analysis matches its text (None if it is not open)."""

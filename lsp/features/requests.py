@@ -16,6 +16,9 @@
 * `nnlang/debug/modules` {top?: [names]} -> {pid, modules}: the server process's id and the sorted
   names in its sys.modules (only those whose top-level package is in `top`, when given). For tests and
   benchmarks: the server must never import torch, onnx, keras or tensorflow.
+* `nnlang/debug/analysis` {uri} -> {version, analysed_version, running, cancelled, analyses}: the document's
+  analysis worker as it stands: the version being analysed (or null), the versions whose analysis a newer
+  change cancelled, how many analyses completed. For tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -104,6 +107,16 @@ def register(server, guard):
         top = _get(params, "top")
         names = sorted(name for name in list(sys.modules) if not top or name.split(".")[0] in top)
         return {"pid": os.getpid(), "modules": names}
+
+    @server.feature("nnlang/debug/analysis")
+    @guard("nnlang/debug/analysis")
+    def debug_analysis(ls, params):
+        doc = ls.documents.get(_uri(params))
+        if doc is None:
+            return {"version": None}  # not open: nothing to report (not the server's error)
+        return {"version": doc.version, "analysed_version": doc.analysed_version,
+                "running": doc.running[0] if doc.running else None, "cancelled": list(doc.cancelled),
+                "analyses": doc.analyses}
 
     @server.feature("nnlang/compile")
     @guard("nnlang/compile")
