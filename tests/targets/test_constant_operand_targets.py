@@ -202,3 +202,100 @@ class Lambda(nn.Module):
 
     def forward(self, x):
         return self.fn(x)
+
+
+# ---- the ONNX importer --------------------------------------------------------------------------------
+
+def _onnx_graph(op_type: str, const: np.ndarray, const_first: bool, name: str = "c", opset: int = 17,
+                shape=(2, 4, 3)):
+    from onnx import TensorProto, helper, numpy_helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", *shape[1:]])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    inputs = [name, "x"] if const_first else ["x", name]
+    node = helper.make_node(op_type, inputs, ["y"], name="op")
+    graph = helper.make_graph([node], "g", [x], [y], initializer=[numpy_helper.from_array(const, name)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+CONSTANTS = {
+    "scalar": lambda rng: np.asarray(rng.uniform(0.5, 1.5), np.float32),
+    "one element": lambda rng: rng.uniform(0.5, 1.5, (1, 1)).astype(np.float32),
+    "broadcast": lambda rng: rng.uniform(0.5, 1.5, (1, 3)).astype(np.float32),  # along the last axis
+    "full": lambda rng: rng.uniform(0.5, 1.5, (4, 3)).astype(np.float32),
+    "widening": lambda rng: rng.uniform(0.5, 1.5, (2, 1, 1, 3)).astype(np.float32),  # adds a leading dim
+}
+
+
+@pytest.mark.parametrize("op_type", ["Add", "Sub", "Mul", "Div", "Max", "Min"])
+@pytest.mark.parametrize("kind", list(CONSTANTS))
+@pytest.mark.parametrize("const_first", [False, True])
+def test_onnx_constant_operands_import_and_run_as_onnxruntime_does(op_type, kind, const_first):
+    from nnlang.targets.onnx.load import import_model
+
+    rng = np.random.default_rng(len(op_type) * 7 + len(kind))
+    const = CONSTANTS[kind](rng)
+    model = _onnx_graph(op_type, const, const_first, name="blocks.0.scale")
+    result = import_model(model)  # verified against onnxruntime on an example input (relative bound)
+    nodes = result.graph.nodes
+    layer = {"Max": "Maximum", "Min": "Minimum"}.get(op_type, op_type)
+    if op_type in ("Mul", "Add") and kind in ("broadcast", "full") and (op_type, kind) != ("Add", "broadcast"):
+        # exactly a per-channel factor / a [1, ...] tensor of x's shape: Scale / PositionalEmbedding as before
+        assert [n.op for n in nodes] in (["Scale"], ["PositionalEmbedding"], [layer]), result.text
+    else:
+        assert [n.op for n in nodes] == [layer], result.text
+        (n,) = nodes
+        if const.size == 1:
+            assert n.attrs["value"] == pytest.approx(float(const.reshape(-1)[0]), rel=1e-7) and not n.weights
+        else:
+            assert n.attrs["shape"] == const.shape and n.path == "blocks.0.scale", result.text
+        assert bool(n.attrs.get("reverse")) == (const_first and op_type in ("Sub", "Div"))
+    x = np.random.default_rng(5).standard_normal((2, 4, 3)).astype(np.float32)
+    want = oh.run_onnx(model, {"x": x})[0]
+    with torch.no_grad():
+        got = result.model(torch.from_numpy(x)).numpy()
+    assert rel_diff(want, got) < 1e-6
+
+
+def test_onnx_number_prints_as_its_shortest_decimal():
+    from nnlang.targets.onnx.load import import_model
+
+    result = import_model(_onnx_graph("Mul", np.asarray(0.1, np.float32), False))
+    assert "Mul(value=0.1)" in result.text, result.text
+
+
+def test_onnx_integer_division_and_foreign_dtypes_are_refused_by_name():
+    from onnx import TensorProto, helper, numpy_helper
+
+    from nnlang.targets.onnx.load import import_model
+
+    x = helper.make_tensor_value_info("x", TensorProto.INT64, ["N", 3])
+    y = helper.make_tensor_value_info("y", TensorProto.INT64, None)
+    node = helper.make_node("Div", ["x", "c"], ["y"], name="op")
+    graph = helper.make_graph([node], "g", [x], [y], initializer=[numpy_helper.from_array(np.asarray(2), "c")])
+    with pytest.raises(ImportError_, match="Div of integers"):
+        import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_nns_to_torch_to_onnx_and_back_is_equal(tmp_path):
+    """.nns -> the PyTorch build -> torch.onnx.export -> the ONNX importer: the same constants come back."""
+    from nnlang.targets.onnx.load import import_model
+
+    src = ("network C {\n    input x: [N, 3, 8, 8]\n    y = x -> Mul(0.125) -> Sub(1.0, reverse=true) "
+           "-> Div(6.0) -> offset: Add(shape=(1, 3, 1, 1)) -> Maximum(0.5) -> cap: Minimum(shape=(8,)) "
+           "-> Div(2.0, reverse=true)"
+           "\n    output y\n}\n")
+    a = oh.analysed(src)
+    module, state = perturbed(a.graph)
+    path = tmp_path / "c.onnx"
+    x = torch.randn(2, 3, 8, 8)
+    torch.onnx.export(module, (x,), str(path), dynamo=False, opset_version=17, input_names=["x"],
+                      output_names=["y"], dynamic_axes={"x": {0: "N"}})
+    result = import_model(str(path))  # (torch.onnx's TorchScript exporter refuses a buffer named "3": named)
+    ops = [n.op for n in result.graph.nodes]
+    # torch.onnx writes clamp(min=) as Clip (Threshold) and 2.0 / x as Reciprocal * 2.0
+    assert ops == ["Mul", "Sub", "Div", "Add", "Threshold", "Minimum", "Reciprocal", "Mul"], result.text
+    assert "offset: Add(shape=(1, 3, 1, 1))" in result.text and "cap: Minimum(shape=8)" in result.text
+    assert "Sub(value=1.0, reverse=true)" in result.text
+    with torch.no_grad():
+        assert rel_diff(module(x), result.model(x)) < 1e-6

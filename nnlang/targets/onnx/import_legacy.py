@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .import_constants import constant_chain
 from .importers import Alias, Layer, Op, Unsupported, onnx_op
 
 
@@ -53,6 +54,8 @@ def variadic_min_max(op: Op):
 def _variadic(op: Op):
     """Sum/Mean/Max/Min of any number of inputs (broadcast from opset 8); one input is that input."""
     names = [i for i in op.inputs if i]
+    if op.node.op_type != "Mean" and any(op.const(n) is not None for n in names):
+        return constant_chain(op, _VARIADIC[op.node.op_type], names)  # Max(x, 0.0): Maximum(value=0.0)
     if any(op.const(n) is not None for n in names):
         raise Unsupported(f"{op.node.op_type} with a constant operand")
     if len(names) == 1:

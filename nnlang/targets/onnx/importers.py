@@ -18,6 +18,7 @@ import numpy as np
 
 from ..importing import Layer, Unsupported
 from ..registry import Registry
+from .import_constants import constant_operand
 
 
 @dataclass
@@ -470,11 +471,16 @@ _BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div"}  # variadic M
 @onnx_op(*_BINARY)
 def binary(op: Op):
     consts = [op.const(name) for name in op.inputs]
-    if op.node.op_type in ("Mul", "Add") and sum(c is not None for c in consts) == 1:
+    if sum(c is not None for c in consts) == 1:
         x, w = op.inputs if consts[1] is not None else op.inputs[::-1]
-        return _scale(op, x, w) if op.node.op_type == "Mul" else _positional_embedding(op, x, w)
+        if op.node.op_type in ("Mul", "Add"):  # a per-channel factor, a positional embedding: those layers
+            try:
+                return _scale(op, x, w) if op.node.op_type == "Mul" else _positional_embedding(op, x, w)
+            except Unsupported:
+                pass
+        return constant_operand(op, _BINARY[op.node.op_type], x, w, reverse=consts[0] is not None)
     if any(c is not None for c in consts):
-        raise Unsupported(f"{op.node.op_type} with a constant operand")
+        raise Unsupported(f"{op.node.op_type} of two constants (fold them first)")
     if op.node.op_type == "Div" and (op.dtype(op.input(0)) or "f").startswith(("i", "u", "b")):
         raise Unsupported("Div of integers (ONNX truncates the quotient; the Div layer divides exactly)")
     return Layer(_BINARY[op.node.op_type], {}, inputs=op.inputs)
