@@ -299,3 +299,29 @@ def test_nns_to_torch_to_onnx_and_back_is_equal(tmp_path):
     assert "Sub(value=1.0, reverse=true)" in result.text
     with torch.no_grad():
         assert rel_diff(module(x), result.model(x)) < 1e-6
+
+
+# ---- Keras 3 (torch backend) ------------------------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("kind", list(STEPS))
+@pytest.mark.parametrize("layout", ["channels_last", "channels_first"])
+def test_keras_model_equals_torch_and_loads_with_safe_mode(kind, layout, tmp_path):
+    import _keras_harness as kh
+    import keras
+
+    a = oh.analysed(network(kind))
+    module, state = perturbed(a.graph)
+    built = kh.keras_model(a.graph, {k: v.numpy() for k, v in state.items()}, layout)
+    assert built.problems == []
+    assert kh.trainable(built.model) == (3 if kind == "tensors" else 0)  # only `gain` is learned
+    x = x_for(a.graph)
+    got = kh.run_keras(built, x)
+    assert rel_diff(kh.run_torch(module, x)[0], got[0]) < 1e-6
+    if kind == "numbers":
+        assert any(type(layer).__name__ == "Rescaling" for layer in built.model.layers)
+    path = tmp_path / "c.keras"
+    built.model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    feed = x[0].numpy().transpose(built.inputs[0]) if built.inputs[0] else x[0].numpy()
+    assert np.array_equal(np.asarray(loaded(feed).detach().cpu()), np.asarray(built.model(feed).detach().cpu()))

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..emit import Val
 from ..mapping import NotExpressible, keras_layer, keras_weights
+from .constants import constant_layer
 
 # ---- dense ------------------------------------------------------------------------------------------
 
@@ -310,6 +311,9 @@ def _aligned(b) -> tuple:
 
 @keras_layer(*_MERGE, "Sub", "Div")
 def merge(b):
+    with_constant = constant_layer(b)  # the one-tensor form: a number or a tensor operand
+    if with_constant is not None:
+        return with_constant
     ts, out = _aligned(b)
     op = b.node.op
     shapes = {tuple(t.shape[1:]) for t in ts}
