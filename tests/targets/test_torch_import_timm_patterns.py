@@ -101,3 +101,102 @@ def test_scores_with_a_bias_added_stay_matmul_softmax_matmul():
 
     result = _imports(Biased(), (2, 10, 32), "x: [N, 10, 32]")
     assert "ScaledDotProductAttention" not in result.text and result.text.count("MatMul") == 2
+
+
+# ---- containers whose members are no chain ------------------------------------------------------
+
+class Res2Split(nn.Module):
+    """res2net's Bottle2neck in short: `zip(self.convs, self.bns)` walked side by side, each step reading the
+    previous one and a split of the input (issue 18: it was refused as weight sharing)."""
+
+    def __init__(self, width=4, scale=4):
+        super().__init__()
+        self.width = width
+        self.convs = nn.ModuleList([nn.Conv2d(width, width, 3, padding=1, bias=False) for _ in range(scale - 1)])
+        self.bns = nn.ModuleList([nn.BatchNorm2d(width) for _ in range(scale - 1)])
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        spx = torch.split(x, self.width, 1)
+        out, sp = [], None
+        for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):
+            sp = spx[i] if i == 0 else sp + spx[i]
+            sp = self.relu(bn(conv(sp)))
+            out.append(sp)
+        out.append(spx[-1])
+        return torch.cat(out, 1)
+
+
+def test_lists_walked_side_by_side_are_written_in_the_parent_and_the_weights_map_back():
+    result = _imports(Res2Split(), (2, 16, 8, 8), "x: [N, 16, 8, 8]")
+    assert "convs_1: Conv2d(4, 3, padding=1, bias=false) -> bns_1: BatchNorm2d" in result.text
+    assert result.renames["convs_1.weight"] == "convs.1.weight"
+    assert result.renames["bns_2.running_var"] == "bns.2.running_var"
+
+
+class SelectiveKernel(nn.Module):
+    """sknet's SelectiveKernel in short: the members of one list called on the same input, torch.stack'ed,
+    weighted by a softmax over the paths and summed."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.paths = nn.ModuleList([nn.Sequential(nn.Conv2d(c, c, 3, padding=d, dilation=d, bias=False),
+                                                  nn.BatchNorm2d(c), nn.ReLU()) for d in (1, 2)])
+        self.fc = nn.Conv2d(c, 2 * c, 1)
+
+    def forward(self, x):
+        x = torch.stack([op(x) for op in self.paths], dim=1)  # [N, 2, C, H, W]
+        attn = self.fc(x.sum(1).mean((2, 3), keepdim=True))
+        B, C = attn.shape[:2]
+        attn = attn.view(B, 2, C // 2, 1, 1).softmax(dim=1)
+        return torch.sum(x * attn, dim=1)
+
+
+def test_list_members_called_on_one_input_and_stacked():
+    result = _imports(SelectiveKernel(), (2, 8, 6, 6), "x: [N, 8, 6, 6]")
+    assert "paths_0: Sequential {" in result.text and "paths_1: Sequential {" in result.text
+    assert "-> Concat" in result.text and result.text.count("Unsqueeze(1)") == 2  # torch.stack
+
+
+class Ensemble(nn.Module):
+    """crossvit's head: the mean over a torch.stack of the heads' outputs is their Average."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = nn.ModuleList([nn.Linear(8, 5), nn.Linear(8, 5)])
+
+    def forward(self, x):
+        return torch.mean(torch.stack([head(x) for head in self.head], dim=0), dim=0)
+
+
+def test_mean_of_a_stack_is_an_average():
+    result = _imports(Ensemble(), (2, 8), "x: [N, 8]")
+    assert "Average" in result.text and "Concat" not in result.text
+
+
+# ---- norms with an activation class of their own -------------------------------------------------
+
+class OwnGELU(nn.Module):
+    """timm.layers.GELU: a class outside torch.nn (traced through) calling F.gelu."""
+
+    def forward(self, x):
+        return F.gelu(x)
+
+
+class LayerNormAct2d(nn.LayerNorm):
+    """timm's LayerNormAct2d: permute, F.layer_norm with its own weights, permute, then its own activation."""
+
+    def __init__(self, c):
+        super().__init__(c)
+        self.drop, self.act = nn.Identity(), OwnGELU()
+
+    def forward(self, x):
+        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return self.act(self.drop(x.permute(0, 3, 1, 2)))
+
+
+def test_norm_act_with_an_activation_class_traced_through():
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), LayerNormAct2d(8), nn.Conv2d(8, 4, 1))
+    result = _imports(net, (2, 3, 10, 10), "x: [N, 3, 10, 10]")
+    assert "LayerNorm(normalized_shape=8) -> Permute((0, 3, 1, 2)) -> Identity -> GELU" in " ".join(result.text.split())
+    assert ": Sequential {" not in result.text and "GELUBlock" not in result.text

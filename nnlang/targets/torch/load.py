@@ -36,6 +36,7 @@ from ..importing import (ImportError_, ImportResult, check_difference, hoist_inp
 from . import importers
 from .importers import PARAMS_META, SIZE_CALLS, Call, Layer, Unsupported, find_call
 from .importers.own_weights import OWN_LAYER, OWNED, UNNAMED
+from .containers import flat_containers, flat_path
 from .tracing import ConcreteTracer, concrete_arguments, fold_sizes
 
 _TORCH_DTYPES = {"f32": torch.float32, "f64": torch.float64, "f16": torch.float16, "bf16": torch.bfloat16,
@@ -166,9 +167,14 @@ class _Converter:
         self.entered: set = set()  # stack keys seen (a key seen again after leaving: a second call)
         self.problems: list = []
         self.calls = {}  # module qualname -> number of calls
+        self.flat = flat_containers(gm)  # containers whose members are written in the parent (containers.py)
         for node in gm.graph.nodes:
             if node.op == "call_module":
                 self.calls[node.target] = self.calls.get(node.target, 0) + 1
+
+    def path(self, path: str) -> str:
+        """A module path as the printed network names it (containers.py, clean_path)."""
+        return clean_path(flat_path(path, self.flat))
 
     # -- tensors --
 
@@ -192,7 +198,7 @@ class _Converter:
             if "@" in key:
                 raise Unsupported(f"the module {qualname} ({cls.__name__}) is called more than once; "
                                   ".nns has no weight sharing")
-            scope = self.child_scope(scope, clean_path(qualname), cls)
+            scope = self.child_scope(scope, self.path(qualname), cls)
         return scope
 
     def child_scope(self, parent: Scope, qualname: str, cls) -> Scope:
@@ -327,7 +333,7 @@ class _Converter:
         if layer.op == "MultiheadAttention" and len(set(inputs)) == 1:
             inputs = inputs[:1]
         scope = self.scope_for(node, leaf=True)
-        target = clean_path(node.target)
+        target = self.path(node.target)
         rel = target[len(scope.path) + 1:] if scope.path else target
         if node.meta.get(UNNAMED):
             rel = ""  # a stateless part of a module that became one layer (importers/own_weights.py)
@@ -367,7 +373,7 @@ class _Converter:
             self.values[node] = inputs[0]  # no layer: .contiguous(), a one-tensor cat, dropout in eval
             return
         scope = self.scope_for(node, leaf=False)
-        name = importers.parameter_name(scope.path, clean_path(layer.path)) if layer.path else ""
+        name = importers.parameter_name(scope.path, self.path(layer.path)) if layer.path else ""
         self.add_node(node, layer, inputs, scope, name)
 
 
@@ -375,7 +381,7 @@ class _Converter:
         """F.batch_norm(x, self.running_mean, ...) in module `owner`: the layer named as the owner."""
         inputs = [self.tensor_input(a) for a in layer.inputs]
         scope = self.scope_for(node, leaf=False)
-        owner = clean_path(owner)
+        owner = self.path(owner)
         if scope.path and not owner.startswith(scope.path + "."):
             raise Unsupported(f"{scope.path} calls a functional form with the weights of {owner}; a layer is "
                               "named by the module that owns its weights")
@@ -398,9 +404,10 @@ _NAME_OK = re.compile(r"^[A-Za-z0-9_.]*$")
 _BAD_CHAR = re.compile(r"[^A-Za-z0-9_]")
 
 
-def renamed_keys(state_keys) -> dict:
-    """{cleaned state_dict key: the module's own key} for the keys clean_path changes (the rename table)."""
-    return {clean_path(k): k for k in state_keys if clean_path(k) != k}
+def renamed_keys(state_keys, flat: frozenset = frozenset()) -> dict:
+    """{our state_dict key: the module's own key} for the keys clean_path (and flat_path, for the containers
+    in `flat`) change: the rename table."""
+    return {clean_path(flat_path(k, flat)): k for k in state_keys if clean_path(flat_path(k, flat)) != k}
 
 
 def _is_tensor_valued(node: fx.Node) -> bool:
@@ -468,12 +475,13 @@ def import_module(module: nn.Module, inputs: list, name: Optional[str] = None, s
         gm = _trace(module, len(decls), examples)
         _propagate(gm, examples)
         importers.rewrite(gm, decls)
-        graph = _Converter(gm, name, decls).convert()
+        converter = _Converter(gm, name, decls)
+        graph = converter.convert()
         hoist_input_concats(graph)
         cls = type(module)
         text, printed = print_checked(graph, header or f"Imported from {cls.__module__}.{cls.__qualname__} "
                                                        "by `nnlang import`.")
-        model, unused = _rebuild_model(printed, module)
+        model, unused = _rebuild_model(printed, module, converter.flat)
         diff, scale = _compare(model, module, examples) if verify else (None, None)
     finally:
         module.train(was_training)
@@ -483,14 +491,14 @@ def import_module(module: nn.Module, inputs: list, name: Optional[str] = None, s
     return result
 
 
-def _rebuild_model(printed: Graph, module: nn.Module):
+def _rebuild_model(printed: Graph, module: nn.Module, flat: frozenset = frozenset()):
     from .builder import build_graph
     from .weights import load_state_dict
 
     model = build_graph(printed)
     ours = model.state_dict()
     theirs = module.state_dict()
-    renames = renamed_keys(theirs)
+    renames = renamed_keys(theirs, flat)
     theirs.update({new: theirs[old] for new, old in renames.items()})
     for k in ours:  # a BatchNorm subclass without the training counter (timm's BatchNormAct2d): it starts at 0
         if k.endswith("num_batches_tracked") and k not in theirs:

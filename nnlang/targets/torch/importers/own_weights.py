@@ -161,9 +161,13 @@ def _has_state(module) -> bool:
 def _dissolve(graph: fx.Graph, dissolved: dict) -> None:
     """Take the dissolved modules out of every node's module stack; their submodule calls go unnamed."""
     keys = set(dissolved.values())
+    owners = tuple(owner + "." for owner in dissolved)
     for node in graph.nodes:
         stack = node.meta.get("nn_module_stack")
-        if stack and keys.intersection(stack):
-            node.meta["nn_module_stack"] = {k: v for k, v in stack.items() if k not in keys}
+        # The module and its (stateless) submodules traced through, e.g. timm's own GELU class: no blocks.
+        if stack and (keys.intersection(stack) or any(v[0].startswith(owners) for v in stack.values())):
+            own = node.target if node.op == "call_module" else None  # (a module call keeps its own entry)
+            node.meta["nn_module_stack"] = {k: v for k, v in stack.items()
+                                            if k not in keys and (v[0] == own or not v[0].startswith(owners))}
         if node.op == "call_module" and any(node.target.startswith(owner + ".") for owner in dissolved):
             node.meta[UNNAMED] = True

@@ -28,6 +28,7 @@ from torch import fx, nn
 
 from ....layers.conv import resolve_pads
 from .attention import rewrite_attention
+from .idioms import rewrite_idioms
 from .constants import rewrite_constants
 from .learned import rewrite_parameters
 from .own_weights import mark_own_weights
@@ -90,6 +91,7 @@ def rewrite(gm: fx.GraphModule, inputs: list) -> None:
     rewrite_parameters(gm)  # first: `x + pos_embedding + y` is a layer, then an Add
     rewrite_constants(gm)  # then the other tensor attributes an elementwise op reads (`x * self.scale`)
     rewrite_attention(gm)  # qkv.unbind(0) -> Selects; softmax(q @ k^T * s) @ v -> one attention layer
+    rewrite_idioms(gm)  # torch.stack, reshape_as
     for node in list(g.nodes):
         _split_index(g, node)
     for node in list(g.nodes):
