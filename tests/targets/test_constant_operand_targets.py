@@ -325,3 +325,44 @@ def test_keras_model_equals_torch_and_loads_with_safe_mode(kind, layout, tmp_pat
     loaded = keras.saving.load_model(path, safe_mode=True)
     feed = x[0].numpy().transpose(built.inputs[0]) if built.inputs[0] else x[0].numpy()
     assert np.array_equal(np.asarray(loaded(feed).detach().cpu()), np.asarray(built.model(feed).detach().cpu()))
+
+
+# ---- Caffe (run by OpenCV's DNN module) ------------------------------------------------------------------
+
+CAFFE_TENSORS = ("x -> Add(shape=(1, 3, 1, 1)) -> scale: Mul(shape=(8,)) -> Sub(shape=(3, 1, 1), reverse=true) "
+                 "-> Div(shape=(1, 1, 8, 1)) -> Sub(shape=(1, 8)) -> gain: Mul(shape=(3, 8, 8), learned=true)")
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("steps", [STEPS["numbers"], CAFFE_TENSORS], ids=["numbers", "tensors"])
+def test_caffe_net_is_strict_bvlc_and_equals_torch_in_opencv(steps, tmp_path):
+    pytest.importorskip("cv2")
+    from test_caffe_compile import assert_strict_bvlc, run_opencv, write
+
+    from nnlang.targets.caffe.plan import plan_net
+
+    a = oh.analysed(f"network C {{\n    input x: [N, 3, 8, 8]\n    y = {steps}\n    output y\n}}\n")
+    module, state = perturbed(a.graph)
+    plan = plan_net(a.graph)
+    assert plan.problems == []
+    files = write(plan, {k: v.numpy() for k, v in state.items()}, tmp_path)
+    assert_strict_bvlc(*files)
+    x = [torch.rand(1, 3, 8, 8) * 4 - 2]
+    got = run_opencv(plan, *files, x)
+    with torch.no_grad():
+        assert rel_diff(module(*x), got[0]) < 1e-5
+
+
+@pytest.mark.parametrize("step, reason", [
+    ("Maximum(shape=(8,))", "Maximum with a constant tensor: no Caffe layer holds it"),
+    ("Div(shape=(8,), reverse=true)", "Div with a constant tensor first"),
+    ("Add(shape=())", "a constant tensor of one element"),
+    ("Mul(shape=(3, 1, 8))", "broadcasts inside the axes it spans"),
+    ("Div(0.0)", "by the number 0"),
+])
+def test_caffe_refuses_what_it_cannot_hold_by_name(step, reason):
+    from nnlang.targets.caffe.plan import plan_net
+
+    a = oh.analysed(f"network C {{\n    input x: [N, 3, 8, 8]\n    y = x -> odd: {step}\n    output y\n}}\n")
+    (problem,) = plan_net(a.graph).problems
+    assert problem[0].path == "odd" and reason in problem[1], problem[1]

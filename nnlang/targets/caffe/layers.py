@@ -10,6 +10,7 @@ NotExpressible with the reason. Blob layouts equal PyTorch's (OIHW kernels, [out
 
 from __future__ import annotations
 
+from .constants import constant_layers
 from .plan import NotExpressible, caffe_layer
 
 # Layers that compute nothing at inference: their result is their input blob.
@@ -339,9 +340,22 @@ def _broadcast_channels(b):
     return None
 
 
+@caffe_layer("Div", "Minimum")
+def with_constant_only(b):
+    """Div and Minimum of two tensors have no Eltwise operation; by a constant they are Power / Scale."""
+    layers = constant_layers(b)
+    if layers is None:
+        raise NotExpressible(f"{b.node.op} of two tensors: Caffe's Eltwise has no {b.node.op.lower()} (SUM, PROD, "
+                             "MAX only)")
+    return layers
+
+
 @caffe_layer("Add", "Sub", "Mul", "Maximum", "Average")
 def eltwise(b):
     op = b.node.op
+    layers = constant_layers(b) if op != "Average" else None  # the one-tensor form (constants.py)
+    if layers is not None:
+        return layers
     if not _same_shapes(b):
         pair = _broadcast_channels(b) if op in ("Mul", "Add") else None
         if pair is None:
