@@ -82,8 +82,9 @@ run: setup-run
 	$(PY) -m nnlang check examples/
 	$(PY) -m nnlang summary examples/resnet50.nns
 
+# Every core (-n auto); a file's tests stay on one worker (--dist loadfile) so module fixtures are built once.
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 bench: setup
 	$(PY) benchmarks/run.py
