@@ -200,3 +200,45 @@ def test_norm_act_with_an_activation_class_traced_through():
     result = _imports(net, (2, 3, 10, 10), "x: [N, 3, 10, 10]")
     assert "LayerNorm(normalized_shape=8) -> Permute((0, 3, 1, 2)) -> Identity -> GELU" in " ".join(result.text.split())
     assert ": Sequential {" not in result.text and "GELUBlock" not in result.text
+
+
+# ---- "same" padding written as F.pad before a functional pool or conv -----------------------------
+
+class MaxPoolSame(nn.MaxPool2d):
+    """timm's MaxPool2dSame: pad_same with -inf, then F.max_pool2d (a subclass outside torch.nn: traced)."""
+
+    def forward(self, x):
+        ih, iw = x.shape[-2:]
+        ph = max((-(ih // -self.stride) - 1) * self.stride + self.kernel_size - ih, 0)
+        pw = max((-(iw // -self.stride) - 1) * self.stride + self.kernel_size - iw, 0)
+        x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), value=-float("inf"))
+        return F.max_pool2d(x, self.kernel_size, self.stride, 0, self.dilation, self.ceil_mode)
+
+
+class ConvSame(nn.Conv2d):
+    """timm's Conv2dSame: pad_same with zeros, then F.conv2d with its own weight and bias."""
+
+    def forward(self, x):
+        ih, iw = x.shape[-2:]
+        k, s = self.kernel_size[0], self.stride[0]
+        ph, pw = max((-(ih // -s) - 1) * s + k - ih, 0), max((-(iw // -s) - 1) * s + k - iw, 0)
+        x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def test_pad_same_before_a_functional_pool_or_conv_is_the_layers_padding():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = ConvSame(3, 8, 3, stride=2)
+            self.pool = MaxPoolSame(3, 2)
+
+        def forward(self, x):
+            return self.pool(self.conv(x))
+
+    net = Net()
+    # 18 -> conv pads (0, 1): "same"; 9 -> the pool pads (1, 1): symmetric, written as padding=1.
+    result = _imports(net, (2, 3, 18, 18), "x: [N, 3, 18, 18]")
+    text = " ".join(result.text.split())
+    assert 'conv: Conv2d(8, 3, stride=2, padding="same")' in text and "MaxPool2d(3, stride=2, padding=1)" in text
+    assert "Pad" not in text

@@ -368,6 +368,7 @@ class _Converter:
             raise Unsupported(f"{_call_name(node)} has no nnlang layer")
         call = Call(node.target, tuple(node.args), dict(node.kwargs), self.shape_of, _meta_shape(meta))
         layer = fn(call)
+        layer.params.update(node.meta.get(PARAMS_META, {}))  # decided by a rewrite (F.pad folded into a pool)
         inputs = [self.tensor_input(a) for a in layer.inputs]
         if layer.op == "Identity" or (layer.op == "Concat" and len(inputs) == 1):
             self.values[node] = inputs[0]  # no layer: .contiguous(), a one-tensor cat, dropout in eval

@@ -31,7 +31,7 @@ from .attention import rewrite_attention
 from .idioms import rewrite_idioms
 from .constants import rewrite_constants
 from .learned import rewrite_parameters
-from .own_weights import mark_own_weights
+from .own_weights import OWN_LAYER, mark_own_weights
 from .registry import PARAMS_META, Call, Layer, Unsupported, call_importer, function_key
 from .shape import index_steps
 
@@ -102,6 +102,7 @@ def rewrite(gm: fx.GraphModule, inputs: list) -> None:
         _exclusive_avg_pool(g, node, modules, concrete)
     for node in list(g.nodes):
         _padded_layer(g, node, modules, concrete)
+        _padded_call(g, node, concrete)
     g.eliminate_dead_code()
 
 
@@ -294,9 +295,66 @@ def _padded_layer(g: fx.Graph, node: fx.Node, modules: dict, concrete: bool) -> 
     _set_input(g, node, x, params)
 
 
-def _set_input(g: fx.Graph, node: fx.Node, x: fx.Node, params: dict) -> None:
+_POOL_CALLS = {getattr(F, f"{kind}_pool{n}d"): (kind, n) for kind in ("max", "avg") for n in (1, 2, 3)}
+_CONV_CALLS = {F.conv1d: 1, F.conv2d: 2, F.conv3d: 3}
+
+
+def _call_windows(node: fx.Node):
+    """(kind, kernel, stride, dilation) of F.max_pool2d / F.avg_pool2d without padding or ceil_mode of its own,
+    or of a functional conv that is its module's own layer (timm's MaxPool2dSame, Conv2dSame: pad_same first)."""
+    def tup(v, n):
+        return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
+
+    if node.op != "call_function":
+        return None
+    if node.target in _POOL_CALLS:
+        kind, n = _POOL_CALLS[node.target]
+        call = Call(node.target, tuple(node.args), dict(node.kwargs), _shape, None)
+        kernel = call.arg(1, "kernel_size")
+        stride = call.arg(2, "stride") or kernel
+        ceil = call.arg(5 if kind == "max" else 4, "ceil_mode", False)
+        if any(tup(call.arg(3, "padding", 0), n)) or ceil or not isinstance(kernel, (int, tuple, list)):
+            return None
+        if kind == "avg" and call.arg(6, "divisor_override") is not None:
+            return None
+        dilation = call.arg(4, "dilation", 1) if kind == "max" else 1
+        return kind, tup(kernel, n), tup(stride, n), tup(dilation, n)
+    own = node.meta.get(OWN_LAYER)
+    if node.target in _CONV_CALLS and own is not None:
+        n, params = _CONV_CALLS[node.target], own[0].params
+        if params.get("padding") not in (0, (0,) * n):
+            return None
+        w = node.args[1] if len(node.args) > 1 else node.kwargs.get("weight")
+        kernel = _shape(w)[2:] if _shape(w) else None
+        return None if kernel is None else ("conv", tuple(kernel), tup(params["stride"], n), tup(params["dilation"], n))
+    return None
+
+
+def _padded_call(g: fx.Graph, node: fx.Node, concrete: bool) -> None:
+    """pad_same then a functional pool / own-weight conv: that layer with the padding, as _padded_layer."""
+    windows = _call_windows(node)
+    found = _pad_args(node.args[0]) if windows is not None and node.args else None
+    if found is None or len(node.args[0].users) != 1:
+        return
+    x, pads, value = found
+    if value != (-math.inf if windows[0] == "max" else 0.0):
+        return
+    padding = _padding(windows, x, pads, concrete)
+    if padding is None:
+        return
+    params = {"padding": padding}
+    if windows[0] == "avg":
+        params["count_include_pad"] = True
+    if OWN_LAYER in node.meta:
+        layer = node.meta[OWN_LAYER][0]
+        layer.params.update(params)
+        layer.inputs = [x]
+    _set_input(g, node, x, params, keep_args=True)
+
+
+def _set_input(g: fx.Graph, node: fx.Node, x: fx.Node, params: dict, keep_args: bool = False) -> None:
     pad = node.args[0]
-    node.args = (x,)
+    node.args = (x, *node.args[1:]) if keep_args else (x,)
     node.meta[PARAMS_META] = params
     if not pad.users:
         g.erase_node(pad)
