@@ -366,3 +366,25 @@ def test_caffe_refuses_what_it_cannot_hold_by_name(step, reason):
     a = oh.analysed(f"network C {{\n    input x: [N, 3, 8, 8]\n    y = x -> odd: {step}\n    output y\n}}\n")
     (problem,) = plan_net(a.graph).problems
     assert problem[0].path == "odd" and reason in problem[1], problem[1]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_caffe_power_layers_import_back_as_constant_operands(tmp_path):
+    """Power (shift + scale * x) ^ power reads back as Mul / Add / Pow; the import is verified against OpenCV."""
+    pytest.importorskip("cv2")
+    from test_caffe_compile import run_opencv, write
+
+    from nnlang.targets.caffe.load import import_file
+    from nnlang.targets.caffe.plan import plan_net
+
+    a = oh.analysed(network("numbers", "[1, 3, 8, 8]"))
+    module = build_graph(a.graph).eval()
+    plan = plan_net(a.graph)
+    files = write(plan, {}, tmp_path)
+    result = import_file(str(files[0]))  # no blobs to read: compared with OpenCV's run below
+    text = result.text
+    assert "Mul(value=0.125)" in text and "Pow(-1.0)" in text and "Add(value=3.0)" in text, text
+    x = torch.rand(1, 3, 8, 8) * 4 - 2
+    got = run_opencv(plan, *files, [x])[0]
+    with torch.no_grad():
+        assert rel_diff(got, result.model(x)) < 1e-5 and rel_diff(module(x), result.model(x)) < 1e-5

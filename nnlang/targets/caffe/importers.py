@@ -290,11 +290,13 @@ def prelu(cl: CLayer):
 
 @caffe_layer("Power")
 def power(cl: CLayer):
+    """(shift + scale * x) ^ power: Mul by the scale, Add the shift, Pow (each left out when it is the identity;
+    the idioms a Caffe writer builds from Power were found first, import_fusions)."""
     p = cl.msg.power_param
-    if (p.power, p.scale, p.shift) == (1.0, 1.0, 0.0):
-        return []
-    raise Unsupported(f"power {p.power:g}, scale {p.scale:g}, shift {p.shift:g}: the registry has no layer for "
-                      "(shift + scale * x) ^ power")
+    scale, shift, power = _f(p.scale), _f(p.shift), _f(p.power)
+    return ([Layer("Mul", {"value": scale})] if scale != 1.0 else []) + \
+        ([Layer("Add", {"value": shift})] if shift != 0.0 else []) + \
+        ([Layer("Pow", {"exponent": power})] if power != 1.0 else [])
 
 
 @caffe_layer("Clip")
