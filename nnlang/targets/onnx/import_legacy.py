@@ -13,7 +13,7 @@ from .importers import Alias, Layer, Op, Unsupported, onnx_op
 
 
 def _unused(op: Op, value: str) -> bool:
-    return not value or not op.consumers(value)
+    return not value or (not op.consumers(value) and value not in op.graph_outputs)
 
 
 @onnx_op("Softmax", "LogSoftmax", since=1)
@@ -127,7 +127,13 @@ def batch_norm_legacy(op: Op):
 
 @onnx_op("Dropout", since=1)
 def dropout(op: Op):
-    """At inference Dropout passes its input; its mask output (all true) has no layer."""
+    """At inference Dropout passes its input; its mask output (all true) has no layer. training_mode=true
+    (opset 12+) with a ratio above 0 drops at random: no inference layer does."""
     if len(op.node.output) > 1 and not _unused(op, op.node.output[1]):
-        raise Unsupported("Dropout whose mask output is read")
+        raise Unsupported("Dropout whose mask output is read (all true at inference: no layer makes it)")
+    training = op.const(op.input(2)) if op.input(2) else None
+    ratio = op.const(op.input(1)) if op.input(1) and op.opset >= 12 else np.float32(op.attrs.get("ratio", 0.5))
+    if op.input(2) and (training is None or bool(np.asarray(training).reshape(-1)[0])) and \
+            (ratio is None or float(np.asarray(ratio).reshape(-1)[0]) != 0.0):
+        raise Unsupported("Dropout in training mode (random: the import is of the network at inference)")
     return Alias(op.node.input[0])

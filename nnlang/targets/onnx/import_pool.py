@@ -52,20 +52,40 @@ def runtime_size(size, begin, end, kernel, stride, dilation, ceil):
     return out
 
 
+def same_pads(op, kernel, stride, dilation) -> tuple:
+    """auto_pad SAME_UPPER / SAME_LOWER as explicit pads (ONNX's rule: output ceil(size / stride), the odd
+    pixel of padding at the end / the beginning); the input's spatial sizes must be known."""
+    n = len(kernel)
+    auto_pad = op.attrs.get("auto_pad")
+    sizes = (op.shape(op.input(0)) or ())[2:]
+    if len(sizes) != n or any(not isinstance(d, int) for d in sizes):
+        raise Unsupported(f"{op.node.op_type} with auto_pad={auto_pad} on an input of unknown size")
+    begin, end = [], []
+    for size, k, s, d in zip(sizes, kernel, stride, dilation):
+        total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        small = total // 2
+        begin.append(small if auto_pad == "SAME_UPPER" else total - small)
+        end.append(total - begin[-1])
+    return tuple(begin) + tuple(end)
+
+
 def pool_layer(op) -> Layer:
     n = op.rank(0) - 2
     kind = "Max" if op.node.op_type == "MaxPool" else "Avg"
     if len(op.node.output) > 1 and op.node.output[1]:
         raise Unsupported("MaxPool with indices")
     auto_pad = op.attrs.get("auto_pad", "NOTSET")
-    if auto_pad not in ("NOTSET", "VALID"):
-        raise Unsupported(f"{op.node.op_type} with auto_pad={auto_pad}")
     if "kernel_shape" not in op.attrs:
         raise Unsupported(f"{op.node.op_type} without kernel_shape")
     kernel = _ints(op.attrs["kernel_shape"])
     stride = _ints(op.attrs.get("strides", (1,) * n))
     dilation = _ints(op.attrs.get("dilations", (1,) * n))
-    pads = _ints(op.attrs.get("pads") or (0,) * (2 * n)) if auto_pad == "NOTSET" else (0,) * (2 * n)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        pads = same_pads(op, kernel, stride, dilation)
+    elif auto_pad in ("NOTSET", "VALID"):
+        pads = _ints(op.attrs.get("pads") or (0,) * (2 * n)) if auto_pad == "NOTSET" else (0,) * (2 * n)
+    else:
+        raise Unsupported(f"{op.node.op_type} with auto_pad={auto_pad}")
     if len(kernel) != n or len(stride) != n or len(dilation) != n or len(pads) != 2 * n:
         raise Unsupported(f"{op.node.op_type}: kernel_shape/strides/dilations/pads do not match {n} spatial dims")
     if kind == "Avg" and any(d != 1 for d in dilation):

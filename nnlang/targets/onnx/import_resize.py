@@ -30,8 +30,9 @@ def _scales_and_sizes(op: Op):
         full = [1.0] * rank
         for a, f in zip(axes, np.asarray(scales, dtype=np.float64).reshape(-1)):
             full[a] = float(f)
-    elif op.input(3) is None or op.const(op.input(3)) is None:
-        raise Unsupported("Resize to sizes that are not constant")
+    elif op.attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch" and \
+            (op.input(3) is None or op.const(op.input(3)) is None):
+        raise Unsupported("Resize with keep_aspect_ratio_policy to sizes that are not constant")
     if any(out[k] != shape[k] for k in (0, 1)) or (full and full[:2] != [1.0, 1.0]):
         raise Unsupported("Resize of the batch or channel dim")
     return (None if full is None else full[2:]), list(shape[2:]), list(out[2:])

@@ -131,11 +131,18 @@ def _weight_and_bias(op: Op, w) -> tuple:
 def conv(op: Op):
     w = op.const_input(1, "the weight")
     n = w.ndim - 2
-    if op.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
-        raise Unsupported(f"Conv with auto_pad={op.attrs['auto_pad']}")
+    auto_pad = op.attrs.get("auto_pad", "NOTSET")
+    pads = op.attrs.get("pads") if auto_pad == "NOTSET" else None
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        from .import_pool import same_pads
+
+        pads = same_pads(op, tuple(w.shape[2:]), _ints(op.attrs.get("strides", (1,) * n)),
+                         _ints(op.attrs.get("dilations", (1,) * n)))
+    elif auto_pad not in ("NOTSET", "VALID"):
+        raise Unsupported(f"Conv with auto_pad={auto_pad}")
     group = int(op.attrs.get("group", 1))
     weights, b = _weight_and_bias(op, w)
-    padding, pad_first = _padding(op.attrs.get("pads"), n)
+    padding, pad_first = _padding(pads, n)
     return Layer(f"Conv{n}d", {
         "out_channels": int(w.shape[0]), "kernel": _one(w.shape[2:]), "stride": _one(op.attrs.get("strides", (1,) * n)),
         "padding": padding, "groups": group,
@@ -147,16 +154,45 @@ def conv(op: Op):
 def conv_transpose(op: Op):
     w = op.const_input(1, "the weight")
     n = w.ndim - 2
-    if "output_shape" in op.attrs:
-        raise Unsupported("ConvTranspose with output_shape")
     group = int(op.attrs.get("group", 1))
     weights, b = _weight_and_bias(op, w)
+    padding, output_padding = _symmetric(op.attrs.get("pads"), n, "ConvTranspose"), op.attrs.get("output_padding")
+    if "output_shape" in op.attrs or op.attrs.get("auto_pad", "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
+        padding, output_padding = _transpose_padding(op, n, tuple(w.shape[2:]))
+    elif op.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        raise Unsupported(f"ConvTranspose with auto_pad={op.attrs['auto_pad']}")
     return Layer(f"ConvTranspose{n}d", {
         "out_channels": int(w.shape[1]) * group, "kernel": _one(w.shape[2:]),
         "stride": _one(op.attrs.get("strides", (1,) * n)),
-        "padding": _symmetric(op.attrs.get("pads"), n, "ConvTranspose"),
-        "output_padding": _one(op.attrs.get("output_padding", (0,) * n)), "groups": group,
+        "padding": padding,
+        "output_padding": _one(output_padding or (0,) * n), "groups": group,
         "dilation": _one(op.attrs.get("dilations", (1,) * n)), "bias": b is not None}, weights=weights)
+
+
+def _transpose_padding(op: Op, n: int, kernel: tuple) -> tuple:
+    """(padding, output_padding) for ONNX's output_shape / auto_pad SAME: its total padding split as ONNX does
+    (the odd pixel at the beginning, SAME_UPPER's at the end), as torch's padding p = the beginning's on both
+    sides with output_padding giving back what the end has less (and ONNX's own output_padding)."""
+    sizes = (op.shape(op.input(0)) or ())[2:]
+    if len(sizes) != n or any(not isinstance(d, int) for d in sizes):
+        raise Unsupported("ConvTranspose with output_shape or auto_pad SAME on an input of unknown size")
+    stride = _ints(op.attrs.get("strides", (1,) * n))
+    dilation = _ints(op.attrs.get("dilations", (1,) * n))
+    extra = _ints(op.attrs.get("output_padding", (0,) * n))
+    wanted = _ints(op.attrs["output_shape"])[-n:] if "output_shape" in op.attrs else \
+        tuple(d * s for d, s in zip(sizes, stride))
+    upper = op.attrs.get("auto_pad", "NOTSET") == "SAME_UPPER"
+    padding, output_padding = [], []
+    for size, k, s, d, e, out in zip(sizes, kernel, stride, dilation, extra, wanted):
+        total = s * (size - 1) + e + (k - 1) * d + 1 - out
+        begin = total // 2 if upper else total - total // 2
+        extra_end = e + begin - (total - begin)  # torch: padding p both sides, output_padding adds at the end
+        if begin < 0 or not 0 <= extra_end < max(s, d):
+            raise Unsupported(f"ConvTranspose to {tuple(wanted)}: pads ({begin}, {total - begin}) with output_padding "
+                              f"{e} are no torch padding / output_padding")
+        padding.append(begin)
+        output_padding.append(extra_end)
+    return _one(padding), tuple(output_padding)
 
 
 @onnx_op("MaxPool", "AveragePool")
@@ -657,9 +693,15 @@ def _squeeze(op: Op, axes):
     dims = tuple(int(a) for a in np.asarray(axes).reshape(-1))
     if op.node.op_type == "Squeeze":
         return Layer("Squeeze", {"dim": dims[0] if len(dims) == 1 else dims})
-    if len(dims) != 1:
-        raise Unsupported("Unsqueeze of several axes")
-    return Layer("Unsqueeze", {"dim": dims[0]})
+    if len(dims) == 1:
+        return Layer("Unsqueeze", {"dim": dims[0]})
+    # several axes (of the output's rank): one Unsqueeze each, lowest first, so each lands where ONNX puts it
+    rank = op.rank(0) + len(dims)
+    dims = sorted(d % rank for d in dims)
+    out = op.node.output[0]
+    names = [f"{out}#unsqueeze{k}" for k in range(len(dims) - 1)] + [out]
+    return [Layer("Unsqueeze", {"dim": d}, inputs=[src], outputs=[name])
+            for d, src, name in zip(dims, [op.input(0)] + names[:-1], names)]
 
 
 @onnx_op("Slice", since=10)
@@ -670,6 +712,9 @@ def slice_10(op: Op):
 
 def slice_layer(op: Op, starts, ends, axes, steps):
     """One Slice layer per sliced axis (the registry's Slice takes one); a full-range axis is none."""
+    shape = op.shape(op.node.output[0])
+    if shape is not None and any(d == 0 for d in shape):
+        raise Unsupported(f"Slice to an empty tensor {tuple(shape)} (.nns sizes are positive)")
     starts, ends = np.asarray(starts).reshape(-1), np.asarray(ends).reshape(-1)
     count = starts.size
     axes = np.arange(count) if axes is None else np.asarray(axes).reshape(-1)
@@ -695,8 +740,13 @@ def pad(op: Op):
     pads = op.const_input(1, "pads")
     mode = op.attrs.get("mode", "constant")
     value = op.const_input(2, "the constant value")
-    if op.input(3) is not None:
-        raise Unsupported("Pad with axes")
+    axes = op.const_input(3, "axes")
+    if axes is not None:  # pads of the listed axes only: spread over all axes, 0 elsewhere
+        rank, axes = op.rank(0), [int(a) % op.rank(0) for a in np.asarray(axes).reshape(-1)]
+        given, full = _ints(np.asarray(pads).reshape(-1)), [0] * (2 * op.rank(0))
+        for i, a in enumerate(axes):
+            full[a], full[rank + a] = given[i], given[len(axes) + i]
+        pads = full
     return _pad(op, pads, mode, 0.0 if value is None else float(value))
 
 
@@ -735,6 +785,11 @@ def split_2(op: Op):
 def _split(op: Op, sizes):
     n = len(op.node.output)
     axis = int(op.attrs.get("axis", 0))
+    shape = op.shape(op.input(0))
+    dim = shape[axis] if shape is not None else None
+    if sizes is None and isinstance(dim, int) and dim % n:  # num_outputs (18): ceil(dim / n) each, the last less
+        step = -(-dim // n)
+        sizes = (step,) * (n - 1) + (dim - step * (n - 1),)
     sections = n if sizes is None or len(set(sizes)) == 1 else sizes
     return Layer("Split", {"sections": sections, "axis": axis})
 
@@ -759,3 +814,4 @@ from . import import_math  # noqa: E402,F401 -- registers the reductions and ele
 from . import import_attention  # noqa: E402,F401 -- registers Attention (opset 23+)
 from . import import_resize  # noqa: E402,F401 -- registers Resize (opset 11+)
 from . import import_rnn  # noqa: E402,F401 -- registers the bare LSTM / GRU / RNN node
+from . import import_layout  # noqa: E402,F401 -- registers DepthToSpace, SpaceToDepth, Tile, Expand

@@ -1,0 +1,96 @@
+"""ONNX ops that move or repeat elements, as the registry's layout layers.
+
+DepthToSpace / SpaceToDepth (both modes) are ONNX's own definition, a Reshape to 6-D, a Permute and a Reshape
+back (DepthToSpace CRD is torch's PixelShuffle). Tile and Expand by constant repeats / shapes are copies
+joined by Concat along each repeated axis (and Unsqueeze for Expand's new leading axes): exact, with no
+constant tensor to hold. Sizes must be known.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .importers import Layer, Op, Unsupported, onnx_op
+
+
+def _known(op: Op, what: str) -> tuple:
+    shape = op.shape(op.input(0))
+    if shape is None or any(not isinstance(d, int) for d in shape[1:]):
+        raise Unsupported(f"{op.node.op_type} of an input whose {what} are not known")
+    return tuple(shape)
+
+
+def _chain(op: Op, steps: list) -> list:
+    """Layers (op, params) one after another from the node's input to its output."""
+    out = op.node.output[0]
+    names = [f"{out}#{k}" for k in range(len(steps) - 1)] + [out]
+    return [Layer(kind, params, inputs=[src], outputs=[name])
+            for (kind, params), src, name in zip(steps, [op.input(0)] + names[:-1], names)]
+
+
+@onnx_op("DepthToSpace", "SpaceToDepth")
+def depth_space(op: Op):
+    if op.rank(0) != 4:
+        raise Unsupported(f"{op.node.op_type} of a rank-{op.rank(0)} input (ONNX: [N, C, H, W])")
+    _, c, h, w = _known(op, "channels and spatial sizes")
+    b = int(op.attrs.get("blocksize", 0))
+    mode = op.attrs.get("mode", "DCR")
+    if b < 1 or mode not in ("DCR", "CRD"):
+        raise Unsupported(f"{op.node.op_type} with blocksize {b}, mode {mode}")
+    if op.node.op_type == "DepthToSpace":
+        if c % (b * b):
+            raise Unsupported(f"DepthToSpace of {c} channels by blocksize {b}")
+        d = c // (b * b)
+        split, perm = ((b, b, d, h, w), (0, 3, 4, 1, 5, 2)) if mode == "DCR" else ((d, b, b, h, w), (0, 1, 4, 2, 5, 3))
+        packed = (d, h * b, w * b)
+    else:
+        if h % b or w % b:
+            raise Unsupported(f"SpaceToDepth of {h} x {w} by blocksize {b}")
+        split = (c, h // b, b, w // b, b)
+        perm = (0, 3, 5, 1, 2, 4) if mode == "DCR" else (0, 1, 3, 5, 2, 4)
+        packed = (c * b * b, h // b, w // b)
+    return _chain(op, [("Reshape", {"shape": split}), ("Permute", {"dims": perm}), ("Reshape", {"shape": packed})])
+
+
+def _copies(op: Op, src: str, repeats: list, out: str) -> list:
+    """src repeated repeats[a] times along each axis a (Concat of copies), the last layer named out."""
+    axes = [a for a, r in enumerate(repeats) if r > 1]
+    if not axes:
+        raise Unsupported(f"{op.node.op_type} that repeats nothing (the input itself)")
+    if sum(repeats[a] for a in axes) > 256:
+        raise Unsupported(f"{op.node.op_type} by {tuple(repeats)}: too many copies to write as Concat")
+    layers = []
+    for k, a in enumerate(axes):
+        name = out if k == len(axes) - 1 else f"{out}#tile{a}"
+        layers.append(Layer("Concat", {"axis": a}, inputs=[src] * repeats[a], outputs=[name]))
+        src = name
+    return layers
+
+
+@onnx_op("Tile", since=6)
+def tile(op: Op):
+    repeats = [int(r) for r in np.asarray(op.const_input(1, "repeats")).reshape(-1)]
+    if any(r < 1 for r in repeats):
+        raise Unsupported(f"Tile by {tuple(repeats)} (a repeat of 0 makes an empty tensor)")
+    return _copies(op, op.input(0), repeats, op.node.output[0])
+
+
+@onnx_op("Expand", since=8)
+def expand(op: Op):
+    op.const_input(1, "shape")
+    shape, out = op.shape(op.input(0)), op.shape(op.node.output[0])
+    if shape is None or out is None or any(not isinstance(d, int) for d in (*shape, *out)):
+        raise Unsupported("Expand whose input and output sizes are not known")
+    layers, src = [], op.input(0)
+    for k in range(len(out) - len(shape)):  # new leading axes: size 1 first, then copied
+        name = f"{op.node.output[0]}#lead{k}"
+        layers.append(Layer("Unsqueeze", {"dim": 0}, inputs=[src], outputs=[name]))
+        src = name
+    full = (1,) * (len(out) - len(shape)) + tuple(shape)
+    repeats = [o if d == 1 else 1 for d, o in zip(full, out)]
+    if not any(r > 1 for r in repeats):
+        if not layers:
+            raise Unsupported("Expand to the input's own shape (the input itself)")
+        layers[-1].outputs = [op.node.output[0]]
+        return layers
+    return layers + _copies(op, src, repeats, op.node.output[0])

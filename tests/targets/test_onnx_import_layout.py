@@ -1,0 +1,102 @@
+"""ONNX layout ops as registry layers: DepthToSpace / SpaceToDepth (both modes), Tile, Expand, Unsqueeze of several
+axes, Pad with axes, Split into uneven num_outputs; Dropout's mask and training mode and empty slices refused by
+name. Hand-made graphs, verified against onnxruntime by the import, every output compared again."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnlang.targets.onnx.load import ImportError_, import_model
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+
+def _model(op, shape, consts=(), outputs=1, opset=18, **attrs):
+    inits = [numpy_helper.from_array(np.asarray(v), f"c{k}") if v is not None else None for k, v in enumerate(consts)]
+    ins = ["x"] + [f"c{k}" if v is not None else "" for k, v in enumerate(consts)]
+    outs = [f"y{k}" for k in range(outputs)]
+    node = helper.make_node(op, ins, outs, **attrs)
+    graph = helper.make_graph([node], "layout", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs],
+                              [i for i in inits if i is not None])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+def _same(model, shape):
+    import torch
+
+    result = import_model(model)
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    with torch.no_grad():
+        got = result.model(torch.from_numpy(x))
+    got = got if isinstance(got, (tuple, list)) else [got]
+    assert len(got) == len(want)
+    for w, g in zip(want, got):
+        assert tuple(g.shape) == w.shape and np.array_equal(g.numpy(), w)  # moved elements: exactly equal
+    return result
+
+
+@pytest.mark.parametrize("op, mode", [("DepthToSpace", "DCR"), ("DepthToSpace", "CRD"), ("SpaceToDepth", None)])
+def test_depth_and_space(op, mode):
+    shape = [2, 8, 3, 5] if op == "DepthToSpace" else [2, 3, 4, 6]
+    kw = {"mode": mode} if mode else {}
+    result = _same(_model(op, shape, blocksize=2, **kw), shape)
+    assert [n.op for n in result.graph.nodes] == ["Reshape", "Permute", "Reshape"]
+
+
+@pytest.mark.parametrize("op, shape, const", [
+    ("Tile", [2, 3, 4], np.array([1, 2, 3], np.int64)),
+    ("Expand", [3, 1, 4], np.array([2, 3, 5, 4], np.int64)),
+    ("Expand", [2, 1, 1], np.array([2, 3, 4], np.int64)),
+])
+def test_repeats_are_concats_of_copies(op, shape, const):
+    result = _same(_model(op, shape, [const], opset=13), shape)
+    assert "Concat" in {n.op for n in result.graph.nodes}
+
+
+def test_unsqueeze_of_several_axes():
+    shape = [2, 3, 4]
+    result = _same(_model("Unsqueeze", shape, [np.array([5, 0, -3], np.int64)], opset=13), shape)
+    assert [n.op for n in result.graph.nodes] == ["Unsqueeze"] * 3
+
+
+def test_pad_with_axes():
+    shape = [1, 2, 4, 5]
+    _same(_model("Pad", shape, [np.array([1, 2, 0, 3], np.int64), np.array(1.5, np.float32),
+                                np.array([-1, 2], np.int64)]), shape)
+
+
+def test_split_into_uneven_num_outputs():
+    shape = [2, 7]
+    _same(_model("Split", shape, [None], outputs=4, axis=1, num_outputs=4), shape)
+
+
+@pytest.mark.parametrize("consts, outputs, reason", [
+    ([np.array(0.5, np.float32), np.array(True)], 1, "training mode"),
+    ([], 2, "mask output is read"),
+])
+def test_dropout_at_training_or_with_its_mask_is_refused(consts, outputs, reason):
+    model = _model("Dropout", [2, 3], consts, outputs=outputs, opset=13)
+    if outputs == 2:
+        model.graph.output[1].type.tensor_type.elem_type = TensorProto.BOOL
+    with pytest.raises(ImportError_) as e:
+        import_model(model)
+    assert reason in str(e.value) and "(Dropout)" in str(e.value)
+
+
+def test_dropout_in_training_mode_with_ratio_0_is_the_input():
+    _same(_model("Dropout", [2, 3], [np.array(0.0, np.float32), np.array(True)], opset=13), [2, 3])
+
+
+def test_an_empty_slice_is_refused_by_name():
+    model = _model("Slice", [4, 5], [np.array([10], np.int64), np.array([12], np.int64), np.array([1], np.int64)],
+                   opset=13)
+    with pytest.raises(ImportError_) as e:
+        import_model(model)
+    assert "empty tensor" in str(e.value) and "(Slice)" in str(e.value)
