@@ -269,6 +269,8 @@ class _Converter:
         fn = lookup(t)
         if fn is None:
             raise Unsupported(f"no registry layer for Caffe's {t}")
+        if not layer.bottom:  # every mapped layer reads its first bottom (found by fuzzing: an IndexError)
+            raise Unsupported("it has no bottom: no input to compute from")
         for spec in layer.param:
             if spec.name:
                 owner = self.param_owner.setdefault(spec.name, layer.name)

@@ -59,12 +59,20 @@ def read_config(path: str) -> tuple:
             raise ImportError_(f"{path}: an HDF5 file without a model_config (weights only? give the architecture "
                                "as .json and these with --weights)")
         if isinstance(raw, bytes):
-            raw = raw.decode("utf-8")
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ImportError_(f"{path}: its model_config is not UTF-8 text ({e.reason} at byte {e.start})") \
+                    from None
         return _parse(str(raw), path), "h5"
     if suffix == ".json":
         if p.stat().st_size > MAX_CONFIG_BYTES:
             raise ImportError_(f"{path}: {p.stat().st_size} bytes; refused")
-        return _parse(p.read_text(encoding="utf-8"), path), "json"
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:  # found by fuzzing: escaped as a UnicodeDecodeError
+            raise ImportError_(f"{path}: not a JSON file (not UTF-8 text: {e.reason} at byte {e.start})") from None
+        return _parse(text, path), "json"
     raise ImportError_(f"{path}: not a Keras file (.keras, .h5 or .json)")
 
 
@@ -167,7 +175,7 @@ def _check_sizes(cfg: dict, label: str, problems: list) -> None:
         shape = cfg.get(key)
         if shape is None:
             continue
-        dims = shape[1:] if key != "input_shape" else shape
+        dims = (shape[1:] if key != "input_shape" else shape) if isinstance(shape, list) else None
         if not isinstance(dims, list) or not all(d is None or (isinstance(d, int) and d >= 0) for d in dims):
             problems.append(f"{label}: {key} {shape!r} is not a list of sizes")
             continue
