@@ -1,0 +1,397 @@
+"""Mutation fuzzing of the importers (issue 19): every model file, however broken, gives a model or one
+ImportError_ -- never another exception, never a hang.
+
+Seeds: the project's own compile output (examples/lenet5.nns compiled to ONNX, Caffe prototxt and Keras;
+the Keras model's config.json as a Keras JSON file), a small TensorFlow GraphDef written here, and the
+small files of ../shared/corpus (Caffe prototxt, Keras JSON, TF pbtxt) when that folder is there.
+Mutations are byte-level (flips, interesting integers, cut / duplicated / inserted ranges, truncation) or
+structure-level: a JSON value replaced, dropped or duplicated; a protobuf text field's number made huge,
+negative or zero, a `{ ... }` block dropped or duplicated, names and types swapped; an ONNX model's dims,
+attributes, node inputs and op types changed through onnx's own classes.
+
+Input i of a campaign depends on (seed, i, the seeds) only. The importers run with verify=False (the
+verification run executes the imported model in PyTorch: a different subject, and seconds per input).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import re
+import time
+import traceback
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .targets import Finding, Hang, cpu_limit
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "corpus"
+BUDGET_S = 2.0  # CPU seconds per input (files up to ~300 KB); an input over it is a finding of the campaign
+HANG_S = 20.0  # abandoned as a hang
+CORPUS_MAX_BYTES = 40_000  # corpus files above this are left out (each input must stay cheap)
+INTERESTING = [0, 1, -1, 2, 3, 7, 255, 256, 65535, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 40, 2 ** 63 - 1, 2 ** 64,
+               -2 ** 31, -2 ** 63, 10 ** 30, 10 ** 400]
+
+TF_SEED = """node { name: "x" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } }
+  attr { key: "shape" value { shape { dim { size: -1 } dim { size: 4 } } } } }
+node { name: "w" op: "Const" attr { key: "dtype" value { type: DT_FLOAT } }
+  attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape { dim { size: 4 } dim { size: 3 } }
+  float_val: 0.5 } } } }
+node { name: "mm" op: "MatMul" input: "x" input: "w" attr { key: "T" value { type: DT_FLOAT } } }
+node { name: "y" op: "Relu" input: "mm" attr { key: "T" value { type: DT_FLOAT } } }
+"""
+
+
+@dataclass
+class Seed:
+    kind: str  # the importer: onnx, caffe, keras, tensorflow
+    name: str
+    suffix: str
+    data: bytes
+
+
+@dataclass
+class Result:
+    inputs: int = 0
+    imported: int = 0  # gave a model
+    refused: int = 0  # gave one ImportError_
+    cpu_s: float = 0.0
+    max_s: float = 0.0
+    by_kind: dict = field(default_factory=dict)  # kind -> [inputs, imported, refused, max cpu s]
+    findings: list = field(default_factory=list)
+
+
+# ---- seeds ----------------------------------------------------------------------------------------------
+
+def compiled_seeds(folder: Path) -> list:
+    """examples/lenet5.nns compiled by nnlang itself to ONNX, Caffe and Keras (in `folder`)."""
+    from nnlang import api
+
+    example = str(ROOT / "examples" / "lenet5.nns")
+    seeds = []
+    for target, suffix in (("onnx", ".onnx"), ("caffe", ".prototxt"), ("keras", ".keras")):
+        written = api.compile(example, target, str(folder / target))
+        path = next(Path(p) for p in written if str(p).endswith(suffix))
+        seeds.append(Seed(target, f"lenet5{suffix}", suffix, path.read_bytes()))
+        if target == "keras":
+            with zipfile.ZipFile(path) as z:
+                seeds.append(Seed("keras", "lenet5.config.json", ".json", z.read("config.json")))
+    seeds.append(Seed("tensorflow", "matmul_relu.pbtxt", ".pbtxt", TF_SEED.encode()))
+    return seeds
+
+
+def corpus_seeds(root: Path = CORPUS) -> list:
+    """The small files of the shared corpus, by suffix (none when the folder is absent)."""
+    kinds = {".prototxt": "caffe", ".json": "keras", ".pbtxt": "tensorflow"}
+    seeds = []
+    if not root.is_dir():
+        return seeds
+    for path in sorted(root.rglob("*")):
+        kind = kinds.get(path.suffix)
+        if kind is None or not path.is_file() or path.stat().st_size > CORPUS_MAX_BYTES:
+            continue
+        if kind == "keras" and "/internal/" in str(path):
+            continue  # Fabrik's own graph format, not Keras
+        seeds.append(Seed(kind, str(path.relative_to(root)), path.suffix, path.read_bytes()))
+    return seeds
+
+
+# ---- mutations ------------------------------------------------------------------------------------------
+
+def _byte(rng: random.Random, data: bytes) -> bytes:
+    if not data:
+        return bytes([rng.randrange(256)])
+    b = bytearray(data)
+    how = rng.randrange(7)
+    i = rng.randrange(len(b))
+    if how == 0:
+        for _ in range(rng.randint(1, 8)):
+            k = rng.randrange(len(b))
+            b[k] ^= 1 << rng.randrange(8)
+    elif how == 1:
+        v = rng.choice(INTERESTING) & 0xFFFFFFFF
+        b[i:i + 4] = v.to_bytes(4, rng.choice(["little", "big"]))
+    elif how == 2:
+        del b[i:i + rng.randint(1, max(1, len(b) // 8))]
+    elif how == 3:
+        j = rng.randrange(len(b))
+        b[i:i] = b[j:j + rng.randint(1, 256)]
+    elif how == 4:
+        b[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+    elif how == 5:
+        del b[rng.randrange(len(b) + 1):]
+    else:
+        b[i] = rng.choice(b"\x00\xff\x7f\x80{}[]\":,\n")
+    return bytes(b)
+
+
+_NUM = re.compile(rb"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])")
+_STR = re.compile(rb'"(?:[^"\\\n]|\\.)*"')
+
+
+def _text_proto(rng: random.Random, data: bytes) -> bytes:
+    """A protobuf text file (Caffe prototxt, TF pbtxt), mutated by its structure."""
+    how = rng.randrange(6)
+    if how == 0:  # a number made interesting
+        nums = list(_NUM.finditer(data))
+        if nums:
+            m = rng.choice(nums)
+            v = rng.choice(INTERESTING + [0.0, -0.5, 1e308, float("inf"), float("nan")])
+            return data[:m.start()] + str(v).encode() + data[m.end():]
+    if how in (1, 2):  # a { ... } block dropped or duplicated
+        opens = [m.start() for m in re.finditer(rb"\{", data)]
+        if opens:
+            start = rng.choice(opens)
+            depth, end = 0, None
+            for k in range(start, len(data)):
+                depth += {0x7B: 1, 0x7D: -1}.get(data[k], 0)
+                if depth == 0:
+                    end = k + 1
+                    break
+            if end is not None:
+                line = data.rfind(b"\n", 0, start) + 1
+                block = data[line:end]
+                return data[:line] + (block + b"\n" + block if how == 2 else b"") + data[end:]
+    if how == 3:  # a quoted string (a name, a type, an input) replaced by another one of the file
+        strs = [m for m in _STR.finditer(data)]
+        if len(strs) >= 2:
+            a, b = rng.sample(strs, 2)
+            return data[:a.start()] + b.group() + data[a.end():]
+    if how == 4:  # a line dropped or duplicated
+        lines = data.split(b"\n")
+        k = rng.randrange(len(lines))
+        lines[k:k + 1] = [] if rng.random() < 0.5 else [lines[k], lines[k]]
+        return b"\n".join(lines)
+    return _byte(rng, data)
+
+
+def _json_value(rng: random.Random, value):
+    choices = [None, True, 0, -1, 2 ** 40, -(2 ** 63), 1e308, float("nan"), "", "x", "Lambda", "channels_first",
+               [], {}, [None], [2 ** 40, 2 ** 40], {"class_name": "Dense", "config": {}}]
+    return rng.choice(choices)
+
+
+def _json(rng: random.Random, data: bytes) -> bytes:
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return _byte(rng, data)
+    holders = []  # (container, key) of every value in the document
+
+    def walk(v, depth=0):
+        if depth > 60:
+            return
+        if isinstance(v, dict):
+            for k in list(v):
+                holders.append((v, k))
+                walk(v[k], depth + 1)
+        elif isinstance(v, list):
+            for k in range(len(v)):
+                holders.append((v, k))
+                walk(v[k], depth + 1)
+
+    walk(doc)
+    for _ in range(rng.randint(1, 3)):
+        if not holders:
+            break
+        c, k = rng.choice(holders)
+        how = rng.randrange(4)
+        try:
+            if how == 0:
+                c[k] = _json_value(rng, c[k])
+            elif how == 1:
+                del c[k]
+            elif how == 2 and isinstance(c, list):
+                c.insert(k, c[k])
+            elif isinstance(c[k], (int, float)) and not isinstance(c[k], bool):
+                c[k] = rng.choice(INTERESTING)
+            else:
+                c[k] = _json_value(rng, c[k])
+        except (IndexError, KeyError):
+            pass
+        holders = []
+        walk(doc)
+    return json.dumps(doc).encode()
+
+
+def _onnx(rng: random.Random, data: bytes) -> bytes:
+    """An ONNX model mutated through onnx's classes: a dim, an attribute, a node's inputs or op changed."""
+    import onnx
+
+    try:
+        model = onnx.load_from_string(data)
+    except Exception:  # noqa: BLE001 -- a seed already broken: bytes only
+        return _byte(rng, data)
+    g = model.graph
+    how = rng.randrange(6)
+    if how == 0:
+        values = list(g.input) + list(g.output) + list(g.value_info)
+        dims = [d for v in values for d in v.type.tensor_type.shape.dim]
+        if dims:
+            d = rng.choice(dims)
+            if rng.random() < 0.7:
+                d.dim_value = rng.choice([0, 1, 2 ** 40, 2 ** 62, 7]) if rng.random() < 0.9 else -1
+            else:
+                d.dim_param = rng.choice(["N", "", "x y", "\u00e9"])
+    elif how == 1 and g.node:
+        node = rng.choice(g.node)
+        if node.attribute:
+            a = rng.choice(node.attribute)
+            if a.ints:
+                a.ints[rng.randrange(len(a.ints))] = rng.choice([0, -1, 2 ** 40, -(2 ** 62), 3])
+            elif a.type == onnx.AttributeProto.INT:
+                a.i = rng.choice([0, -1, 2 ** 40, 99])
+            elif a.type == onnx.AttributeProto.FLOAT:
+                a.f = rng.choice([0.0, -1.0, float("inf"), float("nan")])
+            else:
+                node.attribute.remove(a)
+    elif how == 2 and g.node:
+        node = rng.choice(g.node)
+        names = [i.name for i in g.input] + [o for nd in g.node for o in nd.output] + [i.name for i in g.initializer]
+        if node.input and rng.random() < 0.5:
+            node.input[rng.randrange(len(node.input))] = rng.choice(names + ["", "missing"])
+        else:
+            node.input.append(rng.choice(names))
+    elif how == 3 and g.node:
+        node = rng.choice(g.node)
+        node.op_type = rng.choice([nd.op_type for nd in g.node] + ["Loop", "If", "Scan", "NoSuchOp", "Identity"])
+    elif how == 4 and g.initializer:
+        t = rng.choice(g.initializer)
+        if t.dims and rng.random() < 0.5:
+            t.dims[rng.randrange(len(t.dims))] = rng.choice([0, 1, 2 ** 40, 5])
+        else:
+            t.data_type = rng.choice([0, 2, 7, 10, 11, 16, 99])
+    elif how == 5 and g.node:
+        del g.node[rng.randrange(len(g.node))]
+    return model.SerializeToString()
+
+
+def mutate(rng: random.Random, seed: Seed) -> tuple[bytes, str]:
+    """One input: the seed after 1-3 mutations (structure-level for most, byte-level for the rest)."""
+    data = seed.data
+    hows = []
+    for _ in range(rng.choice([1, 1, 1, 2, 3])):
+        if rng.random() < 0.35:
+            data, how = _byte(rng, data), "bytes"
+        elif seed.suffix in (".prototxt", ".pbtxt"):
+            data, how = _text_proto(rng, data), "text-proto"
+        elif seed.suffix == ".json":
+            data, how = _json(rng, data), "json"
+        elif seed.suffix == ".onnx":
+            data, how = _onnx(rng, data), "onnx"
+        elif seed.suffix == ".keras":
+            data, how = _keras_archive(rng, data), "keras-config"
+        else:
+            data, how = _byte(rng, data), "bytes"
+        hows.append(how)
+    return data, "+".join(hows)
+
+
+def _keras_archive(rng: random.Random, data: bytes) -> bytes:
+    """A .keras archive whose config.json is mutated as JSON (the weights file kept)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            files = {name: z.read(name) for name in z.namelist()}
+    except Exception:  # noqa: BLE001 -- already not a zip
+        return _byte(rng, data)
+    if "config.json" in files:
+        files["config.json"] = _json(rng, files["config.json"])
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, body in files.items():
+            z.writestr(name, body)
+    return out.getvalue()
+
+
+# ---- checking ---------------------------------------------------------------------------------------------
+
+def import_one(kind: str, path: str):
+    """The importer of `kind` on the file, as the CLI calls it (nnlang.api.import_), without verification."""
+    from nnlang.targets import IMPORTERS
+
+    target = IMPORTERS[kind]
+    options = {k: v for k, v in {"verify": False}.items() if k in target.import_options}
+    return target.entry(target.importer)(path, **options)
+
+
+def check_import(kind: str, data: bytes, suffix: str, folder: Path) -> tuple[list, float, str]:
+    """Findings for one input (crash: an exception other than ImportError_, or the importer's own "bug in
+    nnlang" error; hang; over_budget), its CPU time, and the outcome ("model" or "refused")."""
+    from nnlang.targets.importing import ImportError_
+
+    path = folder / f"input{suffix}"
+    path.write_bytes(data)
+    t0 = time.process_time()
+    outcome = "refused"
+    try:
+        with cpu_limit(HANG_S):
+            import_one(kind, str(path))
+        outcome = "model"
+    except Hang:
+        return [Finding(kind, "hang", f"more than {HANG_S} s of CPU")], time.process_time() - t0, "hang"
+    except ImportError_ as e:
+        if "bug in nnlang" in str(e) or "please report" in str(e):
+            dt = time.process_time() - t0
+            return [Finding(kind, "crash", f"reported as a bug: {e}")], dt, "crash"
+    except BaseException as e:  # noqa: BLE001 -- every other exception is a finding
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        tb = traceback.format_exception(type(e), e, e.__traceback__)
+        frames = [ln for ln in tb if ln.startswith('  File "') and "/nnlang/" in ln]
+        where = frames[-1].strip().splitlines()[0] if frames else ""
+        return ([Finding(kind, "crash", "".join(tb[-8:]) + f"\n{type(e).__name__} at {where}")],
+                time.process_time() - t0, "crash")
+    finally:
+        path.unlink(missing_ok=True)
+    dt = time.process_time() - t0
+    if dt > BUDGET_S:
+        return [Finding(kind, "over_budget", f"{dt:.3f} s CPU", extra={"cpu_s": dt})], dt, outcome
+    return [], dt, outcome
+
+
+def run(seed: int, inputs: int, seeds: list, folder: Path, start: int = 0, on_finding=None) -> Result:
+    """Inputs start..start+inputs-1: the importers taken in turn, a seed of that importer chosen and mutated
+    by the input's own Random(seed, i)."""
+    import warnings
+
+    res = Result()
+    for s in seeds:  # warm up each importer (its framework's import is not an input's cost)
+        try:
+            import_one(s.kind, str(_write(folder, s.data, s.suffix)))
+        except Exception:  # noqa: BLE001 -- a corpus file the importer refuses: fine
+            pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kinds = sorted({s.kind for s in seeds})
+        for i in range(start, start + inputs):
+            rng = random.Random(f"{seed}:{i}")
+            kind = kinds[i % len(kinds)]
+            s = rng.choice([s for s in seeds if s.kind == kind])
+            data, how = mutate(rng, s)
+            found, dt, outcome = check_import(s.kind, data, s.suffix, folder)
+            res.inputs += 1
+            res.cpu_s += dt
+            res.max_s = max(res.max_s, dt)
+            res.imported += outcome == "model"
+            res.refused += outcome == "refused"
+            k = res.by_kind.setdefault(s.kind, [0, 0, 0, 0.0])
+            k[0] += 1
+            k[1] += outcome == "model"
+            k[2] += outcome == "refused"
+            k[3] = max(k[3], dt)
+            for f in found:
+                f.text = repr(data[:200])
+                f.extra.update(seed=seed, index=i, source=s.name, how=how)
+                res.findings.append(f)
+                if on_finding:
+                    on_finding(f, data)
+    return res
+
+
+def _write(folder: Path, data: bytes, suffix: str) -> Path:
+    path = folder / f"seed{suffix}"
+    path.write_bytes(data)
+    return path

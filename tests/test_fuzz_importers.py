@@ -1,0 +1,103 @@
+"""The importers under mutation fuzzing (issue 19; the harness: tests/fuzz/importers.py, the long campaigns:
+`benchmarks/fuzz.py importers`, recorded in benchmarks/fuzz.md): every input gives a model or one
+ImportError_, never another exception or an ImportError_ that calls itself a bug, never a hang. Then each
+finding of the campaigns, kept as a regression test."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/fuzz as the package `fuzz`
+
+from fuzz import importers  # noqa: E402
+
+pytest.importorskip("onnx")
+pytest.importorskip("google.protobuf")
+if importlib.util.find_spec("keras") is None:  # not imported here: Keras picks its backend when imported
+    pytest.skip("keras is not installed", allow_module_level=True)
+
+SEED = int(os.environ.get("NNLANG_FUZZ_SEED", 19))
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    return importers.compiled_seeds(tmp_path_factory.mktemp("seeds"))
+
+
+def _report(findings) -> str:
+    return "\n".join(f"{f.target} {f.kind} {f.extra}: {f.detail[-600:]}\n  input: {f.text}" for f in findings[:8])
+
+
+def _assert_clean(res, inputs: int) -> None:
+    assert res.inputs == inputs and res.imported + res.refused == inputs - len(
+        [f for f in res.findings if f.kind in ("crash", "hang")])
+    # over budget is measured by the campaigns (CPU time on a shared machine varies); 10x never happens
+    bad = [f for f in res.findings if f.kind != "over_budget" or f.extra["cpu_s"] > 10 * importers.BUDGET_S]
+    assert not bad, _report(bad)
+
+
+def test_the_seeds_import(compiled, tmp_path):
+    """Unmutated, the compiled seeds are models (so the mutations start from files the importers accept)."""
+    assert {s.kind for s in compiled} == {"onnx", "caffe", "keras", "tensorflow"}
+    for s in compiled:
+        path = tmp_path / f"seed{s.suffix}"
+        path.write_bytes(s.data)
+        assert importers.import_one(s.kind, str(path)).text.startswith(("network", "#", '"'))
+
+
+def test_a_short_seeded_campaign_over_every_importer(compiled, tmp_path):
+    res = importers.run(SEED, 160, compiled, tmp_path)
+    _assert_clean(res, 160)
+    assert all(k[0] == 40 for k in res.by_kind.values()) and len(res.by_kind) == 4
+    assert res.imported >= 8 and res.refused >= 40  # both outcomes happen: the mutations are neither void nor total
+
+
+def test_a_short_seeded_campaign_over_the_shared_corpus(tmp_path):
+    if not importers.CORPUS.is_dir():
+        pytest.skip(f"{importers.CORPUS} is absent: the shared corpus of model files is not on this machine")
+    seeds = importers.corpus_seeds()
+    assert seeds
+    res = importers.run(SEED, 120, seeds, tmp_path)
+    _assert_clean(res, 120)
+
+
+# ---- findings of the campaigns, kept ------------------------------------------------------------------------
+
+def _refused(kind: str, tmp_path: Path, name: str, data: bytes) -> str:
+    from nnlang.targets.importing import ImportError_
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ImportError_) as refused:
+        importers.import_one(kind, str(path))
+    message = str(refused.value)
+    assert "bug" not in message and "Traceback" not in message
+    return message
+
+
+def test_keras_json_that_is_not_utf8(tmp_path):
+    """Seed 2, input 41: a byte flip in a Keras JSON escaped as UnicodeDecodeError."""
+    message = _refused("keras", tmp_path, "m.json", b'{"class_name": "Sequential", "config": {"name": "m\xff"}}')
+    assert "not UTF-8" in message
+
+
+def test_keras_json_whose_input_shape_is_a_number(tmp_path):
+    """Seed 2, input 29: `batch_shape: 5` (a number for a list) escaped as TypeError from the size checks."""
+    data = (b'{"class_name": "Sequential", "config": {"name": "m", "layers": [{"class_name": "InputLayer", '
+            b'"config": {"batch_shape": 5, "name": "in"}}, {"class_name": "Dense", "config": {"name": "d", '
+            b'"units": 3}}]}}')
+    assert "is not a list of sizes" in _refused("keras", tmp_path, "m.json", data)
+
+
+def test_caffe_layer_without_a_bottom(tmp_path):
+    """Seed 2, input 380: an InnerProduct whose `bottom` line was dropped escaped as IndexError."""
+    data = (b'input: "data" input_shape { dim: 1 dim: 4 }\n'
+            b'layer { name: "fc" type: "InnerProduct" top: "fc" inner_product_param { num_output: 3 } }\n')
+    message = _refused("caffe", tmp_path, "m.prototxt", data)
+    assert "fc" in message and "no bottom" in message
