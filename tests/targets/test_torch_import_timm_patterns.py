@@ -242,3 +242,21 @@ def test_pad_same_before_a_functional_pool_or_conv_is_the_layers_padding():
     text = " ".join(result.text.split())
     assert 'conv: Conv2d(8, 3, stride=2, padding="same")' in text and "MaxPool2d(3, stride=2, padding=1)" in text
     assert "Pad" not in text
+
+
+class GroupNorm1NoBias(nn.GroupNorm):
+    """timm's GroupNorm1NoBias (poolformerv2): F.group_norm with its own weight and no bias."""
+
+    def __init__(self, c):
+        super().__init__(1, c, eps=1e-6)
+        self.bias = None
+
+    def forward(self, x):
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+
+def test_group_norm_without_bias_is_a_group_norm_then_the_owners_scale():
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), GroupNorm1NoBias(8), nn.ReLU())
+    result = _imports(net, (2, 3, 10, 10), "x: [N, 3, 10, 10]")
+    text = " ".join(result.text.split())
+    assert 'GroupNorm(1, eps=1e-06, affine=false) -> "1": Scale(bias=false)' in text

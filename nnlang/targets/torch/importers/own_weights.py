@@ -127,7 +127,7 @@ def _layer(node: fx.Node, reads: dict, module) -> Layer | None:
 def mark_own_weights(gm: fx.GraphModule) -> None:
     modules = dict(gm.named_modules())
     dissolved = {}  # owner qualname -> its nn_module_stack key
-    for node in gm.graph.nodes:
+    for node in list(gm.graph.nodes):
         slots = _SLOTS.get(node.target) if node.op == "call_function" else None
         if slots is None:
             continue
@@ -144,6 +144,9 @@ def mark_own_weights(gm: fx.GraphModule) -> None:
         if any(_has_state(m) for m in module.children()):
             continue
         layer = _layer(node, reads, module)
+        if layer is None and node.target is F.group_norm and set(reads) == {"weight"}:
+            node = _unbiased_group_norm(gm.graph, node, reads["weight"])
+            layer = node.meta[OWN_LAYER][0]
         if layer is None:
             continue
         node.meta[OWN_LAYER] = (layer, owner)
@@ -152,6 +155,24 @@ def mark_own_weights(gm: fx.GraphModule) -> None:
         dissolved[owner] = inner[0]
     if dissolved:
         _dissolve(gm.graph, dissolved)
+
+
+def scale_channels(x, w):
+    """Marker: x * w along dim 1 (what F.group_norm's weight does), should the graph run again."""
+    return x * w.view(1, -1, *([1] * (x.dim() - 2)))
+
+
+def _unbiased_group_norm(graph: fx.Graph, node: fx.Node, w: fx.Node) -> fx.Node:
+    """F.group_norm(x, g, self.weight, None) (timm's GroupNorm1NoBias): the layer has no bias=false, so an
+    unnamed GroupNorm(affine=false) then the owner's Scale(bias=false) (its weight keeps the key)."""
+    node.args = (node.args[0], _arg(node, 1, "num_groups"), None, None, _arg(node, 4, "eps", 1e-5))
+    node.kwargs = {}
+    with graph.inserting_after(node):
+        scaled = graph.call_function(scale_channels, (node, w))
+    scaled.meta = dict(node.meta)
+    node.replace_all_uses_with(scaled, delete_user_cb=lambda user: user is not scaled)
+    scaled.meta[OWN_LAYER] = (Layer("Scale", {"bias": False, "axis": 1}, [node]), None)
+    return scaled
 
 
 def _has_state(module) -> bool:
