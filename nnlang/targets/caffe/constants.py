@@ -11,8 +11,6 @@ refused by name.
 
 from __future__ import annotations
 
-import numpy as np
-
 from .plan import NotExpressible
 
 
@@ -65,26 +63,25 @@ def _tensor(b, op: str, shape: tuple, reverse: bool) -> list:
     if op in ("Maximum", "Minimum") or (op == "Div" and reverse):
         raise NotExpressible(f"{op} with a constant tensor{' first' if reverse else ''}: no Caffe layer holds it")
     axis, n = _span(b, shape)
-    key = b.key("")
-    span = tuple(b.t.shape[axis:axis + n])
+    key, span = b.key(""), tuple(b.t.shape[axis:axis + n])
 
-    def blob(f):
-        return lambda state: [np.asarray(f(np.asarray(state[key], np.float32).reshape(span)), np.float32)]
+    def blobs(weight, bias):
+        """fn(state) -> the Scale's blobs: weight (a number, None: the tensor itself, "reciprocal": 1 / it) and
+        bias (None, or the tensor times this sign)."""
+        def make(state):
+            import numpy as np  # only when blobs are made: the capability check (plan_net) stays framework-free
+
+            c = np.asarray(state[key], np.float32).reshape(span)
+            w = c if weight is None else (1.0 / c if weight == "reciprocal" else np.full(span, weight, np.float32))
+            return [np.asarray(w, np.float32)] + ([] if bias is None else [np.asarray(bias * c, np.float32)])
+        return make
 
     if op in ("Mul", "Div"):
-        fn = (lambda c: c) if op == "Mul" else (lambda c: 1.0 / c)
-        return [b.one("Scale", b.bottoms, {"scale_param": {"axis": axis, "num_axes": n}}, blob(fn))]
-    if op == "Sub" and reverse:  # c - x = x * -1 + c
-        def both(state):
-            c = np.asarray(state[key], np.float32).reshape(span)
-            return [np.full(span, -1.0, np.float32), c]
-        return [b.one("Scale", b.bottoms, {"scale_param": {"axis": axis, "num_axes": n, "bias_term": True}}, both)]
-    sign = 1.0 if op == "Add" else -1.0  # OpenCV has no Bias layer: a Scale of ones with the tensor as bias
-
-    def ones_and(state):
-        c = np.asarray(state[key], np.float32).reshape(span)
-        return [np.ones(span, np.float32), sign * c]
-    return [b.one("Scale", b.bottoms, {"scale_param": {"axis": axis, "num_axes": n, "bias_term": True}}, ones_and)]
+        made = blobs(None if op == "Mul" else "reciprocal", None)
+        return [b.one("Scale", b.bottoms, {"scale_param": {"axis": axis, "num_axes": n}}, made)]
+    # OpenCV has no Bias layer: a Scale with the tensor (or its negation) as bias; c - x = x * -1 + c
+    made = blobs(-1.0, 1.0) if reverse else blobs(1.0, 1.0 if op == "Add" else -1.0)
+    return [b.one("Scale", b.bottoms, {"scale_param": {"axis": axis, "num_axes": n, "bias_term": True}}, made)]
 
 
 def constant_layers(b):
