@@ -84,25 +84,71 @@ def test_softcap_with_a_cache_and_3d_heads():
     _check_outputs(model, import_model(model), inputs)
 
 
-@pytest.mark.parametrize("attrs, extra, reason", [
-    ({"is_causal": 1}, "past", "is_causal and a KV cache"),
-    ({"is_causal": 1}, "mask", "is_causal and an attn_mask"),
-    ({"left_window_size": 1}, "", "local window"),
-    ({"softcap": 2.0}, "gqa", "grouped-query heads"),
+@pytest.mark.parametrize("attrs, extra", [
+    ({"is_causal": 1}, "past"),  # ONNX's causal mask is bottom-right with a cache
+    ({"is_causal": 1}, "mask"),  # and combines with attn_mask
+    ({"is_causal": 1}, "bool"),
+    ({"left_window_size": 1, "right_window_size": 0}, ""),
+    ({"is_causal": 1, "left_window_size": 1}, "past"),
+    ({"softcap": 2.0}, "gqa"),  # each key / value head repeated in turn
+    ({"is_causal": 1}, "stored"),  # a bool mask held as an initializer
 ])
-def test_what_no_layer_masks_is_refused_by_name(attrs, extra, reason):
+def test_masks_torch_does_not_make_are_a_constant_bias(attrs, extra):
     names = ["q", "k", "v"]
-    inputs = [("q", [1, 4 if extra == "gqa" else 2, 3, 8]), ("k", [1, 2, 3, 8]), ("v", [1, 2, 3, 8])]
+    inputs = [("q", [1, 4 if extra == "gqa" else 2, 3, 8]), ("k", [1, 2, 4, 8]), ("v", [1, 2, 4, 6])]
+    outs = ["y"]
     if extra == "past":
         names += ["", "pk", "pv"]
-        inputs += [("pk", [1, 2, 2, 8]), ("pv", [1, 2, 2, 8])]
-    if extra == "mask":
+        inputs += [("pk", [1, 2, 2, 8]), ("pv", [1, 2, 2, 6])]
+        outs += ["present_key", "present_value"]
+    if extra in ("mask", "bool"):
         names.append("m")
-        inputs.append(("m", [3, 3]))
-    outs = ["y", "present_key", "present_value"] if extra == "past" else ["y"]
-    node = helper.make_node("Attention", names, outs, **attrs)
-    shapes = [("y", [1, inputs[0][1][1], 3, 8])] + ([("present_key", [1, 2, 5, 8]), ("present_value", [1, 2, 5, 8])]
+    node = helper.make_node("Attention", names + (["m"] if extra == "stored" else []), outs, **attrs)
+    keys = 6 if extra == "past" else 4
+    shapes = [("y", [1, inputs[0][1][1], 3, 6])] + ([("present_key", [1, 2, 6, 8]), ("present_value", [1, 2, 6, 6])]
                                                    if extra == "past" else [])
+    graph_inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs]
+    if extra == "mask":
+        inputs.append(("m", [3, keys]))
+        graph_inputs.append(helper.make_tensor_value_info("m", TensorProto.FLOAT, [3, keys]))
+    if extra == "bool":
+        graph_inputs.append(helper.make_tensor_value_info("m", TensorProto.BOOL, [3, keys]))
+    graph = helper.make_graph([node], "attention", graph_inputs, [_vi(n, s) for n, s in shapes])
+    if extra == "stored":
+        graph.initializer.append(helper.make_tensor("m", TensorProto.BOOL, [3, 4], [True, False, True, True] * 3))
+    window = "left_window_size" in attrs  # the window attributes are opset 25's
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 25 if window else 23)])
+    model.ir_version = 10
+    feeds = None
+    if extra == "bool":  # every query keeps key 0 (a row masked entirely is ONNX's 0, softmax's NaN)
+        rng = np.random.default_rng(0)
+        feeds = {n: rng.standard_normal(s).astype(np.float32) for n, s in inputs}
+        feeds["m"] = rng.random((3, keys)) < 0.6
+        feeds["m"][:, 0] = True
+    result = import_model(model, example_inputs=feeds)  # verified against onnxruntime
+    ops = [n.op for n in result.graph.nodes]
+    assert "ScaledDotProductAttention" not in ops and "Softmax" in ops
+    if extra != "bool":
+        _check_outputs(model, result, inputs)
+
+
+@pytest.mark.parametrize("extra, reason", [
+    ("nonpad", "nonpad_kv_seqlen"),
+    ("short", "does not cover all"),
+])
+def test_what_no_layer_masks_is_refused_by_name(extra, reason):
+    inputs = [("q", [1, 2, 3, 8]), ("k", [1, 2, 4, 8]), ("v", [1, 2, 4, 8])]
+    graph_inputs = [_vi(n, s) for n, s in inputs]
+    if extra == "nonpad":
+        names = ["q", "k", "v", "", "", "", "lens"]
+        graph_inputs.append(_vi("lens", [1], TensorProto.INT32))
+    else:
+        names = ["q", "k", "v", "m"]
+        graph_inputs.append(_vi("m", [3, 2]))
+    node = helper.make_node("Attention", names, ["y"])
+    graph = helper.make_graph([node], "attention", graph_inputs, [_vi("y", [1, 2, 3, 8])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+    model.ir_version = 10
     with pytest.raises(ImportError_) as e:
-        import_model(_model(node, inputs, shapes))
+        import_model(model)
     assert reason in str(e.value) and "(Attention)" in str(e.value)

@@ -4,8 +4,10 @@
 cache (past_key / past_value) is a Concat along the sequence before the attention, whose results are the
 present_key / present_value outputs. The plain form is one ScaledDotProductAttention; softcap or a read
 qk_matmul_output is the attention written out as layers (MatMul, Scale, Tanh, Add, Softmax, MatMul) so each
-intermediate ONNX exposes is a value. What needs a mask no layer holds (the bottom-right causal mask of a
-cache, is_causal with a mask, local windows, padded lengths) is refused by name.
+intermediate ONNX exposes is a value; so are ONNX's causal mask where torch's is_causal differs (bottom-right
+with a cache, combined with attn_mask) and local windows, whose [L, S] bias is a constant the Add layer holds,
+and grouped-query heads there (each key / value head repeated in turn). Padded lengths (nonpad_kv_seqlen),
+bool masks combined with those, and masks shorter than the keys are refused by name.
 """
 
 from __future__ import annotations
@@ -31,17 +33,14 @@ def attention(op: Op):
                           "tensor)")
     if bool(ins[4]) != bool(ins[5]):
         raise Unsupported("Attention with only one of past_key / past_value")
-    if op.attrs.get("left_window_size", -1) != -1 or op.attrs.get("right_window_size", -1) != -1:
-        raise Unsupported("Attention with a local window (a banded mask no layer holds)")
     causal, past, mask = bool(op.attrs.get("is_causal", 0)), bool(ins[4]), ins[3] or None
-    if causal and mask:
-        raise Unsupported("Attention with is_causal and an attn_mask (the combined mask is a constant no layer "
-                          "holds; torch's attention takes one of them)")
-    if causal and past:
-        raise Unsupported("Attention with is_causal and a KV cache (ONNX aligns the causal mask bottom-right, "
-                          "torch's is_causal top-left)")
-    if mask and op.const(mask) is not None:
-        raise Unsupported("Attention with a constant attn_mask (no layer holds it)")
+    window = (int(op.attrs.get("left_window_size", -1)), int(op.attrs.get("right_window_size", -1)))
+    # ONNX's causal mask is aligned bottom-right (offset by the cache's length) and combines with attn_mask;
+    # torch's is_causal is top-left and alone: those forms get the mask as a constant tensor (written out)
+    banded = window != (-1, -1) or (causal and (mask or past))
+    stored = op.const(mask) if mask else None  # a constant mask joins the constant bias
+    if stored is not None:
+        mask, banded = None, True
     softcap = float(op.attrs.get("softcap", 0.0) or 0.0)
     mode = int(op.attrs.get("qk_matmul_output_mode", 0))
     qk_read = _read(op, outs[3])
@@ -83,8 +82,10 @@ def attention(op: Op):
     scale = op.attrs.get("scale")
     heads_out = y if rank == 4 else f"{y}#heads"
     inputs = [q, k, v] + ([mask] if mask else [])
-    if softcap or qk_read:
-        layers += _written_out(op, q, k, v, mask, scale, softcap, mode, outs[3] if qk_read else "", heads_out)
+    if softcap or qk_read or banded:
+        bias = _bias(op, causal, window, stored) if banded else None
+        layers += _written_out(op, q, k, v, mask, bias, scale, softcap, mode, outs[3] if qk_read else "",
+                               heads_out)
     else:
         params = {"is_causal": causal, "scale": None if scale is None else float(scale)}
         layers.append(Layer("ScaledDotProductAttention", params, inputs=inputs, outputs=[heads_out]))
@@ -113,8 +114,58 @@ def _check_mask(op: Op, mask: str, past: str, key4: str):
                           "-inf)")
 
 
-def _written_out(op: Op, q: str, k: str, v: str, mask, scale, softcap: float, mode: int, qk: str, y: str) -> list:
-    """softmax(cap(q k^T * scale) + mask) v as layers, with the qk_matmul_output of `mode` named `qk`."""
+# onnxruntime's masked score: the lowest float, not -inf (its qk_matmul_output shows it)
+_LOWEST = np.finfo(np.float32).min
+
+
+def _bias(op: Op, causal: bool, window: tuple, stored=None) -> np.ndarray:
+    """ONNX's additive bias of is_causal and the window: 0 where query i may attend key j, -inf elsewhere,
+    offset-aligned by the cache's length (the reference's _apply_causal / _apply_sliding_window), plus a
+    constant attn_mask (bool: -inf where false; shorter than the keys: padded with -inf as ONNX does)."""
+    qshape = op.shape(op.input(0))
+    length, keys = (qshape[-2] if len(qshape) == 4 else qshape[1]) if qshape else None, _keys(op)
+    if not isinstance(length, int) or not isinstance(keys, int):
+        raise Unsupported("Attention with a causal / window mask whose lengths are not known")
+    past = op.shape(op.input(4))[-2] if op.input(4) else 0
+    diff = (np.arange(length)[:, None] + past) - np.arange(keys)[None, :]  # query position - key position
+    allowed = np.ones((length, keys), bool)
+    if causal:
+        allowed &= diff >= 0
+    if window[0] >= 0:
+        allowed &= diff <= window[0]
+    if window[1] >= 0:
+        allowed &= -diff <= window[1]
+    if not allowed.any(axis=1).all():
+        raise Unsupported("Attention whose causal / window mask leaves a query no key (ONNX gives 0 there, softmax "
+                          "NaN)")
+    bias = np.where(allowed, np.float32(0), _LOWEST).astype(np.float32)
+    if stored is not None:
+        m = np.asarray(stored)
+        m = np.where(m, np.float32(0), np.float32(-np.inf)) if m.dtype == np.bool_ else m.astype(np.float32)
+        if m.shape[-1] < keys:
+            m = np.concatenate([m, np.full((*m.shape[:-1], keys - m.shape[-1]), -np.inf, np.float32)], axis=-1)
+        if m.shape[-1] != keys:
+            raise Unsupported(f"Attention whose attn_mask {m.shape} is longer than the {keys} keys")
+        with np.errstate(invalid="ignore"):
+            bias = (bias + m).astype(np.float32)
+    if np.isnan(bias).any() or (bias.max(axis=-1) <= _LOWEST).any():
+        raise Unsupported("Attention whose mask leaves a query no key (ONNX gives 0 there, softmax NaN)")
+    return bias
+
+
+def _repeated(op: Op, name: str, groups: int, y: str, role: str) -> list:
+    """[N, Hkv, S, E] -> [N, Hkv * groups, S, E], each head repeated in turn (h0, h0, h1, h1 ...): grouped-query
+    attention's key / value heads, as Unsqueeze, a Concat of copies and a Reshape."""
+    out = f"{y}#{role}_rep"
+    return [Layer("Unsqueeze", {"dim": 2}, inputs=[name], outputs=[f"{out}0"]),
+            Layer("Concat", {"axis": 2}, inputs=[f"{out}0"] * groups, outputs=[f"{out}1"]),
+            Layer("Flatten", {"start_dim": 1, "end_dim": 2}, inputs=[f"{out}1"], outputs=[out])]
+
+
+def _written_out(op: Op, q: str, k: str, v: str, mask, bias, scale, softcap: float, mode: int, qk: str,
+                 y: str) -> list:
+    """softmax(cap(q k^T * scale) + mask + bias) v as layers, with the qk_matmul_output of `mode` named `qk`;
+    bias: the constant causal / window mask or None."""
     qshape, kshape = op.shape(op.input(0)), op.shape(op.input(1))
     if qshape is None or kshape is None:
         raise Unsupported("Attention with softcap or its qk_matmul_output read whose input shapes are unknown")
@@ -123,11 +174,18 @@ def _written_out(op: Op, q: str, k: str, v: str, mask, scale, softcap: float, mo
                           "layers whose constants are float32)")
     heads = (int(op.attrs.get("q_num_heads", 0)), int(op.attrs.get("kv_num_heads", 0))) if op.rank(0) == 3 else \
         (qshape[1], kshape[1])
+    if not all(isinstance(h, int) for h in heads) or heads[0] % heads[1]:
+        raise Unsupported(f"Attention with heads {heads} (query heads a multiple of the key heads)")
+    layers = []
+    if mask and op.dtype(mask) == "bool":  # true: 0, false: the lowest float (cast, - 1, * max)
+        layers += [Layer("Cast", {"dtype": "f32"}, inputs=[mask], outputs=[f"{y}#mask_f"]),
+                   Layer("Sub", {"value": 1.0}, inputs=[f"{y}#mask_f"], outputs=[f"{y}#mask_0"]),
+                   Layer("Mul", {"value": float(-_LOWEST)}, inputs=[f"{y}#mask_0"], outputs=[f"{y}#mask_bias"])]
+        mask = f"{y}#mask_bias"
     if heads[0] != heads[1]:
-        raise Unsupported("Attention with softcap or its qk_matmul_output read and grouped-query heads (each key "
-                          "head repeated: no layer does)")
-    if mask and op.dtype(mask) == "bool":
-        raise Unsupported("Attention with softcap or its qk_matmul_output read and a bool attn_mask")
+        groups = heads[0] // heads[1]
+        layers += _repeated(op, k, groups, y, "k") + _repeated(op, v, groups, y, "v")
+        k, v = f"{y}#k_rep", f"{y}#v_rep"
     e = qshape[-1] if op.rank(0) == 4 else qshape[-1] // heads[0]
     s = _keys(op)
     if not isinstance(e, int) or not isinstance(s, int):
@@ -139,12 +197,13 @@ def _written_out(op: Op, q: str, k: str, v: str, mask, scale, softcap: float, mo
                      weights={"weight": np.full(s, f, np.float32)})
 
     # the stages ONNX can expose (qk_matmul_output_mode 0..3): scaled scores, softcapped, + mask, softmax
-    stage = [f"{y}#scores", f"{y}#capped" if softcap else None, f"{y}#biased" if mask else None, f"{y}#probs"]
+    stage = [f"{y}#scores", f"{y}#capped" if softcap else None, f"{y}#biased" if mask or bias is not None else None,
+             f"{y}#probs"]
     for i in (1, 2):
         stage[i] = stage[i] or stage[i - 1]
     if qk:
         stage = [qk if name == stage[mode] else name for name in stage]
-    layers = [Layer("Permute", {"dims": (0, 1, 3, 2)}, inputs=[k], outputs=[f"{y}#kt"]),
+    layers += [Layer("Permute", {"dims": (0, 1, 3, 2)}, inputs=[k], outputs=[f"{y}#kt"]),
               Layer("MatMul", {}, inputs=[q, f"{y}#kt"], outputs=[f"{y}#qk"]),
               scale_by(f"{y}#qk", factor, stage[0])]
     if softcap:  # softcap * tanh(scores / softcap)
@@ -152,7 +211,11 @@ def _written_out(op: Op, q: str, k: str, v: str, mask, scale, softcap: float, mo
                    Layer("Tanh", inputs=[f"{y}#over_cap"], outputs=[f"{y}#tanh"]),
                    scale_by(f"{y}#tanh", softcap, stage[1])]
     if mask:
-        layers.append(Layer("Add", {}, inputs=[stage[1], mask], outputs=[stage[2]]))
+        layers.append(Layer("Add", {}, inputs=[stage[1], mask],
+                            outputs=[stage[2] if bias is None else f"{y}#masked"]))
+    if bias is not None:  # a constant tensor the Add layer holds (its one-tensor form)
+        layers.append(Layer("Add", {"shape": bias.shape}, inputs=[f"{y}#masked" if mask else stage[1]],
+                            outputs=[stage[2]], weights={"": bias}))
     return layers + [Layer("Softmax", {"dim": -1}, inputs=[stage[2]], outputs=[stage[3]]),
                      Layer("MatMul", {}, inputs=[stage[3], v], outputs=[y])]
 
