@@ -8,6 +8,7 @@ The harness is tests/fuzz/ (see its __init__); this script runs it in chunks and
     python benchmarks/fuzz.py check --seed 101 --index 4711      # run the checks on it again
     python benchmarks/fuzz.py minimise --seed 101 --index 4711 --kind over_budget --target analyze
     python benchmarks/fuzz.py atheris --runs 20000                # coverage-guided (needs `pip install atheris`)
+    python benchmarks/fuzz.py importers --seed 3 --inputs 4000 --out /tmp/fuzz/imp-3.json  # the importers
 
 Run long campaigns with `nice` (the checks time each input in CPU seconds, time.process_time, so a
 loaded machine does not make an input over budget). Input i of seed S depends on (S, i) and the tree only.
@@ -223,6 +224,48 @@ def cmd_atheris(args) -> None:
     atheris.Fuzz()
 
 
+def cmd_importers(args) -> None:
+    """A campaign over the importers (tests/fuzz/importers.py): inputs, outcomes, CPU time and findings to
+    --out (JSON); each finding's input is written beside it (--out without .json, + -SEED-INDEX.bin)."""
+    import tempfile
+
+    from fuzz import importers
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    work = Path(tempfile.mkdtemp(prefix="nnlang-fuzz-imp-"))
+    seeds = importers.compiled_seeds(work) + importers.corpus_seeds()
+    stem = args.out[:-5] if args.out.endswith(".json") else args.out
+
+    def on_finding(f, data):
+        Path(f"{stem}-{args.seed}-{f.extra['index']}.bin").write_bytes(data)
+        print(f"FINDING {f.target} {f.kind} {f.extra}: {f.detail[-300:]!r}", file=sys.stderr, flush=True)
+
+    res, done = None, 0
+    step = 500
+    while done < args.inputs:  # in steps, so a long campaign shows its progress
+        part = importers.run(args.seed, min(step, args.inputs - done), seeds, work, start=args.start + done,
+                             on_finding=on_finding)
+        if res is None:
+            res = part
+        else:
+            for name in ("inputs", "imported", "refused", "cpu_s"):
+                setattr(res, name, getattr(res, name) + getattr(part, name))
+            res.max_s = max(res.max_s, part.max_s)
+            for kind, (n, ok, no, mx) in part.by_kind.items():
+                k = res.by_kind.setdefault(kind, [0, 0, 0, 0.0])
+                k[0], k[1], k[2], k[3] = k[0] + n, k[1] + ok, k[2] + no, max(k[3], mx)
+            res.findings += part.findings
+        done += part.inputs
+        print(f"seed {args.seed}: {done} inputs, {len(res.findings)} findings, max {res.max_s:.3f} s",
+              file=sys.stderr, flush=True)
+    out = {"seed": args.seed, "start": args.start, "inputs": res.inputs, "imported": res.imported,
+           "refused": res.refused, "cpu_s": round(res.cpu_s, 2), "max_s": round(res.max_s, 3),
+           "seeds": len(seeds), "by_kind": res.by_kind,
+           "findings": [{"target": f.target, "kind": f.kind, "detail": f.detail[-1500:], "extra": f.extra}
+                        for f in res.findings]}
+    Path(args.out).write_text(json.dumps(out, indent=1))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -247,9 +290,14 @@ def main() -> None:
     a.add_argument("--runs", type=int, default=10_000)
     a.add_argument("--seed", type=int, default=1)
     a.add_argument("--corpus-dir", default=os.path.join("/tmp", "nnlang-atheris-corpus"))
+    im = sub.add_parser("importers")
+    im.add_argument("--seed", type=int, required=True)
+    im.add_argument("--inputs", type=int, default=2_000)
+    im.add_argument("--start", type=int, default=0)
+    im.add_argument("--out", required=True)
     args = p.parse_args()
-    {"run": cmd_run, "report": cmd_report, "show": cmd_show, "check": cmd_check, "minimise": cmd_minimise,
-     "atheris": cmd_atheris}[args.cmd](args)
+    {"importers": cmd_importers, "run": cmd_run, "report": cmd_report, "show": cmd_show, "check": cmd_check,
+     "minimise": cmd_minimise, "atheris": cmd_atheris}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -101,3 +101,23 @@ def test_caffe_layer_without_a_bottom(tmp_path):
             b'layer { name: "fc" type: "InnerProduct" top: "fc" inner_product_param { num_output: 3 } }\n')
     message = _refused("caffe", tmp_path, "m.prototxt", data)
     assert "fc" in message and "no bottom" in message
+
+
+@pytest.mark.parametrize("layer, what", [
+    (b'{"class_name": "Dense", "config": true}', b"config"),  # seed 3, input 401: AttributeError on a bool
+    (b'[{"name": "d"}]', b"not an object"),  # seed 3, input 165: a list for a layer entry
+    (b'{"class_name": "Dense", "name": ["d"], "config": {"units": 3}}', b"name"),
+    (b'{"class_name": "Dense", "config": {"name": "d", "units": 3}, "inbound_nodes": 7}', b"inbound_nodes"),
+])
+def test_keras_layer_entries_of_the_wrong_kind(tmp_path, layer, what):
+    """Seed 3: JSON values replaced by others of another kind escaped as AttributeError / TypeError."""
+    data = (b'{"class_name": "Sequential", "config": {"name": "m", "layers": [{"class_name": "InputLayer", '
+            b'"config": {"batch_shape": [null, 4], "name": "in"}}, ' + layer + b"]}}")
+    assert what.decode() in _refused("keras", tmp_path, "m.json", data)
+
+
+def test_keras_top_level_class_of_the_wrong_kind(tmp_path):
+    """Seed 3, input 281: a list for the top-level class_name escaped as TypeError (unhashable)."""
+    message = _refused("keras", tmp_path, "m.json", b'{"class_name": ["Sequential"], "config": {"layers": []}}')
+    assert "Sequential or Functional" in message
+    assert "not a Keras model config" in _refused("keras", tmp_path, "n.json", b"[1, 2]")

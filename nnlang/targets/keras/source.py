@@ -112,6 +112,15 @@ def check_config(model: dict) -> None:
         inner = cfg.get("config")
         name = cfg.get("name") or (inner.get("name") if isinstance(inner, dict) else None)
         label = f"layer {name!r} ({cls})" if name else f"{where} ({cls})"
+        # The importer reads these without checking their types: a config of the wrong shape is refused here
+        # (found by fuzzing: `config: true`, a list for a name, a number for inbound_nodes escaped as errors).
+        shapes = [("config", inner, dict), ("name", name, str), ("inbound_nodes", cfg.get("inbound_nodes"), list)]
+        wrong = [key for key, value, kind in shapes if value is not None and not isinstance(value, kind)]
+        if not isinstance(inner, dict) and "config" not in wrong:
+            wrong.append("config")
+        if wrong:
+            problems.append(f"{where} ({cls!r}): {', '.join(wrong)} of the wrong kind (not a Keras layer config)")
+            return
         if cls == "Lambda":
             problems.append(f"{label}: a Lambda layer holds Python code; refused, never deserialised")
             return
@@ -129,8 +138,10 @@ def check_config(model: dict) -> None:
         if isinstance(inner, dict):
             _check_sizes(inner, label, problems)
 
-    if model.get("class_name") not in MODELS:
-        raise ImportError_(f"the top-level class is {model.get('class_name')!r}: a Sequential or Functional model "
+    if not isinstance(model, dict) or not isinstance(model.get("class_name"), str) \
+            or model.get("class_name") not in MODELS:
+        top = model.get("class_name") if isinstance(model, dict) else model
+        raise ImportError_(f"the top-level class is {top!r:.80}: a Sequential or Functional model "
                            "is expected")
     _walk(model, "model", problems)
     try:
