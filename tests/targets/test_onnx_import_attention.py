@@ -152,3 +152,24 @@ def test_what_no_layer_masks_is_refused_by_name(extra, reason):
     with pytest.raises(ImportError_) as e:
         import_model(model)
     assert reason in str(e.value) and "(Attention)" in str(e.value)
+
+
+def test_float16_attention_is_verified_to_its_precision():
+    """onnxruntime's f16 attention and torch's differ by rounding (half an ulp): the verification's bound is at
+    least 4 ulps of the output's type, and no more than that."""
+    import torch
+
+    inputs = [("q", [2, 3, 4, 8]), ("k", [2, 3, 6, 8]), ("v", [2, 3, 6, 8])]
+    node = helper.make_node("Attention", ["q", "k", "v"], ["y"])
+    graph = helper.make_graph([node], "attention", [_vi(n, s, TensorProto.FLOAT16) for n, s in inputs],
+                              [_vi("y", [2, 3, 4, 8], TensorProto.FLOAT16)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+    model.ir_version = 10
+    result = import_model(model)
+    rng = np.random.default_rng(3)
+    feeds = {n: rng.standard_normal(s).astype(np.float16) for n, s in inputs}
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    with torch.no_grad():
+        got = result.model(*(torch.from_numpy(feeds[n]) for n, _ in inputs)).numpy()
+    diff = np.abs(got.astype(np.float32) - want.astype(np.float32)).max()
+    assert diff <= 4 * 2.0 ** -10 * max(1.0, np.abs(want).max())
