@@ -70,3 +70,20 @@ def test_conv_transpose_same_upper_with_an_odd_total_is_refused():
     with pytest.raises(ImportError_) as e:
         import_model(_model("ConvTranspose", [1, 1, 3, 3], [(1, 2, 3, 3)], auto_pad="SAME_UPPER", strides=[2, 2]))
     assert "no torch padding" in str(e.value) and "(ConvTranspose)" in str(e.value)
+
+
+@pytest.mark.parametrize("attrs", [
+    {"kernel_shape": [3, 3], "strides": [2, 1], "pads": [1, 0, 2, 1]},  # p = 2, asymmetric padding
+    {"kernel_shape": [2, 2], "auto_pad": "SAME_LOWER", "p": 3},
+    {"kernel_shape": [3], "p": 1},
+])
+def test_lp_pool_is_the_windows_sum_of_powers(attrs):
+    shape = [1, 2, 9] if len(attrs["kernel_shape"]) == 1 else [1, 2, 7, 6]
+    result = _same(_model("LpPool", shape, **attrs), shape)
+    assert any(n.op.startswith("AvgPool") for n in result.graph.nodes)
+
+
+def test_lp_pool_with_dilations_is_refused():
+    with pytest.raises(ImportError_) as e:
+        import_model(_model("LpPool", [1, 2, 7, 6], kernel_shape=[2, 2], dilations=[2, 2]))
+    assert "dilations" in str(e.value) and "(LpPool)" in str(e.value)

@@ -149,3 +149,34 @@ def _layer(kind, n, kernel, stride, dilation, padding, ceil, count_pad, pad_firs
     else:
         params["count_include_pad"] = bool(count_pad)
     return Layer(f"{kind}Pool{n}d", params, pad_first=pad_first)
+
+
+def lp_pool(op) -> list:
+    """LpPool: (sum over the window of |x|^p)^(1/p) -- Abs and Pow (x * x for p = 2), the average pooling of the
+    node's windows counting the padding (pool_layer: its padding rules), Mul by the window's size k, Pow(1 / p)
+    (Sqrt for 2)."""
+    import dataclasses
+
+    p = int(op.attrs.get("p", 2))
+    if p < 1:
+        raise Unsupported(f"LpPool with p={p}")
+    if (op.dtype(op.input(0)) or "f32") != "f32":
+        raise Unsupported("LpPool of other than float32")
+    x, out = op.input(0), op.node.output[0]
+    kernel = _ints(op.attrs.get("kernel_shape", ()))
+    if not kernel:
+        raise Unsupported("LpPool without kernel_shape")
+    powered = [Layer("Mul", {}, inputs=[x, x], outputs=[f"{out}#pow"])] if p == 2 else \
+        [Layer("Abs", inputs=[x], outputs=[f"{out}#abs"]),
+         *([] if p == 1 else [Layer("Pow", {"exponent": float(p)}, inputs=[f"{out}#abs"], outputs=[f"{out}#pow"])])]
+    if any(d != 1 for d in op.attrs.get("dilations", ())):
+        raise Unsupported("LpPool with dilations (the window's sum is an average pooling, which has none in torch)")
+    # the sum over the window: zero padding adds nothing, so an average counting the padding, times k
+    attrs = {**{k: v for k, v in op.attrs.items() if k != "p"}, "count_include_pad": 1}
+    pool = pool_layer(dataclasses.replace(op, attrs=attrs))
+    pool.inputs, pool.outputs = [powered[-1].outputs[0]], [f"{out}#mean"]
+    size = math.prod(kernel)
+    root = [Layer("Sqrt", inputs=[f"{out}#sum"], outputs=[out])] if p == 2 else \
+        [Layer("Identity", inputs=[f"{out}#sum"], outputs=[out])] if p == 1 else \
+        [Layer("Pow", {"exponent": 1.0 / p}, inputs=[f"{out}#sum"], outputs=[out])]
+    return [*powered, pool, Layer("Mul", {"value": size}, inputs=[f"{out}#mean"], outputs=[f"{out}#sum"]), *root]

@@ -202,6 +202,13 @@ def pool(op: Op):
     return pool_layer(op)
 
 
+@onnx_op("LpPool", since=11)
+def lp_pool(op: Op):
+    from .import_pool import lp_pool as decomposed
+
+    return decomposed(op)
+
+
 @onnx_op("GlobalAveragePool", "GlobalMaxPool")
 def global_pool(op: Op):
     n = _spatial(op)
