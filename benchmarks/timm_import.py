@@ -164,18 +164,33 @@ def main() -> None:
     selection = select()
     if args.select_only:
         return
-    results = json.loads(OUT_JSON.read_text()) if OUT_JSON.exists() else {}
     only = set(filter(None, args.only.split(",")))
+    results = _load()
     for family, model_name, _n, size in selection:
         if only and family not in only and model_name not in only:
             continue
-        results[model_name] = run(model_name, size, args.timeout)
-        r = results[model_name]
+        r = run(model_name, size, args.timeout)
         reason = _first_line(r.get("reason", ""))[:120]
         print(f"{family:28} {model_name:40} {r['status']:8} {r['seconds']:6.1f}s {reason}", flush=True)
+        results = _load()  # re-read: another run (--only) may have written other models meanwhile
+        results[model_name] = r
         OUT_JSON.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-        OUT_MD.write_text(report(selection, results))
-    OUT_MD.write_text(report(selection, results))
+        _write_md(report(selection, results))
+    _write_md(report(selection, _load()))
+
+
+def _load() -> dict:
+    return json.loads(OUT_JSON.read_text()) if OUT_JSON.exists() else {}
+
+
+def _write_md(text: str) -> None:
+    """The report, keeping the hand-written headline (the lines between the title and "Regenerate:")."""
+    old = OUT_MD.read_text() if OUT_MD.exists() else ""
+    head, sep, _ = old.partition("\nRegenerate:")
+    title, _, notes = head.partition("\n")
+    if sep and notes.strip():
+        text = text.replace("\nRegenerate:", f"\n{notes.strip()}\n\nRegenerate:", 1)
+    OUT_MD.write_text(text)
 
 
 if __name__ == "__main__":

@@ -260,3 +260,25 @@ def test_group_norm_without_bias_is_a_group_norm_then_the_owners_scale():
     result = _imports(net, (2, 3, 10, 10), "x: [N, 3, 10, 10]")
     text = " ".join(result.text.split())
     assert 'GroupNorm(1, eps=1e-06, affine=false) -> "1": Scale(bias=false)' in text
+
+
+class OwnLayerNorm(nn.LayerNorm):
+    """timm.layers.LayerNorm: F.layer_norm with its own weights passed by keyword."""
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, weight=self.weight, bias=self.bias, eps=self.eps)
+
+
+def test_an_own_weight_norm_reading_a_rewritten_tensor():
+    """nest: `x + self.pos_embed` (rewritten into PositionalEmbedding) read by a functional own-weight norm."""
+    class Level(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pos_embed = nn.Parameter(torch.randn(1, 4, 6, 8))
+            self.norm = OwnLayerNorm(8, eps=1e-6)
+
+        def forward(self, x):
+            return self.norm(x + self.pos_embed)
+
+    result = _imports(Level(), (2, 4, 6, 8), "x: [N, 4, 6, 8]")
+    assert "pos_embed: PositionalEmbedding -> norm: LayerNorm" in " ".join(result.text.split())

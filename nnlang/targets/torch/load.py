@@ -379,8 +379,9 @@ class _Converter:
 
 
     def convert_own_layer(self, node: fx.Node, layer: Layer, owner: str) -> None:
-        """F.batch_norm(x, self.running_mean, ...) in module `owner`: the layer named as the owner."""
-        inputs = [self.tensor_input(a) for a in layer.inputs]
+        """F.batch_norm(x, self.running_mean, ...) in module `owner`: the layer named as the owner. Its input is
+        the call's first argument as the graph now has it (a later rewrite may have replaced the node)."""
+        inputs = [self.tensor_input(node.args[0])]
         scope = self.scope_for(node, leaf=False)
         owner = self.path(owner)
         if scope.path and not owner.startswith(scope.path + "."):
