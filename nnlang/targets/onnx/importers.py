@@ -822,3 +822,4 @@ from . import import_attention  # noqa: E402,F401 -- registers Attention (opset 
 from . import import_resize  # noqa: E402,F401 -- registers Resize (opset 11+)
 from . import import_rnn  # noqa: E402,F401 -- registers the bare LSTM / GRU / RNN node
 from . import import_layout  # noqa: E402,F401 -- registers DepthToSpace, SpaceToDepth, Tile, Expand
+from . import import_rotary  # noqa: E402,F401 -- registers RotaryEmbedding (opset 23)
