@@ -127,13 +127,21 @@ def batch_norm_legacy(op: Op):
 
 @onnx_op("Dropout", since=1)
 def dropout(op: Op):
-    """At inference Dropout passes its input; its mask output (all true) has no layer. training_mode=true
-    (opset 12+) with a ratio above 0 drops at random: no inference layer does."""
-    if len(op.node.output) > 1 and not _unused(op, op.node.output[1]):
-        raise Unsupported("Dropout whose mask output is read (all true at inference: no layer makes it)")
+    """At inference Dropout passes its input and (opset 12+) its mask output is all true: b or not b for
+    b = bool(x) (true for any x, NaN too). training_mode=true (opset 12+) with a ratio above 0 drops at
+    random: no inference layer does."""
     training = op.const(op.input(2)) if op.input(2) else None
     ratio = op.const(op.input(1)) if op.input(1) and op.opset >= 12 else np.float32(op.attrs.get("ratio", 0.5))
     if op.input(2) and (training is None or bool(np.asarray(training).reshape(-1)[0])) and \
             (ratio is None or float(np.asarray(ratio).reshape(-1)[0]) != 0.0):
         raise Unsupported("Dropout in training mode (random: the import is of the network at inference)")
+    if len(op.node.output) > 1 and not _unused(op, op.node.output[1]):
+        if op.opset < 12:  # the spec leaves it open there; onnxruntime gives all false
+            raise Unsupported("Dropout whose mask output is read, before opset 12 (its inference value is not "
+                              "defined)")
+        mask, x = op.node.output[1], op.input(0)
+        return [Layer("Identity", inputs=[x], outputs=[op.node.output[0]]),
+                Layer("Cast", {"dtype": "bool"}, inputs=[x], outputs=[f"{mask}#b"]),
+                Layer("LogicalNot", inputs=[f"{mask}#b"], outputs=[f"{mask}#not_b"]),
+                Layer("LogicalOr", {}, inputs=[f"{mask}#b", f"{mask}#not_b"], outputs=[mask])]
     return Alias(op.node.input[0])
