@@ -106,3 +106,37 @@ def test_an_empty_slice_is_refused_by_name():
     with pytest.raises(ImportError_) as e:
         import_model(model)
     assert "empty tensor" in str(e.value) and "(Slice)" in str(e.value)
+
+
+@pytest.mark.parametrize("shape, index, axis", [
+    ([5, 4, 3], np.array([0, 3, -1], np.int64), 1),
+    ([5, 4, 3], np.array([[2, 0], [1, 1]], np.int64), 2),
+    ([5, 4], np.array([4, 1], np.int64), 0),
+])
+def test_gather_by_constant_indices_is_slices_joined(shape, index, axis):
+    result = _same(_model("Gather", shape, [index], opset=13, axis=axis), shape)
+    assert "Slice" in {n.op for n in result.graph.nodes}
+
+
+@pytest.mark.parametrize("c, attrs", [
+    (np.arange(12, dtype=np.float32).reshape(3, 4) - 5, {"beta": 0.5}),  # a bias per row
+    (np.arange(4, dtype=np.float32), {"transA": 1, "alpha": 2.0}),
+])
+def test_gemm_with_transposed_data_or_a_bias_per_row(c, attrs):
+    import torch
+
+    rng = np.random.default_rng(9)
+    a_shape = [5, 3] if attrs.get("transA") else [3, 5]
+    w = rng.standard_normal((5, 4)).astype(np.float32)
+    node = helper.make_node("Gemm", ["x", "w", "c"], ["y"], **attrs)
+    graph = helper.make_graph([node], "gemm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, a_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(c, "c")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    result = import_model(model)
+    x = rng.standard_normal(a_shape).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    with torch.no_grad():
+        got = result.model(torch.from_numpy(x)).numpy()
+    assert got.shape == want.shape and np.abs(got - want).max() <= 1e-5 * max(1.0, np.abs(want).max())

@@ -121,8 +121,9 @@ def test_gemm_bias_forms_alpha_beta_and_transpose_without_perm():
                                            [("w", weight), ("c", np.asarray(c, dtype=np.float32))]))
             assert "Linear(3)" in result.text
     rows = helper.make_node("Gemm", ["x", "w", "c"], ["y"], transB=1)
-    _refused(_model([rows], [vi("x", T.FLOAT, [2, 4])], [vi("y", T.FLOAT, [2, 3])],
-                    [("w", w), ("c", rng.standard_normal((2, 3)).astype(np.float32))]), "not one bias for every row")
+    result = _imports_equal(_model([rows], [vi("x", T.FLOAT, [2, 4])], [vi("y", T.FLOAT, [2, 3])],
+                                   [("w", w), ("c", rng.standard_normal((2, 3)).astype(np.float32))]))
+    assert "Add(shape=(2, 3))" in result.text  # a bias per row: the constant C added after Linear without bias
     result = _imports_equal(_model([helper.make_node("Transpose", ["x"], ["y"])], [vi("x", T.FLOAT, [2, 3, 4])],
                                    [vi("y", T.FLOAT, [4, 3, 2])]))
     assert "Permute((2, 1, 0))" in result.text

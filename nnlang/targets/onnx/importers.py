@@ -222,8 +222,14 @@ def global_pool(op: Op):
 def gemm(op: Op):
     """alpha * A' @ B' + beta * C as Linear: alpha folded into the weight, beta into the bias. C may be a
     scalar, [N], [1, N] (one bias for every row) -- a C that differs between rows is no bias."""
-    if op.attrs.get("transA", 0):
-        raise Unsupported("Gemm with transA (the data transposed: no layer reads its input that way)")
+    if op.attrs.get("transA", 0):  # the data [K, M] transposed first
+        if op.rank(0) != 2:
+            raise Unsupported(f"Gemm with transA of a rank-{op.rank(0)} input")
+        out = op.node.output[0]
+        rest = gemm(_replace_attrs(op, transA=0))
+        rest = rest if isinstance(rest, list) else [rest]
+        rest[0].inputs = [f"{out}#t"]
+        return [Layer("Permute", {"dims": (1, 0)}, inputs=[op.input(0)], outputs=[f"{out}#t"]), *rest]
     alpha, beta = float(op.attrs.get("alpha", 1.0)), float(op.attrs.get("beta", 1.0))
     b = op.const_input(1, "B (the weight)")
     if b.ndim != 2:
@@ -234,10 +240,23 @@ def gemm(op: Op):
     if c is not None:
         out = weight.shape[0]
         rows = c.reshape(-1, c.shape[-1]) if c.ndim else c.reshape(1, 1)
-        if c.ndim > 2 or rows.shape[-1] not in (1, out) or np.any(rows != rows[:1]):
-            raise Unsupported(f"Gemm whose C (shape {tuple(c.shape)}) is not one bias for every row")
+        if c.ndim > 2 or rows.shape[-1] not in (1, out):
+            raise Unsupported(f"Gemm whose C (shape {tuple(c.shape)}) does not broadcast to its rows")
+        if np.any(rows != rows[:1]):  # a bias per row: Linear without one, then Add of the constant beta * C
+            bias = np.ascontiguousarray(c * np.asarray(beta, dtype=c.dtype), dtype=np.float32)
+            y = op.node.output[0]
+            return [Layer("Linear", {"out_features": int(weight.shape[0]), "bias": False}, weights=weights,
+                          outputs=[f"{y}#product"]),
+                    Layer("Add", {"shape": tuple(int(d) for d in bias.shape)}, inputs=[f"{y}#product"], outputs=[y],
+                          weights={"": bias})]
         weights["bias"] = np.broadcast_to(rows[0] * np.asarray(beta, dtype=c.dtype), (out,)).copy()
     return Layer("Linear", {"out_features": int(weight.shape[0]), "bias": c is not None}, weights=weights)
+
+
+def _replace_attrs(op: Op, **attrs) -> Op:
+    import dataclasses
+
+    return dataclasses.replace(op, attrs={**op.attrs, **attrs})
 
 
 @onnx_op("MatMul")
@@ -813,7 +832,32 @@ def gather(op: Op):
                      inputs=[op.input(1)], weights={"weight": table})
     if table is None and index is not None and index.ndim == 0:
         return Layer("Select", {"axis": axis % op.rank(0), "index": int(index)})
-    raise Unsupported("Gather with several constant indices, or of a constant by a constant")
+    if table is None and index is not None:
+        return _gather_slices(op, axis % op.rank(0), index)
+    raise Unsupported("Gather of a constant by a constant (fold it first)")
+
+
+def _gather_slices(op: Op, axis: int, index) -> list:
+    """data[..., index, ...] for a constant index array: one Slice per index joined by Concat along the axis, and a
+    Reshape giving a 2-D index its two dims."""
+    shape, out = op.shape(op.input(0)), op.node.output[0]
+    size = shape[axis] if shape is not None else None
+    if not isinstance(size, int) or index.ndim > 2 or not 0 < index.size <= 64:
+        raise Unsupported(f"Gather of {index.size} constant indices (shape {tuple(index.shape)}) along a dim of "
+                          f"size {size}")
+    flat = [int(i) % size for i in np.asarray(index).reshape(-1)]
+    whole = out if index.ndim == 1 else f"{out}#rows"
+    parts = [f"{out}#{k}" for k in range(len(flat))]
+    layers = [Layer("Slice", {"axis": axis, "start": i, "end": i + 1}, inputs=[op.input(0)], outputs=[name])
+              for i, name in zip(flat, parts)]
+    layers.append(Layer("Concat", {"axis": axis}, inputs=parts, outputs=[whole]) if len(parts) > 1 else
+                  Layer("Identity", inputs=parts, outputs=[whole]))
+    if index.ndim == 2:
+        target = op.shape(out)
+        if axis == 0 or target is None or any(not isinstance(d, int) for d in target[1:]):
+            raise Unsupported("Gather by a 2-D constant index along the batch dim or to an unknown shape")
+        layers.append(Layer("Reshape", {"shape": tuple(target[1:])}, inputs=[whole], outputs=[out]))
+    return layers
 
 
 from . import import_legacy  # noqa: E402,F401 -- registers the opset 1-12 forms
