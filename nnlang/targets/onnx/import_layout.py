@@ -1,5 +1,6 @@
 """ONNX ops that move or repeat elements, as the registry's layout layers.
 
+Gather (rows of a constant table: Embedding; constant indices of data: Select, or Slices joined by Concat),
 DepthToSpace / SpaceToDepth (both modes) are ONNX's own definition, a Reshape to 6-D, a Permute and a Reshape
 back (DepthToSpace CRD is torch's PixelShuffle). Tile and Expand by constant repeats / shapes are copies
 joined by Concat along each repeated axis (and Unsqueeze for Expand's new leading axes): exact, with no
@@ -94,3 +95,43 @@ def expand(op: Op):
         layers[-1].outputs = [op.node.output[0]]
         return layers
     return layers + _copies(op, src, repeats, op.node.output[0])
+
+
+@onnx_op("Gather")
+def gather(op: Op):
+    """Rows of a constant table at data indices: Embedding; one constant index of data: Select."""
+    axis = int(op.attrs.get("axis", 0))
+    table, index = op.const(op.input(0)), op.const(op.input(1))
+    if table is not None and index is None:
+        if axis != 0 or table.ndim != 2:
+            raise Unsupported("Gather from a constant that is not a [rows, features] table on axis 0")
+        return Layer("Embedding", {"num_embeddings": int(table.shape[0]), "embedding_dim": int(table.shape[1])},
+                     inputs=[op.input(1)], weights={"weight": table})
+    if table is None and index is not None and index.ndim == 0:
+        return Layer("Select", {"axis": axis % op.rank(0), "index": int(index)})
+    if table is None and index is not None:
+        return gather_slices(op, axis % op.rank(0), index)
+    raise Unsupported("Gather of a constant by a constant (fold it first)")
+
+
+def gather_slices(op: Op, axis: int, index) -> list:
+    """data[..., index, ...] for a constant index array: one Slice per index joined by Concat along the axis, and a
+    Reshape giving a 2-D index its two dims."""
+    shape, out = op.shape(op.input(0)), op.node.output[0]
+    size = shape[axis] if shape is not None else None
+    if not isinstance(size, int) or index.ndim > 2 or not 0 < index.size <= 64:
+        raise Unsupported(f"Gather of {index.size} constant indices (shape {tuple(index.shape)}) along a dim of "
+                          f"size {size}")
+    flat = [int(i) % size for i in np.asarray(index).reshape(-1)]
+    whole = out if index.ndim == 1 else f"{out}#rows"
+    parts = [f"{out}#{k}" for k in range(len(flat))]
+    layers = [Layer("Slice", {"axis": axis, "start": i, "end": i + 1}, inputs=[op.input(0)], outputs=[name])
+              for i, name in zip(flat, parts)]
+    layers.append(Layer("Concat", {"axis": axis}, inputs=parts, outputs=[whole]) if len(parts) > 1 else
+                  Layer("Identity", inputs=parts, outputs=[whole]))
+    if index.ndim == 2:
+        target = op.shape(out)
+        if axis == 0 or target is None or any(not isinstance(d, int) for d in target[1:]):
+            raise Unsupported("Gather by a 2-D constant index along the batch dim or to an unknown shape")
+        layers.append(Layer("Reshape", {"shape": tuple(target[1:])}, inputs=[whole], outputs=[out]))
+    return layers

@@ -1,4 +1,5 @@
-"""MaxPool / AveragePool at every opset -> MaxPoolNd / AvgPoolNd, with a Pad layer in front where needed.
+"""MaxPool / AveragePool at every opset (and the padding rules Conv / ConvTranspose share: auto_pad SAME,
+output_shape) -> MaxPoolNd / AvgPoolNd, with a Pad layer in front where needed.
 
 ONNX pads each side on its own and sizes a ceil-mode output by its own rule; torch pads both sides alike
 by at most half the window and drops a ceil-mode window that starts in the end padding. So the layer is
@@ -180,3 +181,29 @@ def lp_pool(op) -> list:
         [Layer("Identity", inputs=[f"{out}#sum"], outputs=[out])] if p == 1 else \
         [Layer("Pow", {"exponent": 1.0 / p}, inputs=[f"{out}#sum"], outputs=[out])]
     return [*powered, pool, Layer("Mul", {"value": size}, inputs=[f"{out}#mean"], outputs=[f"{out}#sum"]), *root]
+
+
+def transpose_padding(op, n: int, kernel: tuple) -> tuple:
+    """(padding, output_padding) for ONNX's output_shape / auto_pad SAME: its total padding split as ONNX does
+    (the odd pixel at the beginning, SAME_UPPER's at the end), as torch's padding p = the beginning's on both
+    sides with output_padding giving back what the end has less (and ONNX's own output_padding)."""
+    sizes = (op.shape(op.input(0)) or ())[2:]
+    if len(sizes) != n or any(not isinstance(d, int) for d in sizes):
+        raise Unsupported("ConvTranspose with output_shape or auto_pad SAME on an input of unknown size")
+    stride = _ints(op.attrs.get("strides", (1,) * n))
+    dilation = _ints(op.attrs.get("dilations", (1,) * n))
+    extra = _ints(op.attrs.get("output_padding", (0,) * n))
+    wanted = _ints(op.attrs["output_shape"])[-n:] if "output_shape" in op.attrs else \
+        tuple(d * s for d, s in zip(sizes, stride))
+    upper = op.attrs.get("auto_pad", "NOTSET") == "SAME_UPPER"
+    padding, output_padding = [], []
+    for size, k, s, d, e, out in zip(sizes, kernel, stride, dilation, extra, wanted):
+        total = s * (size - 1) + e + (k - 1) * d + 1 - out
+        begin = total // 2 if upper else total - total // 2
+        extra_end = e + begin - (total - begin)  # torch: padding p both sides, output_padding adds at the end
+        if begin < 0 or not 0 <= extra_end < max(s, d):
+            raise Unsupported(f"ConvTranspose to {tuple(wanted)}: pads ({begin}, {total - begin}) with output_padding "
+                              f"{e} are no torch padding / output_padding")
+        padding.append(begin)
+        output_padding.append(extra_end)
+    return _one(padding), tuple(output_padding)

@@ -158,7 +158,9 @@ def conv_transpose(op: Op):
     weights, b = _weight_and_bias(op, w)
     padding, output_padding = _symmetric(op.attrs.get("pads"), n, "ConvTranspose"), op.attrs.get("output_padding")
     if "output_shape" in op.attrs or op.attrs.get("auto_pad", "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
-        padding, output_padding = _transpose_padding(op, n, tuple(w.shape[2:]))
+        from .import_pool import transpose_padding
+
+        padding, output_padding = transpose_padding(op, n, tuple(w.shape[2:]))
     elif op.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         raise Unsupported(f"ConvTranspose with auto_pad={op.attrs['auto_pad']}")
     return Layer(f"ConvTranspose{n}d", {
@@ -167,32 +169,6 @@ def conv_transpose(op: Op):
         "padding": padding,
         "output_padding": _one(output_padding or (0,) * n), "groups": group,
         "dilation": _one(op.attrs.get("dilations", (1,) * n)), "bias": b is not None}, weights=weights)
-
-
-def _transpose_padding(op: Op, n: int, kernel: tuple) -> tuple:
-    """(padding, output_padding) for ONNX's output_shape / auto_pad SAME: its total padding split as ONNX does
-    (the odd pixel at the beginning, SAME_UPPER's at the end), as torch's padding p = the beginning's on both
-    sides with output_padding giving back what the end has less (and ONNX's own output_padding)."""
-    sizes = (op.shape(op.input(0)) or ())[2:]
-    if len(sizes) != n or any(not isinstance(d, int) for d in sizes):
-        raise Unsupported("ConvTranspose with output_shape or auto_pad SAME on an input of unknown size")
-    stride = _ints(op.attrs.get("strides", (1,) * n))
-    dilation = _ints(op.attrs.get("dilations", (1,) * n))
-    extra = _ints(op.attrs.get("output_padding", (0,) * n))
-    wanted = _ints(op.attrs["output_shape"])[-n:] if "output_shape" in op.attrs else \
-        tuple(d * s for d, s in zip(sizes, stride))
-    upper = op.attrs.get("auto_pad", "NOTSET") == "SAME_UPPER"
-    padding, output_padding = [], []
-    for size, k, s, d, e, out in zip(sizes, kernel, stride, dilation, extra, wanted):
-        total = s * (size - 1) + e + (k - 1) * d + 1 - out
-        begin = total // 2 if upper else total - total // 2
-        extra_end = e + begin - (total - begin)  # torch: padding p both sides, output_padding adds at the end
-        if begin < 0 or not 0 <= extra_end < max(s, d):
-            raise Unsupported(f"ConvTranspose to {tuple(wanted)}: pads ({begin}, {total - begin}) with output_padding "
-                              f"{e} are no torch padding / output_padding")
-        padding.append(begin)
-        output_padding.append(extra_end)
-    return _one(padding), tuple(output_padding)
 
 
 @onnx_op("MaxPool", "AveragePool")
@@ -818,46 +794,6 @@ def _split(op: Op, sizes):
         sizes = (step,) * (n - 1) + (dim - step * (n - 1),)
     sections = n if sizes is None or len(set(sizes)) == 1 else sizes
     return Layer("Split", {"sections": sections, "axis": axis})
-
-
-@onnx_op("Gather")
-def gather(op: Op):
-    """Rows of a constant table at data indices: Embedding; one constant index of data: Select."""
-    axis = int(op.attrs.get("axis", 0))
-    table, index = op.const(op.input(0)), op.const(op.input(1))
-    if table is not None and index is None:
-        if axis != 0 or table.ndim != 2:
-            raise Unsupported("Gather from a constant that is not a [rows, features] table on axis 0")
-        return Layer("Embedding", {"num_embeddings": int(table.shape[0]), "embedding_dim": int(table.shape[1])},
-                     inputs=[op.input(1)], weights={"weight": table})
-    if table is None and index is not None and index.ndim == 0:
-        return Layer("Select", {"axis": axis % op.rank(0), "index": int(index)})
-    if table is None and index is not None:
-        return _gather_slices(op, axis % op.rank(0), index)
-    raise Unsupported("Gather of a constant by a constant (fold it first)")
-
-
-def _gather_slices(op: Op, axis: int, index) -> list:
-    """data[..., index, ...] for a constant index array: one Slice per index joined by Concat along the axis, and a
-    Reshape giving a 2-D index its two dims."""
-    shape, out = op.shape(op.input(0)), op.node.output[0]
-    size = shape[axis] if shape is not None else None
-    if not isinstance(size, int) or index.ndim > 2 or not 0 < index.size <= 64:
-        raise Unsupported(f"Gather of {index.size} constant indices (shape {tuple(index.shape)}) along a dim of "
-                          f"size {size}")
-    flat = [int(i) % size for i in np.asarray(index).reshape(-1)]
-    whole = out if index.ndim == 1 else f"{out}#rows"
-    parts = [f"{out}#{k}" for k in range(len(flat))]
-    layers = [Layer("Slice", {"axis": axis, "start": i, "end": i + 1}, inputs=[op.input(0)], outputs=[name])
-              for i, name in zip(flat, parts)]
-    layers.append(Layer("Concat", {"axis": axis}, inputs=parts, outputs=[whole]) if len(parts) > 1 else
-                  Layer("Identity", inputs=parts, outputs=[whole]))
-    if index.ndim == 2:
-        target = op.shape(out)
-        if axis == 0 or target is None or any(not isinstance(d, int) for d in target[1:]):
-            raise Unsupported("Gather by a 2-D constant index along the batch dim or to an unknown shape")
-        layers.append(Layer("Reshape", {"shape": tuple(target[1:])}, inputs=[whole], outputs=[out]))
-    return layers
 
 
 from . import import_legacy  # noqa: E402,F401 -- registers the opset 1-12 forms
