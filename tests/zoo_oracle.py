@@ -63,8 +63,14 @@ TIMM_ZOO = (
     ZooModel("inception_v4.nns", "inception_v4", 42_679_816, library="timm"),
 )
 
+# torchvision builders outside torchvision.models' classifiers: a dotted path under torchvision.models; a
+# norm_layer argument names a torch.nn class. BatchNorm2d, not the detection models' FrozenBatchNorm2d (whose
+# state_dict lacks num_batches_tracked), so the keys are comparable.
+TORCHVISION_BUILDERS = (
+)
+
 # Every model with a framework reference: the parity tests run over these.
-REFERENCE_ZOO = TORCHVISION_ZOO + TIMM_ZOO
+REFERENCE_ZOO = TORCHVISION_ZOO + TIMM_ZOO + TORCHVISION_BUILDERS
 
 # Every example, with its expected parameter count where one is known independently.
 EXPECTED_PARAMS = {m.example: m.params for m in REFERENCE_ZOO}
@@ -75,6 +81,11 @@ EXPECTED_PARAMS.update({
     "lstm_classifier.nns": 3_482_114,  # 20000*128 + (4*256*(128+256) + 8*256) + (4*256*512 + 8*256) + 256*2+2
     "unet.nns": 31_030_658,          # the padded U-Net without batch norm
     "all_cnn_c.nns": 1_369_738,      # Fabrik's All_CNN.prototxt, as BVLC Caffe counts its blobs
+    # 8 bias-free 3x3 convolutions 8,649,648 + batch norm 4,576 + connected 12,544 * 1,470 + 1,470
+    "yolo_v1_tiny.nns": 27_095_374,
+    # embedding 10,000 * 300 + LSTMs (4*512*(300+512) + 8*512) + (4*512*1024 + 8*512) + 1024*1024+1024
+    # + 4096*1024+1024 + 1024*1000+1000 + 2 * (1000*1000+1000)
+    "vqa.nns": 15_040_248,
 })
 
 MAC_TOLERANCE = 0.01  # relative
@@ -165,7 +176,13 @@ def build(model: ZooModel):
         import timm
 
         return timm.create_model(model.torchvision, pretrained=False, **dict(model.kwargs)).eval()
-    return getattr(models, model.torchvision)(weights=None, **dict(model.kwargs)).eval()
+    kwargs = dict(model.kwargs)
+    if "norm_layer" in kwargs:
+        import torch
+
+        kwargs["norm_layer"] = getattr(torch.nn, kwargs["norm_layer"])
+    builder = functools.reduce(getattr, model.torchvision.split("."), models)
+    return builder(weights=None, **kwargs).eval()
 
 
 def reference_state(module) -> dict:

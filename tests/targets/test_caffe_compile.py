@@ -35,6 +35,9 @@ REFUSED = {
     "convnext_tiny": ("LayerNorm2d", "features.0.1"),
     "lstm_classifier": ("Embedding", "embedding"),
     "vit_b_16": ("Permute", "2"),
+    "inception_v4": ("AvgPool2d", "features.6.branch3.0"),
+    "vqa": ("Sum", "1"),
+    "seq2seq_attention": ("Embedding", "encoder_embedding"),
 }
 # Every layer type BVLC Caffe registers (src/caffe/layers/*.cpp, REGISTER_LAYER_CLASS), at commit 9b89154.
 BVLC_TYPES = {

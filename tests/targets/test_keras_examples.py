@@ -106,13 +106,16 @@ def test_example_file_loads_safely_and_computes_the_same(example, tmp_path):
     assert os.listdir(tmp_path) == [f"{a.graph.name}.keras"]
     loaded = keras.saving.load_model(written, safe_mode=True)
     assert kh.trainable(loaded) == keras_trainable(a.graph)
-    x = np.random.default_rng(0).random(loaded.inputs[0].shape[1:], dtype=np.float32)[None] \
-        if loaded.inputs[0].dtype.startswith("float") else None
-    if x is not None:  # the file's seeded weights: the in-memory model with the same weights agrees
+    if loaded.inputs[0].dtype.startswith("float"):  # the file's seeded weights: the in-memory model agrees
         from nnlang.targets.keras.compile import make_state
         from nnlang.targets.keras.emit import build_model
 
+        rng = np.random.default_rng(0)
+        # every input (VQA has an image and a question): floats, and integer ids in [0, 2)
+        xs = [rng.random(t.shape[1:], dtype=np.float32)[None] if t.dtype.startswith("float")
+              else rng.integers(0, 2, t.shape[1:])[None].astype(t.dtype) for t in loaded.inputs]
         same = build_model(a.graph, make_state(a.graph, 0), "channels_last").model
+        x = xs if len(xs) > 1 else xs[0]
         got, want = np.asarray(loaded(x).detach().cpu()), np.asarray(same(x).detach().cpu())
         assert np.array_equal(got, want)
 

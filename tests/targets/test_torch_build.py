@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import zoo_cache as zc
+import zoo_oracle as zo
 
 torch = pytest.importorskip("torch")
 
@@ -34,8 +35,6 @@ TORCHVISION = [
     ("vit_b_16", "vit_b_16", {}, 224), ("convnext_tiny", "convnext_tiny", {}, 224),
     ("efficientnet_b0", "efficientnet_b0", {}, 224), ("resnet101", "resnet101", {}, 224),
 ]
-# timm's models of the zoo: (example, timm model name, input size).
-TIMM = [("inception_v4", "inception_v4", 299)]
 
 
 def _perturbed(state: dict) -> dict:
@@ -72,25 +71,32 @@ def test_torchvision_weights_load_strictly_and_outputs_match(example, builder, k
     assert diff <= 1e-5 * max(1.0, want.abs().max().item())
 
 
-@pytest.mark.parametrize("example, name, size", [pytest.param(*t, id=t[0], marks=zc.slow_if_big(t[0])) for t in TIMM])
-def test_timm_weights_load_strictly_and_outputs_match(example, name, size):
+# The other references of tests/zoo_oracle.py: timm's models and torchvision builders (the FPN backbone).
+OTHER_REFERENCES = [pytest.param(m, id=m.example.removesuffix(".nns"), marks=zc.slow_if_big(m.example.removesuffix(".nns")))
+                    for m in zo.TIMM_ZOO + zo.TORCHVISION_BUILDERS]
+
+
+@pytest.mark.parametrize("model", OTHER_REFERENCES)
+def test_reference_weights_load_strictly_and_outputs_match(model):
     from nnlang.targets.torch import build
 
     _torchvision()  # timm imports torchvision
-    import timm
-
     torch.manual_seed(0)
-    reference = timm.create_model(name, pretrained=False).eval()
-    model = build(str(ROOT / "examples" / f"{example}.nns")).eval()
+    reference = zo.build(model)
+    ours = build(str(model.path)).eval()
     state = _perturbed(reference.state_dict())
     reference.load_state_dict(state, strict=True)
-    model.load_state_dict(state, strict=True)
-    x = torch.randn(2, 3, size, size)
+    ours.load_state_dict(state, strict=True)
+    x = torch.randn(2, *zo.input_shape(zc.analysis(model.example.removesuffix(".nns")).graph)[1:])
     with torch.no_grad():
         want = reference(x)
-        diff = (model(x) - want).abs().max().item()
-    assert want.abs().max().item() > 1e-2  # the comparison means something
-    assert diff <= 1e-5 * max(1.0, want.abs().max().item())
+        got = ours(x)
+    want = list(want.values()) if isinstance(want, dict) else [want]  # the FPN's maps '0'-'3', 'pool'
+    got = list(got) if isinstance(got, tuple) else [got]
+    assert len(got) == len(want)
+    for w, g in zip(want, got):
+        assert w.abs().max().item() > 1e-2  # the comparison means something
+        assert (g - w).abs().max().item() <= 1e-5 * max(1.0, w.abs().max().item())
 
 
 @pytest.mark.parametrize("path", zc.example_params(EXAMPLES))
@@ -106,6 +112,8 @@ def test_every_example_builds_with_the_summary_param_count_and_shapes(path):
     summary = json.loads(stdout)
     assert summary["total_params"] == a.graph.total_params
     sizes = {"N": 2, "T": 7}
+    sizes.update({d: 5 for _, tid in a.graph.inputs for d in a.graph.tensors[tid].type.shape
+                  if isinstance(d, str) and d not in sizes})  # other symbols (a source length S)
     inputs = []
     for _, tid in a.graph.inputs:
         ty = a.graph.tensors[tid].type

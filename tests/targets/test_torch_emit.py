@@ -30,7 +30,7 @@ def _inputs(graph):
     out = []
     for _, tid in graph.inputs:
         ty = graph.tensors[tid].type
-        shape = [sizes.get(d, d) for d in ty.shape]
+        shape = [sizes.get(d, 5) if isinstance(d, str) else d for d in ty.shape]  # other symbols (a source length S): 5
         out.append(torch.randint(0, 10, shape) if ty.dtype.startswith("i") else torch.randn(shape))
     return out
 
