@@ -282,3 +282,19 @@ def test_an_own_weight_norm_reading_a_rewritten_tensor():
 
     result = _imports(Level(), (2, 4, 6, 8), "x: [N, 4, 6, 8]")
     assert "pos_embed: PositionalEmbedding -> norm: LayerNorm" in " ".join(result.text.split())
+
+
+def test_a_tensors_device_and_dtype_are_constants_of_the_trace():
+    """efficientvit_mit: `with torch.autocast(device_type=v.device.type, enabled=False)` needs a real str."""
+    class LiteAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(8, 8)
+
+        def forward(self, x):
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                y = self.proj(x.to(x.dtype))
+            return torch.relu(y)
+
+    result = _imports(LiteAttention(), (2, 5, 8), "x: [N, 5, 8]")
+    assert "proj: Linear(8) -> ReLU" in result.text

@@ -31,6 +31,9 @@ class ConcreteProxy(fx.Proxy):
         return _UNKNOWN if isinstance(v, torch.Tensor) else v
 
     def __getattr__(self, k):
+        v = self.tracer.values.get(self.node, _UNKNOWN)
+        if k in ("device", "dtype") and isinstance(v, torch.Tensor):
+            return getattr(v, k)  # a constant of the trace (`torch.autocast(device_type=x.device.type)`)
         return ConcreteAttribute(self, k)
 
     def __bool__(self):
