@@ -1,6 +1,7 @@
 """ONNX import coverage (issue 17): how many files no one on this project wrote import, verified.
 
     python benchmarks/onnx_coverage.py node            # ONNX's own backend node test cases (onnx wheel)
+    python benchmarks/onnx_coverage.py node pool,rnn -v  # those families only; -v: every case not ok, why
     python benchmarks/onnx_coverage.py torchvision     # torch.onnx.export of torchvision models by opset
     python benchmarks/onnx_coverage.py legacy          # the Caffe2-era opset 7/9/11 networks of the tests
 
@@ -59,7 +60,7 @@ def _alarm(_signum, _frame):
     raise _Timeout()
 
 
-def run_node_cases(limit_seconds: float = 20.0) -> dict:
+def run_node_cases(limit_seconds: float = 20.0, families=None) -> dict:
     import numpy as np
     from onnx.backend.test.case.node import collect_testcases
 
@@ -73,6 +74,8 @@ def run_node_cases(limit_seconds: float = 20.0) -> dict:
     for case in cases:
         ops = [n.op_type for n in case.model.graph.node]
         family = FAMILY_OF.get(ops[-1] if ops else "", None) if len(set(ops)) == 1 else None
+        if families and family not in families:  # a subset while developing: `node attention,pool`
+            continue
         data = case.data_sets[0] if case.data_sets else None
         feeds = None
         if data is not None:
@@ -85,13 +88,20 @@ def run_node_cases(limit_seconds: float = 20.0) -> dict:
         t = time.time()
         verdict, detail = _attempt(import_model, ImportError_, case.model, feeds, limit_seconds)
         if verdict == "refused" and feeds and len(feeds) > 1:  # as an exporter writes it: operands stored
-            try:
-                frozen, first = _frozen(case.model, feeds)
-            except (NotImplementedError, TypeError, ValueError):  # an input that is no plain tensor
-                frozen = None
-            if frozen is not None:
+            # first the integer / bool operands (shapes, indices, lengths, bool masks) with every float tensor
+            # still an input, then every input but the first
+            kept = [n for n, v in feeds.items() if np.asarray(v).dtype.kind in "fc"]
+            for keep in ([n for n in kept] if 0 < len(kept) < len(feeds) else None, None):
+                try:
+                    frozen, first = _frozen(case.model, feeds, keep)
+                except (NotImplementedError, TypeError, ValueError):  # an input that is no plain tensor
+                    continue
                 again = _attempt(import_model, ImportError_, frozen, first, limit_seconds)
-                verdict, detail = again if again[0] != "refused" else (verdict, "stored: " + again[1])
+                if again[0] != "refused":
+                    verdict, detail = again
+                    break
+                if not detail.startswith("stored: "):  # the first stored form's reason: the likelier file
+                    detail = "stored: " + again[1]
         rows.append((case.name, family, verdict, detail, time.time() - t))
     return {"rows": rows}
 
@@ -121,18 +131,21 @@ def _attempt(import_model, error, model, feeds, limit_seconds: float) -> tuple:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def _frozen(model, feeds: dict) -> tuple:
-    """The model with every input but the first stored as an initializer holding its test value."""
+def _frozen(model, feeds: dict, keep=None) -> tuple:
+    """The model with every input but those in `keep` (default: the first) stored as an initializer holding its
+    test value, and the feeds of the kept ones."""
     from onnx import numpy_helper
 
     names = list(feeds)
+    keep = set(keep if keep is not None else names[:1])
+    stored = [n for n in names if n not in keep]
     frozen = type(model)()
     frozen.CopyFrom(model)
-    keep = [vi for vi in frozen.graph.input if vi.name not in names[1:]]
+    inputs = [vi for vi in frozen.graph.input if vi.name not in stored]
     del frozen.graph.input[:]
-    frozen.graph.input.extend(keep)
-    frozen.graph.initializer.extend(numpy_helper.from_array(feeds[n], n) for n in names[1:])
-    return frozen, {names[0]: feeds[names[0]]}
+    frozen.graph.input.extend(inputs)
+    frozen.graph.initializer.extend(numpy_helper.from_array(feeds[n], n) for n in stored)
+    return frozen, {n: feeds[n] for n in names if n in keep}
 
 
 def node_report(result: dict) -> str:
@@ -236,7 +249,11 @@ def table(rows) -> str:
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "node"
     if what == "node":
-        print(node_report(run_node_cases()))
+        chosen = {f for f in sys.argv[2].split(",") if f} if len(sys.argv) > 2 else None  # "" or absent: all
+        result = run_node_cases(families=chosen or None)
+        print(node_report(result))
+        if len(sys.argv) > 3:  # `node FAMILIES -v`: every case not ok, with its reason
+            print(*(f"* {r[0]} ({r[1]}): {r[2]} {r[3]}" for r in result["rows"] if r[2] != "ok"), sep="\n")
     elif what == "torchvision":
         print(table(run_torchvision(sys.argv[2].split(",") if len(sys.argv) > 2 else TORCHVISION)))
     elif what == "legacy":

@@ -173,3 +173,16 @@ def test_float16_attention_is_verified_to_its_precision():
         got = result.model(*(torch.from_numpy(feeds[n]) for n, _ in inputs)).numpy()
     diff = np.abs(got.astype(np.float32) - want.astype(np.float32)).max()
     assert diff <= 4 * 2.0 ** -10 * max(1.0, np.abs(want).max())
+
+
+@pytest.mark.parametrize("causal", [0, 1])
+def test_constant_key_lengths_are_a_constant_mask(causal):
+    inputs = [("q", [2, 2, 3, 8]), ("k", [2, 2, 6, 8]), ("v", [2, 2, 6, 4])]
+    node = helper.make_node("Attention", ["q", "k", "v", "", "", "", "lens"], ["y"], is_causal=causal)
+    graph = helper.make_graph([node], "attention", [_vi(n, s) for n, s in inputs], [_vi("y", [2, 2, 3, 4])],
+                              [helper.make_tensor("lens", TensorProto.INT64, [2], [4, 6])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 24)])
+    model.ir_version = 10
+    result = import_model(model)
+    assert "Softmax" in {n.op for n in result.graph.nodes}
+    _check_outputs(model, result, inputs)

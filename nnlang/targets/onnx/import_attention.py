@@ -6,8 +6,8 @@ present_key / present_value outputs. The plain form is one ScaledDotProductAtten
 qk_matmul_output is the attention written out as layers (MatMul, Scale, Tanh, Add, Softmax, MatMul) so each
 intermediate ONNX exposes is a value; so are ONNX's causal mask where torch's is_causal differs (bottom-right
 with a cache, combined with attn_mask) and local windows, whose [L, S] bias is a constant the Add layer holds,
-and grouped-query heads there (each key / value head repeated in turn). Padded lengths (nonpad_kv_seqlen),
-bool masks combined with those, and masks shorter than the keys are refused by name.
+and grouped-query heads there (each key / value head repeated in turn); constant key lengths
+(nonpad_kv_seqlen) are such a mask too. Lengths given as a tensor and queries left no key are refused by name.
 """
 
 from __future__ import annotations
@@ -28,16 +28,19 @@ def attention(op: Op):
     rank = op.rank(0)
     if rank not in (3, 4):
         raise Unsupported(f"Attention on rank-{rank} inputs")
-    if ins[6]:
-        raise Unsupported("Attention with nonpad_kv_seqlen (per-example key lengths: no layer masks by a length "
-                          "tensor)")
+    lengths = op.const(ins[6]) if ins[6] else None
+    if ins[6] and lengths is None:
+        raise Unsupported("Attention with nonpad_kv_seqlen given as a tensor (per-example key lengths: no layer "
+                          "masks by a length tensor; a constant one is a constant mask)")
+    if ins[6] and ins[4]:
+        raise Unsupported("Attention with nonpad_kv_seqlen and a KV cache (ONNX allows one of them)")
     if bool(ins[4]) != bool(ins[5]):
         raise Unsupported("Attention with only one of past_key / past_value")
     causal, past, mask = bool(op.attrs.get("is_causal", 0)), bool(ins[4]), ins[3] or None
     window = (int(op.attrs.get("left_window_size", -1)), int(op.attrs.get("right_window_size", -1)))
     # ONNX's causal mask is aligned bottom-right (offset by the cache's length) and combines with attn_mask;
     # torch's is_causal is top-left and alone: those forms get the mask as a constant tensor (written out)
-    banded = window != (-1, -1) or (causal and (mask or past))
+    banded = window != (-1, -1) or (causal and (mask or past)) or lengths is not None
     stored = op.const(mask) if mask else None  # a constant mask joins the constant bias
     if stored is not None:
         mask, banded = None, True
@@ -83,7 +86,7 @@ def attention(op: Op):
     heads_out = y if rank == 4 else f"{y}#heads"
     inputs = [q, k, v] + ([mask] if mask else [])
     if softcap or qk_read or banded:
-        bias = _bias(op, causal, window, stored) if banded else None
+        bias = _bias(op, causal, window, stored, lengths) if banded else None
         layers += _written_out(op, q, k, v, mask, bias, scale, softcap, mode, outs[3] if qk_read else "",
                                heads_out)
     else:
@@ -118,26 +121,32 @@ def _check_mask(op: Op, mask: str, past: str, key4: str):
 _LOWEST = np.finfo(np.float32).min
 
 
-def _bias(op: Op, causal: bool, window: tuple, stored=None) -> np.ndarray:
-    """ONNX's additive bias of is_causal and the window: 0 where query i may attend key j, -inf elsewhere,
-    offset-aligned by the cache's length (the reference's _apply_causal / _apply_sliding_window), plus a
-    constant attn_mask (bool: -inf where false; shorter than the keys: padded with -inf as ONNX does)."""
+def _bias(op: Op, causal: bool, window: tuple, stored=None, lengths=None) -> np.ndarray:
+    """ONNX's additive bias of is_causal and the window: 0 where query i may attend key j, masked elsewhere,
+    offset-aligned by the cache's length -- or per example by nonpad_kv_seqlen - L, whose keys past the length
+    are masked too (the reference's _apply_causal / _apply_sliding_window / padding mask) -- plus a constant
+    attn_mask (bool: -inf where false; shorter than the keys: padded with -inf as ONNX does)."""
     qshape = op.shape(op.input(0))
     length, keys = (qshape[-2] if len(qshape) == 4 else qshape[1]) if qshape else None, _keys(op)
     if not isinstance(length, int) or not isinstance(keys, int):
         raise Unsupported("Attention with a causal / window mask whose lengths are not known")
     past = op.shape(op.input(4))[-2] if op.input(4) else 0
-    diff = (np.arange(length)[:, None] + past) - np.arange(keys)[None, :]  # query position - key position
-    allowed = np.ones((length, keys), bool)
+    offset = np.asarray(past).reshape(1, 1, 1) if lengths is None else \
+        (np.asarray(lengths, np.int64).reshape(-1) - length).reshape(-1, 1, 1)  # [B or 1, 1, 1]
+    diff = (np.arange(length)[None, :, None] + offset) - np.arange(keys)[None, None, :]  # query - key position
+    allowed = np.ones(diff.shape, bool)
     if causal:
         allowed &= diff >= 0
     if window[0] >= 0:
         allowed &= diff <= window[0]
     if window[1] >= 0:
         allowed &= -diff <= window[1]
-    if not allowed.any(axis=1).all():
-        raise Unsupported("Attention whose causal / window mask leaves a query no key (ONNX gives 0 there, softmax "
-                          "NaN)")
+    if lengths is not None:
+        allowed &= np.arange(keys)[None, None, :] < np.asarray(lengths, np.int64).reshape(-1, 1, 1)
+    allowed = allowed[:, None] if lengths is not None else allowed[0]  # [B, 1, L, S] or [L, S]
+    if not allowed.any(axis=-1).all():
+        raise Unsupported("Attention whose causal / window / length mask leaves a query no key (ONNX gives 0 "
+                          "there, softmax NaN)")
     bias = np.where(allowed, np.float32(0), _LOWEST).astype(np.float32)
     if stored is not None:
         m = np.asarray(stored)
