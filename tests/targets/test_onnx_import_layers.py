@@ -76,6 +76,9 @@ EQUIVALENT = {
     "Dropout": set(), "Dropout1d": set(), "Dropout2d": set(), "Dropout3d": set(), "AlphaDropout": set(),
     "StochasticDepth": set(),
     "LayerNorm2d": {"Permute", "LayerNorm"},  # from 17: Transpose, LayerNormalization, Transpose
+    # below opset 23 without a bool mask: its decomposition as layers (the scale a Mul by the number, a float
+    # mask an Add)
+    "ScaledDotProductAttention": {"ScaledDotProductAttention", "Permute", "MatMul", "Mul", "Add", "Softmax"},
 }
 # Any layer whose padding torch's layer cannot take (asymmetric "same", more than half the window for
 # pooling) imports as a Pad in front of it.
@@ -103,7 +106,7 @@ CANNOT_IMPORT = {
     **{("RMSNorm", i, opset): "the decomposition below opset 23 (Mul, ReduceMean, Add, Sqrt, Div) is not fused"
        for i in (0, 1) for opset in (13, 17)},
     **{("ScaledDotProductAttention", i, opset): "the decomposition below opset 23 (MatMul, Mul, Where, Softmax) "
-       "is not fused" for i in range(4) for opset in (13, 17)},
+       "is not fused" for i in (1, 2) for opset in (13, 17)},  # 0, 3: MatMul, Mul(value), Add, Softmax import
     ("LayerNorm2d", 0, 13): "the decomposition over the channel axis (below opset 17) is not fused",
     ("LayerNorm2d", 1, 13): "the decomposition over the channel axis (below opset 17) is not fused",
 }
