@@ -106,7 +106,7 @@ def test_the_incremental_analyzer_stays_exact_after_cancelled_runs(seed):
         lines = edited
         text = "\n".join(lines)
         try:
-            inc.analyze(text, cancel=SetAtPoll(rng.randrange(1, 40)))
+            inc.analyze(text, cancel=SetAtPoll(rng.randrange(1, 8)))
             completed += 1
         except Cancelled:
             cancelled += 1
