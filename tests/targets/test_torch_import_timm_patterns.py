@@ -298,3 +298,22 @@ def test_a_tensors_device_and_dtype_are_constants_of_the_trace():
 
     result = _imports(LiteAttention(), (2, 5, 8), "x: [N, 5, 8]")
     assert "proj: Linear(8) -> ReLU" in result.text
+
+
+# ---- a real timm model ----------------------------------------------------------------------------
+
+@pytest.mark.slow  # (~9 s on a loaded 2-core machine)
+def test_timm_vit_imports_with_its_attention_as_one_layer():
+    try:
+        import torchvision  # noqa: F401
+    except Exception:
+        lib = torch.library.Library("torchvision", "DEF")
+        for op in ("nms", "qnms"):
+            lib.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        test_timm_vit_imports_with_its_attention_as_one_layer.lib = lib
+    timm = pytest.importorskip("timm", reason="timm (the dev extra) is not installed")
+    torch.manual_seed(0)
+    model = _perturb(timm.create_model("test_vit", pretrained=False))
+    result = import_module(model, ["x: [N, 3, 160, 160]"])
+    assert "blocks: Block * 6" in result.text and "ScaledDotProductAttention" in result.text
+    assert _relative(result, model, torch.randn(2, 3, 160, 160)) <= 1e-4
