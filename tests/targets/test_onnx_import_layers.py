@@ -90,7 +90,6 @@ CANNOT_IMPORT = {
        for name in ("BCELoss", "BCEWithLogitsLoss", "NLLLoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss")},
     **{("CrossEntropyLoss", i): "NegativeLogLikelihoodLoss is not recovered" for i in (0, 1, 3)},
     ("Average", 2): "Div of the integer sum by a constant (the count)",
-    ("AvgPool1d", 2): "asymmetric padding past the window's end left out of the mean: no torch size fits",
     ("Embedding", 1): "max_norm's renormalisation (ReduceL1, Greater, Where)",
     "Bilinear": "Einsum",
     ("BatchNorm1d", 2): "batch statistics in eval mode (no running stats): Sqrt of a variance",
@@ -121,6 +120,7 @@ DECOMPOSED = {
     ("BCEWithLogitsLoss", 2), ("KLDivLoss", 1),
     *{("RMSNorm", i, opset) for i in (0, 1) for opset in (13, 17)},
     ("LayerNorm2d", 0, 13), ("LayerNorm2d", 1, 13),
+    ("AvgPool1d", 2),  # padding past the window's end left out of the mean: Pad, AvgPool1d, Mul by size / count
 }
 
 

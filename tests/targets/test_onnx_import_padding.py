@@ -87,3 +87,14 @@ def test_lp_pool_with_dilations_is_refused():
     with pytest.raises(ImportError_) as e:
         import_model(_model("LpPool", [1, 2, 7, 6], kernel_shape=[2, 2], dilations=[2, 2]))
     assert "dilations" in str(e.value) and "(LpPool)" in str(e.value)
+
+
+@pytest.mark.parametrize("attrs", [
+    {"kernel_shape": [2, 2], "auto_pad": "SAME_UPPER"},
+    {"kernel_shape": [3, 3], "pads": [2, 2, 2, 2]},  # more than half the window
+    {"kernel_shape": [3, 2], "strides": [2, 2], "pads": [0, 1, 2, 0], "ceil_mode": 1},
+])
+def test_average_pool_leaving_padding_out_of_the_mean(attrs):
+    shape = [1, 2, 7, 6]
+    result = _same(_model("AveragePool", shape, **attrs), shape)
+    assert [n.op for n in result.graph.nodes][-1] == "Mul"  # window size / input elements in the window

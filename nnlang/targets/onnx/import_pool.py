@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..importing import Layer, Unsupported
 
 
@@ -120,9 +122,31 @@ def pool_layer(op) -> Layer:
         exact = kind == "Max" or not ceil or extra == end  # a mean over an overhang ONNX does not count
         if exact and fits(begin, extra, False):
             return _layer(kind, n, kernel, stride, dilation, (0,) * n, False, True, _pad(begin, extra, kind))
+    if kind == "Avg" and not count_pad:
+        return _mean_over_input(op, n, sizes, want, kernel, stride, begin, end)
     raise Unsupported(f"{op.node.op_type} (kernel {kernel}, strides {stride}, pads {pads}, ceil_mode {int(ceil)}"
                       f"{'' if kind == 'Max' else f', count_include_pad {int(count_pad)}'}) on {tuple(sizes)}: "
                       f"ONNX's output {want} is no size torch's pooling gives for these windows")
+
+
+def _mean_over_input(op, n, sizes, want, kernel, stride, begin, end) -> list:
+    """A mean over the input's elements in each window only (count_include_pad=0) that no torch padding gives:
+    zero padding in front (a Pad layer, to ONNX's last window), a mean counting it, times window size / the
+    count of input elements in that window -- a constant [1, 1, *out] the Mul layer holds."""
+    extra = tuple(max(end[k], (want[k] - 1) * stride[k] + kernel[k] - sizes[k] - begin[k]) for k in range(n))
+    counts = np.ones((1, 1), np.float64)
+    for k in range(n):
+        starts = np.arange(want[k]) * stride[k] - begin[k]
+        inside = np.minimum(starts + kernel[k], sizes[k]) - np.maximum(starts, 0)
+        if (inside <= 0).any():
+            raise Unsupported(f"{op.node.op_type}: a window of padding only (ONNX's mean of nothing)")
+        counts = counts[..., None] * inside
+    factor = (math.prod(kernel) / counts).astype(np.float32)
+    out = op.node.output[0]
+    pool = _layer("Avg", n, kernel, stride, (1,) * n, (0,) * n, False, True, _pad(begin, extra, "Avg"))
+    pool.outputs = [f"{out}#with_padding"]
+    return [pool, Layer("Mul", {"shape": tuple(int(d) for d in factor.shape)}, inputs=[f"{out}#with_padding"],
+                        outputs=[out], weights={"": factor})]
 
 
 def _symbolic(kind, n, kernel, stride, dilation, begin, end, ceil, count_pad) -> Layer:
