@@ -300,6 +300,24 @@ def test_a_tensors_device_and_dtype_are_constants_of_the_trace():
     assert "proj: Linear(8) -> ReLU" in result.text
 
 
+class RmsNorm2d(nn.Module):
+    """timm's RmsNorm2d (mobilenetv5): x * rsqrt(mean(x^2 over channels) + eps), then its weight per channel."""
+
+    def __init__(self, c, eps=1e-6):
+        super().__init__()
+        self.eps, self.weight = eps, nn.Parameter(torch.ones(c))
+
+    def forward(self, x):
+        v = torch.mean(x.pow(2), dim=1, keepdim=True)
+        return x * torch.rsqrt(v + self.eps) * self.weight.reshape(1, -1, 1, 1)
+
+
+def test_rsqrt_is_sqrt_then_reciprocal():
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), RmsNorm2d(8))
+    result = _imports(net, (2, 3, 10, 10), "x: [N, 3, 10, 10]")
+    assert "Sqrt -> Reciprocal" in " ".join(result.text.split())
+
+
 # ---- a real timm model ----------------------------------------------------------------------------
 
 @pytest.mark.slow  # (~9 s on a loaded 2-core machine)

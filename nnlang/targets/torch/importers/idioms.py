@@ -4,6 +4,7 @@
   (crossvit's head ensemble); any other stack -> `torch.cat([x.unsqueeze(d) ...], d)` (Unsqueeze, Concat:
   the same values; the language has no Stack layer).
 * `x.reshape_as(y)` -> `x.reshape(<y's traced shape>)`: the reshape importer then decides the layer.
+* `torch.rsqrt(x)` -> `torch.reciprocal(torch.sqrt(x))`: Sqrt, Reciprocal (timm's RmsNorm2d, mobilenetv5).
 
 The rewritten nodes keep the replaced node's meta (shape, module stack, source line).
 """
@@ -21,6 +22,8 @@ def rewrite_idioms(gm: fx.GraphModule) -> None:
         _stack(g, node)
     for node in list(g.nodes):
         _reshape_as(g, node)
+    for node in list(g.nodes):
+        _rsqrt(g, node)
 
 
 def _shape(node):
@@ -96,6 +99,19 @@ def _reshape_as(g: fx.Graph, node: fx.Node) -> None:
         return
     with g.inserting_before(node):
         new = g.call_method("reshape", (x, shape))
+    new.meta = dict(node.meta)
+    node.replace_all_uses_with(new)
+    g.erase_node(node)
+
+
+def _rsqrt(g: fx.Graph, node: fx.Node) -> None:
+    if not (node.op == "call_function" and node.target is torch.rsqrt or node.op == "call_method"
+            and node.target == "rsqrt") or len(node.args) != 1 or node.kwargs or _shape(node) is None:
+        return
+    with g.inserting_before(node):
+        root = g.call_function(torch.sqrt, (node.args[0],))
+        new = g.call_function(torch.reciprocal, (root,))
+    root.meta = dict(node.meta)
     new.meta = dict(node.meta)
     node.replace_all_uses_with(new)
     g.erase_node(node)
