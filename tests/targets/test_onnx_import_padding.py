@@ -14,14 +14,14 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
-def _model(op, shape, weights=(), **attrs):
+def _model(op, shape, weights=(), opset=17, **attrs):
     rng = np.random.default_rng(4)
     inits = [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), f"w{k}")
              for k, s in enumerate(weights)]
     node = helper.make_node(op, ["x"] + [i.name for i in inits], ["y"], **attrs)
     graph = helper.make_graph([node], "padding", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     return model
 
@@ -83,10 +83,12 @@ def test_lp_pool_is_the_windows_sum_of_powers(attrs):
     assert any(n.op.startswith("AvgPool") for n in result.graph.nodes)
 
 
-def test_lp_pool_with_dilations_is_refused():
+def test_lp_pool_of_integers_is_refused():
+    model = _model("LpPool", [1, 2, 7, 6], kernel_shape=[2, 2])
+    model.graph.input[0].type.tensor_type.elem_type = TensorProto.DOUBLE
     with pytest.raises(ImportError_) as e:
-        import_model(_model("LpPool", [1, 2, 7, 6], kernel_shape=[2, 2], dilations=[2, 2]))
-    assert "dilations" in str(e.value) and "(LpPool)" in str(e.value)
+        import_model(model)
+    assert "float32" in str(e.value) and "(LpPool)" in str(e.value)
 
 
 @pytest.mark.parametrize("attrs", [
@@ -98,3 +100,16 @@ def test_average_pool_leaving_padding_out_of_the_mean(attrs):
     shape = [1, 2, 7, 6]
     result = _same(_model("AveragePool", shape, **attrs), shape)
     assert [n.op for n in result.graph.nodes][-1] == "Mul"  # window size / input elements in the window
+
+
+@pytest.mark.parametrize("op, attrs", [
+    ("AveragePool", {"kernel_shape": [2, 2], "dilations": [2, 2]}),
+    ("AveragePool", {"kernel_shape": [3, 2], "dilations": [2, 3], "strides": [2, 1], "pads": [1, 0, 2, 1],
+                     "count_include_pad": 1, "ceil_mode": 1}),
+    ("AveragePool", {"kernel_shape": [3, 2], "dilations": [2, 1], "pads": [2, 1, 1, 1], "ceil_mode": 1}),
+    ("LpPool", {"kernel_shape": [2, 2], "dilations": [2, 2], "pads": [1, 0, 0, 1]}),
+])
+def test_dilated_average_is_a_depthwise_sum_of_ones(op, attrs):
+    shape = [1, 3, 9, 8]
+    result = _same(_model(op, shape, opset=19, **attrs), shape)  # AveragePool's dilations: opset 19
+    assert "Conv2d" in {n.op for n in result.graph.nodes}

@@ -91,12 +91,12 @@ def pool_layer(op) -> Layer:
         raise Unsupported(f"{op.node.op_type} with auto_pad={auto_pad}")
     if len(kernel) != n or len(stride) != n or len(dilation) != n or len(pads) != 2 * n:
         raise Unsupported(f"{op.node.op_type}: kernel_shape/strides/dilations/pads do not match {n} spatial dims")
-    if kind == "Avg" and any(d != 1 for d in dilation):
-        raise Unsupported("AveragePool with dilations (torch's average pooling has none)")
     ceil = bool(op.attrs.get("ceil_mode", 0))
     count_pad = bool(op.attrs.get("count_include_pad", 0))
     begin, end = pads[:n], pads[n:]
     sizes = (op.shape(op.input(0)) or ())[2:]
+    if kind == "Avg" and any(d != 1 for d in dilation):
+        return _dilated_mean(op, n, kernel, stride, dilation, begin, end, ceil, count_pad)
     if any(not isinstance(d, int) for d in sizes) or len(sizes) != n:
         return _symbolic(kind, n, kernel, stride, dilation, begin, end, ceil, count_pad)
     # Not the size shape inference states: onnxruntime drops a ceil-mode window that starts in the end
@@ -127,6 +127,37 @@ def pool_layer(op) -> Layer:
     raise Unsupported(f"{op.node.op_type} (kernel {kernel}, strides {stride}, pads {pads}, ceil_mode {int(ceil)}"
                       f"{'' if kind == 'Max' else f', count_include_pad {int(count_pad)}'}) on {tuple(sizes)}: "
                       f"ONNX's output {want} is no size torch's pooling gives for these windows")
+
+
+def _dilated_mean(op, n, kernel, stride, dilation, begin, end, ceil, count_pad) -> list:
+    """AveragePool with dilations (torch's average pooling has none): the window's sum as a depthwise Conv of
+    ones with the dilation (zero padding in front, to ONNX's last window), divided by the window's size or, with
+    count_include_pad=0, by its input elements -- a constant the Mul layer holds."""
+    shape = op.shape(op.input(0))
+    if shape is None or any(not isinstance(d, int) for d in shape[1:]):
+        raise Unsupported("AveragePool with dilations on an input whose channels and sizes are not known")
+    channels, sizes = shape[1], shape[2:]
+    want = tuple(runtime_size(sizes[k], begin[k], end[k], kernel[k], stride[k], dilation[k], ceil) for k in range(n))
+    span = [dilation[k] * (kernel[k] - 1) + 1 for k in range(n)]
+    extra = tuple(max(end[k], (want[k] - 1) * stride[k] + span[k] - sizes[k] - begin[k]) for k in range(n))
+    counts = np.ones((1, 1), np.float64)
+    for k in range(n):
+        taps = np.arange(want[k])[:, None] * stride[k] - begin[k] + np.arange(kernel[k])[None, :] * dilation[k]
+        inside = ((taps >= 0) & (taps < sizes[k])).sum(axis=1)
+        if not count_pad and (inside == 0).any():
+            raise Unsupported(f"{op.node.op_type}: a window of padding only (ONNX's mean of nothing)")
+        # counting the padding: ONNX counts the taps inside the padded input (not a ceil overhang past it)
+        padded = ((taps >= -begin[k]) & (taps < sizes[k] + end[k])).sum(axis=1)
+        counts = counts[..., None] * (padded if count_pad else inside)
+    out = op.node.output[0]
+    weight = np.ones((channels, 1, *kernel), np.float32)
+    conv = Layer(f"Conv{n}d", {"out_channels": channels, "kernel": _one(kernel), "stride": _one(stride),
+                               "padding": 0, "groups": channels, "dilation": _one(dilation), "bias": False},
+                 outputs=[f"{out}#window_sum"], weights={"weight": weight},
+                 pad_first=_pad(begin, extra, "Avg") if any(begin) or any(extra) else None)
+    factor = (1.0 / counts).astype(np.float32)
+    return [conv, Layer("Mul", {"shape": tuple(int(d) for d in factor.shape)}, inputs=[f"{out}#window_sum"],
+                        outputs=[out], weights={"": factor})]
 
 
 def _mean_over_input(op, n, sizes, want, kernel, stride, begin, end) -> list:
@@ -194,17 +225,19 @@ def lp_pool(op) -> list:
     powered = [Layer("Mul", {}, inputs=[x, x], outputs=[f"{out}#pow"])] if p == 2 else \
         [Layer("Abs", inputs=[x], outputs=[f"{out}#abs"]),
          *([] if p == 1 else [Layer("Pow", {"exponent": float(p)}, inputs=[f"{out}#abs"], outputs=[f"{out}#pow"])])]
-    if any(d != 1 for d in op.attrs.get("dilations", ())):
-        raise Unsupported("LpPool with dilations (the window's sum is an average pooling, which has none in torch)")
-    # the sum over the window: zero padding adds nothing, so an average counting the padding, times k
+    # the sum over the window: zero padding adds nothing, so an average counting the padding, times k -- or
+    # with dilations the depthwise Conv of ones that sums the window (_dilated_mean's first layer)
     attrs = {**{k: v for k, v in op.attrs.items() if k != "p"}, "count_include_pad": 1}
     pool = pool_layer(dataclasses.replace(op, attrs=attrs))
-    pool.inputs, pool.outputs = [powered[-1].outputs[0]], [f"{out}#mean"]
+    dilated = isinstance(pool, list)
+    pool = pool[0] if dilated else pool
+    pool.inputs, pool.outputs = [powered[-1].outputs[0]], [f"{out}#sum" if dilated else f"{out}#mean"]
     size = math.prod(kernel)
     root = [Layer("Sqrt", inputs=[f"{out}#sum"], outputs=[out])] if p == 2 else \
         [Layer("Identity", inputs=[f"{out}#sum"], outputs=[out])] if p == 1 else \
         [Layer("Pow", {"exponent": 1.0 / p}, inputs=[f"{out}#sum"], outputs=[out])]
-    return [*powered, pool, Layer("Mul", {"value": size}, inputs=[f"{out}#mean"], outputs=[f"{out}#sum"]), *root]
+    scaled = [] if dilated else [Layer("Mul", {"value": size}, inputs=[f"{out}#mean"], outputs=[f"{out}#sum"])]
+    return [*powered, pool, *scaled, *root]
 
 
 def transpose_padding(op, n: int, kernel: tuple) -> tuple:
