@@ -1,7 +1,8 @@
 """A bare ONNX LSTM / GRU / RNN node (no exporter's glue around it) as the registry's recurrent layer plus the
 layout layers giving ONNX's outputs: Y [T, dirs, N, H] (layout 1: [N, T, dirs, H]) from the layer's
 [T, N, dirs * H] by a Reshape (and a Permute), Y_h / Y_c [dirs, N, H] (layout 1: [N, dirs, H]) from torch's
-final states. What torch's layers do not compute (reverse-only direction, peepholes, clip, input_forget, other
+final states; direction=reverse is the forward layer between two reversals of the sequence (Slices joined by
+Concat). What torch's layers do not compute (peepholes, clip, input_forget, other
 activations, GRU's reset gate before the recurrent product, non-zero initial states, per-example lengths) is
 refused by name. The exporters' form (Squeeze / Transpose glue, stacked layers) is fusions.py's.
 """
@@ -26,8 +27,8 @@ def _checked(op: Op, kind: str) -> tuple:
     direction = a.get("direction", "forward")
     if h is None:
         raise Unsupported(f"{kind} without hidden_size")
-    if direction not in ("forward", "bidirectional"):
-        raise Unsupported(f"{kind} with direction={direction} (torch's layers run forward or both ways)")
+    if direction not in ("forward", "bidirectional", "reverse"):
+        raise Unsupported(f"{kind} with direction={direction}")
     if a.get("clip") is not None:
         raise Unsupported(f"{kind} with clip (torch's layers do not clip the cell input)")
     if a.get("input_forget", 0):
@@ -90,6 +91,12 @@ def recurrent(op: Op):
     finals = [s if read and not batchwise else f"{out}#state{k}"
               for k, (s, read) in enumerate(zip(states, state_read))] if any(state_read) else []
     layers = [Layer(kind, params, inputs=[op.input(0)], outputs=[seq, *finals], weights=weights)]
+    if op.attrs.get("direction") == "reverse":  # the forward layer on the sequence reversed, its output reversed
+        axis = 1 if batchwise else 0
+        layers = _reversed(op, op.input(0), f"{out}#x_rev", axis) + layers
+        layers[-1].inputs = [f"{out}#x_rev"]
+        layers[-1].outputs = [f"{seq}_rev", *finals]
+        layers += _reversed(op, f"{seq}_rev", seq, axis)
     if _read(op, y):  # [T, N, dirs * H] -> [T, N, dirs, H] -> [T, dirs, N, H]; batchwise: [N, T, dirs, H]
         if batchwise:
             layers.append(Layer("Reshape", {"shape": (-1, dirs, h)}, inputs=[seq], outputs=[y]))
@@ -100,3 +107,18 @@ def recurrent(op: Op):
         layers += [Layer("Permute", {"dims": (1, 0, 2)}, inputs=[final], outputs=[name])
                    for name, final, read in zip(states, finals, state_read) if read]
     return layers
+
+
+def _reversed(op: Op, src: str, out: str, axis: int) -> list:
+    """src reversed along the time axis: one Slice per step, joined last first by Concat (T known, at most 256)."""
+    shape = op.shape(op.input(0))
+    steps = shape[axis] if shape is not None else None
+    if not isinstance(steps, int) or steps > 256:
+        raise Unsupported(f"{op.node.op_type} with direction=reverse over {steps} steps (reversed by Slices: the "
+                          "length must be known)")
+    if steps == 1:
+        return [Layer("Identity", inputs=[src], outputs=[out])]
+    parts = [f"{out}#{t}" for t in range(steps)]
+    return [Layer("Slice", {"axis": axis, "start": t, "end": t + 1}, inputs=[src], outputs=[name])
+            for t, name in zip(range(steps), parts)] + [Layer("Concat", {"axis": axis}, inputs=parts[::-1],
+                                                              outputs=[out])]
