@@ -3,8 +3,9 @@ layout layers giving ONNX's outputs: Y [T, dirs, N, H] (layout 1: [N, T, dirs, H
 [T, N, dirs * H] by a Reshape (and a Permute), Y_h / Y_c [dirs, N, H] (layout 1: [N, dirs, H]) from torch's
 final states; direction=reverse is the forward layer between two reversals of the sequence (Slices joined by
 Concat). What torch's layers do not compute (peepholes, clip, input_forget, other
-activations, GRU's reset gate before the recurrent product, non-zero initial states, per-example lengths) is
-refused by name. The exporters' form (Squeeze / Transpose glue, stacked layers) is fusions.py's.
+activations, non-zero initial states, per-example lengths) is refused by name. GRU's reset gate before the
+recurrent product (linear_before_reset=0, ONNX's default) is the cell written out step by step. The exporters'
+form (Squeeze / Transpose glue, stacked layers) is fusions.py's.
 """
 
 from __future__ import annotations
@@ -33,9 +34,6 @@ def _checked(op: Op, kind: str) -> tuple:
         raise Unsupported(f"{kind} with clip (torch's layers do not clip the cell input)")
     if a.get("input_forget", 0):
         raise Unsupported(f"{kind} with input_forget (coupled gates)")
-    if kind == "GRU" and a.get("linear_before_reset", 0) != 1:
-        raise Unsupported("GRU with linear_before_reset=0 (torch's GRU applies the reset gate after the recurrent "
-                          "product: linear_before_reset=1)")
     acts = list(a.get("activations", []))
     nonlinearity = "tanh"
     if kind == "RNN" and acts:
@@ -66,6 +64,8 @@ def recurrent(op: Op):
 
     kind = op.node.op_type
     h, dirs, nonlinearity = _checked(op, kind)
+    if kind == "GRU" and op.attrs.get("linear_before_reset", 0) != 1:
+        return _gru_unrolled(op, h, dirs)
     w, r = op.const_input(1, "W"), op.const_input(2, "R")
     b = op.const_input(3, "B")
     weights = {}
@@ -122,3 +122,76 @@ def _reversed(op: Op, src: str, out: str, axis: int) -> list:
     return [Layer("Slice", {"axis": axis, "start": t, "end": t + 1}, inputs=[src], outputs=[name])
             for t, name in zip(range(steps), parts)] + [Layer("Concat", {"axis": axis}, inputs=parts[::-1],
                                                               outputs=[out])]
+
+
+def _gru_unrolled(op: Op, h: int, dirs: int) -> list:
+    """GRU with linear_before_reset=0 (ONNX's default; torch's GRU resets after the recurrent product), written
+    out step by step for a known, short sequence: z = sigmoid(x Wz + h Rz + b), r likewise, candidate
+    = tanh(x Wh + (r * h) Rh + b), h' = candidate + z * (h - candidate) -- Linear, Slice, Sigmoid, Tanh, Mul, Add,
+    Sub; the first step's zero state left out. Y and Y_h stacked in ONNX's layout (Unsqueeze, Concat)."""
+    batchwise = bool(op.attrs.get("layout", 0))
+    axis = 1 if batchwise else 0
+    shape = op.shape(op.input(0))
+    steps = shape[axis] if shape is not None else None
+    if not isinstance(steps, int) or steps > 16:
+        raise Unsupported(f"GRU with linear_before_reset=0 over {steps} steps (written out step by step: at most 16)")
+    w, r = op.const_input(1, "W"), op.const_input(2, "R")
+    b = op.const_input(3, "B")
+    b = np.zeros((dirs, 6 * h), np.float32) if b is None else np.asarray(b, np.float32)
+    outs = list(op.node.output) + ["", ""]
+    y, y_h = outs[0], outs[1]
+    base = y or y_h or "gru"
+    reverse = op.attrs.get("direction") == "reverse"
+    layers, per_step, finals = [], [[None] * dirs for _ in range(steps)], []
+    for d in range(dirs):
+        order = range(steps - 1, -1, -1) if reverse or d == 1 else range(steps)
+        prev = None
+        for t in order:
+            p = f"{base}#d{d}t{t}"
+            layers += [Layer("Select", {"axis": axis, "index": t}, inputs=[op.input(0)], outputs=[f"{p}x"]),
+                       Layer("Linear", {"out_features": 3 * h, "bias": True}, inputs=[f"{p}x"], outputs=[f"{p}xg"],
+                             weights={"weight": np.asarray(w[d], np.float32),
+                                      "bias": b[d, :3 * h] + b[d, 3 * h:]}),  # all of R's bias is outside r * h
+                       *(Layer("Slice", {"axis": -1, "start": k * h, "end": (k + 1) * h}, inputs=[f"{p}xg"],
+                               outputs=[f"{p}x{g}"]) for k, g in enumerate("zrh"))]
+            if prev is None:  # h = 0: z = sigmoid(xz), candidate = tanh(xh), h' = candidate - z * candidate
+                layers += [Layer("Sigmoid", inputs=[f"{p}xz"], outputs=[f"{p}z"]),
+                           Layer("Tanh", inputs=[f"{p}xh"], outputs=[f"{p}c"]),
+                           Layer("Mul", {}, inputs=[f"{p}z", f"{p}c"], outputs=[f"{p}zc"]),
+                           Layer("Sub", {}, inputs=[f"{p}c", f"{p}zc"], outputs=[f"{p}h"])]
+            else:
+                rz = np.asarray(r[d], np.float32)
+                layers += [Layer("Linear", {"out_features": 2 * h, "bias": False}, inputs=[prev], outputs=[f"{p}hg"],
+                                 weights={"weight": rz[:2 * h]}),
+                           Layer("Slice", {"axis": -1, "start": 0, "end": h}, inputs=[f"{p}hg"], outputs=[f"{p}hz"]),
+                           Layer("Slice", {"axis": -1, "start": h, "end": 2 * h}, inputs=[f"{p}hg"],
+                                 outputs=[f"{p}hr"]),
+                           Layer("Add", {}, inputs=[f"{p}xz", f"{p}hz"], outputs=[f"{p}z0"]),
+                           Layer("Sigmoid", inputs=[f"{p}z0"], outputs=[f"{p}z"]),
+                           Layer("Add", {}, inputs=[f"{p}xr", f"{p}hr"], outputs=[f"{p}r0"]),
+                           Layer("Sigmoid", inputs=[f"{p}r0"], outputs=[f"{p}r"]),
+                           Layer("Mul", {}, inputs=[f"{p}r", prev], outputs=[f"{p}rh"]),
+                           Layer("Linear", {"out_features": h, "bias": False}, inputs=[f"{p}rh"], outputs=[f"{p}hh"],
+                                 weights={"weight": rz[2 * h:]}),
+                           Layer("Add", {}, inputs=[f"{p}xh", f"{p}hh"], outputs=[f"{p}c0"]),
+                           Layer("Tanh", inputs=[f"{p}c0"], outputs=[f"{p}c"]),
+                           Layer("Sub", {}, inputs=[prev, f"{p}c"], outputs=[f"{p}diff"]),
+                           Layer("Mul", {}, inputs=[f"{p}z", f"{p}diff"], outputs=[f"{p}zd"]),
+                           Layer("Add", {}, inputs=[f"{p}c", f"{p}zd"], outputs=[f"{p}h"])]
+            prev = per_step[t][d] = f"{p}h"
+        finals.append(prev)
+
+    def stacked(names, at, out):  # [N, H] each -> one more dim at `at`, joined there
+        if len(names) == 1:
+            return [Layer("Unsqueeze", {"dim": at}, inputs=names, outputs=[out])]
+        parts = [f"{out}#{k}" for k in range(len(names))]
+        return [Layer("Unsqueeze", {"dim": at}, inputs=[n], outputs=[q]) for n, q in zip(names, parts)] + \
+            [Layer("Concat", {"axis": at}, inputs=parts, outputs=[out])]
+
+    if _read(op, y):  # per step [dirs, N, H] (layout 1: [N, dirs, H]), then the steps
+        for t in range(steps):
+            layers += stacked(per_step[t], 1 if batchwise else 0, f"{base}#y{t}")
+        layers += stacked([f"{base}#y{t}" for t in range(steps)], 1 if batchwise else 0, y)
+    if _read(op, y_h):
+        layers += stacked(finals, 1 if batchwise else 0, y_h)
+    return layers
