@@ -121,3 +121,21 @@ def test_keras_top_level_class_of_the_wrong_kind(tmp_path):
     message = _refused("keras", tmp_path, "m.json", b'{"class_name": ["Sequential"], "config": {"layers": []}}')
     assert "Sequential or Functional" in message
     assert "not a Keras model config" in _refused("keras", tmp_path, "n.json", b"[1, 2]")
+
+
+def test_keras_model_name_of_the_wrong_kind(tmp_path):
+    """Seed 5, input 613: the model's own name replaced by an object escaped as TypeError from the network's
+    name; a name that is no string is ignored (the file's name is used, as when there is none)."""
+    from nnlang.targets.importing import ImportError_
+
+    data = (b'{"class_name": "Sequential", "config": {"name": {"a": 1}, "layers": [{"class_name": "InputLayer", '
+            b'"config": {"batch_shape": [null, 4], "name": "in"}}, {"class_name": "Dense", "config": '
+            b'{"name": "d", "units": 3}}]}}')
+    path = tmp_path / "named.json"
+    path.write_bytes(data)
+    try:
+        result = importers.import_one("keras", str(path))
+    except ImportError_ as e:  # refused for another reason is fine too, as long as it is no bug
+        assert "bug" not in str(e)
+    else:
+        assert "network Named" in result.text

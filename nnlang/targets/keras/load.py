@@ -463,7 +463,9 @@ def _has_weights(op: str) -> bool:
 
 def _network_name(config: dict, source: Optional[str]) -> str:
     inner = config.get("config")
-    raw = (inner.get("name") if isinstance(inner, dict) else None) or (Path(source).stem if source else "Imported")
+    raw = inner.get("name") if isinstance(inner, dict) else None
+    if not isinstance(raw, str) or not raw:  # a name of another JSON kind (found by fuzzing: a TypeError)
+        raw = Path(source).stem if source else "Imported"
     safe = re.sub(r"[^A-Za-z0-9_]", "_", raw)
     if not safe or not re.match(r"^[A-Za-z]", safe):
         safe = "Net_" + safe
