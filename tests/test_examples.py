@@ -28,7 +28,7 @@ ZOO_FILES = {
     "lenet5.nns", "alexnet.nns", "caffenet.nns", "vgg16.nns", "resnet18.nns", "resnet50.nns", "googlenet.nns",
     "inception_v3.nns", "squeezenet1_0.nns", "densenet121.nns", "mobilenet_v2.nns", "lstm_classifier.nns",
     "bert_encoder.nns", "unet.nns", "vit_b_16.nns", "convnext_tiny.nns", "efficientnet_b0.nns",
-    "resnet101.nns", "inception_v4.nns", "yolo_v1_tiny.nns", "vqa.nns", "seq2seq_attention.nns",
+    "resnet101.nns", "inception_v4.nns", "yolo_v1_tiny.nns", "vqa.nns", "seq2seq_attention.nns", "pix2pix.nns",
 }
 
 TV_MISSING = zo.torchvision_unavailable()

@@ -86,6 +86,8 @@ EXPECTED_PARAMS.update({
     # embedding 10,000 * 300 + LSTMs (4*512*(300+512) + 8*512) + (4*512*1024 + 8*512) + 1024*1024+1024
     # + 4096*1024+1024 + 1024*1000+1000 + 2 * (1000*1000+1000)
     "vqa.nns": 15_040_248,
+    # pytorch-CycleGAN-and-pix2pix's unet_256 54,413,955 ("54.414 M") + basic PatchGAN 2,768,705 ("2.769 M")
+    "pix2pix.nns": 57_182_660,
 })
 
 MAC_TOLERANCE = 0.01  # relative
