@@ -96,13 +96,15 @@ async def test_document_symbols(client, resnet18):
 
 async def test_workspace_symbols_from_disk_and_open_documents(client, resnet18):
     query = await client.workspace_symbol_async(t.WorkspaceSymbolParams(query="ResNet"))
-    resnet50 = EXAMPLES / "resnet50.nns"
+    resnet50, resnet101 = EXAMPLES / "resnet50.nns", EXAMPLES / "resnet101.nns"
     assert [(s.name, s.kind, s.container_name, s.location.uri, rng(s.location.range)) for s in query] == [
+        ("ResNet101", K.Module, None, resnet101.as_uri(), (6, 8, 6, 17)),
         ("ResNet18", K.Module, None, resnet18.as_uri(), (6, 8, 6, 16)),
         ("ResNet50", K.Module, None, resnet50.as_uri(), (6, 8, 6, 16)),
     ]
     layers = await client.workspace_symbol_async(t.WorkspaceSymbolParams(query="layer4"))
     assert [(s.name, s.kind, s.container_name, s.location.uri, rng(s.location.range)) for s in layers] == [
+        ("layer4", K.Field, "ResNet101", resnet101.as_uri(), (16, 11, 16, 17)),
         ("layer4", K.Field, "ResNet18", resnet18.as_uri(), (16, 11, 16, 17)),
         ("layer4", K.Field, "ResNet50", resnet50.as_uri(), (16, 11, 16, 17)),
     ]
@@ -114,7 +116,8 @@ async def test_workspace_symbols_from_disk_and_open_documents(client, resnet18):
     uri = await open_doc(client, resnet18, text)
     query = await client.workspace_symbol_async(t.WorkspaceSymbolParams(query="resnet"))
     assert [(s.name, s.location.uri, rng(s.location.range)) for s in query] == [
-        ("ResNetEdited", uri, (6, 8, 6, 20)), ("ResNet50", resnet50.as_uri(), (6, 8, 6, 16))]
+        ("ResNetEdited", uri, (6, 8, 6, 20)), ("ResNet101", resnet101.as_uri(), (6, 8, 6, 17)),
+        ("ResNet50", resnet50.as_uri(), (6, 8, 6, 16))]
     assert await client.workspace_symbol_async(t.WorkspaceSymbolParams(query="zzzz")) == []
 
 
