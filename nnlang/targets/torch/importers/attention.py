@@ -18,6 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from .fxnodes import node_arg as _arg
+from .fxnodes import node_shape as _shape
+
 
 def rewrite_attention(gm: fx.GraphModule) -> None:
     g = gm.graph
@@ -26,17 +29,6 @@ def rewrite_attention(gm: fx.GraphModule) -> None:
         _unbind(g, node)
     for node in list(g.nodes):
         _explicit_attention(g, node, modules)
-
-
-def _shape(node):
-    meta = node.meta.get("tensor_meta") if isinstance(node, fx.Node) else None
-    return tuple(meta.shape) if hasattr(meta, "shape") and hasattr(meta, "dtype") else None
-
-
-def _arg(node: fx.Node, index: int, name: str, default=None):
-    if len(node.args) > index:
-        return node.args[index]
-    return node.kwargs.get(name, default)
 
 
 # -- unbind

@@ -15,6 +15,7 @@ import operator
 import torch
 from torch import fx
 
+from .fxnodes import node_shape as _shape
 from .own_weights import OWNED
 from .registry import Call, Layer, call_importer, function_key
 
@@ -50,11 +51,6 @@ def _op_of(user: fx.Node):
     if user.op == "call_method":
         return _METHODS.get(user.target)
     return None
-
-
-def _shape(node):
-    meta = node.meta.get("tensor_meta") if isinstance(node, fx.Node) else None
-    return tuple(meta.shape) if hasattr(meta, "shape") and hasattr(meta, "dtype") else None
 
 
 def rewrite_constants(gm: fx.GraphModule) -> None:

@@ -15,6 +15,9 @@ import torch
 from torch import fx
 from torch.fx.passes.shape_prop import _extract_tensor_metadata
 
+from .fxnodes import node_arg as _arg
+from .fxnodes import node_shape as _shape
+
 
 def rewrite_idioms(gm: fx.GraphModule) -> None:
     g = gm.graph
@@ -24,17 +27,6 @@ def rewrite_idioms(gm: fx.GraphModule) -> None:
         _reshape_as(g, node)
     for node in list(g.nodes):
         _rsqrt(g, node)
-
-
-def _shape(node):
-    meta = node.meta.get("tensor_meta") if isinstance(node, fx.Node) else None
-    return tuple(meta.shape) if hasattr(meta, "shape") and hasattr(meta, "dtype") else None
-
-
-def _arg(node: fx.Node, index: int, name: str, default=None):
-    if len(node.args) > index:
-        return node.args[index]
-    return node.kwargs.get(name, default)
 
 
 def _reduced_over(user: fx.Node, dim: int, rank: int):

@@ -16,6 +16,7 @@ import operator
 import torch
 from torch import fx
 
+from .fxnodes import node_shape as _shape
 from .registry import Call, Layer, Unsupported, call_importer, function_key, module_importer
 
 
@@ -45,11 +46,6 @@ def layer_scale(x, p, shape=None):
 
 
 _MARKERS = (positional_embedding, class_token, layer_scale)
-
-
-def _shape(node):
-    meta = node.meta.get("tensor_meta") if isinstance(node, fx.Node) else None
-    return tuple(meta.shape) if hasattr(meta, "shape") and hasattr(meta, "dtype") else None
 
 
 def _layer_scale_axis(x_shape: tuple, p_shape: tuple):

@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import fx
 
+from .fxnodes import node_arg as _arg
+from .fxnodes import node_shape as _shape
 from .registry import Layer, int_or_tuple, t_
 
 OWN_LAYER = "nnlang_own_layer"  # call node meta: (Layer, owner qualname)
@@ -37,17 +39,6 @@ _SLOTS = {
     F.embedding: {1: ("weight", "weight")},
 }
 _IGNORED_STATE = frozenset(("num_batches_tracked",))  # BatchNorm's counter: the layer has it too
-
-
-def _shape(node):
-    meta = node.meta.get("tensor_meta") if isinstance(node, fx.Node) else None
-    return tuple(meta.shape) if hasattr(meta, "shape") and hasattr(meta, "dtype") else None
-
-
-def _arg(node: fx.Node, index: int, name: str, default=None):
-    if len(node.args) > index:
-        return node.args[index]
-    return node.kwargs.get(name, default)
 
 
 def _innermost(node: fx.Node):

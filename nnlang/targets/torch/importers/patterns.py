@@ -28,8 +28,9 @@ from torch import fx, nn
 
 from ....layers.conv import resolve_pads
 from .attention import rewrite_attention
-from .idioms import rewrite_idioms
 from .constants import rewrite_constants
+from .fxnodes import node_shape as _shape
+from .idioms import rewrite_idioms
 from .learned import rewrite_parameters
 from .own_weights import OWN_LAYER, mark_own_weights
 from .registry import PARAMS_META, Call, Layer, Unsupported, call_importer, function_key
@@ -104,11 +105,6 @@ def rewrite(gm: fx.GraphModule, inputs: list) -> None:
         _padded_layer(g, node, modules, concrete)
         _padded_call(g, node, concrete)
     g.eliminate_dead_code()
-
-
-def _shape(node):
-    meta = node.meta.get("tensor_meta") if isinstance(node, fx.Node) else None
-    return tuple(meta.shape) if hasattr(meta, "shape") and hasattr(meta, "dtype") else None
 
 
 def _stack(node) -> list:
@@ -284,15 +280,23 @@ def _padded_layer(g: fx.Graph, node: fx.Node, modules: dict, concrete: bool) -> 
     if windows is None or found is None or len(node.args[0].users) != 1:
         return
     x, pads, value = found
+    params = _pad_params(windows, x, pads, value, concrete)
+    if params is not None:
+        _set_input(g, node, x, params)
+
+
+def _pad_params(windows, x, pads: tuple, value, concrete: bool):
+    """The layer's params taking over an F.pad in front of it (the pad value is the window's neutral one:
+    -inf before a max, 0 before an average or a conv), or None when its padding cannot say it."""
     if value != (-math.inf if windows[0] == "max" else 0.0):
-        return
+        return None
     padding = _padding(windows, x, pads, concrete)
     if padding is None:
-        return
+        return None
     params = {"padding": padding}
     if windows[0] == "avg":
         params["count_include_pad"] = True  # the zeros F.pad added count
-    _set_input(g, node, x, params)
+    return params
 
 
 _POOL_CALLS = {getattr(F, f"{kind}_pool{n}d"): (kind, n) for kind in ("max", "avg") for n in (1, 2, 3)}
@@ -337,14 +341,9 @@ def _padded_call(g: fx.Graph, node: fx.Node, concrete: bool) -> None:
     if found is None or len(node.args[0].users) != 1:
         return
     x, pads, value = found
-    if value != (-math.inf if windows[0] == "max" else 0.0):
+    params = _pad_params(windows, x, pads, value, concrete)
+    if params is None:
         return
-    padding = _padding(windows, x, pads, concrete)
-    if padding is None:
-        return
-    params = {"padding": padding}
-    if windows[0] == "avg":
-        params["count_include_pad"] = True
     if OWN_LAYER in node.meta:
         layer = node.meta[OWN_LAYER][0]
         layer.params.update(params)
