@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from .ir.graph import Graph, Node, Scope
 from .layers.base import count, format_shape
 
-DTYPE_BYTES = {"f32": 4, "f16": 2, "bf16": 2, "f64": 8, "i64": 8, "i32": 4, "i16": 2, "i8": 1, "u8": 1, "bool": 1}
+DTYPE_BYTES = {"f32": 4, "f16": 2, "bf16": 2, "f64": 8, "i64": 8, "i32": 4, "i16": 2, "i8": 1, "u8": 1, "bool": 1,
+               "f8e4m3fn": 1, "f8e4m3fnuz": 1, "f8e5m2": 1, "f8e5m2fnuz": 1, "f8e8m0": 1}
 
 
 # The columns a table may show (`--columns`), with their headers; "shape" is the output shape.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..layers import symdim
 from ..layers.base import TensorType
+from ..layers.shape import FLOAT8_DTYPES
 from ..syntax import nodes as n
 from .graph import Site
 
@@ -13,7 +14,7 @@ from .graph import Site
 # made the work quadratic (4,900 Unsqueezes: 12 million dims copied). Real tensors have fewer than 10.
 MAX_RANK = 64
 DTYPES = {"f32": "f32", "f16": "f16", "bf16": "bf16", "f64": "f64", "i64": "i64", "i32": "i32", "i16": "i16",
-          "i8": "i8", "u8": "u8", "bool": "bool"}
+          "i8": "i8", "u8": "u8", "bool": "bool", **{d: d for d in FLOAT8_DTYPES}}
 
 
 class InputShapes:

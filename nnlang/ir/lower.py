@@ -19,6 +19,7 @@ from typing import Optional
 from ..diagnostics import DiagnosticSink, Related
 from ..layers import registry
 from ..layers.base import ShapeError, format_shape, start_warnings, take_warnings
+from ..layers.shape import check_float8
 from ..std import display_path
 from ..syntax import nodes as n
 from . import habits
@@ -482,6 +483,7 @@ class Lowerer(WorkAccounting, InputShapes):
         if all(t is not None for t in in_types):
             start_warnings()
             try:
+                check_float8(spec.name, in_types)
                 out_types = spec.infer(attrs, in_types)
                 node.weights = spec.weights(attrs, in_types)
                 # a layer's weights cost work too (GRU(num_layers=64) has 256: 2,045 of them took 0.7 s)

@@ -10,11 +10,11 @@ or refuse case by case); Abs, Neg and Sign take integers too and keep the dtype.
 
 from __future__ import annotations
 
-from .base import (FLOAT, STR, Choice, LayerSpec, ParamRangeError, Param, ShapeError, TensorType, broadcast_shapes,
-                   count, format_dim, same_dims)
-from .shape import INTEGER_DTYPES
+from .base import (BOOL, FLOAT, STR, Choice, LayerSpec, ParamRangeError, Param, ShapeError, TensorType,
+                   broadcast_shapes, count, format_dim, same_dims)
+from .shape import FLOAT8_DTYPES, INTEGER_DTYPES
 
-DTYPES = ("bool", "u8", "i8", "i16", "i32", "i64", "f16", "bf16", "f32", "f64")
+DTYPES = ("bool", "u8", "i8", "i16", "i32", "i64", "f16", "bf16", "f32", "f64") + FLOAT8_DTYPES
 
 
 def _unary(name: str, doc: str, floats_only: bool = True, params=(), example=None) -> LayerSpec:
@@ -154,8 +154,14 @@ LAYERS = [
     LayerSpec(
         name="Cast", family="math",
         doc="Convert to another dtype, as torch's x.to(dtype) and ONNX Cast: floats to integers truncate "
-            "toward zero, any nonzero value is true as bool. Shape unchanged.",
-        params=(Param("dtype", Choice(DTYPES), doc="the dtype of the result"),),
+            "toward zero, any nonzero value is true as bool. Shape unchanged. The 8-bit floats (f8e4m3fn, "
+            "f8e4m3fnuz, f8e5m2, f8e5m2fnuz, f8e8m0) are storage types only Cast takes or gives; a value rounds "
+            "to the nearest (halves to even; f8e8m0: up to a power of 2, ONNX's default round_mode) and, "
+            "saturating, one beyond the largest finite value or infinite becomes that value (NaN stays NaN).",
+        params=(Param("dtype", Choice(DTYPES), doc="the dtype of the result"),
+                Param("saturate", BOOL, True, "to an 8-bit float: clamp to its largest finite value (ONNX Cast's "
+                      "saturate, its default); false: NaN where the type has no infinity (fn, fnuz, e8m0), "
+                      "else infinity")),
         infer=_cast_infer, example='Cast("f64")',
     ),
     _binary("Equal", "a == b"),

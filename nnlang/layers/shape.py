@@ -19,6 +19,19 @@ from .base import (BOOL, FLOAT, INT, Choice, IntTuple, LayerSpec, OneOf, Optiona
                    ShapeError, TensorType, format_dim, format_shape, numel, require_known, same_dims)
 
 INTEGER_DTYPES = ("bool", "u8", "i8", "i16", "i32", "i64")
+# 8-bit floats (ONNX FLOAT8*, torch float8_*): storage types; only Cast takes or gives them (no arithmetic runs on
+# them in torch's CPU kernels). fn: no infinities; fnuz: no infinities or -0, one NaN; e8m0: powers of 2 only.
+FLOAT8_DTYPES = ("f8e4m3fn", "f8e4m3fnuz", "f8e5m2", "f8e5m2fnuz", "f8e8m0")
+
+
+def check_float8(layer: str, inputs) -> None:
+    """ShapeError (E301) when a layer other than Cast is given an 8-bit float tensor."""
+    if layer == "Cast":
+        return
+    for i, t in enumerate(inputs):
+        if t.dtype in FLOAT8_DTYPES:
+            raise ShapeError(f"{layer}: input {i} is {t.dtype} {t}, an 8-bit float storage type only Cast takes "
+                             "(Cast it to f16 / f32 first)", "E301", i)
 
 
 def axis_of(axis: int, t: TensorType, layer: str, what: str = "axis", extra: int = 0, input: int = 0) -> int:

@@ -199,7 +199,11 @@ class Emitter:
             if perm is not None:
                 shape = [shape[p] for p in perm]
             dtype = {"f32": "float32", "f64": "float64", "f16": "float16", "i64": "int64", "i32": "int32",
-                     "i16": "int16", "i8": "int8", "u8": "uint8", "bool": "bool"}.get(tt.dtype, tt.dtype)
+                     "i16": "int16", "i8": "int8", "u8": "uint8", "bool": "bool"}.get(tt.dtype)
+            if dtype is None:  # bf16, the 8-bit floats: reported at the layer reading it (an input has no site)
+                why = f"input {name} is {tt.dtype}: the Keras target has no {tt.dtype} dtype"
+                self.problems.extend((n, why) for n in [n for n in g.nodes if tid in n.inputs][:1])
+                continue
             t = K.Input(shape=tuple(shape[1:]), batch_size=shape[0] if shape else None, dtype=dtype,
                         name=self.unique(name))
             inputs.append(t)

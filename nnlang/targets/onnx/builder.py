@@ -13,18 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from ...layers.base import weight_key
-from .mapping import NotExpressible
+from .mapping import ELEM_TYPES, NotExpressible
 
-# language dtype -> (ONNX element type, numpy dtype name or None when numpy has none)
-DTYPES = {
-    "f32": (TensorProto.FLOAT, "float32"), "f64": (TensorProto.DOUBLE, "float64"),
-    "f16": (TensorProto.FLOAT16, "float16"), "bf16": (TensorProto.BFLOAT16, None),
-    "i64": (TensorProto.INT64, "int64"), "i32": (TensorProto.INT32, "int32"), "i16": (TensorProto.INT16, "int16"),
-    "i8": (TensorProto.INT8, "int8"), "u8": (TensorProto.UINT8, "uint8"), "bool": (TensorProto.BOOL, "bool"),
-}
+# language dtype -> (ONNX element type, numpy dtype name or None when numpy has none: bf16, the 8-bit floats)
+_NUMPY = {"f32": "float32", "f64": "float64", "f16": "float16", "i64": "int64", "i32": "int32", "i16": "int16",
+          "i8": "int8", "u8": "uint8", "bool": "bool"}
+DTYPES = {dtype: (elem, _NUMPY.get(dtype)) for dtype, elem in ELEM_TYPES.items()}
 FLOATS = ("f32", "f64", "f16", "bf16")
 INT64_MAX = 2 ** 63 - 1
 

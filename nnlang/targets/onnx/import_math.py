@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .mapping import NNS_DTYPES
 from .importers import Alias, Layer, Op, Unsupported, onnx_op
 
 _FLOAT = ("f16", "bf16", "f32", "f64")
@@ -115,15 +116,20 @@ def power(op: Op):
     return Layer("Pow", {"exponent": value}, inputs=[op.input(0)])
 
 
-_DTYPES = {1: "f32", 11: "f64", 10: "f16", 16: "bf16", 7: "i64", 6: "i32", 5: "i16", 3: "i8", 2: "u8", 9: "bool"}
-
-
 @onnx_op("Cast")
 def cast(op: Op):
     to = int(op.attrs.get("to", 0))
-    if to not in _DTYPES:
+    dtype = NNS_DTYPES.get(to)
+    if dtype is None:
         raise Unsupported(f"Cast to element type {to}, which has no .nns dtype")
-    return Layer("Cast", {"dtype": _DTYPES[to]})
+    attrs = {"dtype": dtype}
+    if dtype.startswith("f8") and not int(op.attrs.get("saturate", 1)):
+        attrs["saturate"] = False
+    mode = op.attrs.get("round_mode", "up")
+    mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+    if dtype == "f8e8m0" and mode != "up":
+        raise Unsupported(f"Cast to FLOAT8E8M0 with round_mode={mode!r} (the Cast layer rounds up, ONNX's default)")
+    return Layer("Cast", attrs)
 
 
 _COMPARE = {"Equal": "Equal", "Greater": "Greater", "Less": "Less", "GreaterOrEqual": "GreaterEqual",

@@ -2,7 +2,7 @@
 by the PyTorch target) on one example input, and measure how far apart they are.
 
 Every failure here is reported as ImportError_ (the import's only error): an input onnxruntime cannot be
-fed from numpy (bfloat16 goes through an OrtValue), an operand whose random value is no valid example
+fed from numpy (bfloat16 and the 8-bit floats go through an OrtValue), an operand whose random value is no valid example
 (a Reshape's shape, a Resize's scales: the caller's example inputs are used, or the import says why it
 cannot check), an original onnxruntime cannot run, a network that fails on the example input.
 """
@@ -28,6 +28,9 @@ _OPERANDS = {"Reshape": {1}, "Expand": {1}, "Tile": {1}, "Resize": {1, 2, 3}, "U
              "NonMaxSuppression": {2, 3, 4}, "RoiAlign": {1, 2}, "CenterCropPad": {1}, "Col2Im": {1, 2}, "DFT": {1, 2},
              "STFT": {1, 2, 3}}
 _DIVISORS = {"Div": {1}, "Mod": {1}}  # integer division by a random 0 aborts the runtime
+# dtypes numpy cannot hold: fed as float32 values (exactly representable), to onnxruntime as raw bits
+_ML_DTYPES = {"bf16": "bfloat16", "f8e4m3fn": "float8_e4m3fn", "f8e4m3fnuz": "float8_e4m3fnuz",
+              "f8e5m2": "float8_e5m2", "f8e5m2fnuz": "float8_e5m2fnuz", "f8e8m0": "float8_e8m0fnu"}
 
 
 def _operand_uses(model) -> dict:
@@ -46,7 +49,8 @@ def _divisors(model) -> set:
 
 
 def example_feeds(onnx_model, graph: Graph, given: Optional[dict] = None) -> tuple:
-    """({input name: numpy array for onnxruntime}, [torch tensors for the imported network], {bf16 names})."""
+    """({input name: numpy array for onnxruntime}, [torch tensors for the imported network],
+    {input name: dtype} of the bf16 / 8-bit float inputs, whose arrays hold their float32 values)."""
     import numpy as np
     import torch
 
@@ -55,7 +59,7 @@ def example_feeds(onnx_model, graph: Graph, given: Optional[dict] = None) -> tup
     stored = {t.name for t in onnx_model.graph.initializer}
     real_inputs = [vi for vi in onnx_model.graph.input if vi.name not in stored]
     operands, divisors = _operand_uses(onnx_model), _divisors(onnx_model)
-    feeds, tensors, bf16 = {}, [], set()
+    feeds, tensors, special = {}, [], {}
     for vi, (_name, tid) in zip(real_inputs, graph.inputs):
         t = graph.tensor(tid).type
         dims = [d if isinstance(d, int) else 2 for d in t.shape]
@@ -70,50 +74,59 @@ def example_feeds(onnx_model, graph: Graph, given: Optional[dict] = None) -> tup
             arr = np.zeros(dims, dtype=np.dtype(NUMPY_DTYPES.get(t.dtype, "float32")))
             if t.dtype != "bool":
                 arr += 0.5
-        elif t.dtype in ("f32", "f64", "f16", "bf16"):
-            arr = rng.standard_normal(dims).astype(np.float32 if t.dtype == "bf16" else NUMPY_DTYPES[t.dtype])
+        elif t.dtype in ("f32", "f64", "f16") or t.dtype in _ML_DTYPES:
+            arr = rng.standard_normal(dims).astype(np.float32 if t.dtype in _ML_DTYPES else NUMPY_DTYPES[t.dtype])
+            if t.dtype == "f8e8m0":  # powers of 2 only, no sign
+                arr = np.abs(arr)
         else:
             dtype = np.dtype(NUMPY_DTYPES.get(t.dtype, "int64"))
             low = 1 if vi.name in divisors else 0  # a divisor of 0 is undefined for integers
             arr = rng.integers(low, 2 + low, dims).astype(dtype)
-        if t.dtype == "bf16":
-            bf16.add(vi.name)
-            tensor = torch.from_numpy(np.asarray(arr, dtype=np.float32).copy()).to(torch.bfloat16)
+        if t.dtype in _ML_DTYPES:
+            special[vi.name] = t.dtype
+            torch_dtype = getattr(torch, "float8_e8m0fnu" if t.dtype == "f8e8m0" else _ML_DTYPES[t.dtype])
+            tensor = torch.from_numpy(np.asarray(arr, dtype=np.float32).copy()).to(torch_dtype)
             arr = tensor.float().numpy()  # the same (rounded) values on both sides
         else:
             tensor = torch.from_numpy(np.ascontiguousarray(arr).copy())
         feeds[vi.name] = arr
         tensors.append(tensor)
-    return feeds, tensors, bf16
+    return feeds, tensors, special
 
 
-def _ort_feeds(feeds: dict, bf16: set) -> dict:
-    """numpy has no bfloat16 onnxruntime takes: such inputs go in as OrtValues of the raw bits."""
-    if not bf16:
+def _ort_feeds(feeds: dict, special: dict) -> dict:
+    """numpy has no bfloat16 / 8-bit floats onnxruntime takes: such inputs go in as OrtValues of the raw bits."""
+    if not special:
         return feeds
     import ml_dtypes
     import numpy as np
     import onnxruntime as ort
-    from onnx import TensorProto
+
+    from .mapping import ELEM_TYPES
 
     out = dict(feeds)
-    for name in bf16:
-        bits = np.asarray(feeds[name], dtype=np.float32).astype(ml_dtypes.bfloat16).view(np.uint16)
-        out[name] = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(bits, TensorProto.BFLOAT16)
+    for name, dtype in special.items():
+        narrow = np.asarray(feeds[name], dtype=np.float32).astype(getattr(ml_dtypes, _ML_DTYPES[dtype]))
+        bits = narrow.view(np.uint16 if dtype == "bf16" else np.uint8)
+        out[name] = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(bits, ELEM_TYPES[dtype])
     return out
 
 
 def _float_outputs(onnx_model):
-    """The model with each bfloat16 output cast to float32 (numpy cannot hold onnxruntime's bfloat16), or None."""
+    """The model with each bfloat16 / 8-bit float output cast to float32 (numpy cannot hold what onnxruntime
+    gives for them), or None."""
     from onnx import TensorProto, helper
 
-    if not any(o.type.tensor_type.elem_type == TensorProto.BFLOAT16 for o in onnx_model.graph.output):
+    from .mapping import ELEM_TYPES
+
+    narrow = {ELEM_TYPES[d] for d in _ML_DTYPES}
+    if not any(o.type.tensor_type.elem_type in narrow for o in onnx_model.graph.output):
         return None
     model = type(onnx_model)()
     model.CopyFrom(onnx_model)
     for o in model.graph.output:
-        if o.type.tensor_type.elem_type == TensorProto.BFLOAT16:
-            inner = o.name + "__bf16"
+        if o.type.tensor_type.elem_type in narrow:
+            inner = o.name + "__narrow"
             for node in model.graph.node:
                 node.output[:] = [inner if v == o.name else v for v in node.output]
                 node.input[:] = [inner if v == o.name else v for v in node.input]
@@ -122,7 +135,7 @@ def _float_outputs(onnx_model):
     return model
 
 
-def run_original(onnx_model, feeds: dict, bf16: set, source: Optional[str] = None) -> list:
+def run_original(onnx_model, feeds: dict, special: dict, source: Optional[str] = None) -> list:
     import numpy as np
     import onnxruntime as ort
 
@@ -136,7 +149,7 @@ def run_original(onnx_model, feeds: dict, bf16: set, source: Optional[str] = Non
         # From the file when there is one: serialising a large model again costs seconds.
         session = ort.InferenceSession(source or onnx_model.SerializeToString(), options,
                                        providers=["CPUExecutionProvider"])
-        want = session.run(None, _ort_feeds(feeds, bf16))
+        want = session.run(None, _ort_feeds(feeds, special))
     except Exception as e:  # noqa: BLE001 -- onnxruntime's errors have no common type
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ImportError_(f"cannot verify the import: onnxruntime cannot run the original model ({first[:300]}); "
@@ -149,8 +162,8 @@ def compare(model, onnx_model, graph: Graph, source: Optional[str] = None, given
     import numpy as np
     import torch
 
-    feeds, tensors, bf16 = example_feeds(onnx_model, graph, given)
-    want = run_original(onnx_model, feeds, bf16, source)
+    feeds, tensors, special = example_feeds(onnx_model, graph, given)
+    want = run_original(onnx_model, feeds, special, source)
     try:
         with torch.no_grad():
             got = model(*tensors)
@@ -162,7 +175,8 @@ def compare(model, onnx_model, graph: Graph, source: Optional[str] = None, given
         return math.inf, 0.0
     diff, scale = 0.0, 0.0
     for a, b in zip(want, got):
-        b = b.float().numpy() if b.dtype == torch.bfloat16 else b.numpy()
+        narrow = b.dtype == torch.bfloat16 or (b.dtype.is_floating_point and b.dtype.itemsize == 1)
+        b = b.float().numpy() if narrow else b.numpy()
         if a.shape != b.shape:
             return math.inf, 0.0
         if a.size:

@@ -24,11 +24,12 @@ from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph, Scope
 from ...layers.base import TensorType, weight_key
 from ..importing import ImportError_, ImportResult, check_difference, print_checked, write  # noqa: F401
+from .mapping import NNS_DTYPES
 from .fusions import Fused, View, find_fusions
 from .import_shapes import reinfer
 from .importers import Alias, Layer, Op, Unsupported, lookup
 
-_DTYPES = {1: "f32", 11: "f64", 10: "f16", 16: "bf16", 7: "i64", 6: "i32", 5: "i16", 3: "i8", 2: "u8", 9: "bool"}
+_DTYPES = NNS_DTYPES
 _SIZE_OPS = frozenset(("Shape", "Size"))  # their results are sizes, never layer data
 _UNFOLDABLE = ("Random", "Bernoulli", "Multinomial")  # constant inputs, yet a new value each run
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")

@@ -19,6 +19,11 @@ from collections.abc import Callable
 from ..conversion import conversion_table
 from ..registry import Registry
 
+# language dtype -> ONNX element type (TensorProto's numbers; framework-free: the importer reads it before onnx loads)
+ELEM_TYPES = {"f32": 1, "f64": 11, "f16": 10, "bf16": 16, "i64": 7, "i32": 6, "i16": 5, "i8": 3, "u8": 2, "bool": 9,
+              "f8e4m3fn": 17, "f8e4m3fnuz": 18, "f8e5m2": 19, "f8e5m2fnuz": 20, "f8e8m0": 24}
+NNS_DTYPES = {elem: dtype for dtype, elem in ELEM_TYPES.items()}  # ONNX element type -> language dtype
+
 MIN_OPSET = 11  # Resize, Pad, Clip, Range take their modern input form from opset 11
 DEFAULT_OPSET = 17
 

@@ -599,12 +599,28 @@ def power(node, ins, outs):
 
 TORCH_DTYPES = {"bool": "torch.bool", "u8": "torch.uint8", "i8": "torch.int8", "i16": "torch.int16",
                 "i32": "torch.int32", "i64": "torch.int64", "f16": "torch.float16", "bf16": "torch.bfloat16",
-                "f32": "torch.float32", "f64": "torch.float64"}
+                "f32": "torch.float32", "f64": "torch.float64", "f8e4m3fn": "torch.float8_e4m3fn",
+                "f8e4m3fnuz": "torch.float8_e4m3fnuz", "f8e5m2": "torch.float8_e5m2",
+                "f8e5m2fnuz": "torch.float8_e5m2fnuz", "f8e8m0": "torch.float8_e8m0fnu"}
+_F8_MAX = {"f8e4m3fn": 448.0, "f8e4m3fnuz": 240.0, "f8e5m2": 57344.0, "f8e5m2fnuz": 57344.0}
 
 
 @torch_layer("Cast")
 def cast(node, ins, outs):
-    return _func("{0}.to(" + TORCH_DTYPES[node.attrs["dtype"]] + ")")
+    dtype, x = node.attrs["dtype"], "{0}"
+    to = ".to(" + TORCH_DTYPES[dtype] + ")"
+    if dtype in _F8_MAX or dtype == "f8e8m0":
+        if ins[0].dtype[0] != "f" or ins[0].dtype.startswith("f8"):  # clamp / where want a float: exact here
+            x = "{0}.to(torch.float32)"
+        saturate = node.attrs.get("saturate", True)
+        if dtype == "f8e8m0":  # ONNX rounds up to a power of 2 (torch's cast to nearest); f64: log2 exact enough
+            up = "torch.exp2(torch.ceil(torch.log2(" + x + ".to(torch.float64))))"
+            return _func(up + ".clamp(2.0 ** -127" + (", 2.0 ** 127)" if saturate else ")") + to)
+        if saturate:  # torch's cast saturates only to e4m3fn
+            return _func(x + f".clamp({-_F8_MAX[dtype]!r}, {_F8_MAX[dtype]!r})" + to)
+        if dtype == "f8e4m3fn":  # ONNX: NaN beyond 464 (which rounds to 448), torch clamps
+            return _func("torch.where(" + x + ".abs() <= 464.0, " + x + ", float('nan'))" + to)
+    return _func("{0}" + to)
 
 
 _COMPARISONS = {"Equal": " == ", "Greater": " > ", "Less": " < ", "GreaterEqual": " >= ", "LessEqual": " <= "}

@@ -4,7 +4,7 @@ ArgMax, ArgMin), as keras.ops on the tensor as stored (reduced axes remapped, no
 from __future__ import annotations
 
 from ..emit import Val
-from ..mapping import keras_layer
+from ..mapping import NotExpressible, keras_layer
 from .shape import DTYPES, _stored, _stored_axis
 
 _UNARY = {"Abs": "absolute", "Neg": "negative", "Sign": "sign", "Floor": "floor", "Ceil": "ceil", "Round": "round",
@@ -36,6 +36,9 @@ def power(b):
 
 @keras_layer("Cast")
 def cast(b):
+    for dtype in (b.types[0].dtype, b.a["dtype"]):
+        if dtype not in DTYPES:  # bf16, the 8-bit floats: Keras 3's backends do not all have them
+            raise NotExpressible(f"Cast with {dtype}: the Keras target has no {dtype} dtype")
     return b.same_as(b.ops.cast(b.val().t, DTYPES[b.a["dtype"]]))
 
 

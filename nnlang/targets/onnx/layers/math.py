@@ -48,7 +48,15 @@ def power(b):
 
 @onnx_layer("Cast")
 def cast(b):
-    return b.op("Cast", b.x, to=elem_type(b.a["dtype"]))
+    dtype, source = b.a["dtype"], b.t.dtype
+    f8 = [d for d in (source, dtype) if d.startswith("f8")]
+    if any(d == "f8e8m0" for d in f8) and b.opset < 24:
+        raise NotExpressible("Cast with f8e8m0 (ONNX FLOAT8E8M0 came in opset 24)", since=24)
+    if f8 and b.opset < 19:
+        raise NotExpressible(f"Cast with {f8[0]} (ONNX's 8-bit floats came in opset 19)", since=19)
+    if dtype.startswith("f8") and not b.a.get("saturate", True):
+        return b.op("Cast", b.x, to=elem_type(dtype), saturate=0)
+    return b.op("Cast", b.x, to=elem_type(dtype))
 
 
 _REDUCE = {"Amax": ("ReduceMax", _FLOATS + _INTS + ("i8", "u8")), "Amin": ("ReduceMin", _FLOATS + _INTS + ("i8", "u8")),
