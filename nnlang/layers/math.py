@@ -10,7 +10,7 @@ or refuse case by case); Abs, Neg and Sign take integers too and keep the dtype.
 
 from __future__ import annotations
 
-from .base import (BOOL, FLOAT, STR, Choice, LayerSpec, ParamRangeError, Param, ShapeError, TensorType,
+from .base import (BOOL, FLOAT, STR, Choice, LayerSpec, Optional_, ParamRangeError, Param, ShapeError, TensorType,
                    broadcast_shapes, count, format_dim, same_dims)
 from .shape import FLOAT8_DTYPES, INTEGER_DTYPES
 
@@ -33,6 +33,22 @@ def _unary(name: str, doc: str, floats_only: bool = True, params=(), example=Non
 def _cast_infer(a, inputs):
     (x,) = inputs
     return [TensorType(x.shape, a["dtype"], x.layout)]
+
+
+def _pow_infer(a, inputs):
+    x = inputs[0]
+    if len(inputs) == 1:
+        if a.get("exponent") is None:
+            raise ShapeError("Pow of one tensor needs the exponent: x -> Pow(2.0), or (x, y) -> Pow", "E305", 0)
+        if x.dtype in INTEGER_DTYPES:
+            raise ShapeError(f"Pow needs a floating-point input, got {x.dtype} {x} (Cast it first)", "E301", 0)
+        return [x]
+    if a.get("exponent") is not None:
+        raise ShapeError("Pow of two tensors takes no exponent (the second tensor is the exponent)", "E305", 1)
+    for i, t in enumerate(inputs):
+        if t.dtype == "bool":
+            raise ShapeError(f"Pow takes numbers, input {i} is a bool tensor {t}", "E301", i)
+    return [TensorType(broadcast_shapes([t.shape for t in inputs], "Pow"), x.dtype, x.layout)]
 
 
 def _binary(name: str, doc: str, logical: bool = False) -> LayerSpec:
@@ -149,8 +165,14 @@ LAYERS = [
     _unary("Erf", "The Gauss error function."),
     _unary("Sin", "Sine (radians)."),
     _unary("Cos", "Cosine (radians)."),
-    _unary("Pow", "x to a constant power: x ** exponent (NaN for a negative x and a fractional exponent).",
-           params=(Param("exponent", FLOAT, doc="the power x is raised to"),), example="Pow(2.0)"),
+    LayerSpec(
+        name="Pow", family="math",
+        doc="x to a power: x ** exponent for a constant exponent (`x -> Pow(2.0)`, x a float tensor), or of two "
+            "tensors `(x, y) -> Pow`, x ** y elementwise with NumPy broadcasting, as ONNX Pow: the result has x's "
+            "dtype (an integer x to a float y is computed in floating point and truncated). NaN for a negative "
+            "x and a fractional exponent.",
+        params=(Param("exponent", Optional_(FLOAT), None, "the power x is raised to (the one-tensor form)"),),
+        infer=_pow_infer, inputs=(1, 2), input_names=("x", "y"), positional=1, example="Pow(2.0)"),
     LayerSpec(
         name="Cast", family="math",
         doc="Convert to another dtype, as torch's x.to(dtype) and ONNX Cast: floats to integers truncate "

@@ -465,6 +465,8 @@ def abs_(b):
 
 @caffe_layer("Neg", "Sqrt", "Reciprocal", "Pow")
 def power(b):
+    if len(b.bottoms) > 1:
+        raise NotExpressible("Pow of two tensors: Caffe's Power layer raises to a constant only")
     params = {"power": float(b.a["exponent"])} if b.node.op == "Pow" else _POWER[b.node.op]
     return [b.one("Power", b.bottoms, {"power_param": params})]
 

@@ -104,8 +104,10 @@ def unary(op: Op):
 @onnx_op("Pow")
 def power(op: Op):
     base, exponent = op.const(op.input(0)), op.const(op.input(1))
-    if base is not None or exponent is None:
-        raise Unsupported("Pow with a tensor exponent (only x ** constant has a layer, Pow)")
+    if base is not None:
+        raise Unsupported("Pow of a constant base (fold it, or give the base as a tensor)")
+    if exponent is None:  # x ** y of two tensors, in x's dtype
+        return Layer("Pow", {}, inputs=[op.input(0), op.input(1)])
     if exponent.size != 1 or (op.shape(op.input(0)) is not None and exponent.ndim > len(op.shape(op.input(0)))):
         raise Unsupported("Pow by a constant that is not one number")
     if not _float_input(op):

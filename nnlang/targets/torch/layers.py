@@ -594,6 +594,9 @@ def elementwise_method(node, ins, outs):
 
 @torch_layer("Pow")
 def power(node, ins, outs):
+    if len(ins) == 2:  # ONNX Pow: the result in x's dtype (torch promotes an integer x to a float y)
+        cast = "" if ins[0].dtype == ins[1].dtype else ".to(" + TORCH_DTYPES[ins[0].dtype] + ")"
+        return _func("torch.pow({0}, {1})" + cast)
     return _func("{0}.pow(" + lit(node.attrs["exponent"]) + ")")
 
 

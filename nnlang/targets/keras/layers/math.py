@@ -31,6 +31,9 @@ def reciprocal(b):
 
 @keras_layer("Pow")
 def power(b):
+    if len(b.types) == 2:  # x ** y in x's dtype (ONNX Pow): computed where both are floats
+        x, y = (b.ops.cast(b.ir(i), "float64" if b.types[0].dtype == "f64" else "float32") for i in (0, 1))
+        return Val(_as_ir_dtype(b, b.ops.power(x, y)))
     return b.same_as(_as_ir_dtype(b, b.ops.power(b.val().t, float(b.a["exponent"]))))
 
 

@@ -41,6 +41,11 @@ def unary(b):
 @onnx_layer("Pow")
 def power(b):
     dtype = b.t.dtype
+    if len(b.ins) == 2:  # onnxruntime's Pow: base and exponent each f32 / f64 / i32 / i64
+        e = b.ins[1].dtype
+        wide = _wide(dtype, _FLOATS + _INTS)
+        y = b.op("Pow", b.cast(b.x, dtype, wide), b.cast(b.xs[1], e, _wide(e, _FLOATS + _INTS)))
+        return b.cast(y, wide, dtype)
     wide = _wide(dtype, _FLOATS)
     y = b.op("Pow", b.cast(b.x, dtype, wide), b.scalar(float(b.a["exponent"]), wide))
     return b.cast(y, wide, dtype)
