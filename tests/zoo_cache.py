@@ -33,7 +33,8 @@ EXAMPLES = ROOT / "examples"
 # are marked slow. The rest (LeNet-5, the LSTM classifier, SqueezeNet, MobileNetV2, ResNet-18, GoogLeNet,
 # EfficientNet-B0) keep every layer family in the local loop.
 BIG = frozenset({"alexnet", "bert_encoder", "caffenet", "convnext_tiny", "densenet121", "inception_v3", "resnet50",
-                 "unet", "vgg16", "vit_b_16", "resnet101", "inception_v4", "pix2pix"})
+                 "unet", "vgg16", "vit_b_16", "resnet101", "inception_v4", "pix2pix",
+                 "swin_t"})
 
 _DIR: list = []
 

@@ -55,6 +55,7 @@ TORCHVISION_ZOO = (
     ZooModel("efficientnet_b0.nns", "efficientnet_b0", 5_288_548),
     ZooModel("mobilenet_v3_small.nns", "mobilenet_v3_small", 2_542_856),
     ZooModel("resnet101.nns", "resnet101", 44_549_160),
+    ZooModel("swin_t.nns", "swin_t", 28_288_354),
 )
 
 # The timm models of the zoo (timm.create_model(name, pretrained=False)), with the parameter counts of
@@ -191,6 +192,9 @@ def reference_state(module) -> dict:
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
+_ONE_LAYER_MODULES = ("ShiftedWindowAttention", "PatchMerging")  # torchvision's Swin modules: one layer each
+
+
 def reference_macs(module, shape: tuple) -> tuple:
     """(module fqn -> MACs for every conv / linear / attention leaf, total MACs) by FlopCounterMode."""
     import torch
@@ -219,12 +223,14 @@ def reference_macs(module, shape: tuple) -> tuple:
     per_module = {}
     inside_attention = set()  # an attention's out_proj: used through F.linear, counted with the attention
     for fqn, m in module.named_modules():
-        if isinstance(m, torch.nn.MultiheadAttention):
+        # Swin's two modules are one layer each (nnlang/layers/window.py): their Linears and norms counted with them
+        if isinstance(m, torch.nn.MultiheadAttention) or type(m).__name__ in _ONE_LAYER_MODULES:
             inside_attention.update(f"{fqn}.{name}" if fqn else name for name, _ in m.named_modules() if name)
     for fqn, m in module.named_modules():
         if fqn in inside_attention:
             continue
-        if isinstance(m, (torch.nn.modules.conv._ConvNd, torch.nn.Linear, torch.nn.MultiheadAttention)):
+        if isinstance(m, (torch.nn.modules.conv._ConvNd, torch.nn.Linear, torch.nn.MultiheadAttention)) \
+                or type(m).__name__ in _ONE_LAYER_MODULES:
             per_module[fqn] = flops(fqn) // 2
     return per_module, flops("") // 2
 

@@ -8,8 +8,8 @@ import importlib
 
 from .base import LayerSpec
 
-FAMILIES = ("conv", "dense", "norm", "activation", "recurrent", "attention", "shape", "reduce", "merge", "math",
-            "regularization", "learned", "loss")
+FAMILIES = ("conv", "dense", "norm", "activation", "recurrent", "attention", "window", "shape", "reduce", "merge",
+            "math", "regularization", "learned", "loss")
 
 
 @functools.lru_cache(maxsize=1)

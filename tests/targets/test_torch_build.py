@@ -34,6 +34,7 @@ TORCHVISION = [
     ("inception_v3", "inception_v3", {"aux_logits": False, "init_weights": False}, 299),
     ("vit_b_16", "vit_b_16", {}, 224), ("convnext_tiny", "convnext_tiny", {}, 224),
     ("efficientnet_b0", "efficientnet_b0", {}, 224), ("resnet101", "resnet101", {}, 224),
+    ("swin_t", "swin_t", {}, 224),
 ]
 
 

@@ -296,6 +296,15 @@ CASES = {
                    c("LayerScale(init=2.0, axis=1)", "[N, 3, 5]")],
     "LayerNorm2d": [c("LayerNorm2d", "[2, 3, 4, 5]"),
                     c("LayerNorm2d(eps=1e-6, elementwise_affine=false)", "[N, 4, 3, 3]")],
+    # ---- Swin's window attention and patch merging (padded, shifted along one or both dims, unshifted)
+    "ShiftedWindowAttention": [
+        c("ShiftedWindowAttention(2, window_size=(4, 3), shift_size=(2, 1))", "[2, 9, 10, 8]"),
+        c("ShiftedWindowAttention(1, window_size=4, shift_size=2, qkv_bias=false, proj_bias=false)", "[N, 5, 13, 4]"),
+        c("ShiftedWindowAttention(3, window_size=7, shift_size=3)", "[2, 7, 7, 6]"),  # shift dropped: one window
+        c("ShiftedWindowAttention(2, window_size=4)", "[2, 8, 8, 4]"),
+    ],
+    "PatchMerging": [c("PatchMerging", "[2, 8, 8, 4]"), c("PatchMerging(eps=1e-6)", "[2, 7, 9, 3]"),
+                     c("PatchMerging", "[N, 2, 5, 4, 6]")],
     # ---- losses
     "MSELoss": [c("MSELoss", "[2, 3]", "[2, 3]"), c('MSELoss(reduction="none")', "[2, 3]", "[2, 3]")],
     "L1Loss": [c("L1Loss", "[2, 3]", "[2, 3]"), c('L1Loss(reduction="sum")', "[2, 3, 4]", "[2, 3, 4]")],

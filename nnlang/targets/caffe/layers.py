@@ -474,3 +474,21 @@ def power(b):
 @caffe_layer("Exp", "Log")
 def exp_log(b):
     return [b.one(b.node.op, b.bottoms)]  # base e (base -1), scale 1, shift 0: the defaults
+
+
+# ---- Swin's layers: refused with what BVLC Caffe lacks ----------------------------------------------
+
+@caffe_layer("ShiftedWindowAttention")
+def shifted_window_attention(b):
+    raise NotExpressible("ShiftedWindowAttention needs matrix products of two computed blobs (q k^T, the "
+                         "attention weights by v): BVLC Caffe's InnerProduct and Convolution multiply by learned "
+                         "blobs only, Eltwise PROD and a two-input Scale elementwise; its window partition also "
+                         "needs a Permute, which BVLC Caffe lacks")
+
+
+@caffe_layer("PatchMerging")
+def patch_merging(b):
+    raise NotExpressible("PatchMerging normalises each position over its 4C gathered channels (a LayerNorm on the "
+                         "last axis of a channels-last map): BVLC Caffe has no LayerNorm (MVN normalises over all "
+                         "the axes after the channel axis, not the last one alone) and no Permute to bring the "
+                         "channels to axis 1")

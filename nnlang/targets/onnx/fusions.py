@@ -704,3 +704,6 @@ def class_token(view: View, concat):
         return None
     return Fused(Layer("ClassToken", {}, inputs=[x], outputs=[concat.output[0]], weights={"": w},
                        path=tensor_path(token, view.initializers)), nodes)
+
+
+from . import fusions_window  # noqa: E402,F401  (Swin's layers; registered after the fusions above)

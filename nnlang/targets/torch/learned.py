@@ -48,3 +48,26 @@ def layer_norm_2d(node, ins, outs):
     given = (("eps", a["eps"], 1e-5), ("elementwise_affine", a["elementwise_affine"], True))
     kwargs = tuple((k, v) for k, v, default in given if v != default)
     return TorchLayer(ModuleCall("nnlang_modules.LayerNorm2d", (c,), kwargs), "{m}({0})", needs=_MODULES)
+
+
+def _one(pair):
+    return pair[0] if pair[0] == pair[1] else pair
+
+
+@torch_layer("ShiftedWindowAttention")
+def shifted_window_attention(node, ins, outs):
+    # torchvision's constructor order; one int for a square window / shift, as the .nns call writes it
+    a = node.attrs
+    given = (("qkv_bias", a["qkv_bias"], True), ("proj_bias", a["proj_bias"], True),
+             ("attention_dropout", a["attention_dropout"], 0.0), ("dropout", a["dropout"], 0.0))
+    kwargs = tuple((k, v) for k, v, default in given if v != default)
+    args = (ins[0].shape[-1], _one(a["window_size"]), _one(a["shift_size"]), a["num_heads"])
+    return TorchLayer(ModuleCall("nnlang_modules.ShiftedWindowAttention", args, kwargs), "{m}({0})", needs=_MODULES)
+
+
+@torch_layer("PatchMerging")
+def patch_merging(node, ins, outs):
+    eps = node.attrs["eps"]
+    kwargs = (("eps", eps),) if eps != 1e-5 else ()
+    return TorchLayer(ModuleCall("nnlang_modules.PatchMerging", (ins[0].shape[-1],), kwargs), "{m}({0})",
+                      needs=_MODULES)

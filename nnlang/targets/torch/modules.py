@@ -154,3 +154,93 @@ class HardGateGRU(_HardGateRecurrent, nn.GRU):
         z = keras2_hard_sigmoid(gi[1] + gh[1])
         candidate = torch.tanh(gi[2] + r * gh[2])
         return (1 - z) * candidate + z * h, h
+
+
+def _pair(v) -> list:
+    """An int stands for both dims (as nnlang's Ints(2) reads it); torchvision passes lists."""
+    return [v, v] if isinstance(v, int) else list(v)
+
+
+class ShiftedWindowAttention(nn.Module):
+    """torchvision's ShiftedWindowAttention (Swin V1) on [N, H, W, C], with its names: qkv, proj,
+    relative_position_bias_table, relative_position_index (a buffer), so its state_dict loads strictly."""
+
+    def __init__(self, dim: int, window_size, shift_size, num_heads: int, qkv_bias: bool = True,
+                 proj_bias: bool = True, attention_dropout: float = 0.0, dropout: float = 0.0):
+        super().__init__()
+        self.window_size, self.shift_size = _pair(window_size), _pair(shift_size)
+        self.num_heads, self.attention_dropout, self.dropout = num_heads, attention_dropout, dropout
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim, bias=proj_bias)
+        wh, ww = self.window_size
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * wh - 1) * (2 * ww - 1), num_heads))
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        self.register_buffer("relative_position_index", self.position_index(wh, ww))
+
+    @staticmethod
+    def position_index(wh: int, ww: int) -> torch.Tensor:
+        """The table row of each (token, token) pair of a window: torchvision's relative_position_index."""
+        coords = torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij")).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+        return ((rel[:, :, 0] + wh - 1) * (2 * ww - 1) + rel[:, :, 1] + ww - 1).flatten()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        wh, ww = self.window_size
+        b, h, w, c = x.shape
+        x = nn.functional.pad(x, (0, 0, 0, (ww - w % ww) % ww, 0, (wh - h % wh) % wh))
+        _, ph, pw, _ = x.shape
+        sh, sw = (0 if wh >= ph else self.shift_size[0]), (0 if ww >= pw else self.shift_size[1])
+        if sh + sw > 0:
+            x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
+        n = wh * ww
+        windows = (ph // wh) * (pw // ww)
+        x = x.view(b, ph // wh, wh, pw // ww, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b * windows, n, c)
+        qkv = nn.functional.linear(x, self.qkv.weight, self.qkv.bias)
+        qkv = qkv.reshape(x.size(0), n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * (c // self.num_heads) ** -0.5, qkv[1], qkv[2]
+        attn = q.matmul(k.transpose(-2, -1))
+        bias = self.relative_position_bias_table[self.relative_position_index].view(n, n, -1)
+        attn = attn + bias.permute(2, 0, 1).unsqueeze(0)
+        if sh + sw > 0:
+            attn = attn.view(b, windows, self.num_heads, n, n) + self._mask(ph, pw, sh, sw, x).unsqueeze(1)
+            attn = attn.view(-1, self.num_heads, n, n)
+        attn = nn.functional.dropout(attn.softmax(-1), p=self.attention_dropout, training=self.training)
+        x = attn.matmul(v).transpose(1, 2).reshape(x.size(0), n, c)
+        x = nn.functional.dropout(nn.functional.linear(x, self.proj.weight, self.proj.bias), p=self.dropout,
+                                  training=self.training)
+        x = x.view(b, ph // wh, pw // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b, ph, pw, c)
+        if sh + sw > 0:
+            x = torch.roll(x, shifts=(sh, sw), dims=(1, 2))
+        return x[:, :h, :w, :].contiguous()
+
+    def _mask(self, ph: int, pw: int, sh: int, sw: int, like: torch.Tensor) -> torch.Tensor:
+        """[windows, n, n]: 0 within one region of the rolled map, -100 across regions (torchvision's)."""
+        wh, ww = self.window_size
+        region = like.new_zeros((ph, pw))
+        count = 0
+        for h0, h1 in ((0, -wh), (-wh, -sh), (-sh, None)):
+            for w0, w1 in ((0, -ww), (-ww, -sw), (-sw, None)):
+                region[h0:h1, w0:w1] = count
+                count += 1
+        region = region.view(ph // wh, wh, pw // ww, ww).permute(0, 2, 1, 3).reshape(-1, wh * ww)
+        diff = region.unsqueeze(1) - region.unsqueeze(2)
+        return diff.masked_fill(diff != 0, -100.0).masked_fill(diff == 0, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"window_size={self.window_size}, shift_size={self.shift_size}, num_heads={self.num_heads}"
+
+
+class PatchMerging(nn.Module):
+    """torchvision's PatchMerging (Swin V1) on [..., H, W, C]: the 2x2 neighbours concatenated (pad to even
+    sizes first), LayerNorm(4C), bias-free Linear(4C, 2C); reduction registered before norm, as there."""
+
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+        self.norm = nn.LayerNorm(4 * dim, eps=eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-3], x.shape[-2]
+        x = nn.functional.pad(x, (0, 0, 0, w % 2, 0, h % 2))
+        x = torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], -1)
+        return self.reduction(self.norm(x))

@@ -94,6 +94,13 @@ def _replay(module: nn.Module, path: str) -> None:
         _replay(module.out_proj, f"{path}.out_proj" if path else "out_proj")  # constructed first
         module._reset_parameters()
         return
+    if isinstance(module, nnlang_modules.ShiftedWindowAttention):  # as torchvision's constructor: qkv, proj, table
+        _replay(module.qkv, f"{path}.qkv" if path else "qkv")
+        _replay(module.proj, f"{path}.proj" if path else "proj")
+        nn.init.trunc_normal_(module.relative_position_bias_table, std=0.02)
+        with torch.no_grad():  # a constant of the window, as the constructor computes it
+            module.relative_position_index.copy_(module.position_index(*module.window_size))
+        return
     if isinstance(module, nnlang_modules.Scale):
         nn.init.ones_(module.weight)
         if module.bias is not None:

@@ -3,4 +3,4 @@
 Importing this package registers every mapping with mapping.onnx_layer.
 """
 
-from . import activation, attention, conv, dense, learned, loss, math, merge, norm, recurrent, shape  # noqa: F401
+from . import activation, attention, conv, dense, learned, loss, math, merge, norm, recurrent, shape, window  # noqa: F401,E501

@@ -7,7 +7,8 @@ holds the tables and the contract. Imported inside the torch target only.
 
 from __future__ import annotations
 
-from . import activation, conv, dense, learned, loss, math, merge, norm, recurrent, regularization, shape  # noqa: F401
+from . import (activation, conv, dense, learned, loss, math, merge, norm, recurrent, regularization,  # noqa: F401
+               shape, window)
 from .learned import parameter_name, parameter_problem
 from .patterns import rewrite
 from .registry import (

@@ -41,9 +41,11 @@ MODULES = Registry("PyTorch module importer")  # class name (torch.nn, nnlang's 
 CALLS = Registry("PyTorch call importer")  # key (see call_keys) -> function(Call) -> Layer
 # Where mapped module classes live: torch.nn, and the modules nnlang's emitted code uses (Scale).
 MODULE_NAMESPACES = ("torch.nn.", "nnlang.targets.torch.modules")
-# Classes elsewhere that are exactly a registry layer, by their full name (ConvNeXt's and EfficientNet's).
+# Classes elsewhere that are exactly a registry layer, by their full name (ConvNeXt's, EfficientNet's, Swin's).
 FOREIGN_MODULES = frozenset(("torchvision.ops.stochastic_depth.StochasticDepth",
-                             "torchvision.models.convnext.LayerNorm2d"))
+                             "torchvision.models.convnext.LayerNorm2d",
+                             "torchvision.models.swin_transformer.ShiftedWindowAttention",
+                             "torchvision.models.swin_transformer.PatchMerging"))
 # fx node meta key: parameters a rewrite (patterns.py) decided, overriding the module importer's.
 PARAMS_META = "nnlang_params"
 

@@ -1,0 +1,254 @@
+"""Swin's two layers read back from the ops nnlang's ONNX target writes for them (targets/onnx/layers/window.py):
+ShiftedWindowAttention anchored on its Softmax, PatchMerging on its Concat of four strided Slices. Every size,
+the shift, the relative position index and the mask are checked against what the layer computes, so a graph
+that only looks alike imports op by op."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ...layers.window import relative_position_index, shift_mask
+from .fusions import Fused, View, _linear, _near, onnx_fusion
+from .importers import Layer
+
+
+def _const_list(view: View, value: str) -> Optional[list]:
+    c = view.const(value)
+    return None if c is None else [int(v) for v in c.reshape(-1)]
+
+
+def _reshape(view: View, value: str, shape: list, producer: bool = True):
+    """The Reshape producing (or, producer=False, reading as its only consumer) `value` to `shape` (None entries:
+    any), or None."""
+    r = view.producer(value, "Reshape") if producer else view.only_consumer(value, "Reshape")
+    got = _const_list(view, r.input[1]) if r is not None else None
+    if got is None or len(got) != len(shape) or any(w is not None and w != g for w, g in zip(shape, got)):
+        return None
+    return r, got
+
+
+def _transpose(view: View, value: str, perm: list, producer: bool = True):
+    t = view.producer(value, "Transpose") if producer else view.only_consumer(value, "Transpose")
+    if t is None or list(view.attr(t, "perm", [])) != perm:
+        return None
+    return t
+
+
+def _roll_parts(view: View, concat, axis: int, size: int):
+    """Concat(Slice(a, [k], [size]), Slice(a, [0], [k])) along `axis`: (a, k, slices) or None."""
+    if concat is None or concat.op_type != "Concat" or len(concat.input) != 2 or view.attr(concat, "axis") != axis:
+        return None
+    first, second = (view.producer(v, "Slice") for v in concat.input)
+    if first is None or second is None or first.input[0] != second.input[0]:
+        return None
+    spans = []
+    for s in (first, second):
+        starts, ends, axes = (_const_list(view, s.input[i]) if len(s.input) > i else None for i in (1, 2, 3))
+        steps = _const_list(view, s.input[4]) if len(s.input) > 4 and s.input[4] else [1]
+        if axes != [axis] or steps != [1] or starts is None or ends is None:
+            return None
+        spans.append((starts[0], ends[0]))
+    k = spans[0][0]
+    if not 0 < k < size or spans[0][1] < size or spans[1] != (0, k):
+        return None
+    return first.input[0], k, [first, second, concat]
+
+
+def _unroll_back(view: View, value: str, axis: int, size: int):
+    """Walking back from `value`: (source, k, nodes) of a roll along axis, or (value, 0, [])."""
+    found = _roll_parts(view, view.producer(value), axis, size)
+    return found if found is not None else (value, 0, [])
+
+
+def _unroll_forward(view: View, value: str, axis: int, size: int):
+    """Walking on from `value` (read by the two Slices of one roll only): (result, k, nodes) or (value, 0, [])."""
+    users = view.consumers.get(value, [])
+    if len(users) == 2 and value not in view.graph_outputs and all(u.op_type == "Slice" for u in users):
+        concat = view.only_consumer(users[0].output[0], "Concat")
+        found = _roll_parts(view, concat, axis, size)
+        if found is not None and found[0] == value and set(map(id, found[2][:2])) == set(map(id, users)):
+            return concat.output[0], found[1], found[2]
+    return value, 0, []
+
+
+@onnx_fusion("Softmax")
+def shifted_window_attention(view: View, softmax):
+    if view.attr(softmax, "axis", -1) not in (-1, 4):
+        return None
+    nodes = [softmax]
+    value = softmax.input[0]
+    mask_add = view.producer(value, "Add")
+    if mask_add is None:
+        return None
+    mask = None
+    bias_made = _transpose(view, mask_add.input[1], [2, 0, 1])  # (a constant once folded, as the mask is)
+    if bias_made is None and view.const(mask_add.input[1]) is not None:  # the shifted windows' mask, added last
+        mask = view.const(mask_add.input[1])
+        nodes.append(mask_add)
+        value = mask_add.input[0]
+    bias_add = view.producer(value, "Add")
+    if bias_add is None:
+        return None
+    nodes.append(bias_add)
+    scores, bias_t = bias_add.input
+    t = _transpose(view, bias_t, [2, 0, 1])
+    found = _reshape(view, t.input[0], [None, None, None]) if t is not None else None
+    gather = view.producer(found[0].input[0], "Gather") if found is not None else None
+    if gather is None or view.attr(gather, "axis", 0) != 0:
+        return None
+    n, n2, heads = found[1]
+    table, index = view.const(gather.input[0]), view.const(gather.input[1])
+    nodes += [t, found[0], gather]
+    mm = view.producer(scores, "MatMul")
+    scaled = view.producer(mm.input[0], "Mul") if mm is not None else None
+    k_t = _transpose(view, mm.input[1], [0, 1, 2, 4, 3]) if mm is not None else None
+    if scaled is None or k_t is None or table is None or index is None or n != n2:
+        return None
+    nodes += [mm, scaled, k_t]
+    mixed = next((u for u in view.consumers.get(softmax.output[0], []) if u.op_type == "MatMul"), None)
+    gathers = [view.producer(v, "Gather") for v in (scaled.input[0], k_t.input[0], mixed.input[1] if mixed else "")]
+    if mixed is None or any(g is None for g in gathers) or len({g.input[0] for g in gathers}) != 1 \
+            or [view.scalar(g.input[1]) for g in gathers] != [0.0, 1.0, 2.0]:
+        return None
+    nodes += [mixed, *gathers]
+    qkv_t = _transpose(view, gathers[0].input[0], [3, 0, 1, 4, 2, 5])
+    found = _reshape(view, qkv_t.input[0], [0, 0, 0, 3, heads, None]) if qkv_t is not None else None
+    qkv = _linear(view, found[0].input[0]) if found is not None else None
+    if qkv is None:
+        return None
+    hd = found[1][5]
+    c = heads * hd
+    nodes += [qkv_t, found[0], *qkv[3]]
+    if not _near(view.scalar(scaled.input[1]), hd ** -0.5) or qkv[1].shape != (3 * c, c):
+        return None
+    # the window partition in front: Reshape [0, nh, wh, nw, ww, C], Transpose, Reshape [0, windows, n, C]
+    windows_r = _reshape(view, qkv[0], [0, None, n, c])
+    part_t = _transpose(view, windows_r[0].input[0], [0, 1, 3, 2, 4, 5]) if windows_r is not None else None
+    split = _reshape(view, part_t.input[0], [0, None, None, None, None, c]) if part_t is not None else None
+    if split is None:
+        return None
+    _, nh, wh, nw, ww, _ = split[1]
+    windows, ph, pw = nh * nw, nh * wh, nw * ww
+    if windows_r[1][1] != windows or wh * ww != n:
+        return None
+    nodes += [windows_r[0], part_t, split[0]]
+    rolled, kw, parts_w = _unroll_back(view, split[0].input[0], 2, pw)
+    source, kh, parts_h = _unroll_back(view, rolled, 1, ph)
+    nodes += parts_w + parts_h
+    sh, sw = kh, kw  # rolled by -shift: the first slice starts at the shift
+    x, pad_b, pad_r = source, 0, 0
+    pad = view.producer(source, "Pad")
+    if pad is not None:
+        pads = _const_list(view, pad.input[1])
+        if pads is None or len(pads) != 8 or pads[:6] != [0, 0, 0, 0, 0, pads[5]] or pads[7] != 0 \
+                or view.attr(pad, "mode", b"constant") not in (b"constant", "constant") \
+                or (len(pad.input) > 2 and pad.input[2]):
+            return None
+        x, pad_b, pad_r = pad.input[0], pads[5], pads[6]
+        nodes.append(pad)
+    # the merge after the attention: heads joined, proj, windows reversed, rolled back, cropped
+    joined_t = _transpose(view, mixed.output[0], [0, 1, 3, 2, 4], producer=False)
+    joined = _reshape(view, joined_t.output[0], [0, 0, 0, c], producer=False) if joined_t is not None else None
+    if joined is None:
+        return None
+    nodes += [joined_t, joined[0]]
+    after = view.only_consumer(joined[0].output[0], "MatMul")
+    last = after
+    if after is not None:
+        add = view.only_consumer(after.output[0], "Add")
+        if add is not None and view.const(view.other_input(add, after.output[0])) is not None:
+            last = add
+    proj = _linear(view, last.output[0]) if last is not None else None
+    if proj is None or proj[0] != joined[0].output[0] or proj[1].shape != (c, c):
+        return None
+    nodes += proj[3]
+    back = _reshape(view, last.output[0], [0, nh, nw, wh, ww, c], producer=False)
+    back_t = _transpose(view, back[0].output[0], [0, 1, 3, 2, 4, 5], producer=False) if back is not None else None
+    merged = _reshape(view, back_t.output[0], [0, ph, pw, c], producer=False) if back_t is not None else None
+    if merged is None:
+        return None
+    nodes += [back[0], back_t, merged[0]]
+    out, kh2, parts = _unroll_forward(view, merged[0].output[0], 1, ph)
+    nodes += parts
+    out, kw2, parts = _unroll_forward(view, out, 2, pw)
+    nodes += parts
+    if (kh2 and ph - kh2 != sh) or (kw2 and pw - kw2 != sw) or bool(kh2) != bool(sh) or bool(kw2) != bool(sw):
+        return None
+    h, w = ph - pad_b, pw - pad_r
+    if pad_b or pad_r:
+        crop = view.only_consumer(out, "Slice")
+        spans = [_const_list(view, crop.input[i]) for i in (1, 2, 3)] if crop is not None else None
+        if spans is None or spans != [[0, 0], [h, w], [1, 2]] or (len(crop.input) > 4 and crop.input[4]):
+            return None
+        nodes.append(crop)
+        out = crop.output[0]
+    if table.shape != ((2 * wh - 1) * (2 * ww - 1), heads) \
+            or index.reshape(-1).tolist() != relative_position_index((wh, ww)):
+        return None
+    if bool(sh or sw) != (mask is not None):
+        return None
+    if mask is not None and not np.array_equal(mask.reshape(windows, n, n),
+                                               np.asarray(shift_mask(ph, pw, (wh, ww), (sh, sw)), mask.dtype)):
+        return None
+    weights = {"relative_position_bias_table": table, "relative_position_index": index.astype(np.int64).reshape(-1),
+               "qkv.weight": qkv[1]}
+    if qkv[2] is not None:
+        weights["qkv.bias"] = qkv[2]
+    weights["proj.weight"] = proj[1]
+    if proj[2] is not None:
+        weights["proj.bias"] = proj[2]
+    params = {"num_heads": heads, "window_size": (wh, ww), "shift_size": (sh, sw), "qkv_bias": qkv[2] is not None,
+              "proj_bias": proj[2] is not None}
+    return Fused(Layer("ShiftedWindowAttention", params, inputs=[x], outputs=[out], weights=weights),
+                 list({id(node): node for node in nodes}.values()))
+
+
+@onnx_fusion("Concat")
+def patch_merging(view: View, concat):
+    """Concat of x[..., i::2, j::2, :] for (i, j) = (0, 0), (1, 0), (0, 1), (1, 1) on the last axis,
+    LayerNormalization, a bias-free MatMul: PatchMerging (x padded to even sizes first, or not)."""
+    if len(concat.input) != 4:
+        return None
+    slices = [view.producer(v, "Slice") for v in concat.input]
+    if any(s is None for s in slices) or len({s.input[0] for s in slices}) != 1:
+        return None
+    source = slices[0].input[0]
+    shape = view.shapes.get(source)
+    if shape is None or len(shape) < 4 or view.attr(concat, "axis") not in (-1, len(shape) - 1) \
+            or not all(isinstance(d, int) for d in shape[-3:]):
+        return None
+    rank = len(shape)
+    for s, (i, j) in zip(slices, ((0, 0), (1, 0), (0, 1), (1, 1))):
+        args = [_const_list(view, s.input[k]) if len(s.input) > k and s.input[k] else None for k in (1, 2, 3, 4)]
+        if args[0] != [i, j] or args[2] not in ([rank - 3, rank - 2], [-3, -2]) or args[3] != [2, 2] \
+                or args[1] is None or min(args[1]) < max(shape[-3:-1]):
+            return None
+    nodes = [concat, *slices]
+    x = source
+    pad = view.producer(source, "Pad")
+    if pad is not None:
+        pads = _const_list(view, pad.input[1])
+        if pads is None or len(pads) != 2 * rank or any(pads[:rank]) or any(pads[rank:rank * 2 - 3]) \
+                or pads[-1] or pads[-3] > 1 or pads[-2] > 1 or (len(pad.input) > 2 and pad.input[2]):
+            return None
+        nodes.append(pad)
+        x = pad.input[0]
+    norm = view.only_consumer(concat.output[0], "LayerNormalization")
+    if norm is None or view.attr(norm, "axis", -1) not in (-1, rank - 1) or len(norm.input) != 3:
+        return None
+    gamma, beta = view.const(norm.input[1]), view.const(norm.input[2])
+    mm = view.only_consumer(norm.output[0], "MatMul")
+    reduction = _linear(view, mm.output[0]) if mm is not None and view.only_consumer(mm.output[0], "Add") is None \
+        else None
+    if gamma is None or beta is None or reduction is None or reduction[2] is not None:
+        return None
+    c4 = gamma.size
+    if reduction[1].shape != (c4 // 2, c4):
+        return None
+    nodes += [norm, *reduction[3]]
+    weights = {"reduction.weight": reduction[1], "norm.weight": gamma.reshape(-1), "norm.bias": beta.reshape(-1)}
+    eps = float(view.attr(norm, "epsilon", 1e-5))
+    params = {"eps": 1e-5 if _near(eps, 1e-5) else float(str(np.float32(eps)))}  # the decimal it was written as
+    return Fused(Layer("PatchMerging", params, inputs=[x], outputs=[mm.output[0]], weights=weights), nodes)
