@@ -16,7 +16,7 @@ from .diagnostics import Diagnostic, DiagnosticSink, Related, sort_key
 from .ir.graph import Graph
 from .ir.lower import BlockDef, Lowerer
 from .ir.work import Cancelled as Cancelled  # re-exported: what a cancelled analyze() raises
-from .ir.work import CancelToken, check as check_cancel
+from .ir.work import CancelToken, check as check_cancel, file_budget, lower_in_budget
 from .syntax import nodes as n
 from .syntax import parse
 from .check.static import StaticChecker
@@ -241,13 +241,16 @@ def _analyze(text, path, network, overrides, read, inputs=None, cancel=None) -> 
         selected = networks[-1].name.id
 
     graphs: dict = {}
-    lowerer = Lowerer(blocks, sink, cancel)
+    left = file_budget(len(text), blocks)  # the networks share it, in file order (nnlang.ir.work)
     for d in networks:
         if d.name.id in graphs:
             continue
         check_cancel(cancel)
         chosen = d.name.id == selected
-        graphs[d.name.id] = lowerer.lower_network(d, overrides if chosen else None, inputs if chosen else None)
+        # A Lowerer per network, as the incremental analyzer has: what one spends must not depend on the others.
+        graphs[d.name.id], spent = lower_in_budget(Lowerer(blocks, sink, cancel), d, left,
+                                                   overrides if chosen else None, inputs if chosen else None)
+        left -= spent.work
 
     return finish(text, path, module, parsed.diagnostics, sink, graphs, selected, blocks)
 

@@ -13,7 +13,9 @@ Analysis as `analyze(text, path, read=read)` -- the tests compare them after ran
   not alone on its lines, an unclosed docstring) is analysed whole.
 * **networks**: a network whose definition (the same parsed object) and the blocks it uses,
   transitively (the same definitions), are unchanged keeps its graph and lowering diagnostics,
-  moved the same way. Others are lowered again.
+  moved the same way. Others are lowered again. The file's work budget (nnlang.ir.work) is replayed in file
+  order from what each network spent, kept with its graph: a network is reused only if what is now left of
+  the budget gives the same outcome (`WorkRecord.same_outcome`).
 * **imports**: a `use`d file is parsed again only when its text changed.
 
 Static checks run on the whole module every time (they are cheap).
@@ -36,7 +38,7 @@ from .analyze import Analysis, _Imports, _read_disk, analyze, check_module, fini
 from .diagnostics import DiagnosticSink, Related
 from .ir.graph import Site
 from .ir.lower import Lowerer
-from .ir.work import Cancelled, CancelToken, check as check_cancel
+from .ir.work import Cancelled, CancelToken, check as check_cancel, file_budget, lower_in_budget
 from .span import Span
 from .syntax import nodes as n
 from .syntax import parse
@@ -90,7 +92,7 @@ class IncrementalAnalyzer:
 
     def __init__(self):
         self._pieces: dict = {}  # piece text -> [_Piece]
-        self._networks: dict = {}  # id(network Definition) -> (key, Graph, [Diagnostic])
+        self._networks: dict = {}  # id(network Definition) -> (key, Graph, [Diagnostic], WorkRecord)
         self._imports: dict = {}  # path -> (text, module, diagnostics): `use`d files parsed
         self._run = 0
         self._pending: list = []  # (graph, moves) not applied yet (see settle)
@@ -154,22 +156,25 @@ class IncrementalAnalyzer:
             selected = networks[-1].name.id if networks else None
             graphs: dict = {}
             self.networks_reused = self.networks_lowered = 0
+            left = file_budget(len(text), blocks)  # spent in file order, as analyze() spends it
             for d in networks:
                 if d.name.id in graphs:
                     continue
                 key = self._key(d, blocks)
-                entry = self._reuse(d, key, moves)
+                entry = self._reuse(d, key, moves, left)
                 if entry is not None:
                     self.networks_reused += 1
                 else:
                     check_cancel(cancel)
                     own = DiagnosticSink()
-                    entry = (key, Lowerer(blocks, own, cancel).lower_network(d, None), own.items)
+                    graph, spent = lower_in_budget(Lowerer(blocks, own, cancel), d, left)
+                    entry = (key, graph, own.items, spent)
                     self.networks_lowered += 1
                 kept[id(d)] = entry
                 graphs[d.name.id] = entry[1]
                 for diag in entry[2]:
                     sink.add(diag)
+                left -= entry[3].work
         except Cancelled:
             self._cancelled(module, kept, moves)
             raise
@@ -177,17 +182,18 @@ class IncrementalAnalyzer:
 
         return finish(text, path, module, syntax, sink, graphs, selected, blocks)
 
-    def _reuse(self, d: n.Definition, key: tuple, moves: list) -> Optional[tuple]:
-        """The cached (key, graph, diagnostics) of a network whose definitions are unchanged, moved with
-        its piece; None when it must be lowered again."""
+    def _reuse(self, d: n.Definition, key: tuple, moves: list, left: int) -> Optional[tuple]:
+        """The cached (key, graph, diagnostics, work record) of a network whose definitions are unchanged and
+        whose lowering with `left` of the file's work budget would give the same, moved with its piece; None
+        when it must be lowered again."""
         old = self._networks.get(id(d))
-        if old is None or old[0][0] is not d or old[0][1] != key[1]:
+        if old is None or old[0][0] is not d or old[0][1] != key[1] or not old[3].same_outcome(left):
             return None
         graph, diags = old[1], old[2]
         if moves:
             diags = _move_diagnostics(diags, _mover(moves))
             self._pending.append((graph, moves))
-        return key, graph, diags
+        return key, graph, diags, old[3]
 
     def _cancelled(self, module: n.Module, kept: dict, moves: list) -> None:
         """A run stopped while checking or lowering, after its pieces were placed: the cached networks it did
@@ -203,7 +209,7 @@ class IncrementalAnalyzer:
             if moves:
                 diags = _move_diagnostics(diags, _mover(moves))
                 self._pending.append((graph, moves))
-            kept[id(d)] = (old[0], graph, diags)
+            kept[id(d)] = (old[0], graph, diags, old[3])
         self._networks = kept
 
     # ---- pieces ----------------------------------------------------------------------------------

@@ -178,7 +178,9 @@ DOCS: dict[str, CodeDoc] = {
         "compile-time work than its text accounts for (200,000 steps plus 6 per character of the network and "
         "of the blocks it expands; a statement or an expression node is a step, a layer 40), a layer with more "
         "than 4,096 outputs, or blocks nested more than 48 deep. Almost always a repeat count or loop bound "
-        "that is far too large.",
+        "that is far too large. The networks of a file also share one budget (200,000 steps plus 6 per "
+        "character of the file and of the blocks it imports), spent in file order: the network that meets it "
+        "is cut, and each network after it is reported once, at its name, and not analysed.",
         """network Net {
     input x: [N, 16]
     y = x

@@ -447,6 +447,32 @@ class TameGenerator(Generator):
         return self.surface(lines)
 
 
+    def many(self) -> str:
+        """Many definitions in one file, as the per-file work budget must meet them (issue 19: 285 small
+        networks that each asked for too much took 9.9 s): 10-150 networks, tame ones and small ones asking
+        for much work (repetition, loops) in a proportion drawn per file, with blocks among them."""
+        rng = self.rng
+        heavy = rng.choice([0.0, 0.1, 0.5, 1.0])
+        bombs = ["ReLU * 10000", "[ReLU * 100] * 100", "Linear(4) * 3000", "Identity * 9999"]
+        lines: list = []
+        for k in range(rng.randrange(10, 151)):
+            r = rng.random()
+            if r < heavy:
+                lines += [f"network B{k} {{", "    input x: [N, 4]", f"    y = x -> {rng.choice(bombs)}"]
+                if rng.random() < 0.3:
+                    lines += [f"    for i in range({rng.choice([1000, 10000, 10 ** 6])}) {{",
+                              "        y = y -> ReLU", "    }"]
+                lines += ["    output y", "}", ""]
+            elif r < heavy + 0.1:
+                lines += self.tame_block(f"Unit{k}") + [""]
+            else:
+                lines += self.tame_network(f"Net{k}") + [""]
+        return self.surface(lines)
+
+
 def program(rng: random.Random) -> str:
-    """A generated program: half of them tame (mostly valid), half wild (every construct, often wrong)."""
+    """A generated program: half of them tame (mostly valid), half wild (every construct, often wrong); 3 % many
+    networks in one file."""
+    if rng.random() < 0.03:
+        return TameGenerator(rng).many()
     return (TameGenerator(rng) if rng.random() < 0.5 else Generator(rng)).program()
