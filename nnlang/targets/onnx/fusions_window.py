@@ -235,20 +235,57 @@ def patch_merging(view: View, concat):
             return None
         nodes.append(pad)
         x = pad.input[0]
-    norm = view.only_consumer(concat.output[0], "LayerNormalization")
-    if norm is None or view.attr(norm, "axis", -1) not in (-1, rank - 1) or len(norm.input) != 3:
+    norm = _layer_norm(view, concat.output[0], rank)
+    if norm is None:
         return None
-    gamma, beta = view.const(norm.input[1]), view.const(norm.input[2])
-    mm = view.only_consumer(norm.output[0], "MatMul")
+    gamma, beta, eps, normed, norm_nodes = norm
+    mm = view.only_consumer(normed, "MatMul")
     reduction = _linear(view, mm.output[0]) if mm is not None and view.only_consumer(mm.output[0], "Add") is None \
         else None
     if gamma is None or beta is None or reduction is None or reduction[2] is not None:
         return None
     c4 = gamma.size
-    if reduction[1].shape != (c4 // 2, c4):
+    if reduction[1].shape != (c4 // 2, c4) or beta.size != c4:
         return None
-    nodes += [norm, *reduction[3]]
+    nodes += [*norm_nodes, *reduction[3]]
     weights = {"reduction.weight": reduction[1], "norm.weight": gamma.reshape(-1), "norm.bias": beta.reshape(-1)}
-    eps = float(view.attr(norm, "epsilon", 1e-5))
     params = {"eps": 1e-5 if _near(eps, 1e-5) else float(str(np.float32(eps)))}  # the decimal it was written as
     return Fused(Layer("PatchMerging", params, inputs=[x], outputs=[mm.output[0]], weights=weights), nodes)
+
+
+def _layer_norm(view: View, value: str, rank: int):
+    """LayerNorm over the last axis reading `value`: one LayerNormalization (opset 17 on), or the primitive form
+    our emitter writes before (x - mean, mean of its square, + eps, Sqrt, Div, * weight, + bias).
+    (weight, bias, eps, result, nodes) or None."""
+    last = (-1, rank - 1)
+    users = list({id(u): u for u in view.consumers.get(value, [])}.values())
+    if value in view.graph_outputs:
+        return None
+    if len(users) == 1 and users[0].op_type == "LayerNormalization":
+        norm = users[0]
+        if view.attr(norm, "axis", -1) not in last or len(norm.input) != 3:
+            return None
+        return (view.const(norm.input[1]), view.const(norm.input[2]), float(view.attr(norm, "epsilon", 1e-5)),
+                norm.output[0], [norm])
+    mean = next((u for u in users if u.op_type == "ReduceMean"), None)
+    sub = next((u for u in users if u.op_type == "Sub"), None)
+    if len(users) != 2 or mean is None or sub is None or list(sub.input) != [value, mean.output[0]]:
+        return None
+    d = sub.output[0]
+    d_users = list({id(u): u for u in view.consumers.get(d, [])}.values())
+    square = next((u for u in d_users if u.op_type == "Mul" and list(u.input) == [d, d]), None)
+    div = next((u for u in d_users if u.op_type == "Div" and u.input[0] == d), None)
+    var = view.only_consumer(square.output[0], "ReduceMean") if square is not None else None
+    add = view.only_consumer(var.output[0], "Add") if var is not None else None
+    sqrt = view.only_consumer(add.output[0], "Sqrt") if add is not None else None
+    if len(d_users) != 2 or div is None or sqrt is None or div.input[1] != sqrt.output[0] \
+            or any(not set(view.ints(m, "axes", 1) or ()) <= set(last) or not view.ints(m, "axes", 1)
+                   for m in (mean, var)):
+        return None
+    eps = view.scalar(view.other_input(add, var.output[0]))
+    scale = view.only_consumer(div.output[0], "Mul")
+    shift = view.only_consumer(scale.output[0], "Add") if scale is not None else None
+    if eps is None or shift is None:
+        return None
+    return (view.const(view.other_input(scale, div.output[0])), view.const(view.other_input(shift, scale.output[0])),
+            eps, shift.output[0], [mean, sub, square, var, add, sqrt, div, scale, shift])
