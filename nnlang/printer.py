@@ -144,7 +144,9 @@ class Printer:
                 continue
             value = _display_value(p, node.attrs[p.name])
             default = REQUIRED if p.required else _display_value(p, p.default_value())
-            args.append((p.name, len(values), p.required, default))
+            # a lead parameter goes by position only while every parameter before it does too
+            positional = p.required or (p.lead and all(a[2] for a in args) and len(args) == spec.params.index(p))
+            args.append((p.name, len(values), positional, default))
             values.append(value)
         return Step("layer", spec.name, _display_name(node.name, position), args, node.inputs, node.outputs)
 

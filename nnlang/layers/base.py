@@ -315,6 +315,7 @@ class Param:
     min_exclusive: bool = False  # min itself is not allowed (a scale factor must be > 0)
     positional: bool = True  # may be given by position (in declaration order)
     aliases: tuple = ()  # other accepted keyword spellings (PyTorch's kernel_size for kernel)
+    lead: bool = False  # optional, yet written by position when given: the layer's one operand (Mul(0.5), Dropout(0.2))
 
     @property
     def required(self) -> bool:

@@ -21,7 +21,7 @@ _FLOATS = ("f16", "bf16", "f32", "f64")
 
 def constant_params(reversible: bool) -> tuple:
     params = [
-        Param("value", Optional_(OneOf((INT, FLOAT))), None, "a constant operand: this number"),
+        Param("value", Optional_(OneOf((INT, FLOAT))), None, "a constant operand: this number", lead=True),
         Param("shape", Optional_(IntTuple()), None, "a constant operand: a tensor of this shape held in the weights "
               "file (broadcast with the input)", min=1, positional=False),
     ]

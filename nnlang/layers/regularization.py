@@ -31,7 +31,7 @@ def _dropout(name: str, doc: str, ranks=None, forms: str = "", what: str = "elem
 
     return LayerSpec(
         name=name, family="regularization", doc=doc + " Shape unchanged; identity in eval mode.",
-        params=(Param("p", Probability(), 0.5, f"probability of zeroing each {what}"),),
+        params=(Param("p", Probability(), 0.5, f"probability of zeroing each {what}", lead=True),),
         infer=infer, example=f"{name}(0.5)", positional=1,
     )
 

@@ -188,7 +188,9 @@ FORMS = [
     fn("clamp(min=0)", lambda x: x.clamp(min=0), X2, ["ReLU"]),
     fn("clamp(0, 6)", lambda x: x.clamp(0, 6), X2, ["ReLU6"]),
     fn("torch.clamp", lambda x: torch.clamp(x, -1.0, 2.0), X2, ["Hardtanh"], "Hardtanh(max_val=2.0)"),
-    fn("clamp(min=a)", lambda x: x.clamp(min=0.5), X2, ["Threshold"], "Threshold(0.5, 0.5)"),
+    fn("clamp(min=a)", lambda x: x.clamp(min=0.5), X2, ["Maximum"], "Maximum(0.5)"),
+    fn("clamp(max=b)", lambda x: x.clamp(max=-0.25), X2, ["Minimum"], "Minimum(-0.25)"),
+    fn("torch.clamp(x, None, b)", lambda x: torch.clamp(x, None, 0.75), X2, ["Minimum"], "Minimum(0.75)"),
     mod("nn.Softmax2d", lambda: nn.Sequential(nn.Softmax2d()), X4, ["Softmax"], "Softmax(dim=-3)"),
     mod("F.dropout(training=self.training)", Dropped, X2, ["ReLU"]),
     # shape
@@ -274,8 +276,8 @@ FORMS = [
     fn("F.huber_loss", lambda x, y: F.huber_loss(x, y, delta=2.0), XYZ[:2], ["HuberLoss"], "delta=2.0"),
     fn("F.bce_with_logits", lambda x, y: F.binary_cross_entropy_with_logits(x, y), XYZ[:2], ["BCEWithLogitsLoss"]),
     fn("F.kl_div", lambda x, y: F.kl_div(x, y, reduction="batchmean", log_target=True), XYZ[:2], ["KLDivLoss"]),
-    fn("x * 0.5", lambda x: x * 0.5, X2, ["Mul"], "Mul(value=0.5)"),  # a constant operand
-    fn("(a + b) / 3", lambda x, y: (x + y) / 3, XYZ[:2], ["Add", "Div"], "Div(value=3)"),
+    fn("x * 0.5", lambda x: x * 0.5, X2, ["Mul"], "Mul(0.5)"),  # a constant operand
+    fn("(a + b) / 3", lambda x, y: (x + y) / 3, XYZ[:2], ["Add", "Div"], "Div(3)"),
     mod("nn.CrossEntropyLoss(weight)", lambda: Fn2(nn.CrossEntropyLoss(weight=torch.tensor([0.1, 2.0, 1.0]))),
         ["x: [N, 3]", "t: [N] i64"], ["CrossEntropyLoss"], "CrossEntropyLoss(weight=(0.1, 2.0, 1.0))"),
 ]

@@ -121,15 +121,17 @@ def log_softmax_call(call: Call):
 @call_importer("function:torch.clamp", "function:torch.clip", "method:clamp", "method:clip", "method:clamp_",
                "method:clip_")
 def clamp(call: Call):
-    """clamp(min=0) is ReLU, (0, 6) ReLU6, (a, b) Hardtanh(a, b), min=a alone Threshold(a, a): x > a ? x : a."""
+    """clamp(min=0) is ReLU, (0, 6) ReLU6, (a, b) Hardtanh(a, b), one bound alone Maximum(a) / Minimum(b)."""
     low, high = call.arg(1, "min"), call.arg(2, "max")
     if not all(v is None or isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)):
         raise Unsupported("clamp to tensor bounds")
     x = call.args[0]
+    if low is None and high is None:
+        raise Unsupported("clamp without a bound")
     if low is None:
-        raise Unsupported("clamp with only an upper bound")
+        return Layer("Minimum", {"value": high}, [x])
     if high is None:
-        return Layer("ReLU", {}, [x]) if low == 0 else Layer("Threshold", {"threshold": low, "value": low}, [x])
+        return Layer("ReLU", {}, [x]) if low == 0 else Layer("Maximum", {"value": low}, [x])
     if (low, high) == (0, 6):
         return Layer("ReLU6", {}, [x])
     return Layer("Hardtanh", {"min_val": low, "max_val": high}, [x])
