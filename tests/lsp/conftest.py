@@ -28,6 +28,17 @@ async def client(lsp_client: LanguageClient, request):
     await lsp_client.shutdown_session()
 
 
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "nnlang_lsp"]))
+async def vscode_client(lsp_client: LanguageClient):
+    """One server, VS Code's capabilities, no analysis delay: for tests whose subject is the server's own work
+    (cancellation, large documents), which the editor does not change and which are too slow to run twice."""
+    await lsp_client.initialize_session(t.InitializeParams(
+        capabilities=client_capabilities("visual-studio-code"), root_uri=EXAMPLES.as_uri(),
+        initialization_options={"analysisDelayMs": 0}))
+    yield
+    await lsp_client.shutdown_session()
+
+
 async def open_doc(client: LanguageClient, path: Path, text: str | None = None, version: int = 1) -> str:
     """Open a document and wait for its diagnostics of that version."""
     uri = path.as_uri()
