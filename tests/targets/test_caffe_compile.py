@@ -38,6 +38,7 @@ REFUSED = {
     "inception_v4": ("AvgPool2d", "features.6.branch3.0"),
     "vqa": ("Sum", "1"),
     "seq2seq_attention": ("Embedding", "encoder_embedding"),
+    "swin_t": ("Permute", "features.0.1"),
 }
 # Every layer type BVLC Caffe registers (src/caffe/layers/*.cpp, REGISTER_LAYER_CLASS), at commit 9b89154.
 BVLC_TYPES = {
