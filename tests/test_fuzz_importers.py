@@ -45,17 +45,100 @@ def _assert_clean(res, inputs: int) -> None:
 def test_the_seeds_import(compiled, tmp_path):
     """Unmutated, the compiled seeds are models (so the mutations start from files the importers accept)."""
     assert {s.kind for s in compiled} == {"onnx", "caffe", "keras", "tensorflow"}
+    assert {s.lane for s in compiled} >= {"keras .h5", "keras .keras", "caffe .caffemodel", "tensorflow .pb"}
     for s in compiled:
-        path = tmp_path / f"seed{s.suffix}"
-        path.write_bytes(s.data)
-        assert importers.import_one(s.kind, str(path)).text.startswith(("network", "#", '"'))
+        assert _import(s, s.data, tmp_path).text.startswith(("network", "#", '"'))
+
+
+def _import(s, data: bytes, folder: Path):
+    """The importer on a seed's file with these bytes (a weights file: beside its unmutated model file)."""
+    path = folder / f"seed{s.suffix}"
+    path.write_bytes(data)
+    if not s.model:
+        return importers.import_one(s.kind, str(path))
+    model = folder / f"seed{s.model[0]}"
+    model.write_bytes(s.model[1])
+    return importers.import_one(s.kind, str(model), str(path))
 
 
 def test_a_short_seeded_campaign_over_every_importer(compiled, tmp_path):
     res = importers.run(SEED, 160, compiled, tmp_path)
     _assert_clean(res, 160)
-    assert all(k[0] == 40 for k in res.by_kind.values()) and len(res.by_kind) == 4
+    # 8 lanes: ONNX, Caffe prototxt and caffemodel, Keras .keras / .json / .h5, TensorFlow pbtxt and pb
+    assert all(k[0] == 20 for k in res.by_kind.values()) and len(res.by_kind) == 8
     assert res.imported >= 8 and res.refused >= 40  # both outcomes happen: the mutations are neither void nor total
+
+
+def _refusal(s, data: bytes, folder: Path) -> str:
+    from nnlang.targets.importing import ImportError_
+
+    with pytest.raises(ImportError_) as refused:
+        _import(s, data, folder)
+    message = str(refused.value)
+    assert "bug" not in message and "Traceback" not in message and "please report" not in message
+    return message
+
+
+def test_weight_files_truncated_or_with_wrong_shapes_give_one_clear_error(compiled, tmp_path):
+    """Each weights file (Keras HDF5 model, the .keras archive's weights, caffemodel, binary GraphDef) cut short,
+    a weight given a wrong shape, or a huge declared one: one ImportError_, no traceback, nothing allocated."""
+    import io
+    import zipfile
+
+    import h5py
+    import numpy as np
+    from tensorboard.compat.proto import graph_pb2
+
+    from nnlang.targets.caffe.schema import caffe_pb2
+
+    by_lane = {s.lane: s for s in compiled}
+    for lane in ("keras .h5", "caffe .caffemodel", "tensorflow .pb"):
+        s = by_lane[lane]
+        assert _refusal(s, s.data[:len(s.data) // 2], tmp_path)  # truncated
+
+    def h5_edit(data: bytes, edit) -> bytes:
+        buf = io.BytesIO(data)
+        with h5py.File(buf, "r+") as f:
+            names = []
+            f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+            name = next(n for n in names if n.endswith("kernel") or "kernel" in n)
+            arr = f[name][()]
+            del f[name]
+            edit(f, name, arr)
+        return buf.getvalue()
+
+    h5 = by_lane["keras .h5"]
+    wrong = h5_edit(h5.data, lambda f, name, arr: f.create_dataset(name, data=np.resize(arr, arr.shape + (2,))))
+    assert "shape" in _refusal(h5, wrong, tmp_path).lower()
+    huge = h5_edit(h5.data, lambda f, name, arr: f.create_dataset(name, shape=(2 ** 40,), dtype="f4", chunks=(1,)))
+    assert "declares" in _refusal(h5, huge, tmp_path)
+
+    archive = by_lane["keras .keras"]
+    with zipfile.ZipFile(io.BytesIO(archive.data)) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    weights = next(n for n in files if n.endswith(".h5"))
+    files[weights] = files[weights][:len(files[weights]) // 3]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for n, body in files.items():
+            z.writestr(n, body)
+    assert _refusal(archive, out.getvalue(), tmp_path)
+
+    cm = by_lane["caffe .caffemodel"]
+    net = caffe_pb2().NetParameter.FromString(cm.data)
+    blob = next(la for la in list(net.layer) + list(net.layers) if len(la.blobs)).blobs[0]
+    del blob.data[len(blob.data) // 2:]
+    assert "values but its shape" in _refusal(cm, net.SerializeToString(), tmp_path)
+    blob.shape.dim[0] = 2 ** 40
+    assert _refusal(cm, net.SerializeToString(), tmp_path)
+
+    pb = by_lane["tensorflow .pb"]
+    g = graph_pb2.GraphDef.FromString(pb.data)
+    t = next(nd for nd in g.node if nd.op == "Const").attr["value"].tensor
+    t.tensor_content = t.tensor_content[:20]
+    assert "bytes, not the" in _refusal(pb, g.SerializeToString(), tmp_path)
+    t.tensor_shape.dim[0].size = 2 ** 40
+    assert _refusal(pb, g.SerializeToString(), tmp_path)
 
 
 def test_a_short_seeded_campaign_over_the_shared_corpus(tmp_path):

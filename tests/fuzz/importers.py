@@ -9,6 +9,12 @@ structure-level: a JSON value replaced, dropped or duplicated; a protobuf text f
 negative or zero, a `{ ... }` block dropped or duplicated, names and types swapped; an ONNX model's dims,
 attributes, node inputs and op types changed through onnx's own classes.
 
+Weight files too: a Keras HDF5 model (.h5, written by Keras from the compiled .keras) and the .keras
+archive's weights, the compiled Caffe net's .caffemodel (imported with its prototxt, which is kept as it
+is), and a binary TensorFlow GraphDef (.pb, its weights a Const's tensor_content): bytes flipped or cut,
+datasets / blobs / tensors given a wrong shape, a huge declared shape, another dtype, dropped or renamed.
+Inputs go through the lanes (importer and file kind: `Seed.lane`) in turn.
+
 Input i of a campaign depends on (seed, i, the seeds) only. The importers run with verify=False (the
 verification run executes the imported model in PyTorch: a different subject, and seconds per input).
 """
@@ -51,6 +57,13 @@ class Seed:
     name: str
     suffix: str
     data: bytes
+    # A weights file's model file (suffix, bytes), kept unmutated: the importer reads it with --weights.
+    model: tuple = ()
+
+    @property
+    def lane(self) -> str:
+        """Inputs are spread evenly over the lanes: importer and file kind ("caffe .caffemodel")."""
+        return f"{self.kind} {self.suffix}"
 
 
 @dataclass
@@ -60,7 +73,7 @@ class Result:
     refused: int = 0  # gave one ImportError_
     cpu_s: float = 0.0
     max_s: float = 0.0
-    by_kind: dict = field(default_factory=dict)  # kind -> [inputs, imported, refused, max cpu s]
+    by_kind: dict = field(default_factory=dict)  # lane ("caffe .caffemodel") -> [inputs, imported, refused, max s]
     findings: list = field(default_factory=list)
 
 
@@ -79,8 +92,37 @@ def compiled_seeds(folder: Path) -> list:
         if target == "keras":
             with zipfile.ZipFile(path) as z:
                 seeds.append(Seed("keras", "lenet5.config.json", ".json", z.read("config.json")))
+            seeds.append(Seed("keras", "lenet5.h5", ".h5", _keras_h5(path, folder)))
+        if target == "caffe":
+            weights = next(Path(p) for p in written if str(p).endswith(".caffemodel"))
+            seeds.append(Seed("caffe", "lenet5.caffemodel", ".caffemodel", weights.read_bytes(),
+                              model=(".prototxt", path.read_bytes())))
     seeds.append(Seed("tensorflow", "matmul_relu.pbtxt", ".pbtxt", TF_SEED.encode()))
+    seeds.append(Seed("tensorflow", "matmul_relu.pb", ".pb", tf_binary_seed()))
     return seeds
+
+
+def _keras_h5(keras_path: Path, folder: Path) -> bytes:
+    """The compiled .keras model saved by Keras itself as a legacy HDF5 model (config + weights)."""
+    import keras
+
+    h5 = folder / "lenet5.h5"
+    keras.saving.load_model(str(keras_path)).save(str(h5))
+    return h5.read_bytes()
+
+
+def tf_binary_seed() -> bytes:
+    """TF_SEED as a binary GraphDef, its weight as raw tensor_content (as frozen graphs store weights)."""
+    import struct
+
+    from google.protobuf import text_format
+    from tensorboard.compat.proto import graph_pb2
+
+    g = text_format.Parse(TF_SEED, graph_pb2.GraphDef())
+    w = next(n for n in g.node if n.name == "w").attr["value"].tensor
+    del w.float_val[:]
+    w.tensor_content = struct.pack("<12f", *[0.25 * k - 1.0 for k in range(12)])
+    return g.SerializeToString()
 
 
 def corpus_seeds(root: Path = CORPUS) -> list:
@@ -283,52 +325,227 @@ def mutate(rng: random.Random, seed: Seed) -> tuple[bytes, str]:
         elif seed.suffix == ".onnx":
             data, how = _onnx(rng, data), "onnx"
         elif seed.suffix == ".keras":
-            data, how = _keras_archive(rng, data), "keras-config"
+            data, how = _keras_archive(rng, data)
+        elif seed.suffix == ".h5":
+            data, how = _h5(rng, data), "h5"
+        elif seed.suffix == ".caffemodel":
+            data, how = _caffemodel(rng, data), "caffemodel"
+        elif seed.suffix == ".pb":
+            data, how = _graphdef(rng, data), "graphdef"
         else:
             data, how = _byte(rng, data), "bytes"
         hows.append(how)
     return data, "+".join(hows)
 
 
-def _keras_archive(rng: random.Random, data: bytes) -> bytes:
-    """A .keras archive whose config.json is mutated as JSON (the weights file kept)."""
+def _keras_archive(rng: random.Random, data: bytes) -> tuple[bytes, str]:
+    """A .keras archive whose config.json is mutated as JSON, or its weights file as HDF5 (or bytes)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             files = {name: z.read(name) for name in z.namelist()}
     except Exception:  # noqa: BLE001 -- already not a zip
-        return _byte(rng, data)
-    if "config.json" in files:
-        files["config.json"] = _json(rng, files["config.json"])
+        return _byte(rng, data), "bytes"
+    weights = next((n for n in files if n.endswith(".h5")), None)
+    if weights is not None and rng.random() < 0.5:
+        how = "keras-weights"
+        files[weights] = _h5(rng, files[weights]) if rng.random() < 0.7 else _byte(rng, files[weights])
+    else:
+        how = "keras-config"
+        if "config.json" in files:
+            files["config.json"] = _json(rng, files["config.json"])
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         for name, body in files.items():
             z.writestr(name, body)
-    return out.getvalue()
+    return out.getvalue(), how
+
+
+# ---- weight files -----------------------------------------------------------------------------------------
+
+HUGE_SHAPES = [(2 ** 40,), (2 ** 20, 2 ** 20), (1, 2 ** 31), (2 ** 62, 2)]
+
+
+def _h5(rng: random.Random, data: bytes) -> bytes:
+    """An HDF5 file (a Keras model or weights file) mutated through h5py: a dataset given a wrong shape, a huge
+    declared shape (chunked, never written, so the file stays small), another dtype, or dropped; an attribute
+    (model_config, layer_names, weight_names ...) changed."""
+    import h5py
+
+    buf = io.BytesIO(data)
+    try:
+        with h5py.File(buf, "r+") as f:
+            _h5_edit(rng, f)
+    except Exception:  # noqa: BLE001 -- already not HDF5 (or broken by an earlier mutation): bytes only
+        return _byte(rng, data)
+    return buf.getvalue()
+
+
+def _h5_edit(rng: random.Random, f) -> None:
+    """One structural change of an open HDF5 file (see _h5)."""
+    import h5py
+    import numpy as np
+
+    datasets, groups = [], ["/"]
+    f.visititems(lambda name, obj: (datasets if isinstance(obj, h5py.Dataset) else groups).append(name))
+    how = rng.randrange(5)
+    if how < 4 and datasets:
+        name = rng.choice(datasets)
+        arr = np.asarray(f[name][()])
+        del f[name]
+        if how == 0:  # a wrong shape, the values resized to it
+            shape = list(arr.shape) or [1]
+            k = rng.randrange(len(shape))
+            shape[k] = rng.choice([0, 1, shape[k] + 1, 2 * shape[k] + 1])
+            if rng.random() < 0.3:
+                shape.append(rng.choice([1, 2]))
+            f.create_dataset(name, data=np.resize(arr, shape))
+        elif how == 1:  # a huge declared shape
+            shape = rng.choice(HUGE_SHAPES)
+            f.create_dataset(name, shape=shape, dtype="f4", chunks=tuple(1 for _ in shape))
+        elif how == 2:  # another dtype
+            other = rng.choice([np.array([b"weights"]), arr.astype("i8") if arr.size else np.zeros(3, "i8"),
+                                np.float32(1.5), arr.astype("f2"), arr.astype("c8")])
+            f.create_dataset(name, data=other)
+        # how == 3: dropped
+    else:
+        holder = f[rng.choice(groups)] if rng.random() < 0.6 else f
+        keys = list(holder.attrs)
+        if keys:
+            key = rng.choice(keys)
+            value = holder.attrs[key]
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+            if isinstance(text, str) and text.startswith("{"):
+                holder.attrs[key] = _json(rng, text.encode()).decode()
+            elif getattr(value, "ndim", 0) == 1 and len(value):
+                items = list(value)
+                k = rng.randrange(len(items))
+                choice = rng.randrange(3)
+                if choice == 0:
+                    del items[k]
+                elif choice == 1:
+                    items[k] = items[rng.randrange(len(items))]
+                else:
+                    items[k] = b"missing/w:0"
+                holder.attrs[key] = np.array(items, dtype=value.dtype if choice != 2 else None)
+            else:
+                holder.attrs[key] = rng.choice([0, -1, 2 ** 40, "x", b"\xff\xfe", np.zeros(0)])
+
+
+def _caffemodel(rng: random.Random, data: bytes) -> bytes:
+    """A binary caffemodel mutated through Caffe's schema: a blob's shape or its values' count changed, a blob
+    dropped or duplicated, its values moved to double_data, a layer renamed."""
+    from nnlang.targets.caffe.schema import caffe_pb2
+
+    try:
+        net = caffe_pb2().NetParameter.FromString(data)
+    except Exception:  # noqa: BLE001 -- already not a NetParameter: bytes only
+        return _byte(rng, data)
+    layers = [la for la in list(net.layer) + list(net.layers) if len(la.blobs)]
+    if not layers:
+        return _byte(rng, data)
+    layer = rng.choice(layers)
+    blob = layer.blobs[rng.randrange(len(layer.blobs))]
+    how = rng.randrange(6)
+    if how == 0 and len(blob.shape.dim):
+        k = rng.randrange(len(blob.shape.dim))
+        blob.shape.dim[k] = rng.choice([0, 1, blob.shape.dim[k] + 1, -1, 2 ** 40, 2 ** 62])
+    elif how == 1:
+        values = list(blob.data)
+        del blob.data[:]
+        blob.data.extend(values[:rng.randrange(len(values) + 1)] if rng.random() < 0.6 else values * 2)
+    elif how == 2:
+        if rng.random() < 0.5:
+            del layer.blobs[rng.randrange(len(layer.blobs))]
+        else:
+            layer.blobs.add().CopyFrom(blob)
+    elif how == 3:
+        blob.double_data.extend(blob.data)
+        if rng.random() < 0.7:
+            del blob.data[:]
+    elif how == 4:
+        layer.name = rng.choice([la.name for la in layers] + ["missing", ""])
+    else:  # the legacy 4-D shape fields instead of (or beside) `shape`
+        blob.num, blob.channels, blob.height, blob.width = (rng.choice([0, 1, 3, 2 ** 31 - 1]) for _ in range(4))
+        if rng.random() < 0.5:
+            blob.ClearField("shape")
+    return net.SerializeToString()
+
+
+def _graphdef(rng: random.Random, data: bytes) -> bytes:
+    """A binary TensorFlow GraphDef mutated through its protos: a Const's declared shape, its tensor_content's
+    length or its dtype changed; a node's input, op or placeholder shape changed; a node dropped."""
+    from tensorboard.compat.proto import graph_pb2
+
+    g = graph_pb2.GraphDef()
+    try:
+        g.ParseFromString(data)
+    except Exception:  # noqa: BLE001 -- already not a GraphDef: bytes only
+        return _byte(rng, data)
+    if not g.node:
+        return _byte(rng, data)
+    consts = [nd for nd in g.node if nd.op == "Const" and "value" in nd.attr]
+    how = rng.randrange(6)
+    if how < 3 and consts:
+        nd = rng.choice(consts)
+        t = nd.attr["value"].tensor
+        if how == 0 and t.tensor_shape.dim:
+            dim = t.tensor_shape.dim[rng.randrange(len(t.tensor_shape.dim))]
+            dim.size = rng.choice([0, 1, -1, dim.size + 1, 2 ** 40])
+        elif how == 1:
+            c = t.tensor_content
+            t.tensor_content = c[:rng.randrange(len(c) + 1)] if rng.random() < 0.6 else c + c[:rng.randrange(1, 9)]
+        else:
+            t.dtype = nd.attr["dtype"].type = rng.choice([0, 2, 3, 7, 10, 19, 99])
+    elif how == 3:
+        nd = rng.choice(g.node)
+        names = [x.name for x in g.node]
+        if nd.input and rng.random() < 0.5:
+            nd.input[rng.randrange(len(nd.input))] = rng.choice(names + ["missing", "^x", ""])
+        else:
+            nd.op = rng.choice([x.op for x in g.node] + ["NoSuchOp", "Identity", "Const"])
+    elif how == 4:
+        placeholders = [nd for nd in g.node if nd.op == "Placeholder" and "shape" in nd.attr]
+        if placeholders:
+            shape = rng.choice(placeholders).attr["shape"].shape
+            if shape.dim:
+                shape.dim[rng.randrange(len(shape.dim))].size = rng.choice([0, -2, 2 ** 40, 7])
+    else:
+        del g.node[rng.randrange(len(g.node))]
+    return g.SerializeToString()
 
 
 # ---- checking ---------------------------------------------------------------------------------------------
 
-def import_one(kind: str, path: str):
-    """The importer of `kind` on the file, as the CLI calls it (nnlang.api.import_), without verification."""
+def import_one(kind: str, path: str, weights: str = None):
+    """The importer of `kind` on the file (with --weights), as the CLI calls it (nnlang.api.import_), without
+    verification. A model with no weights that the importer builds only when read (a Caffe prototxt alone:
+    the PyTorch target's initialisation of the printed network) is not read: that is the PyTorch target's
+    work, seconds for the largest nets, not the importer's."""
     from nnlang.targets import IMPORTERS
 
     target = IMPORTERS[kind]
-    options = {k: v for k, v in {"verify": False}.items() if k in target.import_options}
+    options = {k: v for k, v in {"verify": False, "weights": weights}.items()
+               if k in target.import_options and v is not None}
     return target.entry(target.importer)(path, **options)
 
 
-def check_import(kind: str, data: bytes, suffix: str, folder: Path) -> tuple[list, float, str]:
+def check_import(kind: str, data: bytes, suffix: str, folder: Path, model: tuple = ()) -> tuple[list, float, str]:
     """Findings for one input (crash: an exception other than ImportError_, or the importer's own "bug in
-    nnlang" error; hang; over_budget), its CPU time, and the outcome ("model" or "refused")."""
+    nnlang" error; hang; over_budget), its CPU time, and the outcome ("model" or "refused"). `model`: for a
+    weights file, its model file (suffix, bytes)."""
     from nnlang.targets.importing import ImportError_
 
     path = folder / f"input{suffix}"
     path.write_bytes(data)
+    weights = None
+    if model:
+        weights, path = str(path), folder / f"input{model[0]}"
+        path.write_bytes(model[1])
     t0 = time.process_time()
     outcome = "refused"
     try:
         with cpu_limit(HANG_S):
-            import_one(kind, str(path))
+            import_one(kind, str(path), weights)
         outcome = "model"
     except Hang:
         return [Finding(kind, "hang", f"more than {HANG_S} s of CPU")], time.process_time() - t0, "hang"
@@ -346,6 +563,8 @@ def check_import(kind: str, data: bytes, suffix: str, folder: Path) -> tuple[lis
                 time.process_time() - t0, "crash")
     finally:
         path.unlink(missing_ok=True)
+        if weights:
+            Path(weights).unlink(missing_ok=True)
     dt = time.process_time() - t0
     if dt > BUDGET_S:
         return [Finding(kind, "over_budget", f"{dt:.3f} s CPU", extra={"cpu_s": dt})], dt, outcome
@@ -360,24 +579,28 @@ def run(seed: int, inputs: int, seeds: list, folder: Path, start: int = 0, on_fi
     res = Result()
     for s in seeds:  # warm up each importer (its framework's import is not an input's cost)
         try:
-            import_one(s.kind, str(_write(folder, s.data, s.suffix)))
+            if s.model:
+                import_one(s.kind, str(_write(folder, s.model[1], s.model[0])),
+                           str(_write(folder, s.data, s.suffix)))
+            else:
+                import_one(s.kind, str(_write(folder, s.data, s.suffix)))
         except Exception:  # noqa: BLE001 -- a corpus file the importer refuses: fine
             pass
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        kinds = sorted({s.kind for s in seeds})
+        lanes = sorted({s.lane for s in seeds})
         for i in range(start, start + inputs):
             rng = random.Random(f"{seed}:{i}")
-            kind = kinds[i % len(kinds)]
-            s = rng.choice([s for s in seeds if s.kind == kind])
+            lane = lanes[i % len(lanes)]
+            s = rng.choice([s for s in seeds if s.lane == lane])
             data, how = mutate(rng, s)
-            found, dt, outcome = check_import(s.kind, data, s.suffix, folder)
+            found, dt, outcome = check_import(s.kind, data, s.suffix, folder, s.model)
             res.inputs += 1
             res.cpu_s += dt
             res.max_s = max(res.max_s, dt)
             res.imported += outcome == "model"
             res.refused += outcome == "refused"
-            k = res.by_kind.setdefault(s.kind, [0, 0, 0, 0.0])
+            k = res.by_kind.setdefault(s.lane, [0, 0, 0, 0.0])
             k[0] += 1
             k[1] += outcome == "model"
             k[2] += outcome == "refused"
