@@ -51,6 +51,17 @@ def _pow_infer(a, inputs):
     return [TensorType(broadcast_shapes([t.shape for t in inputs], "Pow"), x.dtype, x.layout)]
 
 
+def _where_infer(a, inputs):
+    from .merge import result_dtype  # merge imports this module's neighbours; late to keep the import order free
+
+    cond, x, y = inputs
+    if cond.dtype != "bool":
+        raise ShapeError(f"Where: the condition must be a bool tensor, got {cond.dtype} {cond} (compare first)",
+                         "E301", 0)
+    shape = broadcast_shapes([t.shape for t in inputs], "Where")
+    return [TensorType(shape, result_dtype([x.dtype, y.dtype]), x.layout)]
+
+
 def _binary(name: str, doc: str, logical: bool = False) -> LayerSpec:
     def infer(a, inputs):
         shape = broadcast_shapes([t.shape for t in inputs], name)
@@ -186,6 +197,11 @@ LAYERS = [
                       "else infinity")),
         infer=_cast_infer, example='Cast("f64")',
     ),
+    LayerSpec(
+        name="Where", family="math",
+        doc="Elementwise choice: x where the bool condition holds, else y, as torch.where and ONNX Where; the three "
+            "broadcast with NumPy's rules and x and y's dtypes promote as torch promotes them.",
+        params=(), infer=_where_infer, inputs=(3, 3), input_names=("condition", "x", "y"), example="Where"),
     _binary("Equal", "a == b"),
     _binary("Greater", "a > b"),
     _binary("Less", "a < b"),

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nnlang.analyze import analyze
-from nnlang.targets.onnx.load import import_model
+from nnlang.targets.onnx.load import ImportError_, import_model
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -93,3 +93,127 @@ def test_pow_of_two_tensors_is_refused_by_caffe():
     g = oh.analysed(_net("Pow", POW[0][0], POW[0][1])).graph
     assert [(n.op, why) for n, why in unsupported(g)] == [
         ("Pow", "Pow of two tensors: Caffe's Power layer raises to a constant only")]
+
+
+@pytest.mark.parametrize("dtype", ["i8", "i16", "i32", "u8"])
+def test_onnx_integer_div_truncates_as_onnxruntime(dtype):
+    """ONNX's integer Div truncates toward zero (-7 / 2 = -3, floor would give -4): imported as the quotient in
+    f64 cast back, equal to onnxruntime on signed values up to the type's range."""
+    node = helper.make_node("Div", ["x", "y"], ["z"])
+    graph = helper.make_graph([node], "div", [helper.make_tensor_value_info("x", _ONNX[dtype], [4, 16]),
+                                              helper.make_tensor_value_info("y", _ONNX[dtype], [4, 16])],
+                              [helper.make_tensor_value_info("z", _ONNX[dtype], [4, 16])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    info = np.iinfo(oh.NP_DTYPES[dtype])
+    rng = np.random.default_rng(8)
+    x = rng.integers(info.min, info.max, (4, 16), endpoint=True).astype(oh.NP_DTYPES[dtype])
+    y = rng.integers(max(info.min, -9), 10, (4, 16)).astype(oh.NP_DTYPES[dtype])
+    y[y == 0] = 3
+    x[0, :4], y[0, :4] = [7, 7, info.max, 0], [2, 7, 1, 5]
+    if info.min < 0:
+        x[1, :3], y[1, :3] = [-7, 7, info.min], [2, -2, -1 if dtype != "i32" else 3]
+    feeds = {"x": x, "y": y}
+    result = import_model(model, example_inputs=feeds)  # verified against onnxruntime
+    assert [n.op for n in result.graph.nodes] == ["Cast", "Cast", "Div", "Cast"]
+    with torch.no_grad():
+        got = result.model(torch.from_numpy(x), torch.from_numpy(y)).numpy()
+    want = oh.run_onnx(model, feeds)[0]
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert np.array_equal(want, np.trunc(x.astype(np.float64) / y).astype(want.dtype))  # truncation, not floor
+
+
+def test_onnx_i64_div_is_refused_naming_the_width():
+    node = helper.make_node("Div", ["x", "y"], ["z"])
+    graph = helper.make_graph([node], "div", [helper.make_tensor_value_info(v, TensorProto.INT64, [3]) for v in "xy"],
+                              [helper.make_tensor_value_info("z", TensorProto.INT64, [3])])
+    with pytest.raises(ImportError_, match=r"Div of i64 integers \(the truncated quotient is computed in f64"):
+        import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), verify=False)
+
+
+def test_onnx_clip_with_min_above_max_gives_max_as_onnxruntime():
+    node = helper.make_node("Clip", ["x", "lo", "hi"], ["y"])
+    graph = helper.make_graph([node], "clip", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 5])],
+                              [helper.make_tensor("lo", TensorProto.FLOAT, [], [2.0]),
+                               helper.make_tensor("hi", TensorProto.FLOAT, [], [1.0])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    x = (np.random.default_rng(9).standard_normal((3, 5)) * 3).astype(np.float32)
+    result = import_model(model, example_inputs={"x": x})
+    assert [n.op for n in result.graph.nodes] == ["Maximum", "Minimum"]
+    with torch.no_grad():
+        got = result.model(torch.from_numpy(x)).numpy()
+    assert np.array_equal(got, oh.run_onnx(model, {"x": x})[0]) and np.all(got == 1.0)
+
+
+def _where_net(c: str, x: tuple, y: tuple) -> str:
+    return (f"network W {{\n  input c: {c} bool\n  input x: {x[0]} {x[1]}\n  input y: {y[0]} {y[1]}\n"
+            "  z = (c, x, y) -> Where\n  output z\n}\n")
+
+
+WHERE = [("[2, 3, 4]", ("[2, 3, 4]", "f32"), ("[2, 3, 4]", "f32")), ("[3, 1]", ("[2, 3, 4]", "f32"), ("[4]", "f32")),
+         ("[2, 3]", ("[2, 3]", "i64"), ("[2, 3]", "f32")), ("[2, 3]", ("[2, 3]", "f16"), ("[3]", "f16")),
+         ("[2, 3]", ("[2, 3]", "i8"), ("[2, 3]", "i8")), ("[2, 3]", ("[2, 3]", "bool"), ("[1]", "bool")),
+         ("[2, 3]", ("[2, 3]", "i32"), ("[2, 3]", "i16"))]
+
+
+def _shape(s: str) -> list:
+    return [int(d) for d in s.strip("[]").split(",")]
+
+
+def _where_inputs(c, x, y) -> list:
+    rng = np.random.default_rng(11)
+    out = [torch.from_numpy(rng.random(_shape(c)) < 0.5)]
+    for k, (s, dtype) in enumerate((x, y)):
+        v = rng.standard_normal(_shape(s)) * 20 + 10 * k
+        out.append(torch.from_numpy((v > 0) if dtype == "bool" else v.astype(oh.NP_DTYPES[dtype])))
+    return out
+
+
+@pytest.mark.parametrize("c, x, y", WHERE, ids=[f"{c}-{x[1]}{x[0]}-{y[1]}{y[0]}" for c, x, y in WHERE])
+def test_where_in_torch_equals_onnxruntime(c, x, y):
+    g = oh.analysed(_where_net(c, x, y)).graph
+    xs = _where_inputs(c, x, y)
+    for opset in (13, 17):
+        ref, got = oh.compare(g, opset, xs)
+        oh.assert_same(ref, got, 0.0)
+
+
+def test_where_needs_a_bool_condition():
+    text = "network W {\n  input c: [2, 3]\n  input x: [2, 3]\n  z = (c, x, x) -> Where\n  output z\n}\n"
+    assert [(d.code, d.message[:44]) for d in analyze(text, path="t.nns").diagnostics if d.is_error] == [
+        ("E301", "Where: the condition must be a bool tensor, ")]
+
+
+@pytest.mark.parametrize("c, x, y", [WHERE[1], WHERE[2]], ids=["broadcast", "i64-f32"])
+def test_where_in_keras_equals_torch(c, x, y):
+    import _keras_harness as kh
+
+    g = oh.analysed(_where_net(c, x, y)).graph
+    module, state = kh.perturbed_reference(g)
+    built = kh.keras_model(g, state, "channels_last")
+    assert built.problems == []
+    xs = _where_inputs(c, x, y)
+    ref, got = kh.run_torch(module, xs), kh.run_keras(built, xs)
+    assert got[0].dtype == ref[0].dtype and kh.max_rel_diff(ref, got) == 0.0
+
+
+def test_where_is_refused_by_caffe():
+    from nnlang.targets.caffe.plan import unsupported
+
+    g = oh.analysed(_where_net(*WHERE[0])).graph
+    assert [(n.op, why) for n, why in unsupported(g)] == [("Where", "Where has no BVLC Caffe layer")]
+
+
+def test_onnx_where_imports():
+    node = helper.make_node("Where", ["c", "x", "y"], ["z"])
+    graph = helper.make_graph([node], "where", [helper.make_tensor_value_info("c", TensorProto.BOOL, [3, 1]),
+                                                helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4]),
+                                                helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, 3, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)])
+    feeds = {k: t.numpy() for k, t in zip("cxy", _where_inputs(*WHERE[1]))}
+    result = import_model(model, example_inputs=feeds)  # verified against onnxruntime
+    assert [n.op for n in result.graph.nodes] == ["Where"]
+    with torch.no_grad():
+        got = result.model(*(torch.from_numpy(v) for v in feeds.values())).numpy()
+    assert np.array_equal(got, oh.run_onnx(model, feeds)[0])

@@ -69,9 +69,9 @@ EQUIVALENT = {
     "L1Loss": {"Sub", "Abs", "Mean", "Sum"},
     "CrossEntropyLoss": {"LogSoftmax", "Mul", "Sum", "Neg", "Mean"},  # class probabilities
     # integers promoted (Sum of u8 as i64, Div / Average / Scale of integers as floats), or computed in a type
-    # onnxruntime has a kernel for (ArgMax of i64 as f64, Erf of f64 as f32) and cast back
+    # onnxruntime has a kernel for (ArgMax of i64 as f64, Erf of f64 as f32, Where of i64 and f32) and cast back
     **{name: {name, "Cast"} for name in ("Sum", "Div", "Average", "Scale", "ArgMax", "ArgMin", "Erf", "Amax", "Amin",
-                                         "Prod", "Neg", "Hardmax")},
+                                         "Prod", "Neg", "Hardmax", "Where")},
     "Split": set(), "Identity": set(),  # nothing to compute
     "Dropout": set(), "Dropout1d": set(), "Dropout2d": set(), "Dropout3d": set(), "AlphaDropout": set(),
     "StochasticDepth": set(),

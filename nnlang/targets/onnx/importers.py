@@ -10,7 +10,6 @@ inferred shapes) and returns a `Layer` -- or `Alias` for ops that are no layer a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable, Collection, Optional
 
@@ -18,7 +17,6 @@ import numpy as np
 
 from ..importing import Layer, Unsupported
 from ..registry import Registry
-from .import_constants import constant_operand
 
 
 @dataclass
@@ -470,8 +468,8 @@ def clip(op: Op):
     hi = None if hi is None else float(hi)
     if lo == 0.0 and hi == 6.0:
         return Layer("ReLU6")
-    if lo is not None and hi is not None and lo >= hi:
-        raise Unsupported(f"Clip with min {lo} >= max {hi} (a constant; Hardtanh needs min < max)")
+    if lo is not None and hi is not None and lo >= hi:  # ONNX: min(max(x, lo), hi), hi everywhere but NaN
+        return [Layer("Maximum", {"value": lo}), Layer("Minimum", {"value": hi})]
     if lo is not None and hi is not None:
         return Layer("Hardtanh", {"min_val": lo, "max_val": hi})
     if lo == 0.0 and hi is None:
@@ -501,28 +499,7 @@ def passthrough(op: Op):
     return Alias(op.node.input[0])
 
 
-# ---- elementwise and merge --------------------------------------------------------------------
-
-_BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div"}  # variadic Max/Min: import_legacy
-
-
-@onnx_op(*_BINARY)
-def binary(op: Op):
-    consts = [op.const(name) for name in op.inputs]
-    if sum(c is not None for c in consts) == 1:
-        x, w = op.inputs if consts[1] is not None else op.inputs[::-1]
-        if op.node.op_type in ("Mul", "Add"):  # a per-channel factor, a positional embedding: those layers
-            try:
-                return _scale(op, x, w) if op.node.op_type == "Mul" else _positional_embedding(op, x, w)
-            except Unsupported:
-                pass
-        return constant_operand(op, _BINARY[op.node.op_type], x, w, reverse=consts[0] is not None)
-    if any(c is not None for c in consts):
-        raise Unsupported(f"{op.node.op_type} of two constants (fold them first)")
-    if op.node.op_type == "Div" and (op.dtype(op.input(0)) or "f").startswith(("i", "u", "b")):
-        raise Unsupported("Div of integers (ONNX truncates the quotient; the Div layer divides exactly)")
-    return Layer(_BINARY[op.node.op_type], {}, inputs=op.inputs)
-
+# ---- merge ------------------------------------------------------------------------------------
 
 def _channel_axis(op: Op, x: str, c) -> Optional[int]:
     """The one axis of x a constant varies along (right-aligned broadcasting), or None."""
@@ -533,70 +510,6 @@ def _channel_axis(op: Op, x: str, c) -> Optional[int]:
     if len(axes) != 1 or shape[axes[0]] != c.size:
         return None
     return axes[0]
-
-
-_PATH = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
-_MODULE_WEIGHTS = ("weight", "bias")  # a module's own tensors: another layer's weight, not a layer
-
-
-def tensor_path(name: str, initializers, node=None) -> Optional[str]:
-    """A stored tensor that is a learned-tensor layer itself (weight name empty): its name is the layer's
-    path, so the state_dict key stays. Our emitter names the node computing the layer as the tensor;
-    torch.onnx keeps a bare parameter's qualified name (`encoder.pos_embedding`, `blocks.0.ls1.gamma`)."""
-    if name not in initializers or not _PATH.match(name):
-        return None
-    if node is not None and node.name != name and name.rpartition(".")[2] in _MODULE_WEIGHTS:
-        return None
-    return name
-
-
-def _positional_embedding(op: Op, x: str, w_name: str):
-    """x + w with w [1, T, D] for x [N, T, D]: PositionalEmbedding (named by w when it is stored). Dims
-    inference left unknown in x (after torch.onnx's Expand of a class token) are the sum's: the .nns
-    analysis of the printed text checks them again."""
-    w, shape, out = op.const(w_name), op.shape(x), op.shape(op.node.output[0])
-    if shape is not None and out is not None and len(out) == len(shape):
-        shape = tuple(d if isinstance(d, int) else o for d, o in zip(shape, out))
-    if shape is None or len(shape) < 2 or any(not isinstance(d, int) for d in shape[1:]) \
-            or w.shape != (1, *shape[1:]):
-        raise Unsupported("Add of a constant that is not a [1, ...] tensor of the input's shape (a positional "
-                          "embedding)")
-    return Layer("PositionalEmbedding", {}, inputs=[x], weights={"": w},
-                 path=tensor_path(w_name, op.initializers))
-
-
-def _layer_scale(op: Op, x: str, w_name: str, axis: int):
-    """x * w with w the stored tensor [C, 1, ..., 1] of a channel axis, named as a layer: LayerScale."""
-    w, rank = op.const(w_name), len(op.shape(x))
-    path = tensor_path(w_name, op.initializers, op.node)
-    if path is None or axis < 1 or w.shape != (w.size,) + (1,) * (rank - axis - 1):
-        return None
-    return Layer("LayerScale", {"axis": -1 if axis == rank - 1 and axis != 1 else axis}, inputs=[x],
-                 weights={"": w}, path=path)
-
-
-def _scale(op: Op, x: str, w_name: str):
-    """x * w with w varying along one axis (+ a constant of the same shape after it): Scale, or LayerScale
-    when w is a stored tensor named as a layer."""
-    w = op.const(w_name)
-    axis = _channel_axis(op, x, w)
-    if axis is None:
-        raise Unsupported("Mul by a constant that is not one value per channel of one axis")
-    learned = _layer_scale(op, x, w_name, axis)
-    if learned is not None:
-        return learned
-    weights, consumes, outputs = {"weight": w.reshape(-1).copy()}, [], None
-    users = op.consumers(op.node.output[0])
-    if len(users) == 1 and users[0].op_type == "Add":
-        add = users[0]
-        other = [i for i in add.input if i != op.node.output[0]]
-        b = op.const(other[0]) if len(other) == 1 else None
-        if b is not None and b.shape == w.shape:
-            weights["bias"] = b.reshape(-1).copy()
-            consumes, outputs = [add], list(add.output)
-    rank = len(op.shape(x))
-    return Layer("Scale", {"bias": "bias" in weights, "axis": axis if axis != rank - 1 else -1}, inputs=[x],
-                 weights=weights, consumes=consumes, outputs=outputs)
 
 
 @onnx_op("Concat")
@@ -797,6 +710,8 @@ def _split(op: Op, sizes):
 
 
 from . import import_legacy  # noqa: E402,F401 -- registers the opset 1-12 forms
+from . import import_elementwise  # noqa: E402,F401 -- registers Add / Sub / Mul / Div, Where
+from .import_elementwise import tensor_path  # noqa: E402,F401 -- fusions and import_constants name tensors by it
 from . import import_math  # noqa: E402,F401 -- registers the reductions and elementwise math
 from . import import_attention  # noqa: E402,F401 -- registers Attention (opset 23+)
 from . import import_resize  # noqa: E402,F401 -- registers Resize (opset 11+)

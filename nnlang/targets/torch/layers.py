@@ -626,6 +626,11 @@ def cast(node, ins, outs):
     return _func("{0}" + to)
 
 
+@torch_layer("Where")
+def where(node, ins, outs):
+    return _func("torch.where({0}, {1}, {2})")
+
+
 _COMPARISONS = {"Equal": " == ", "Greater": " > ", "Less": " < ", "GreaterEqual": " >= ", "LessEqual": " <= "}
 
 

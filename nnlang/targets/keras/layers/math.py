@@ -37,6 +37,15 @@ def power(b):
     return b.same_as(_as_ir_dtype(b, b.ops.power(b.val().t, float(b.a["exponent"]))))
 
 
+@keras_layer("Where")
+def where(b):
+    out = DTYPES.get(b.out_types[0].dtype)
+    if out is None:
+        raise NotExpressible(f"Where of {b.out_types[0].dtype}: the Keras target has no such dtype")
+    x, y = (b.ops.cast(b.ir(k), out) for k in (1, 2))
+    return Val(b.ops.where(b.ir(0), x, y))
+
+
 @keras_layer("Cast")
 def cast(b):
     for dtype in (b.types[0].dtype, b.a["dtype"]):

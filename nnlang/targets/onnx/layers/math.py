@@ -64,6 +64,14 @@ def cast(b):
     return b.op("Cast", b.x, to=elem_type(dtype))
 
 
+@onnx_layer("Where")
+def where(b):
+    out = b.outs[0].dtype  # ONNX Where wants x and y of one type: torch's promotion, then onnxruntime's kernels
+    wide = _wide(out, _FLOATS + _INTS + ("u8",))  # bool: no kernel at opset 9-15
+    x, y = (b.cast(b.xs[k], b.ins[k].dtype, wide) for k in (1, 2))
+    return b.cast(b.op("Where", b.x, x, y), wide, out)
+
+
 _REDUCE = {"Amax": ("ReduceMax", _FLOATS + _INTS + ("i8", "u8")), "Amin": ("ReduceMin", _FLOATS + _INTS + ("i8", "u8")),
            "Prod": ("ReduceProd", _FLOATS + _INTS), "LogSumExp": ("ReduceLogSumExp", _FLOATS)}
 

@@ -28,6 +28,13 @@ call_importer("function:_operator.neg")(_unary("Neg"))
 call_importer("function:torch.special.erf")(_unary("Erf"))
 
 
+@call_importer("function:torch.where")
+def where(call: Call):
+    if call.kwargs or len(call.args) != 3 or not all(hasattr(a, "op") for a in call.args):
+        raise Unsupported("where other than torch.where(condition, x, y) of three tensors")
+    return Layer("Where", {}, list(call.args))
+
+
 @call_importer("method:pow", "function:torch.pow", "function:_operator.pow")
 def power(call: Call):
     exponent = call.arg(1, "exponent")
