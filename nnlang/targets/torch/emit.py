@@ -169,8 +169,13 @@ class _Emitter(Layout):
         given = {name for c in mcalls for name, _ in c.kwargs}
         for name in [n for n in defaults if n in given] + sorted(given - set(defaults)):
             vals = [dict(c.kwargs).get(name, defaults.get(name)) for c in mcalls]
-            if name == "inplace" and not all(same(v, vals[0]) for v in vals):
-                continue  # computing in place is an optimisation some instances cannot take: none take it
+            if name == "inplace":
+                # Computing in place is an optimisation, never a parameter's value: a literal, and only
+                # when every instance may take it (not `inplace=dropout` because both are True).
+                if all(v is True for v in vals):
+                    parts.append("inplace=True")
+                    exprs.append("True")
+                continue
             e = self._lift(vals, lifter, used, nodes[0])
             parts.append(f"{name}={e}")
             exprs.append(e)
@@ -412,6 +417,7 @@ class _Emitter(Layout):
                 init += self._alternative_lines(slot, defn, instances, values, base_names, track, used, taken)
                 continue
             lifter, sizes = self._input_sizes(members, lifter, track)
+            slot.lifter = lifter  # for numbers in forward (emit_forward._lift_numbers)
             expr, exprs = self._member(slot, members, lifter, used, sizes, sequential)
             self._track(members, lifter, sizes + exprs, track)
             if sequential:
@@ -431,8 +437,8 @@ class _Emitter(Layout):
             else:
                 init.append(f"        {line}")
         init += self._flags(pending, slots, taken)
-        lines = self._lets(defn, lets, used, values)
         if sequential:
+            lines = self._lets(defn, lets, used, values)
             body = self._sequential_items(items, loops, loop_vars)
             forward = ""
             base_cls = "nn.Sequential"
@@ -445,8 +451,9 @@ class _Emitter(Layout):
             if set(stored) & ({s.attr for s in slots.values()} | set(RESERVED)):
                 raise EmitError(f"block {name}: a loop count is also the name of a layer")
             init_lines = self._loop_init(init, loops, loop_vars, used)
+            used.update(writer.stored)  # before the lets: forward may read one (a Reshape's head_dim)
+            lines = self._lets(defn, lets, used, values)
             lines = ["        super().__init__()"] + lines + [f"        self.{n} = {n}" for n in stored] + init_lines
-            used.update(writer.stored)
         sizes_used = [(k, what) for k, i in enumerate(inputs) for what in ("channels", "features")
                       if f"{i}_{what}" in used]
         sig = self._signature(defn, inputs, sizes_used, used, network, name)

@@ -16,6 +16,9 @@ from .emit_lift import names_in
 from .emit_util import RESERVED, EmitError, range_args, safe_text, scope_inputs, scope_outputs
 
 _POSITIONAL = ("x", "out", "h", "z", "u", "v")
+# A forward template as tokens: placeholders (`{0}`, `{m}`), names, integers, anything else one character.
+_TOKENS = re.compile(r"\{[^{}]*\}|[A-Za-z_]\w*|\d+(?:\.\d+)?(?:e[-+]?\d+)?|.", re.S)
+_INT = re.compile(r"\d+")
 
 
 class ForwardWriter:
@@ -210,6 +213,7 @@ class ForwardWriter:
             else:
                 m = slot.attr_expr if layer.module is not None else "None"
                 template = layer.forward if layer.module is not None else self.em.forward_template(slot, child)
+                template = self._lift_numbers(slot, child, template)
                 expr = template.format(*args, m=m)
             if "torch." in expr:
                 self.em.needs.add("torch")
@@ -223,8 +227,58 @@ class ForwardWriter:
             guard = f"{slot.attr_expr} is not None" if slot.attr_expr is not None else slot.guard
             if guard is None:
                 raise EmitError(f"{child.path}: a function-only layer inside an `if`")
-            return [f"{indent}if {guard}:", f"{indent}    {line}"]
+            lines = [f"{indent}if {guard}:", f"{indent}    {line}"]
+            if len(outs) == 1 and outs[0] not in args:
+                # Where the layer is absent (`y = x` then `if norm { y = y -> norm }`) the name keeps
+                # the value the layer would have read: the input bound to the same .nns name.
+                lines += [f"{indent}else:", f"{indent}    {outs[0]} = {self._passed(child, args)}"]
+            return lines
         return [f"{indent}{line}"]
+
+    def _passed(self, child, args) -> str:
+        """The input an optional layer's output stands for where the layer is absent."""
+        ins, out = self._ins(child), self._outs(child)[0]
+        mine = set(self._bound(out))
+        same = [a for t, a in zip(ins, args) if mine & set(self._bound(t))]
+        if len(set(same)) == 1:
+            return same[0]
+        if len(ins) == 1:
+            return args[0]
+        raise EmitError(f"{child.path}: under an `if`, and which input its result stands for when absent is unclear")
+
+    def _lift_numbers(self, slot, child, template: str) -> str:
+        """A forward template whose numbers differ between members (a Slice's end `19 + image_size`, a
+        Reshape's `(context, heads, head_dim)`): each differing number written as the expression of the
+        class's values that gives it in every member, read from `self` (stored by the constructor)."""
+        lifter = getattr(slot, "lifter", None)
+        texts = []
+        for _, c, _ in slot.members:
+            layer = self.em.layers[id(c)] if template == self.em.layers[id(child)].forward else self.em.plain[id(c)]
+            texts.append(layer.forward)
+        if len(set(texts)) <= 1:
+            return template
+        split = [_TOKENS.findall(t) for t in texts]
+        if lifter is None or any(len(t) != len(split[0]) for t in split):
+            raise EmitError(f"{child.path}: its instances compute different things")
+        lifter, _ = self.em._with_arguments(child, lifter)
+        mine = _TOKENS.findall(template)
+        out = []
+        for k, tok in enumerate(mine):
+            column = [t[k] for t in split]
+            if len(set(column)) == 1:
+                out.append(tok)
+                continue
+            if not all(_INT.fullmatch(x) for x in column):
+                raise EmitError(f"{child.path}: its instances compute different things")
+            expr = lifter.lift([int(x) for x in column])
+            if expr is None or not names_in(expr) or set(names_in(expr)) & set(lifter.loop_vars):
+                raise EmitError(f"{child.path}: no block parameter explains the values {[int(x) for x in column]}")
+            for n in names_in(expr):
+                if n not in self.stored:
+                    self.stored.append(n)
+            expr = _self_names(expr)
+            out.append(expr if re.fullmatch(r"[\w.]+", expr) else f"({expr})")
+        return "".join(out)
 
     def _where(self, site) -> str:
         if site.path is None:
