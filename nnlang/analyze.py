@@ -222,7 +222,7 @@ def finish(text: str, path: Optional[str], module: n.Module, syntax: list, sink:
 
 
 def _analyze(text, path, network, overrides, read, inputs=None, cancel=None) -> Analysis:
-    parsed = parse(text)
+    parsed = parse(text, cancel)
     module = parsed.module
     check_cancel(cancel)
     sink, blocks = check_module(module, parsed.diagnostics, path, _Imports(read or _read_disk))

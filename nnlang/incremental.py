@@ -226,7 +226,7 @@ class IncrementalAnalyzer:
             piece = next((p for p in self._pieces.get(chunk, ()) if p.run != self._run), None)
             if piece is None:
                 check_cancel(cancel)
-                result = parse(chunk)
+                result = parse(chunk, cancel)
                 if not _contained(result, chunk):
                     return None, None
                 piece = _Piece(chunk, result.module, list(result.diagnostics), 0, 1)

@@ -56,8 +56,9 @@ def unquote(raw: str) -> str:
 
 
 class _Converter:
-    def __init__(self):
+    def __init__(self, cancel=None):
         self.diags: list[Diagnostic] = []
+        self.cancel = cancel  # a CancelToken (nnlang.ir.work): polled per definition and per statement
 
     # ---- top level ----
     def module(self, tree: Tree) -> n.Module:
@@ -65,6 +66,8 @@ class _Converter:
         for item in tree.children:
             if item is None:
                 continue
+            if self.cancel is not None:
+                self.cancel.check()
             if item.data == "use_stmt":
                 s = _tokens(item.children, "STRING")[0]
                 mod.uses.append(n.Use(unquote(s), Span.of_token(s), _span(item)))
@@ -98,7 +101,15 @@ class _Converter:
         )
 
     def body(self, tree: Tree) -> list:
-        return [self.stmt(c) for c in tree.children if isinstance(c, Tree)]
+        if self.cancel is None:
+            return [self.stmt(c) for c in tree.children if isinstance(c, Tree)]
+        out = []
+        for k, c in enumerate(tree.children):  # a 1 MB network is one definition: polled within it too
+            if not k & 255:
+                self.cancel.check()
+            if isinstance(c, Tree):
+                out.append(self.stmt(c))
+        return out
 
     # ---- statements ----
     def stmt(self, tree: Tree):
@@ -281,8 +292,8 @@ def _join(a, b) -> Span:
     return a.span.to(b.span)
 
 
-def convert_module(tree: Tree):
-    c = _Converter()
+def convert_module(tree: Tree, cancel=None):
+    c = _Converter(cancel)
     try:
         mod = c.module(tree)
     except RecursionError as e:  # bracket nesting is capped by the parser; this is a last guard

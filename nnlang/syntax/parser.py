@@ -127,11 +127,25 @@ def _starts_assignment(tokens: list, i: int) -> bool:
     return i + 1 < len(tokens) and tokens[i].type == "NAME" and tokens[i + 1].type == "EQUAL"
 
 
+# How often (in tokens: ~10-60 ms of lexing or parsing) a cancel token is polled while parsing. Parsing 1 MB of
+# written-out layers takes seconds (lexing, LALR, the tree's conversion about a third each).
+CANCEL_EVERY_TOKENS = 4_096
+
+
+def _polled(tokens, cancel):
+    """The lexer's tokens, the cancel token polled every CANCEL_EVERY_TOKENS of them."""
+    for k, tok in enumerate(tokens):
+        if not k % CANCEL_EVERY_TOKENS:
+            cancel.check()
+        yield tok
+
+
 class _Driver:
-    def __init__(self, text: str):
+    def __init__(self, text: str, cancel=None):
         self.text = lsp_line_ends(text)
         self.diags: list[Diagnostic] = []
         self.lark = lark_parser()
+        self.cancel = cancel  # a CancelToken (nnlang.ir.work), duck-typed: `check()` raises when it is set
         # Errors are not reported again until the parser has consumed a statement end after recovery.
         self.quiet = False
 
@@ -143,7 +157,9 @@ class _Driver:
         from lark import Token
         from lark.exceptions import UnexpectedToken
 
-        raw = list(self.lark.lex(self.text))
+        cancel = self.cancel
+        lexed = self.lark.lex(self.text)
+        raw = list(lexed if cancel is None else _polled(lexed, cancel))
         tokens = _filter_newlines(raw)
         ip = self.lark.parse_interactive(self.text)
         state = ip.parser_state
@@ -151,7 +167,12 @@ class _Driver:
         depth = 0
         i = 0
         n = len(tokens)
+        steps = 0
         while i < n:
+            if cancel is not None:
+                steps += 1
+                if not steps % CANCEL_EVERY_TOKENS:
+                    cancel.check()
             tok = tokens[i]
             if tok.type in _OPENERS:
                 depth += 1
@@ -465,15 +486,16 @@ def _hint(tok, expected: set) -> str | None:
     return None
 
 
-def parse(text: str) -> ParseResult:
-    """Parse text; never raises on bad input (errors come back as diagnostics)."""
-    driver = _Driver(text)
+def parse(text: str, cancel=None) -> ParseResult:
+    """Parse text; never raises on bad input (errors come back as diagnostics). `cancel`: a CancelToken
+    (nnlang.ir.work) polled while lexing, parsing and converting: set, the parse stops with Cancelled."""
+    driver = _Driver(text, cancel)
     tree = driver.run()
     diags = driver.diags
     module = Module()
     if tree is not None:
         try:
-            module, conv_diags = convert_module(tree)
+            module, conv_diags = convert_module(tree, cancel)
             diags.extend(conv_diags)
         except ConvertError as e:
             diags.append(error("E005", str(e), point_at_end(text)))
