@@ -126,7 +126,22 @@ def convolution(cl: CLayer):
 def deconvolution(cl: CLayer):
     params, (kh, kw), cin, group = _conv_params(cl)
     out = params["out_channels"]
+    if _repeats(cl, params, (kh, kw), cin, group):
+        return [Layer("Upsample", {"scale_factor": _one((float(kh), float(kw))), "mode": "nearest"})]
     return [Layer("ConvTranspose2d", params, weights=_weights(cl, (cin, out // group, kh, kw), out, params["bias"]))]
+
+
+def _repeats(cl: CLayer, params: dict, kernel: tuple, cin, group: int) -> bool:
+    """A fixed (lr_mult 0) per-channel Deconvolution of ones with kernel = stride and no bias or padding repeats
+    each pixel: nearest upsampling by whole factors (as the Caffe target writes Upsample)."""
+    if cl.blobs is None or not cl.msg.param or any(ps.lr_mult != 0 for ps in cl.msg.param):
+        return False
+    if params["bias"] or group != cin or params["out_channels"] != cin or params["dilation"] != 1:
+        return False
+    if params["padding"] != 0 or _one(kernel) != params["stride"] or not isinstance(cin, int):
+        return False
+    w = cl.blob(0, (cin, 1, *kernel), "weight")
+    return bool(np.all(w == 1.0))
 
 
 def _weights(cl: CLayer, shape: tuple, out: int, bias: bool) -> dict:

@@ -73,6 +73,35 @@ def deconvolution(b):
                   b.state("weight", "bias") if a["bias"] else b.state("weight"))]
 
 
+@caffe_layer("Upsample")
+def upsample(b):
+    """Nearest upsampling by whole factors is each pixel repeated: a per-channel Deconvolution of ones with
+    kernel = stride = the factor (one product by 1.0 per output pixel: exact), its weights fixed (lr_mult 0), as
+    FCN's fixed upsampling deconvolutions are. The Caffe importer reads such a layer back as Upsample."""
+    a = b.a
+    b.spatial()
+    if a["mode"] != "nearest":
+        raise NotExpressible(f"Upsample: mode {a['mode']!r} has no Caffe layer (nearest by whole factors is a "
+                             "Deconvolution)")
+    sizes = [b.known(d, "the spatial size") for d in b.t.shape[2:]]
+    outs = [b.known(d, "the upsampled size") for d in b.out_types[0].shape[2:]]
+    if any(o % i for i, o in zip(sizes, outs)):
+        raise NotExpressible(f"Upsample: {tuple(sizes)} to {tuple(outs)} is not by whole factors (nearest by whole "
+                             "factors is a Deconvolution; other sizes have no Caffe layer)")
+    k = [o // i for i, o in zip(sizes, outs)]
+    c = b.known(b.t.shape[1], "input channels")
+    p = {"num_output": c, "bias_term": False, **_hw("pad", (0, 0)), **_hw("kernel", k), **_hw("stride", k),
+         "group": c}
+
+    def ones(state):
+        import numpy as np
+
+        return [np.ones((c, 1, *k), np.float32)]
+
+    return [b.one("Deconvolution", b.bottoms, {"param": [{"lr_mult": 0.0, "decay_mult": 0.0}],
+                                               "convolution_param": p}, ones)]
+
+
 @caffe_layer("Linear")
 def inner_product(b):
     a = b.a

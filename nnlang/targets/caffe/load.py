@@ -155,6 +155,16 @@ class _Converter:
         self.dotted = self.blocks and any("." in la.name for la in layers) and all(
             _DOTTED.match(la.name) for la in layers if la.type in _WEIGHTED)
         self.block_of = {} if self.dotted else self.plan_blocks(layers)
+        # Caffe's own rule for a net's outputs: the blobs no later layer consumes (by name), even where
+        # the value is also read under another name (an output a Split copies for another reader).
+        self.available: dict = {}
+        for layer in layers:
+            if layer.type in LEFT_OUT or layer.type.endswith("Loss"):
+                continue
+            for b in layer.bottom:
+                self.available.pop(b, None)
+            for t in layer.top:
+                self.available[t] = None
         for layer in layers:
             if layer.name in fused:
                 self.keep(layer)
@@ -412,8 +422,12 @@ class _Converter:
         inputs = {tid for _, tid in self.b.graph.inputs}
         taken = {n for n, _ in self.b.graph.inputs}
         self.outputs = []  # (blob name, tid)
+        # a value under several names (a Split's copies) is the output under the name no layer reads
+        available = {self.values[b] for b in self.available if b in self.values}
         for blob, tid in self.values.items():
-            if tid in read or tid in inputs or tid in self.silenced or any(tid == o for _, o in self.outputs):
+            if blob not in self.available and (tid in read or tid in available):
+                continue
+            if tid in inputs or tid in self.silenced or any(tid == o for _, o in self.outputs):
                 continue
             name = _ident(blob, "y")
             while name in taken:

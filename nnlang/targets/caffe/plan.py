@@ -148,9 +148,21 @@ class Planner:
             plan.layers.extend(b.layers)
             for tid, top in zip(node.outputs, tops if isinstance(tops, (list, tuple)) else [tops]):
                 blobs[tid] = top
+        makers = {top: layer for layer in plan.layers for top in layer.top}
+        read = {b for layer in plan.layers for b in layer.bottom}
         for name, tid in g.outputs:
-            if tid in blobs:
-                plan.outputs.append((name, blobs[tid]))
+            if tid not in blobs:
+                continue
+            blob, maker = blobs[tid], makers.get(blobs[tid])
+            if maker is not None and (maker.top[0] != blob or blob in read):
+                # An output is a blob no layer reads (Caffe's rule, which its importers follow), and a runtime
+                # that fetches it by its layer's name (OpenCV's forward) gets the layer's first top: an output
+                # that another layer reads (FPN's P5) or that is not a first top (the kept middle of a
+                # cropping Slice) is copied by a Split of its own, named as the .nns output.
+                copy = self.unique(name)
+                plan.layers.append(CaffeLayer(copy, "Split", [blob], [copy], {}, None, maker.node))
+                blob = copy
+            plan.outputs.append((name, blob))
         return plan
 
 
