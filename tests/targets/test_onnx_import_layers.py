@@ -104,8 +104,8 @@ CANNOT_IMPORT = {
     ("MultiheadAttention", 1): "add_bias_kv's Expand and Concat",
     **{("RMSNorm", i, opset): "the decomposition below opset 23 (Mul, ReduceMean, Add, Sqrt, Div) is not fused"
        for i in (0, 1) for opset in (13, 17)},
-    **{("ScaledDotProductAttention", i, opset): "the decomposition below opset 23 (MatMul, Mul, Where, Softmax) "
-       "is not fused" for i in (1, 2) for opset in (13, 17)},  # 0, 3: MatMul, Mul(value), Add, Softmax import
+    **{("ScaledDotProductAttention", 2, opset): "the decomposition below opset 23 (MatMul, Mul, Where of the "
+       "bool mask, Softmax) is not fused" for opset in (13, 17)},  # 0, 3: MatMul, Mul(value), Add, Softmax import
     ("LayerNorm2d", 0, 13): "the decomposition over the channel axis (below opset 17) is not fused",
     ("LayerNorm2d", 1, 13): "the decomposition over the channel axis (below opset 17) is not fused",
 }
@@ -121,6 +121,8 @@ DECOMPOSED = {
     *{("RMSNorm", i, opset) for i in (0, 1) for opset in (13, 17)},
     ("LayerNorm2d", 0, 13), ("LayerNorm2d", 1, 13),
     ("AvgPool1d", 2),  # padding past the window's end left out of the mean: Pad, AvgPool1d, Mul by size / count
+    # is_causal: the constant mask's Where(mask, scores, -inf) is an Add of a constant 0 / -inf bias (fusions_constant)
+    *{("ScaledDotProductAttention", 1, opset) for opset in (13, 17)},
 }
 
 

@@ -707,3 +707,4 @@ def class_token(view: View, concat):
 
 
 from . import fusions_window  # noqa: E402,F401  (Swin's layers; registered after the fusions above)
+from . import fusions_constant  # noqa: E402,F401  (one-node fusions of constant operands: Where, ConvTranspose)

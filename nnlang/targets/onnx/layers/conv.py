@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ..mapping import NotExpressible, onnx_layer
 
 
@@ -122,6 +124,14 @@ def upsample(b):
     if a["scale_factor"] is not None:
         sf = tuple(a["scale_factor"])
         sf = sf * n if len(sf) == 1 else sf
+        channels = b.t.shape[1]
+        if mode == "nearest" and isinstance(channels, int) and all(float(f).is_integer() and f >= 1 for f in sf):
+            # Nearest by whole factors is each pixel repeated: a per-channel ConvTranspose of ones with kernel =
+            # stride = the factor (one product by 1.0 per output: exact). ONNX's shape inference keeps a
+            # symbolic batch through it, which it loses through Resize (scales times an unknown dim).
+            k = [int(f) for f in sf]
+            ones = b.const([1.0] * (channels * math.prod(k)), "f32", [channels, 1, *k])
+            return b.op("ConvTranspose", b.x, ones, kernel_shape=k, strides=k, group=channels)
         return b.op("Resize", b.x, empty(), b.const([1.0, 1.0, *sf], "f32"), **attrs)
     size = tuple(a["size"])
     size = size * n if len(size) == 1 else size
