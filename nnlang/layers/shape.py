@@ -1,5 +1,5 @@
 """Shape layers: Flatten, Reshape, Permute, Transpose, Squeeze, Unsqueeze, Concat, Split, Slice,
-Select, Pad, Identity, and the reductions Mean and Sum. (Upsample / Resize lives in conv.py.)
+Select, GatherElements, Pad, Identity, and the reductions Mean and Sum. (Upsample / Resize lives in conv.py.)
 
 Axes count over all dims including the batch (axis 0), negatives as in Python; an axis out of
 range is a rank error (E302). These layers move data but compute nothing: 0 MACs, no weights, and
@@ -212,6 +212,19 @@ def _split(a, inputs):
     return [x.with_shape((*x.shape[:axis], size, *x.shape[axis + 1:])) for size in sizes]
 
 
+def _gather_elements(a, inputs):
+    x, index = inputs
+    if index.dtype not in ("i32", "i64"):
+        raise ShapeError(f"GatherElements: the indices must be i64 or i32, got {index.dtype} {index}", "E301", 1)
+    if index.rank != x.rank:
+        raise ShapeError(f"GatherElements: the indices {index} must have the rank of {x} ({x.rank})", "E302", 1)
+    axis = axis_of(a["axis"], x, "GatherElements")
+    for k, (d, i) in enumerate(zip(x.shape, index.shape)):
+        if k != axis and isinstance(d, int) and isinstance(i, int) and i > d:
+            raise ShapeError(f"GatherElements: dim {k} of the indices {index} is larger than that of {x}", "E301", 1)
+    return [TensorType(index.shape, x.dtype, x.layout)]
+
+
 # ---- Slice, Select, Pad --------------------------------------------------------------------------
 
 def _slice(a, inputs):
@@ -351,6 +364,11 @@ LAYERS = [
             [Param("axis", INT, doc="axis to select from", aliases=("dim",)),
              Param("index", INT, doc="position along the axis (negatives count from the end)")],
             _select, "Select(1, 0)"),
+    _simple("GatherElements", "Pick elements of x along an axis by a tensor of indices of x's rank, as ONNX "
+                              "GatherElements and torch.gather: y[i][j] = x[i][index[i][j]] for axis=1. The result "
+                              "has the indices' shape and x's dtype; negative indices count from the end.",
+            [Param("axis", INT, 0, "axis the indices pick along", aliases=("dim",))],
+            _gather_elements, "GatherElements(axis=1)", inputs=(2, 2), input_names=("x", "index"), positional=1),
     _simple("Pad", "Pad the last dims, in torch.nn.functional.pad order: (left, right) of the last dim first, "
                    "then (top, bottom) of the one before, ...",
             [Param("pads", _Pads(), doc="(before, after) per padded dim, last dim first"),

@@ -217,3 +217,68 @@ def test_onnx_where_imports():
     with torch.no_grad():
         got = result.model(*(torch.from_numpy(v) for v in feeds.values())).numpy()
     assert np.array_equal(got, oh.run_onnx(model, feeds)[0])
+
+
+def _gather_model(axis: int, x_shape, i_shape):
+    node = helper.make_node("GatherElements", ["x", "i"], ["y"], axis=axis)
+    graph = helper.make_graph([node], "gather", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape),
+                                                 helper.make_tensor_value_info("i", TensorProto.INT64, i_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, i_shape)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+@pytest.mark.parametrize("axis, x_shape, i_shape", [(0, [3, 4], [5, 4]), (1, [2, 3, 4], [2, 6, 3]),
+                                                    (-1, [2, 5], [1, 9])])
+def test_onnx_gather_elements_with_negative_indices_imports_and_equals_onnxruntime(axis, x_shape, i_shape):
+    rng = np.random.default_rng(12)
+    d = x_shape[axis]
+    feeds = {"x": rng.standard_normal(x_shape).astype(np.float32), "i": rng.integers(-d, d, i_shape)}
+    model = _gather_model(axis, x_shape, i_shape)
+    result = import_model(model, example_inputs=feeds)  # verified against onnxruntime
+    assert [(n.op, n.attrs["axis"]) for n in result.graph.nodes] == [("GatherElements", axis)]
+    with torch.no_grad():
+        got = result.model(*(torch.from_numpy(v) for v in feeds.values())).numpy()
+    assert np.array_equal(got, oh.run_onnx(model, feeds)[0])
+    g = result.graph  # and the ONNX target writes it back as GatherElements, equal in onnxruntime
+    back = oh.build_model(g, 17, {})
+    assert [n.op_type for n in back.graph.node] == ["GatherElements"]
+    assert np.array_equal(oh.run_onnx(back, feeds)[0], got)
+
+
+def test_gather_elements_shapes_are_checked():
+    bad = {'y = (x, f) -> GatherElements(1)': ("E301", "must be i64 or i32"),
+           'y = (x, r) -> GatherElements(1)': ("E302", "must have the rank of"),
+           'y = (x, w) -> GatherElements(1)': ("E301", "dim 0 of the indices")}
+    for line, (code, words) in bad.items():
+        text = ("network G {\n  input x: [2, 3]\n  input f: [2, 3]\n  input r: [2] i64\n  input w: [4, 3] i64\n"
+                f"  {line}\n  output y\n}}\n")
+        errors = [d for d in analyze(text, path="t.nns").diagnostics if d.is_error]
+        assert [d.code for d in errors] == [code] and words in errors[0].message, line
+
+
+def test_gather_elements_in_keras_equals_torch_with_negative_indices():
+    import _keras_harness as kh
+
+    g = oh.analysed("network G {\n  input x: [2, 5]\n  input i: [2, 7] i64\n  y = (x, i) -> GatherElements(-1)\n"
+                    "  output y\n}\n").graph
+    module, state = kh.perturbed_reference(g)
+    built = kh.keras_model(g, state, "channels_last")
+    assert built.problems == []
+    rng = np.random.default_rng(13)
+    xs = [torch.from_numpy(rng.standard_normal((2, 5)).astype(np.float32)),
+          torch.from_numpy(rng.integers(-5, 5, (2, 7)))]
+    assert kh.max_rel_diff(kh.run_torch(module, xs), kh.run_keras(built, xs)) == 0.0
+
+
+def test_torch_gather_imports_as_gather_elements():
+    from nnlang.targets.torch.load import import_module
+
+    class Net(torch.nn.Module):
+        def forward(self, x, i):
+            return torch.gather(x, 1, i) * 2.0
+
+    x, i = torch.randn(2, 5), torch.randint(0, 5, (2, 7))
+    result = import_module(Net(), ["x: [2, 5]", "i: [2, 7] i64"], examples=[x, i])
+    assert [(n.op, n.attrs.get("axis")) for n in result.graph.nodes][:1] == [("GatherElements", 1)]
+    with torch.no_grad():
+        assert torch.equal(result.model(x, i), Net()(x, i))

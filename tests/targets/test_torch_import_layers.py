@@ -45,6 +45,8 @@ CANNOT_IMPORT: dict = {
     ("ArgMin", 1): "last=true is emitted as size - 1 - x.flip(d).argmin(d), a pattern the importer does not read",
     "Hardmax": "emitted as zeros_like(x).scatter(d, x.argmax(d, keepdim=True), 1.0), a pattern the importer does not "
                "read",
+    "GatherElements": "emitted as torch.gather(x, d, torch.where(i < 0, i + x.shape[d], i).long()) (ONNX's negative "
+                      "indices), a pattern the importer does not read (a plain torch.gather imports)",
 }
 
 

@@ -263,6 +263,8 @@ CASES = {
     "Cast": [c('Cast("f64")', "[2, 3]"), c('Cast("f32")', ("[2, 3]", I64), high=5)],
     **{name: [c(name, "[2, 3, 4]", "[2, 3, 4]"), c(name, ("[2, 3]", I64), ("[3]", I64), high=3)]
        for name in ("Equal", "Greater", "Less", "GreaterEqual", "LessEqual")},
+    "GatherElements": [c("GatherElements(axis=1)", "[2, 3, 4]", ("[2, 2, 4]", I64), high=3),
+                       c("GatherElements(-1)", "[2, 5]", ("[2, 7]", I64), high=5)],
     "Where": [c("Where", ("[2, 3, 4]", "bool"), "[2, 3, 4]", "[4]"),
               c("Where", ("[3, 1]", "bool"), ("[3, 4]", I64), "[4]")],
     **{name: [c(name, ("[2, 3, 4]", "bool"), ("[2, 3, 4]", "bool")), c(name, ("[2, 3]", "bool"), ("[3]", "bool"))]

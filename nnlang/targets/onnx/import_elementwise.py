@@ -1,5 +1,6 @@
 """Importers of ONNX's binary elementwise ops (Add, Sub, Mul, Div of two tensors or a tensor and a constant: the
-constant as a per-channel Scale / LayerScale, a positional embedding, or the layer's one-tensor form) and Where.
+constant as a per-channel Scale / LayerScale, a positional embedding, or the layer's one-tensor form), Where and
+GatherElements.
 The stored-tensor naming (tensor_path) that fusions share lives here too."""
 
 from __future__ import annotations
@@ -114,3 +115,10 @@ def where(op: Op):
     if any(op.const(name) is not None for name in op.inputs):
         raise Unsupported("Where with a constant operand (the Where layer takes three tensors)")
     return Layer("Where", {}, inputs=list(op.inputs))
+
+
+@onnx_op("GatherElements", since=11)
+def gather_elements(op: Op):
+    if any(op.const(name) is not None for name in op.inputs):
+        raise Unsupported("GatherElements with constant indices or data (the layer takes two tensors)")
+    return Layer("GatherElements", {"axis": int(op.attrs.get("axis", 0))}, inputs=list(op.inputs))

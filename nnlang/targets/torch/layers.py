@@ -417,6 +417,14 @@ def select(node, ins, outs):
     return _func("{0}.select(" + _args(node.attrs["axis"], node.attrs["index"]) + ")")
 
 
+@torch_layer("GatherElements")
+def gather_elements(node, ins, outs):
+    # torch.gather takes int64 indices in range; ONNX's negative ones count from the end
+    axis = node.attrs["axis"] % ins[0].rank
+    index = "torch.where({1} < 0, {1} + {0}.shape[" + str(axis) + "], {1}).long()"
+    return _func("torch.gather({0}, " + str(axis) + ", " + index + ")")
+
+
 @torch_layer("Pad")
 def pad(node, ins, outs):
     a = node.attrs

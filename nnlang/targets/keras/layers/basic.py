@@ -398,6 +398,14 @@ def permute(b):
     return Val(t, None if list(perm) == list(range(rank)) else perm)
 
 
+@keras_layer("GatherElements")
+def gather_elements(b):
+    axis = b.a["axis"] % b.t.rank
+    x, index = b.ir(0), b.ir(1)
+    index = b.ops.where(index < 0, index + b.ops.shape(x)[axis], index)
+    return Val(b.ops.take_along_axis(x, b.ops.cast(index, "int64"), axis=axis))
+
+
 @keras_layer("Select")
 def select(b):
     rank = b.t.rank

@@ -83,6 +83,11 @@ def select(b):
     return b.op("Gather", b.x, b.const(b.a["index"], "i64"), axis=b.a["axis"] % b.t.rank)
 
 
+@onnx_layer("GatherElements")
+def gather_elements(b):  # ONNX takes negative indices as the layer does
+    return b.op("GatherElements", b.x, b.xs[1], axis=b.a["axis"] % b.t.rank)
+
+
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 

@@ -35,6 +35,14 @@ def where(call: Call):
     return Layer("Where", {}, list(call.args))
 
 
+@call_importer("function:torch.gather", "method:gather")
+def gather(call: Call):
+    dim, index = call.arg(1, "dim"), call.arg(2, "index")
+    if not isinstance(dim, int) or not hasattr(index, "op") or call.kwargs.get("sparse_grad"):
+        raise Unsupported("gather other than gather(x, dim, index) of a tensor of indices")
+    return Layer("GatherElements", {"axis": dim}, [call.args[0], index])
+
+
 @call_importer("method:pow", "function:torch.pow", "function:_operator.pow")
 def power(call: Call):
     exponent = call.arg(1, "exponent")
