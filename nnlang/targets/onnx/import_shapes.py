@@ -45,9 +45,11 @@ def reinfer(converter) -> None:
             inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
         except Exception:  # noqa: BLE001 -- the shapes so far stand; the importer reports what lacks one
             return
-        elem = {}
+        elem, shaped = {}, set()
         for vi in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input):
             elem[vi.name] = vi.type.tensor_type.elem_type
+            if _shape_of(vi) is not None and not _unknown(_shape_of(vi)):
+                shaped.add(vi.name)
             if converter.shapes.get(vi.name) is None or _unknown(converter.shapes[vi.name]):
                 shape = _shape_of(vi)
                 if shape is not None:
@@ -55,6 +57,11 @@ def reinfer(converter) -> None:
                 if converter.dtypes.get(vi.name) is None:
                     converter.dtypes[vi.name] = _DTYPES.get(vi.type.tensor_type.elem_type)
         given = _reshape_shapes(converter, nodes, elem)
+        if _round == 0:
+            # Reshapes an earlier call worked out are known to the converter, not to this fresh graph: without
+            # them everything after (a Slice of a shuffled tensor at opset 11 / 13) stays unknown again.
+            done = {vi.name for vi in given}
+            given += [vi for vi in _reshape_shapes(converter, nodes, elem, shaped) if vi.name not in done]
         if not given:
             return
         known = {vi.name for vi in model.graph.value_info}
@@ -69,9 +76,10 @@ def _unknown(shape) -> bool:
     return any(isinstance(d, str) and (d == "D" or d.startswith("unk__")) for d in shape)
 
 
-def _reshape_shapes(converter, nodes, elem: dict) -> list:
+def _reshape_shapes(converter, nodes, elem: dict, known: set | None = None) -> list:
     """value_info for Reshape outputs inference left open whose dims follow from the input's shape and
-    the (possibly symbolic) shape operand."""
+    the (possibly symbolic) shape operand; given `known` (what inference shaped), those the converter has
+    already worked out that inference left open."""
     from onnx import helper
 
     from .importers import _reshape_target
@@ -82,6 +90,10 @@ def _reshape_shapes(converter, nodes, elem: dict) -> list:
         if node.op_type != "Reshape" or len(node.input) < 2:
             continue
         dst, src = converter.shapes.get(node.output[0]), converter.shapes.get(node.input[0])
+        if known is not None:
+            if dst is not None and not _unknown(dst) and node.input[0] in elem and node.output[0] not in known:
+                out.append(helper.make_tensor_value_info(node.output[0], elem[node.input[0]], list(dst)))
+            continue
         if src is None or (dst is not None and not _unknown(dst)):
             continue
         target = _reshape_target(src, converter.consts.get(node.input[1]), converter.dims.get(node.input[1]),

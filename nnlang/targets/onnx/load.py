@@ -207,6 +207,8 @@ class _Converter:
                         continue
                 else:
                     continue
+            for o in node.output:  # symbols an earlier round left (a dim inference could not name yet) are stale
+                self.dims.pop(o, None)
             self.folded.add(id(node))
         return len(self.folded) - before
 
