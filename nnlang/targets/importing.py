@@ -83,6 +83,28 @@ class ImportResult:
     renames: dict = field(default_factory=dict)
 
 
+class BuiltOnUse(ImportResult):
+    """An ImportResult whose PyTorch model is built when first read (`write` reads it), not by the importer:
+    for an import with no weights to carry and nothing to verify against, whose model is only the PyTorch
+    target's initialisation of the printed network (VGG-16's 138 M parameters: 2 s that a caller reading the
+    text alone would pay). `build()` raises only ImportError_."""
+
+    def __init__(self, text: str, graph: Graph, build, max_abs_diff: Optional[float] = None):
+        self._build = build
+        super().__init__(text, graph, None, max_abs_diff)
+
+    @property
+    def model(self):
+        if self._build is not None:
+            build, self._build = self._build, None
+            self._model = build()
+        return self._model
+
+    @model.setter
+    def model(self, value) -> None:
+        self._model = value
+
+
 def print_checked(graph: Graph, header: str) -> tuple:
     """(text, graph of the text analysed back). An error is the importer's, reported as ImportError_."""
     try:

@@ -31,7 +31,8 @@ from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph
 from ...layers import registry
 from ...layers.base import ShapeError, TensorType, weight_key
-from ..importing import ImportError_, ImportResult, Unsupported, check_difference, print_checked
+from ..importing import (BuiltOnUse, ImportError_, ImportResult, Unsupported, check_difference, guarded,
+                         print_checked)
 from ..onnx.load import _mark_sequential  # framework-free: which scopes are Sequential groups
 from .import_fusions import fuse_idioms
 from .importers import CLayer, lookup
@@ -493,12 +494,21 @@ def import_file(source: str, weights: Optional[str] = None, name: Optional[str] 
     blobs = read_caffemodel(weights) if weights else None
     header = header or f"Imported from {Path(source).name} by `nnlang import`."
     conv, text, printed = convert(net, blobs, name or _network_name(net, source), header, given)
-    model = _rebuild(printed, conv.b.graph, conv.weights, strict=blobs is not None)
+    _check_size(printed)
+    if blobs is None:  # no weights: nothing to carry, nothing to verify; the model is built if it is read
+        return BuiltOnUse(text, conv.b.graph, lambda: guarded(
+            "caffe", source, lambda: _rebuild(printed, conv.b.graph, conv.weights, strict=False)))
+    model = _rebuild(printed, conv.b.graph, conv.weights, strict=True)
     diff = None
-    if verify and blobs is not None:
+    if verify:
         diff = _compare_opencv(model, conv, source, weights)
         check_difference(diff, tolerance, "Caffe (OpenCV's runtime)")
     return ImportResult(text, conv.b.graph, model, diff)
+
+
+def _check_size(printed: Graph) -> None:
+    if printed.total_params > MAX_ELEMENTS:  # bounded before anything is allocated
+        raise ImportError_(f"{printed.total_params:,} parameters: more than {MAX_ELEMENTS:,}, not built")
 
 
 def _rebuild(printed: Graph, graph: Graph, weights: dict, strict: bool):
@@ -508,8 +518,7 @@ def _rebuild(printed: Graph, graph: Graph, weights: dict, strict: bool):
     from ..torch.builder import build_graph
     from ..torch.weights import initialize, load_state_dict
 
-    if printed.total_params > MAX_ELEMENTS:  # bounded before anything is allocated
-        raise ImportError_(f"{printed.total_params:,} parameters: more than {MAX_ELEMENTS:,}, not built")
+    _check_size(printed)
     model = build_graph(printed)
     if not strict:
         initialize(model, seed=0)  # structure only: the PyTorch target's own initialisation
