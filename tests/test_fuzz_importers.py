@@ -222,3 +222,24 @@ def test_keras_model_name_of_the_wrong_kind(tmp_path):
         assert "bug" not in str(e)
     else:
         assert "network Named" in result.text
+
+
+def test_keras_flatten_of_a_huge_map_read_by_dense(tmp_path):
+    """Seed 7, input 2451: an UpSampling3D size of 2^40 (a Keras 2 JSON of the corpus) made the map Flatten's row
+    order is built for 275 PiB: a MemoryError. A map over 2^31 elements is refused at the Flatten, by name."""
+    data = (b'{"class_name": "Sequential", "config": {"name": "m", "layers": [{"class_name": "InputLayer", '
+            b'"config": {"batch_shape": [null, 8, 8, 1], "name": "in"}}, {"class_name": "UpSampling2D", "config": '
+            b'{"name": "up", "size": [2, 1099511627776], "data_format": "channels_last"}}, {"class_name": "Flatten", '
+            b'"config": {"name": "flat"}}, {"class_name": "Dense", "config": {"name": "d", "units": 3}}]}}')
+    message = _refused("keras", tmp_path, "m.json", data)
+    assert "'flat' (Flatten)" in message and "more than 2,147,483,648" in message
+
+
+def test_caffe_pooling_with_stride_zero(tmp_path):
+    """Seed 8, input 233: a pooling `stride: 0` (a number of the prototxt made 0) escaped as ZeroDivisionError
+    from the output size; refused by name."""
+    data = (b'input: "data" input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+            b'layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" '
+            b'pooling_param { pool: MAX kernel_size: 2 stride: 0 } }\n')
+    message = _refused("caffe", tmp_path, "m.prototxt", data)
+    assert "'pool'" in message and "stride [0, 0]" in message and "at least 1" in message

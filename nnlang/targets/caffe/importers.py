@@ -237,6 +237,8 @@ def pooling(cl: CLayer):
         ceil = bool(fork)
     if any(pd > k // 2 for pd, k in zip(pad, kernel)):
         raise Unsupported(f"pad {list(pad)} is more than half the kernel {list(kernel)}")
+    if any(s < 1 for s in stride) or any(k < 1 for k in kernel):  # found by fuzzing: a ZeroDivisionError below
+        raise Unsupported(f"kernel {list(kernel)}, stride {list(stride)}: each must be at least 1")
     size = _known(cl.shapes[0], "Pooling")[2:]
     for d, k, s, pd in zip(size, kernel, stride, pad):
         if _pooled(d, k, s, pd, ceil) != _torch_pooled(d, k, s, pd, ceil):

@@ -46,7 +46,7 @@ from ...layers.base import weight_key
 from ..importing import ImportError_, ImportResult, Layer, Unsupported, check_difference, print_checked
 from .import_blocks import segment_blocks, short_names
 from .importers import PASS_THROUGH, KLayer, lookup
-from .source import MODELS, check_config, model_layers, read_config
+from .source import MAX_ELEMENTS, MODELS, check_config, model_layers, read_config
 
 _BLOCK = re.compile(r"^(.*?block_?\d+[a-z]?)_(.+)$")
 _ELEMENTWISE_THROUGH = PASS_THROUGH | {"Activation", "ReLU", "LeakyReLU", "ELU"}
@@ -308,7 +308,11 @@ class _Converter:
                 raise Unsupported(f"Flatten of a map of unknown size {list(x.shape)} read by Dense (which needs a "
                                   "fixed input size)")
             spatial, c = x.shape[1:-1], x.shape[-1]
-            rows = np.arange(int(np.prod(x.shape[1:]))).reshape(tuple(spatial) + (c,))
+            size = math.prod(x.shape[1:])
+            if size > MAX_ELEMENTS:  # the row order is built below: bounded first (fuzzing: UpSampling3D by 2^40)
+                raise Unsupported(f"Flatten of a map of {size:,} elements {list(x.shape)}: more than "
+                                  f"{MAX_ELEMENTS:,}")
+            rows = np.arange(size).reshape(tuple(spatial) + (c,))
             rows = np.moveaxis(rows, -1, 0).ravel()
             tid = self.emit(out.layers[0], [x.tid], scope, name, named=False)
             return [T(tid, out.shape, False, rows)]
