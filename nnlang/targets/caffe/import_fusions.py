@@ -2,6 +2,7 @@
 among them) builds from Power, ReLU and Eltwise for activations Caffe has no layer for.
 
     floor pool:   Pooling (ceil) -> Slice + Silence per spatial axis                          -> Pooling (floor)
+    crop:         Slice, every part but one read only by Silence                              -> _Crop (a Slice)
     clamp:        ReLU(x [+ Power shift -lo]) - ReLU(x + Power shift -hi)  [+ Power shift lo]  -> Clip(lo, hi)
     hardsigmoid:  Power(shift 3) -> Clip(0, 6) -> Power(scale 1/6)                             -> _Hardsigmoid
     selu:         ELU(alpha 1.6733) -> Power(scale 1.0507)                                     -> _SELU
@@ -84,7 +85,8 @@ def fuse_idioms(layers: list, pb) -> tuple:
     replaced: dict = {}
     extra: dict = {}
     # In this order: hardsigmoid reads a fused Clip, hardswish a fused hardsigmoid.
-    for match in (_floor_pool, _clamp, _hardsigmoid, _selu, _softplus, _gate, _softsign, _log_softmax, _threshold):
+    for match in (_floor_pool, _crop, _clamp, _hardsigmoid, _selu, _softplus, _gate, _softsign, _log_softmax,
+                  _threshold):
         versions = _Versions(layers)
         taken, placed = set(), {}  # one pass: every match whose layers no earlier match took
         for i in range(len(layers)):
@@ -111,8 +113,8 @@ def _fused(layers: list, used: set, new_type: str, params: dict, pb, replaced: d
         del fused.top[:]
         del fused.bottom[:]
         fused.bottom.append(params["bottom"])
-    else:
-        fused = pb.LayerParameter(name=layers[max(used)].name, type=new_type)
+    else:  # named as the last layer, or as the one it is placed at (a crop: its Slice)
+        fused = pb.LayerParameter(name=layers[params.get("at", max(used))].name, type=new_type)
         fused.bottom.append(params["bottom"])
     fused.top.extend([params["top"]] if "top" in params else layers[max(used)].top)
     if new_type == "Clip":
@@ -152,6 +154,37 @@ def _floor_pool(versions: _Versions, i: int) -> Optional[tuple]:
     if not crop or _blob_at(versions, versions.bottoms[i][0], at) != layer.bottom[0]:
         return None
     return used, "Pooling", {"pool": i, "crop": crop, "at": at, "top": top}
+
+
+def _crop(versions: _Versions, i: int) -> Optional[tuple]:
+    """A Slice whose parts but one only Silence layers read (the Caffe target's Slice layer: one part of an
+    axis kept): the part kept, as the registry's Slice."""
+    layer = versions.layers[i]
+    sp = layer.slice_param
+    if layer.type != "Slice" or len(layer.bottom) != 1 or len(layer.top) < 2 or \
+            len(sp.slice_point) != len(layer.top) - 1:
+        return None
+    rest = set(versions.tops[i])
+    kept = []
+    used = {i}
+    for k, v in enumerate(versions.tops[i]):
+        readers = versions.read_by.get(v, [])
+        silenced = readers and all(versions.layers[r].type == "Silence" and set(versions.bottoms[r]) <= rest
+                                   for r in readers)
+        if silenced:
+            used |= set(readers)
+        else:
+            kept.append(k)
+    if len(kept) != 1:
+        return None
+    blob = _blob_at(versions, versions.bottoms[i][0], i)
+    if blob is None:
+        return None
+    (k,) = kept
+    bounds = [0] + [int(p) for p in sp.slice_point] + [None]
+    axis = int(sp.slice_dim if sp.HasField("slice_dim") else sp.axis)
+    extra = {"axis": axis, "start": bounds[k], "end": bounds[k + 1]}
+    return used, "_Crop", {"bottom": blob, "top": layer.top[k], "at": i, "extra": extra}
 
 
 def _input_of(versions: _Versions, i: int, v) -> Optional[tuple]:

@@ -340,6 +340,12 @@ def fused_log_softmax(cl: CLayer):
     return [Layer("LogSoftmax", {"dim": int(cl.msg.softmax_param.axis)})]
 
 
+@caffe_layer("_Crop")
+def fused_crop(cl: CLayer):
+    e = cl.extra
+    return [Layer("Slice", {"axis": e["axis"], "start": e["start"], "end": e["end"]})]
+
+
 @caffe_layer("_Threshold")
 def fused_threshold(cl: CLayer):
     return [Layer("Threshold", {"threshold": cl.extra["threshold"], "value": cl.extra["value"]})]

@@ -159,8 +159,10 @@ class Planner:
                 # that fetches it by its layer's name (OpenCV's forward) gets the layer's first top: an output
                 # that another layer reads (FPN's P5) or that is not a first top (the kept middle of a
                 # cropping Slice) is copied by a Split of its own, named as the .nns output.
+                # Placed right after its maker: an importer lists outputs in the order they are made.
                 copy = self.unique(name)
-                plan.layers.append(CaffeLayer(copy, "Split", [blob], [copy], {}, None, maker.node))
+                at = next(k for k, la in enumerate(plan.layers) if la is maker) + 1
+                plan.layers.insert(at, CaffeLayer(copy, "Split", [blob], [copy], {}, None, maker.node))
                 blob = copy
             plan.outputs.append((name, blob))
         return plan
