@@ -67,6 +67,9 @@ def build(name: str):
                 m.running_var.uniform_(0.5, 1.5)
                 if m.bias is not None:
                     m.bias.normal_(0, 0.2)
+            if isinstance(m, torch.nn.MultiheadAttention) and m.in_proj_bias is not None:  # zeros at init
+                m.in_proj_bias.normal_(0, 0.1)
+                m.out_proj.bias.normal_(0, 0.1)
             if isinstance(m, torch.nn.LayerNorm) and m.weight is not None:
                 m.weight.normal_(1, 0.1)
                 m.bias.normal_(0, 0.1)

@@ -707,4 +707,5 @@ def class_token(view: View, concat):
 
 
 from . import fusions_window  # noqa: E402,F401  (Swin's layers; registered after the fusions above)
+from . import fusions_mha_torch  # noqa: E402,F401  (MultiheadAttention as torch.onnx writes it)
 from . import fusions_constant  # noqa: E402,F401  (one-node fusions of constant operands: Where, ConvTranspose)
