@@ -5,6 +5,8 @@ Parameter names match the registry's Weight names, so state_dicts load both ways
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -244,3 +246,87 @@ class PatchMerging(nn.Module):
         x = nn.functional.pad(x, (0, 0, 0, w % 2, 0, h % 2))
         x = torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], -1)
         return self.reduction(self.norm(x))
+
+
+class ShiftedWindowAttentionV2(ShiftedWindowAttention):
+    """torchvision's ShiftedWindowAttentionV2 (Swin V2) on [N, H, W, C], with its names: logit_scale,
+    relative_coords_table and relative_position_index (buffers), qkv, proj, cpb_mlp (0, 2); cosine attention,
+    the key third of the qkv bias zeroed, the bias table made by cpb_mlp and squashed to 16 sigmoid(.)."""
+
+    def __init__(self, dim: int, window_size, shift_size, num_heads: int, qkv_bias: bool = True,
+                 proj_bias: bool = True, attention_dropout: float = 0.0, dropout: float = 0.0):
+        nn.Module.__init__(self)
+        self.window_size, self.shift_size = _pair(window_size), _pair(shift_size)
+        self.num_heads, self.attention_dropout, self.dropout = num_heads, attention_dropout, dropout
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim, bias=proj_bias)
+        wh, ww = self.window_size
+        self.register_buffer("relative_coords_table", self.coords_table(wh, ww))
+        self.register_buffer("relative_position_index", self.position_index(wh, ww))
+        self.logit_scale = nn.Parameter(torch.log(10 * torch.ones((num_heads, 1, 1))))
+        self.cpb_mlp = nn.Sequential(nn.Linear(2, 512, bias=True), nn.ReLU(inplace=True),
+                                     nn.Linear(512, num_heads, bias=False))
+        if qkv_bias:
+            with torch.no_grad():
+                self.qkv.bias[dim:2 * dim].zero_()
+
+    @staticmethod
+    def coords_table(wh: int, ww: int) -> torch.Tensor:
+        """[1, 2 wh - 1, 2 ww - 1, 2]: relative coordinates scaled to [-8, 8], log-spaced (torchvision's)."""
+        rh = torch.arange(-(wh - 1), wh, dtype=torch.float32)
+        rw = torch.arange(-(ww - 1), ww, dtype=torch.float32)
+        table = torch.stack(torch.meshgrid([rh, rw], indexing="ij")).permute(1, 2, 0).contiguous().unsqueeze(0)
+        table[:, :, :, 0] /= wh - 1
+        table[:, :, :, 1] /= ww - 1
+        table *= 8
+        return torch.sign(table) * torch.log2(torch.abs(table) + 1.0) / 3.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        wh, ww = self.window_size
+        b, h, w, c = x.shape
+        x = nn.functional.pad(x, (0, 0, 0, (ww - w % ww) % ww, 0, (wh - h % wh) % wh))
+        _, ph, pw, _ = x.shape
+        sh, sw = (0 if wh >= ph else self.shift_size[0]), (0 if ww >= pw else self.shift_size[1])
+        if sh + sw > 0:
+            x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
+        n = wh * ww
+        windows = (ph // wh) * (pw // ww)
+        x = x.view(b, ph // wh, wh, pw // ww, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b * windows, n, c)
+        qkv_bias = self.qkv.bias
+        if qkv_bias is not None:
+            qkv_bias = torch.cat([qkv_bias[:c], torch.zeros_like(qkv_bias[c:2 * c]), qkv_bias[2 * c:]])
+        qkv = nn.functional.linear(x, self.qkv.weight, qkv_bias)
+        qkv = qkv.reshape(x.size(0), n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = nn.functional.normalize(q, dim=-1) @ nn.functional.normalize(k, dim=-1).transpose(-2, -1)
+        attn = attn * torch.clamp(self.logit_scale, max=math.log(100.0)).exp()
+        table = self.cpb_mlp(self.relative_coords_table).view(-1, self.num_heads)
+        bias = table[self.relative_position_index].view(n, n, -1).permute(2, 0, 1).contiguous().unsqueeze(0)
+        attn = attn + 16 * torch.sigmoid(bias)
+        if sh + sw > 0:
+            attn = attn.view(b, windows, self.num_heads, n, n) + self._mask(ph, pw, sh, sw, x).unsqueeze(1)
+            attn = attn.view(-1, self.num_heads, n, n)
+        attn = nn.functional.dropout(attn.softmax(-1), p=self.attention_dropout, training=self.training)
+        x = attn.matmul(v).transpose(1, 2).reshape(x.size(0), n, c)
+        x = nn.functional.dropout(nn.functional.linear(x, self.proj.weight, self.proj.bias), p=self.dropout,
+                                  training=self.training)
+        x = x.view(b, ph // wh, pw // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b, ph, pw, c)
+        if sh + sw > 0:
+            x = torch.roll(x, shifts=(sh, sw), dims=(1, 2))
+        return x[:, :h, :w, :].contiguous()
+
+
+class PatchMergingV2(nn.Module):
+    """torchvision's PatchMergingV2 (Swin V2): the 2x2 neighbours concatenated as PatchMerging, then the
+    bias-free Linear(4C, 2C) and LayerNorm(2C)."""
+
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+        self.norm = nn.LayerNorm(2 * dim, eps=eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-3], x.shape[-2]
+        x = nn.functional.pad(x, (0, 0, 0, w % 2, 0, h % 2))
+        x = torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], -1)
+        return self.norm(self.reduction(x))
