@@ -34,7 +34,7 @@ EXAMPLES = ROOT / "examples"
 # EfficientNet-B0) keep every layer family in the local loop.
 BIG = frozenset({"alexnet", "bert_encoder", "caffenet", "convnext_tiny", "densenet121", "inception_v3", "resnet50",
                  "unet", "vgg16", "vit_b_16", "resnet101", "inception_v4", "pix2pix",
-                 "swin_t"})
+                 "swin_t", "fcn32s", "gpt2_small", "resnet50_fpn"})
 
 _DIR: list = []
 

@@ -68,6 +68,8 @@ TIMM_ZOO = (
 # norm_layer argument names a torch.nn class. BatchNorm2d, not the detection models' FrozenBatchNorm2d (whose
 # state_dict lacks num_batches_tracked), so the keys are comparable.
 TORCHVISION_BUILDERS = (
+    ZooModel("resnet50_fpn.nns", "detection.backbone_utils.resnet_fpn_backbone", 26_852_416,
+             (("backbone_name", "resnet50"), ("norm_layer", "BatchNorm2d"))),
 )
 
 # Every model with a framework reference: the parity tests run over these.
@@ -89,6 +91,12 @@ EXPECTED_PARAMS.update({
     "vqa.nns": 15_040_248,
     # pytorch-CycleGAN-and-pix2pix's unet_256 54,413,955 ("54.414 M") + basic PatchGAN 2,768,705 ("2.769 M")
     "pix2pix.nns": 57_182_660,
+    # voc-fcn32s (shelhamer/fcn.berkeleyvision.org): VGG16's convolutions 14,714,688 + fc6 102,764,544 + fc7
+    # 16,781,312 + score_fr 86,037 + the bias-free upscore 1,806,336
+    "fcn32s.nns": 136_152_917,
+    # GPT-2 small's published 124,439,808 (lm_head tied to wte) + lm_head's own copy of wte, 50,257 * 768 =
+    # 38,597,376: .nns has no weight sharing (tests/targets/test_gpt2_reference.py loads nanoGPT's state_dict)
+    "gpt2_small.nns": 163_037_184,
 })
 
 MAC_TOLERANCE = 0.01  # relative

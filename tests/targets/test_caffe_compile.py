@@ -39,6 +39,7 @@ REFUSED = {
     "vqa": ("Sum", "1"),
     "seq2seq_attention": ("Embedding", "encoder_embedding"),
     "swin_t": ("Permute", "features.0.1"),
+    "gpt2_small": ("Embedding", "transformer.wte"),
 }
 # Every layer type BVLC Caffe registers (src/caffe/layers/*.cpp, REGISTER_LAYER_CLASS), at commit 9b89154.
 BVLC_TYPES = {
