@@ -37,7 +37,7 @@ from . import importers
 from .importers import PARAMS_META, SIZE_CALLS, Call, Layer, Unsupported, find_call
 from .importers.own_weights import OWN_LAYER, OWNED, UNNAMED
 from .containers import flat_containers, flat_path
-from .tracing import ConcreteTracer, concrete_arguments, fold_sizes
+from .tracing import ConcreteTracer, apply_trace_metas, concrete_arguments, fold_sizes
 
 _TORCH_DTYPES = {"f32": torch.float32, "f64": torch.float64, "f16": torch.float16, "bf16": torch.bfloat16,
                  "i64": torch.int64, "i32": torch.int32, "i16": torch.int16, "i8": torch.int8, "u8": torch.uint8,
@@ -128,12 +128,17 @@ def _trace(module: nn.Module, n_inputs: int, examples: list) -> fx.GraphModule:
                            f"{n_inputs} --input declaration(s) given")
     gm.graph.eliminate_dead_code()
     gm.recompile()
+    gm.nnlang_trace_metas = tracer.metas
     return gm
 
 
 def _propagate(gm: fx.GraphModule, examples: list) -> None:
     from torch.fx.passes.shape_prop import ShapeProp
 
+    # The trace ran every node on the example already: its shapes, unless a node's run failed there (then
+    # shape propagation runs the graph and reports the failure)
+    if apply_trace_metas(gm.graph, getattr(gm, "nnlang_trace_metas", {})):
+        return
     try:
         with torch.no_grad():
             ShapeProp(gm).propagate(*examples)

@@ -87,6 +87,7 @@ class ConcreteTracer(fx.Tracer):
         super().__init__()
         self.record_stack_traces = True
         self.values: dict = {}
+        self.metas: dict = {}  # node -> (tensor_meta or None, type): shape propagation's, taken as the value is made
         self.inputs = dict(zip(input_names, examples))
         self.running = 0  # > 0 while a leaf module runs on values: its inner calls are no nodes
 
@@ -110,6 +111,7 @@ class ConcreteTracer(fx.Tracer):
             self.values[node] = self._run(node)
         except Exception:
             self.values[node] = _UNKNOWN  # the importer's own run (shape propagation) reports a real failure
+        self.metas[node] = _meta_of(self.values[node])  # now: a later in-place op may change the value
         return proxy
 
     def _value(self, v):
@@ -143,6 +145,50 @@ class ConcreteTracer(fx.Tracer):
                 finally:
                     self.running -= 1
         return _UNKNOWN
+
+
+def _meta_of(value):
+    """(tensor_meta, type) as torch.fx's ShapeProp records them for a node with this value (tensor_meta None
+    where no tensor is inside); _UNKNOWN for an unknown value."""
+    from torch.fx.passes.shape_prop import _extract_tensor_metadata
+
+    if value is _UNKNOWN:
+        return _UNKNOWN
+    found = False
+
+    def extract(obj):
+        nonlocal found
+        if isinstance(obj, torch.Tensor):
+            found = True
+            return _extract_tensor_metadata(obj)
+        return obj
+
+    meta = fx.node.map_aggregate(value, extract)
+    return (meta if found else None), type(value)
+
+
+def apply_trace_metas(graph: fx.Graph, metas: dict) -> bool:
+    """Give every node the tensor_meta / type shape propagation would, from the values the trace already
+    computed (one forward run instead of two). False, and nothing changed, where a node's value is unknown."""
+    found = {}
+    for node in graph.nodes:
+        if node.op == "output":
+            continue
+        m = metas.get(node, _UNKNOWN)
+        if m is _UNKNOWN:
+            return False
+        found[node] = m
+    for node, (meta, kind) in found.items():
+        if meta is not None:
+            node.meta["tensor_meta"] = meta
+        node.meta["type"] = kind
+    for node in graph.nodes:
+        if node.op == "output":
+            out = fx.node.map_aggregate(node.args[0], lambda a: found[a][0] if isinstance(a, fx.Node) else a)
+            if any(isinstance(a, fx.Node) and found[a][0] is not None for a in node.all_input_nodes):
+                node.meta["tensor_meta"] = out
+            node.meta["type"] = found[node.args[0]][1] if isinstance(node.args[0], fx.Node) else type(node.args[0])
+    return True
 
 
 def _attribute(root, target: str):
