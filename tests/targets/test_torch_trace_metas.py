@@ -69,3 +69,34 @@ def test_a_node_the_trace_could_not_run_leaves_the_graph_to_shape_propagation():
     del metas[node]
     assert not apply_trace_metas(gm.graph, metas)
     assert all("tensor_meta" not in n.meta for n in gm.graph.nodes)
+
+
+STACKS = """
+import sys
+import torch
+sys.path.insert(0, {tests!r})
+from test_torch_trace_metas import Mixed
+from nnlang.targets.torch import load
+
+def stacks():
+    gm = load._trace(Mixed().eval(), 1, [torch.randn(2, 3, 9, 7)])
+    return [n.stack_trace for n in gm.graph.nodes]
+
+ours = stacks()
+assert "torch.export._trace" not in sys.modules  # the 2-5 s imports were not made
+from torch.fx.experimental.symbolic_shapes import uninteresting_files
+uninteresting_files()  # now torch's own filter runs
+theirs = stacks()
+assert ours == theirs, (ours, theirs)
+assert sum(1 for s in ours if s and "test_torch_trace_metas.py" in s) >= 4
+print("ok")
+"""
+
+
+def test_stack_traces_are_torchs_without_importing_torch_export():
+    import subprocess
+
+    tests = str(Path(__file__).resolve().parent)
+    run = subprocess.run([sys.executable, "-c", STACKS.format(tests=tests)], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]

@@ -13,7 +13,11 @@ their sizes from the traced shapes anyway. Forward arguments beyond the declared
 
 from __future__ import annotations
 
+import glob
 import inspect
+import os
+import sys
+import traceback
 
 import torch
 import torch.fx as fx
@@ -104,6 +108,18 @@ class ConcreteTracer(fx.Tracer):
     def proxy(self, node: fx.Node) -> fx.Proxy:
         return ConcreteProxy(node, self)
 
+    def _filter_traceback_frames(self, user_stack_summary):
+        """torch's filter without its first-call cost: torch drops frames of a fixed list of its own files,
+        and lists them by importing torch.export, dynamo and inductor (2-5 s per process). A frame can only
+        come from a module already loaded, so the loaded ones of that list drop the same frames."""
+        if self._record_forward_stack_traces_only or "torch.export._trace" in sys.modules:
+            return super()._filter_traceback_frames(user_stack_summary)
+        frames = list(user_stack_summary)
+        first = next((i for i, f in enumerate(frames) if f.name == "forward"), None)
+        skip = _loaded_uninteresting_files()
+        kept = [] if first is None else [f for f in frames[first:] if f.filename not in skip]
+        return traceback.StackSummary.from_list(kept)
+
     def create_proxy(self, kind, target, args, kwargs, name=None, type_expr=None, proxy_factory_fn=None):
         proxy = super().create_proxy(kind, target, args, kwargs, name, type_expr, proxy_factory_fn)
         node = proxy.node
@@ -145,6 +161,29 @@ class ConcreteTracer(fx.Tracer):
                 finally:
                     self.running -= 1
         return _UNKNOWN
+
+
+# torch.fx.experimental.symbolic_shapes.uninteresting_files()'s modules (torch 2.x), by name
+_UNINTERESTING = ("torch.fx.experimental.symbolic_shapes", "torch.export._trace", "torch.fx.experimental.recording",
+                  "torch.fx.experimental.sym_node", "torch.fx.interpreter", "torch.fx._symbolic_trace", "torch",
+                  "torch._compile", "torch._dynamo.eval_frame", "torch._inductor.sizevars", "torch._library.custom_ops",
+                  "torch._library.fake_impl", "torch._subclasses.meta_utils", "torch._subclasses.fake_tensor",
+                  "torch._logging._internal", "torch._logging.structured")
+
+
+def _loaded_uninteresting_files() -> set:
+    files = {"<string>"}
+    for name in _UNINTERESTING:
+        mod = sys.modules.get(name)
+        if getattr(mod, "__file__", None):
+            files.add(mod.__file__)
+    hop = sys.modules.get("torch._higher_order_ops")
+    if getattr(hop, "__file__", None):
+        files.update(glob.glob(os.path.join(os.path.dirname(hop.__file__), "*.py")))
+    guards = sys.modules.get("torch._dynamo.guards")
+    if guards is not None:
+        files |= guards.uninteresting_files()
+    return files
 
 
 def _meta_of(value):
