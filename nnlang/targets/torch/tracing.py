@@ -116,7 +116,9 @@ class ConcreteTracer(fx.Tracer):
             return super()._filter_traceback_frames(user_stack_summary)
         frames = list(user_stack_summary)
         first = next((i for i, f in enumerate(frames) if f.name == "forward"), None)
-        skip = _loaded_uninteresting_files()
+        skip = self.__dict__.get("_uninteresting")
+        if skip is None:  # once per trace: the modules a traced forward loads are its own, not torch's list
+            skip = self._uninteresting = _loaded_uninteresting_files()
         kept = [] if first is None else [f for f in frames[first:] if f.filename not in skip]
         return traceback.StackSummary.from_list(kept)
 
