@@ -16,8 +16,7 @@ import torch  # noqa: E402
 from nnlang.targets.conversion import convert_state  # noqa: E402
 from nnlang.targets.keras.emit import build_model  # noqa: E402
 from nnlang.targets.keras.mapping import WEIGHTS, registry  # noqa: E402
-from nnlang.targets.torch.builder import build_graph  # noqa: E402
-from nnlang.targets.torch.weights import initialize  # noqa: E402
+from nnlang.targets.torch.seeded import build_seeded  # noqa: E402
 
 LAYOUTS = ("channels_last", "channels_first")
 
@@ -25,8 +24,7 @@ LAYOUTS = ("channels_last", "channels_first")
 def perturbed_reference(graph, seed: int = 0):
     """(module in eval mode, numpy state_dict): seeded, then every float vector (biases, norms' scales, BatchNorm
     statistics) moved by noise (variances kept positive), so zero biases and unit statistics hide no mapping bug."""
-    module = build_graph(graph)
-    initialize(module, seed=seed)
+    module = build_seeded(graph, seed=seed)
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for name, t in module.state_dict().items():

@@ -15,8 +15,7 @@ import torch
 
 from nnlang.analyze import analyze
 from nnlang.targets.onnx.emit import build_model, numpy_state
-from nnlang.targets.torch.builder import build_graph
-from nnlang.targets.torch.weights import initialize
+from nnlang.targets.torch.seeded import build_seeded
 
 NP_DTYPES = {"f32": np.float32, "f64": np.float64, "i64": np.int64, "i32": np.int32, "i16": np.int16, "i8": np.int8,
              "u8": np.uint8, "bool": np.bool_, "f16": np.float16}
@@ -44,8 +43,7 @@ def analysed(text: str, path=None):
 
 def torch_reference(graph, seed: int = 0):
     """(module in eval mode, numpy state_dict taken before any forward) of the PyTorch target."""
-    module = build_graph(graph)
-    initialize(module, seed=seed)
+    module = build_seeded(graph, seed=seed)
     module.eval()
     return module, numpy_state(module.state_dict())
 

@@ -34,17 +34,14 @@ def problems_message(problems: list, document: str | None) -> str:
 
 def make_state(graph, seed: int = 0, weights: str | None = None) -> dict:
     """The PyTorch target's state_dict as numpy arrays: built, seeded, optionally loaded strictly."""
-    from ..torch.builder import BuildError, build_graph
-    from ..torch.weights import initialize, load_state_dict, load_state_dict_file
+    from ..torch.builder import BuildError
+    from ..torch.seeded import build_seeded
 
     try:
-        module = build_graph(graph)
+        module = build_seeded(graph, seed=seed, weights=weights, source=f"the weights in {weights}")
     except BuildError as e:
         raise CompileError(f"the weights are made by the PyTorch target, which cannot build this network: {e}") \
             from None
-    initialize(module, seed=seed)
-    if weights is not None:
-        load_state_dict(module, load_state_dict_file(weights), strict=True, source=f"the weights in {weights}")
     return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
 
 

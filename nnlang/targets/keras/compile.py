@@ -51,19 +51,16 @@ def numpy_state(state) -> dict:
 def make_state(graph, seed: int = 0, weights: str | None = None) -> dict:
     """The PyTorch target's state_dict (built, seeded, optionally loaded strictly), converted for Keras."""
     from ..conversion import convert_state
-    from ..torch.builder import BuildError, build_graph
-    from ..torch.weights import initialize, load_state_dict, load_state_dict_file
+    from ..torch.builder import BuildError
+    from ..torch.seeded import build_seeded
     from .mapping import WEIGHTS, registry
 
     registry()
     try:
-        module = build_graph(graph)
+        module = build_seeded(graph, seed=seed, weights=weights, source=f"the weights in {weights}")
     except BuildError as e:
         raise CompileError(f"the weights are made by the PyTorch target, which cannot build this network: {e}") \
             from None
-    initialize(module, seed=seed)
-    if weights is not None:
-        load_state_dict(module, load_state_dict_file(weights), strict=True, source=f"the weights in {weights}")
     return convert_state(WEIGHTS, graph, numpy_state(module.state_dict()))
 
 

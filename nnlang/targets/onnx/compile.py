@@ -87,17 +87,14 @@ def compile_to_dir(analysis: Analysis, outdir: str, opset: int = DEFAULT_OPSET, 
 
 def _weights(graph, seed: int, weights: str | None) -> dict:
     """The state_dict the PyTorch target would hold: built, seeded, optionally loaded (strictly)."""
-    from ..torch.builder import BuildError, build_graph
-    from ..torch.weights import initialize, load_state_dict, load_state_dict_file
+    from ..torch.builder import BuildError
+    from ..torch.seeded import build_seeded
 
     try:
-        module = build_graph(graph)
+        module = build_seeded(graph, seed=seed, weights=weights, source=f"the weights in {weights}")
     except BuildError as e:
         raise CompileError(f"the weights are made by the PyTorch target, which cannot build this network: {e}") \
             from None
-    initialize(module, seed=seed)
-    if weights is not None:
-        load_state_dict(module, load_state_dict_file(weights), strict=True, source=f"the weights in {weights}")
     from ..conversion import convert_state
     from .mapping import WEIGHTS
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Optional
 
 from ...analyze import Analysis
-from .builder import build_graph
 from .emit import EmitError, emit
-from .weights import initialize, load_state_dict, load_state_dict_file, save_beside
+from .seeded import build_seeded
+from .weights import save_beside
 
 
 class CompileError(Exception):
@@ -28,10 +28,7 @@ def compile_to_dir(analysis: Analysis, outdir: str, seed: int = 0, weights: Opti
         source = emit(analysis, source_name)
     except EmitError as e:
         raise CompileError(str(e)) from None
-    model = build_graph(graph)
-    initialize(model, seed=seed)
-    if weights is not None:
-        load_state_dict(model, load_state_dict_file(weights), strict=True)
+    model = build_seeded(graph, seed=seed, weights=weights)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     py_path = out / f"{graph.name}.py"
