@@ -61,6 +61,9 @@ def build(name: str):
         side = MODELS[name]
         example = torch.randn(1, 3, side, side)
     with torch.no_grad():
+        for p in net.parameters():  # a zero-initialised classifier (ViT's head) would make every output 0
+            if p.dim() >= 2 and not p.any():
+                p.normal_(0, 0.02)
         for m in net.modules():
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
                 m.running_mean.normal_(0, 0.2)
