@@ -111,8 +111,20 @@ def cmd_report(args) -> None:
                "lsp_cpu_s": round(sum(c["lsp"]["cpu_s"] for c in chunks), 1),
                "rss_mb_max": max(max(c["lsp"]["rss_mb_max"], c["rss_end_mb"]) for c in chunks),
                "findings": {f"{t}/{k}": n for (t, k), n in sorted(kinds.items())}}
-    (ROOT / "benchmarks" / "fuzz.json").write_text(json.dumps(summary, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in summary.items() if k != "chunks"}, indent=1))
+    if args.note:
+        summary = {"note": args.note, **summary}
+    path = ROOT / "benchmarks" / "fuzz.json"
+    # The new campaign is the file's top level; the campaigns recorded before it are kept under "older"
+    # (newest first): the generator changes, so an older campaign does not replay by index on today's tree.
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    older = previous.pop("older", [])
+    if previous and (previous.get("commit"), previous.get("totals")) != (summary["commit"], summary["totals"]):
+        previous.setdefault("note", f"an older campaign, on commit {previous.get('commit')}: its inputs were made by "
+                                    "the generator of that commit")
+        older.insert(0, previous)
+    summary["older"] = older
+    path.write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("chunks", "older")}, indent=1))
     print(_table(summary))
 
 
@@ -244,23 +256,31 @@ def cmd_importers(args) -> None:
     step = 500
     while done < args.inputs:  # in steps, so a long campaign shows its progress
         part = importers.run(args.seed, min(step, args.inputs - done), seeds, work, start=args.start + done,
-                             on_finding=on_finding)
+                             on_finding=on_finding, mem_headroom=args.mem_headroom_gb * 1024)
         if res is None:
             res = part
         else:
             for name in ("inputs", "imported", "refused", "cpu_s"):
                 setattr(res, name, getattr(res, name) + getattr(part, name))
             res.max_s = max(res.max_s, part.max_s)
+            for name in ("rss_max_mb", "grow_max_mb", "as_limit_mb"):
+                setattr(res, name, max(getattr(res, name), getattr(part, name)))
+            for lane, mb in part.grow_by_lane.items():
+                res.grow_by_lane[lane] = max(res.grow_by_lane.get(lane, 0.0), mb)
+            res.grow_top = sorted(res.grow_top + part.grow_top, reverse=True)[:10]
             for kind, (n, ok, no, mx) in part.by_kind.items():
                 k = res.by_kind.setdefault(kind, [0, 0, 0, 0.0])
                 k[0], k[1], k[2], k[3] = k[0] + n, k[1] + ok, k[2] + no, max(k[3], mx)
             res.findings += part.findings
         done += part.inputs
-        print(f"seed {args.seed}: {done} inputs, {len(res.findings)} findings, max {res.max_s:.3f} s",
-              file=sys.stderr, flush=True)
+        print(f"seed {args.seed}: {done} inputs, {len(res.findings)} findings, max {res.max_s:.3f} s, "
+              f"peak RSS {res.rss_max_mb:.0f} MB, largest growth of one input {res.grow_max_mb:.0f} MB "
+              f"(address space limit {res.as_limit_mb:.0f} MB)", file=sys.stderr, flush=True)
     out = {"seed": args.seed, "start": args.start, "inputs": res.inputs, "imported": res.imported,
            "refused": res.refused, "cpu_s": round(res.cpu_s, 2), "max_s": round(res.max_s, 3),
-           "seeds": len(seeds), "by_kind": res.by_kind,
+           "seeds": len(seeds), "by_kind": res.by_kind, "as_limit_mb": round(res.as_limit_mb),
+           "rss_max_mb": round(res.rss_max_mb, 1), "grow_max_mb": round(res.grow_max_mb, 1),
+           "grow_by_lane": res.grow_by_lane, "grow_top": res.grow_top,
            "findings": [{"target": f.target, "kind": f.kind, "detail": f.detail[-1500:], "extra": f.extra}
                         for f in res.findings]}
     Path(args.out).write_text(json.dumps(out, indent=1))
@@ -277,6 +297,7 @@ def main() -> None:
     r.add_argument("--out", required=True)
     rep = sub.add_parser("report")
     rep.add_argument("chunks", nargs="+")
+    rep.add_argument("--note", help="what this campaign is (recorded in fuzz.json)")
     for name in ("show", "check", "minimise"):
         s = sub.add_parser(name)
         s.add_argument("--seed", type=int, default=0)
@@ -295,6 +316,8 @@ def main() -> None:
     im.add_argument("--inputs", type=int, default=2_000)
     im.add_argument("--start", type=int, default=0)
     im.add_argument("--out", required=True)
+    im.add_argument("--mem-headroom-gb", type=float, default=2.0,
+                    help="address-space limit: what the process maps after the warm-up plus this (0: none)")
     args = p.parse_args()
     {"importers": cmd_importers, "run": cmd_run, "report": cmd_report, "show": cmd_show, "check": cmd_check,
      "minimise": cmd_minimise, "atheris": cmd_atheris}[args.cmd](args)

@@ -243,3 +243,90 @@ def test_caffe_pooling_with_stride_zero(tmp_path):
             b'pooling_param { pool: MAX kernel_size: 2 stride: 0 } }\n')
     message = _refused("caffe", tmp_path, "m.prototxt", data)
     assert "'pool'" in message and "stride [0, 0]" in message and "at least 1" in message
+
+
+def test_keras_complex_weights_are_refused_by_name(compiled, tmp_path):
+    """A weight turned complex in a .h5 model or a .keras archive's weights: Keras would cast it to float32,
+    dropping the imaginary part (a warning only), and the import succeeded with other weights than the
+    file's. Refused by name, from the HDF5 metadata, before Keras loads anything."""
+    import io
+    import zipfile
+
+    import h5py
+
+    def complex_kernel(data: bytes) -> bytes:
+        buf = io.BytesIO(data)
+        with h5py.File(buf, "r+") as f:
+            names = []
+            f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+            name = next(n for n in names if "kernel" in n or n.endswith("vars/0"))
+            arr = f[name][()]
+            del f[name]
+            f.create_dataset(name, data=arr.astype("c8") + 1j)
+        return buf.getvalue()
+
+    by_lane = {s.lane: s for s in compiled}
+    h5 = by_lane["keras .h5"]
+    message = _refusal(h5, complex_kernel(h5.data), tmp_path)
+    assert "complex" in message and "must be real" in message
+
+    archive = by_lane["keras .keras"]
+    with zipfile.ZipFile(io.BytesIO(archive.data)) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    weights = next(n for n in files if n.endswith(".h5"))
+    files[weights] = complex_kernel(files[weights])
+    for compression in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression) as z:
+            for n, body in files.items():
+                z.writestr(n, body)
+        message = _refusal(archive, out.getvalue(), tmp_path)
+        assert "complex" in message and "must be real" in message
+
+
+def _runaway(allocate):
+    """An import_one stand-in that allocates as an importer that trusted a declared size would, through the
+    importers' own guard (which turns MemoryError and every other exception into one ImportError_)."""
+    from nnlang.targets.importing import guarded
+
+    def import_one(kind, path, weights=None):
+        return guarded(kind, path, allocate)
+    return import_one
+
+
+@pytest.mark.parametrize("allocate", ["numpy", "torch"])
+def test_an_allocation_past_the_memory_bound_is_a_finding(monkeypatch, tmp_path, allocate):
+    """Under the campaign's address-space limit a runaway allocation fails (MemoryError from numpy, torch's
+    RuntimeError "can't allocate") instead of waking the OOM killer, and the input is a "memory" finding even
+    though the guard turned it into an ImportError_: a size must be refused by name before it is allocated."""
+    import numpy as np
+    import torch
+
+    huge = {"numpy": lambda: np.ones(2 ** 33, dtype=np.uint8), "torch": lambda: torch.ones(2 ** 33, dtype=torch.uint8)}
+    monkeypatch.setattr(importers, "import_one", _runaway(huge[allocate]))
+    with importers.address_space_limit(512):
+        found, _, outcome = importers.check_import("onnx", b"x", ".onnx", tmp_path)
+    assert [f.kind for f in found] == ["memory"] and outcome == "crash", found
+    assert ("MemoryError" if allocate == "numpy" else "RuntimeError") in found[0].detail
+
+
+def test_an_input_whose_peak_rss_grows_past_the_budget_is_a_finding(monkeypatch, tmp_path):
+    """Each input's own peak RSS (the kernel's high-water mark, reset per input) is measured: one that grows
+    it by more than MEM_BUDGET_MB is a finding; the others are not, whatever the inputs before them held."""
+    import numpy as np
+
+    if not importers.reset_peak_rss():
+        pytest.skip("no /proc/self/clear_refs here")
+    calls = []
+
+    def import_one(kind, path, weights=None):
+        calls.append(path)
+        if len(calls) == 3:  # the warm-up is call 1; inputs 0 and 1 are calls 2 and 3
+            np.ones(80 << 20, dtype=np.uint8)  # 80 MB touched, then freed
+
+    monkeypatch.setattr(importers, "import_one", import_one)
+    monkeypatch.setattr(importers, "MEM_BUDGET_MB", 40)
+    seed = importers.Seed("tensorflow", "tiny", ".pbtxt", importers.TF_SEED.encode())
+    res = importers.run(3, 3, [seed], tmp_path)
+    assert [(f.kind, f.extra["index"]) for f in res.findings] == [("memory", 1)], res.findings
+    assert res.grow_max_mb >= 75 and res.grow_top[0][1:] == [1, "tensorflow .pbtxt"]

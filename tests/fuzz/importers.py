@@ -21,6 +21,7 @@ verification run executes the imported model in PyTorch: a different subject, an
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import random
@@ -37,6 +38,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"
 BUDGET_S = 2.0  # CPU seconds per input (files up to ~300 KB); an input over it is a finding of the campaign
 HANG_S = 20.0  # abandoned as a hang
+# An input whose import raises the peak RSS more than this above what it was before is a finding ("memory");
+# the address-space limit (run(mem_headroom=...)) turns a bigger runaway into a MemoryError, also a finding.
+MEM_BUDGET_MB = 1024
 CORPUS_MAX_BYTES = 40_000  # corpus files above this are left out (each input must stay cheap)
 INTERESTING = [0, 1, -1, 2, 3, 7, 255, 256, 65535, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 40, 2 ** 63 - 1, 2 ** 64,
                -2 ** 31, -2 ** 63, 10 ** 30, 10 ** 400]
@@ -75,6 +79,11 @@ class Result:
     max_s: float = 0.0
     by_kind: dict = field(default_factory=dict)  # lane ("caffe .caffemodel") -> [inputs, imported, refused, max s]
     findings: list = field(default_factory=list)
+    rss_max_mb: float = 0.0  # the campaign process' peak RSS
+    grow_max_mb: float = 0.0  # the most one input raised the peak RSS above the RSS before it
+    grow_by_lane: dict = field(default_factory=dict)  # lane -> that maximum for the lane's inputs
+    grow_top: list = field(default_factory=list)  # [MB, index, lane] of the inputs that grew most (10)
+    as_limit_mb: float = 0.0  # the address-space limit the inputs ran under (0: none)
 
 
 # ---- seeds ----------------------------------------------------------------------------------------------
@@ -516,6 +525,62 @@ def _graphdef(rng: random.Random, data: bytes) -> bytes:
 
 # ---- checking ---------------------------------------------------------------------------------------------
 
+def _status_kb(field_name: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def reset_peak_rss() -> float:
+    """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS and return it in MB: ~40 us, so every
+    input gets its own peak (ru_maxrss only ever rises). 0 where /proc is missing (then no memory figures)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _status_kb("VmRSS") / 1024
+    except OSError:
+        return 0.0
+
+
+def peak_rss() -> float:
+    try:
+        return _status_kb("VmHWM") / 1024
+    except OSError:
+        return 0.0
+
+
+@contextlib.contextmanager
+def address_space_limit(headroom_mb: float):
+    """RLIMIT_AS at the current address space plus headroom_mb: an allocation past it fails (MemoryError in
+    Python, numpy, h5py; RuntimeError "can't allocate" in torch) instead of the OOM killer ending the campaign
+    (or someone else's process). Yields the limit in MB. torch, Keras, onnx must be imported before (they map
+    ~1 GB of address space on import)."""
+    import resource
+
+    old = resource.getrlimit(resource.RLIMIT_AS)
+    limit = _status_kb("VmSize") * 1024 + int(headroom_mb * 2 ** 20)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, old[1]))
+    try:
+        yield limit / 2 ** 20
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, old)
+
+
+def _out_of_memory(e: BaseException):
+    """The allocation failure in e or the exceptions it was raised from (importers re-raise as ImportError_
+    `from None`, which keeps __context__): MemoryError, or torch's / numpy's RuntimeError about allocating."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and re.search(
+                r"can.?t allocate|cannot allocate|out of memory|DefaultCPUAllocator", str(e), re.I)):
+            return e
+        e = e.__cause__ or e.__context__
+    return None
+
+
 def import_one(kind: str, path: str, weights: str = None):
     """The importer of `kind` on the file (with --weights), as the CLI calls it (nnlang.api.import_), without
     verification. A model with no weights that the importer builds only when read (a Caffe prototxt alone:
@@ -550,6 +615,10 @@ def check_import(kind: str, data: bytes, suffix: str, folder: Path, model: tuple
     except Hang:
         return [Finding(kind, "hang", f"more than {HANG_S} s of CPU")], time.process_time() - t0, "hang"
     except ImportError_ as e:
+        oom = _out_of_memory(e)
+        if oom is not None:  # a size must be refused by name before it is allocated, not caught after
+            return ([Finding(kind, "memory", f"{type(oom).__name__} ({str(oom)[:200]}) under the import, "
+                             f"refused as: {e}")], time.process_time() - t0, "crash")
         if "bug in nnlang" in str(e) or "please report" in str(e):
             dt = time.process_time() - t0
             return [Finding(kind, "crash", f"reported as a bug: {e}")], dt, "crash"
@@ -559,7 +628,8 @@ def check_import(kind: str, data: bytes, suffix: str, folder: Path, model: tuple
         tb = traceback.format_exception(type(e), e, e.__traceback__)
         frames = [ln for ln in tb if ln.startswith('  File "') and "/nnlang/" in ln]
         where = frames[-1].strip().splitlines()[0] if frames else ""
-        return ([Finding(kind, "crash", "".join(tb[-8:]) + f"\n{type(e).__name__} at {where}")],
+        return ([Finding(kind, "memory" if _out_of_memory(e) else "crash",
+                         "".join(tb[-8:]) + f"\n{type(e).__name__} at {where}")],
                 time.process_time() - t0, "crash")
     finally:
         path.unlink(missing_ok=True)
@@ -571,11 +641,12 @@ def check_import(kind: str, data: bytes, suffix: str, folder: Path, model: tuple
     return [], dt, outcome
 
 
-def run(seed: int, inputs: int, seeds: list, folder: Path, start: int = 0, on_finding=None) -> Result:
+def run(seed: int, inputs: int, seeds: list, folder: Path, start: int = 0, on_finding=None,
+        mem_headroom: float = None) -> Result:
     """Inputs start..start+inputs-1: the importers taken in turn, a seed of that importer chosen and mutated
-    by the input's own Random(seed, i)."""
-    import warnings
-
+    by the input's own Random(seed, i). mem_headroom (MB): the inputs run under an address-space limit of
+    what the process maps after the warm-up plus this. Each input's peak RSS is measured (a "memory" finding
+    past MEM_BUDGET_MB above the RSS before it)."""
     res = Result()
     for s in seeds:  # warm up each importer (its framework's import is not an input's cost)
         try:
@@ -586,6 +657,16 @@ def run(seed: int, inputs: int, seeds: list, folder: Path, start: int = 0, on_fi
                 import_one(s.kind, str(_write(folder, s.data, s.suffix)))
         except Exception:  # noqa: BLE001 -- a corpus file the importer refuses: fine
             pass
+    with contextlib.ExitStack() as stack:
+        if mem_headroom:
+            res.as_limit_mb = stack.enter_context(address_space_limit(mem_headroom))
+        _run_inputs(res, seed, inputs, seeds, folder, start, on_finding)
+    return res
+
+
+def _run_inputs(res: Result, seed: int, inputs: int, seeds: list, folder: Path, start: int, on_finding) -> None:
+    import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lanes = sorted({s.lane for s in seeds})
@@ -594,7 +675,17 @@ def run(seed: int, inputs: int, seeds: list, folder: Path, start: int = 0, on_fi
             lane = lanes[i % len(lanes)]
             s = rng.choice([s for s in seeds if s.lane == lane])
             data, how = mutate(rng, s)
+            before = reset_peak_rss()
             found, dt, outcome = check_import(s.kind, data, s.suffix, folder, s.model)
+            peak = peak_rss()
+            grow = max(0.0, peak - before) if before else 0.0
+            res.rss_max_mb = max(res.rss_max_mb, peak)
+            res.grow_max_mb = max(res.grow_max_mb, grow)
+            res.grow_by_lane[s.lane] = round(max(res.grow_by_lane.get(s.lane, 0.0), grow), 1)
+            res.grow_top = sorted(res.grow_top + [[round(grow, 1), i, s.lane]], reverse=True)[:10]
+            if grow > MEM_BUDGET_MB and not any(f.kind == "memory" for f in found):
+                found.append(Finding(s.kind, "memory", f"peak RSS {peak:.0f} MB, {grow:.0f} MB above the "
+                                     f"{before:.0f} MB before the input", extra={"grow_mb": round(grow)}))
             res.inputs += 1
             res.cpu_s += dt
             res.max_s = max(res.max_s, dt)
@@ -611,7 +702,6 @@ def run(seed: int, inputs: int, seeds: list, folder: Path, start: int = 0, on_fi
                 res.findings.append(f)
                 if on_finding:
                     on_finding(f, data)
-    return res
 
 
 def _write(folder: Path, data: bytes, suffix: str) -> Path:

@@ -546,8 +546,51 @@ def _h5_weights(path: str):
         if name not in root:
             return None
         g = root[name]
-        return [np.asarray(g[n if isinstance(n, str) else n.decode()]) for n in g.attrs.get("weight_names", [])]
+        out = []
+        for n in g.attrs.get("weight_names", []):
+            d = g[n if isinstance(n, str) else n.decode()]
+            if getattr(d, "dtype", None) is not None and d.dtype.kind == "c":
+                raise ImportError_(_complex_weight(path, d.name, d.dtype))
+            out.append(np.asarray(d))
+        return out
     return weights
+
+
+def _complex_weight(path: str, name: str, dtype) -> str:
+    return (f"{path}: HDF5 dataset '{name.lstrip('/')}' holds {dtype} (complex) values; weights must be real "
+            "(Keras would drop the imaginary part)")
+
+
+def check_real_weights(path: str, kind: str) -> None:
+    """Refuse a .h5 / .keras whose weight datasets are complex: Keras casts them to float32, dropping the
+    imaginary part with only a warning, and the import would succeed with other weights than the file's.
+    Reads the HDF5 metadata only (dtypes), never the values."""
+    import io
+    import zipfile
+
+    import h5py
+
+    found = []
+
+    def visit(f):
+        f.visititems(lambda name, obj: found.append((name, obj.dtype)) if isinstance(obj, h5py.Dataset)
+                     and obj.dtype.kind == "c" and not found else None)
+
+    try:
+        if kind == "h5":
+            with h5py.File(path, "r") as f:
+                visit(f)
+        else:
+            with zipfile.ZipFile(path) as z:
+                for member in z.namelist():
+                    if member.endswith(".h5"):
+                        with z.open(member) as raw, h5py.File(io.BytesIO(raw.read()) if z.getinfo(
+                                member).compress_type != zipfile.ZIP_STORED else raw, "r") as f:
+                            visit(f)
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError, zipfile.BadZipFile, EOFError):
+        return  # unreadable (h5py: RuntimeError for a broken symbol table): Keras's own loader says so, as before
+    if found:
+        raise ImportError_(_complex_weight(path, *found[0]))
 
 
 def load_keras(path: str):
@@ -570,6 +613,7 @@ def import_file(source: str, weights: Optional[str] = None, name: Optional[str] 
     if kind in ("keras", "h5"):
         if weights:
             raise ImportError_("--weights is for a .json architecture: a .keras / .h5 model carries its weights")
+        check_real_weights(source, kind)
         keras_model = load_keras(source)
         get = _keras_weights(keras_model)
     else:
