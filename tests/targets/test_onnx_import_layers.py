@@ -112,7 +112,7 @@ CANNOT_IMPORT = {
 
 
 # (layer, case[, opset]): forms that import as the registry layers of their decomposition, not fused back into
-# the one layer: the numbers and tensors in them are the elementwise layers' constant operands (Mul(value=...),
+# the one layer: the numbers and tensors in them are the elementwise layers' constant operands (Mul(...),
 # Add(shape=...)). Each is verified equal to onnxruntime; these cases were refused before constant operands.
 DECOMPOSED = {
     ("BatchNorm1d", 2), ("BatchNorm3d", 1), ("Mish", 1), ("Hardswish", 1), ("Hardsigmoid", 1), ("Softsign", 1),
