@@ -37,6 +37,7 @@ TORCH = {
     "Split": _split,
     "Slice": _slice,
     "Select": lambda a, x: x.select(a["axis"], a["index"]),
+    "GatherElements": lambda a, x, index: torch.gather(x, a["axis"], index),  # indices drawn in 1..3: in range
     "Pad": _pad,
     "Identity": lambda a, x: x,
     "Mean": lambda a, x: x.mean(a["axis"], keepdim=a["keepdims"]),
@@ -81,6 +82,8 @@ CASES = [
     ("Select", [T("N", 3, 4)], (1, 0), {}),
     ("Select", [T("N", 3, 4, dtype=I64)], (-1, -1), {}),
     ("Select", [T("N", "T", 4)], (1, 2), {}),
+    ("GatherElements", [T("N", 5, 6), T("N", 2, 6, dtype=I64)], (), dict(axis=1)),
+    ("GatherElements", [T("N", 4, 5, dtype=I64), T("N", 4, 3, dtype=I64)], (), dict(axis=-1)),
     ("Pad", [T("N", 3, 4, 5)], ((1, 1, 2, 2),), {}),
     ("Pad", [T("N", 3, 4, 5)], ((-1, -1),), dict(value=2.0)),
     ("Pad", [T("N", 3, "T", dtype=I64)], ((1, 2),), {}),
