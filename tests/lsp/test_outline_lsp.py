@@ -97,16 +97,19 @@ async def test_document_symbols(client, resnet18):
 async def test_workspace_symbols_from_disk_and_open_documents(client, resnet18):
     query = await client.workspace_symbol_async(t.WorkspaceSymbolParams(query="ResNet"))
     resnet50, resnet101 = EXAMPLES / "resnet50.nns", EXAMPLES / "resnet101.nns"
+    fpn = EXAMPLES / "resnet50_fpn.nns"
     assert [(s.name, s.kind, s.container_name, s.location.uri, rng(s.location.range)) for s in query] == [
         ("ResNet101", K.Module, None, resnet101.as_uri(), (6, 8, 6, 17)),
         ("ResNet18", K.Module, None, resnet18.as_uri(), (6, 8, 6, 16)),
         ("ResNet50", K.Module, None, resnet50.as_uri(), (6, 8, 6, 16)),
+        ("ResNet50FPN", K.Module, None, fpn.as_uri(), (56, 8, 56, 19)),
     ]
     layers = await client.workspace_symbol_async(t.WorkspaceSymbolParams(query="layer4"))
     assert [(s.name, s.kind, s.container_name, s.location.uri, rng(s.location.range)) for s in layers] == [
         ("layer4", K.Field, "ResNet101", resnet101.as_uri(), (16, 11, 16, 17)),
         ("layer4", K.Field, "ResNet18", resnet18.as_uri(), (16, 11, 16, 17)),
         ("layer4", K.Field, "ResNet50", resnet50.as_uri(), (16, 11, 16, 17)),
+        ("layer4", K.Field, "Body", fpn.as_uri(), (19, 15, 19, 21)),
     ]
     fuzzy = await client.workspace_symbol_async(t.WorkspaceSymbolParams(query="fire"))
     assert [(s.name, s.kind, s.location.uri) for s in fuzzy] == [
@@ -117,7 +120,7 @@ async def test_workspace_symbols_from_disk_and_open_documents(client, resnet18):
     query = await client.workspace_symbol_async(t.WorkspaceSymbolParams(query="resnet"))
     assert [(s.name, s.location.uri, rng(s.location.range)) for s in query] == [
         ("ResNetEdited", uri, (6, 8, 6, 20)), ("ResNet101", resnet101.as_uri(), (6, 8, 6, 17)),
-        ("ResNet50", resnet50.as_uri(), (6, 8, 6, 16))]
+        ("ResNet50", resnet50.as_uri(), (6, 8, 6, 16)), ("ResNet50FPN", fpn.as_uri(), (56, 8, 56, 19))]
     assert await client.workspace_symbol_async(t.WorkspaceSymbolParams(query="zzzz")) == []
 
 

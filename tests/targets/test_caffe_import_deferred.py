@@ -20,6 +20,7 @@ from nnlang.targets.torch.weights import load_state_dict_file  # noqa: E402
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "caffe"
 LENET = CORPUS / "caffe_examples_mnist_lenet.prototxt"
 VGG16 = CORPUS / "vgg_VGG_ILSVRC_16_layers_deploy.prototxt"
+pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the shared corpus ({CORPUS}) is absent")
 
 
 def no_build(monkeypatch):
