@@ -197,12 +197,10 @@ class ShiftedWindowAttention(nn.Module):
         n = wh * ww
         windows = (ph // wh) * (pw // ww)
         x = x.view(b, ph // wh, wh, pw // ww, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b * windows, n, c)
-        qkv = nn.functional.linear(x, self.qkv.weight, self.qkv.bias)
+        qkv = nn.functional.linear(x, self.qkv.weight, self._qkv_bias())
         qkv = qkv.reshape(x.size(0), n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0] * (c // self.num_heads) ** -0.5, qkv[1], qkv[2]
-        attn = q.matmul(k.transpose(-2, -1))
-        bias = self.relative_position_bias_table[self.relative_position_index].view(n, n, -1)
-        attn = attn + bias.permute(2, 0, 1).unsqueeze(0)
+        attn = self._scores(qkv[0], qkv[1], n)
+        v = qkv[2]
         if sh + sw > 0:
             attn = attn.view(b, windows, self.num_heads, n, n) + self._mask(ph, pw, sh, sw, x).unsqueeze(1)
             attn = attn.view(-1, self.num_heads, n, n)
@@ -214,6 +212,15 @@ class ShiftedWindowAttention(nn.Module):
         if sh + sw > 0:
             x = torch.roll(x, shifts=(sh, sw), dims=(1, 2))
         return x[:, :h, :w, :].contiguous()
+
+    def _qkv_bias(self):
+        return self.qkv.bias
+
+    def _scores(self, q: torch.Tensor, k: torch.Tensor, n: int) -> torch.Tensor:
+        """Attention logits of each window: scaled dot products plus the learned relative position bias."""
+        attn = (q * q.size(-1) ** -0.5).matmul(k.transpose(-2, -1))
+        bias = self.relative_position_bias_table[self.relative_position_index].view(n, n, -1)
+        return attn + bias.permute(2, 0, 1).unsqueeze(0)
 
     def _mask(self, ph: int, pw: int, sh: int, sw: int, like: torch.Tensor) -> torch.Tensor:
         """[windows, n, n]: 0 within one region of the rolled map, -100 across regions (torchvision's)."""
@@ -281,39 +288,20 @@ class ShiftedWindowAttentionV2(ShiftedWindowAttention):
         table *= 8
         return torch.sign(table) * torch.log2(torch.abs(table) + 1.0) / 3.0
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        wh, ww = self.window_size
-        b, h, w, c = x.shape
-        x = nn.functional.pad(x, (0, 0, 0, (ww - w % ww) % ww, 0, (wh - h % wh) % wh))
-        _, ph, pw, _ = x.shape
-        sh, sw = (0 if wh >= ph else self.shift_size[0]), (0 if ww >= pw else self.shift_size[1])
-        if sh + sw > 0:
-            x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
-        n = wh * ww
-        windows = (ph // wh) * (pw // ww)
-        x = x.view(b, ph // wh, wh, pw // ww, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b * windows, n, c)
-        qkv_bias = self.qkv.bias
-        if qkv_bias is not None:
-            qkv_bias = torch.cat([qkv_bias[:c], torch.zeros_like(qkv_bias[c:2 * c]), qkv_bias[2 * c:]])
-        qkv = nn.functional.linear(x, self.qkv.weight, qkv_bias)
-        qkv = qkv.reshape(x.size(0), n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
+    def _qkv_bias(self):
+        bias = self.qkv.bias  # torchvision zeroes the key bias in every forward
+        if bias is None:
+            return None
+        c = bias.numel() // 3
+        return torch.cat([bias[:c], torch.zeros_like(bias[c:2 * c]), bias[2 * c:]])
+
+    def _scores(self, q: torch.Tensor, k: torch.Tensor, n: int) -> torch.Tensor:
+        """Cosine attention scaled by the clamped logit scale, plus 16 sigmoid(the cpb_mlp's position bias)."""
         attn = nn.functional.normalize(q, dim=-1) @ nn.functional.normalize(k, dim=-1).transpose(-2, -1)
         attn = attn * torch.clamp(self.logit_scale, max=math.log(100.0)).exp()
         table = self.cpb_mlp(self.relative_coords_table).view(-1, self.num_heads)
         bias = table[self.relative_position_index].view(n, n, -1).permute(2, 0, 1).contiguous().unsqueeze(0)
-        attn = attn + 16 * torch.sigmoid(bias)
-        if sh + sw > 0:
-            attn = attn.view(b, windows, self.num_heads, n, n) + self._mask(ph, pw, sh, sw, x).unsqueeze(1)
-            attn = attn.view(-1, self.num_heads, n, n)
-        attn = nn.functional.dropout(attn.softmax(-1), p=self.attention_dropout, training=self.training)
-        x = attn.matmul(v).transpose(1, 2).reshape(x.size(0), n, c)
-        x = nn.functional.dropout(nn.functional.linear(x, self.proj.weight, self.proj.bias), p=self.dropout,
-                                  training=self.training)
-        x = x.view(b, ph // wh, pw // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b, ph, pw, c)
-        if sh + sw > 0:
-            x = torch.roll(x, shifts=(sh, sw), dims=(1, 2))
-        return x[:, :h, :w, :].contiguous()
+        return attn + 16 * torch.sigmoid(bias)
 
 
 class PatchMergingV2(nn.Module):
