@@ -1,7 +1,7 @@
 """Swin V2's ShiftedWindowAttentionV2 and PatchMergingV2 as PyTorch modules (nnlang/targets/torch/modules.py)
 against torchvision's: they load torchvision's state_dicts strictly (same names, same order) and compute the same
 with perturbed weights (padded maps, shifts along one or both dims, a shift dropped where one window covers the
-map). The registry layers over them wait for an ONNX form (issue 18; /work/shared/patches/issue18-swin-v2.patch)."""
+map). The registry layers over them wait for an ONNX form (issue 18)."""
 
 from __future__ import annotations
 
@@ -12,33 +12,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import zoo_oracle as zo  # noqa: E402
+from test_swin_layers import _close, _perturbed, _swin  # noqa: E402
 
 # (input [N, H, W, C], window, shift, heads)
 CONFIGS = [((2, 9, 10, 8), (4, 3), (2, 1), 2), ((2, 7, 7, 6), (7, 7), (3, 3), 3), ((2, 16, 16, 12), (8, 8), (4, 4), 3),
            ((2, 5, 13, 4), (4, 4), (2, 2), 1), ((2, 8, 8, 4), (4, 4), (0, 0), 2), ((2, 8, 8, 4), (4, 4), (0, 2), 2)]
-
-
-def _swin():
-    if zo.import_torchvision() is None:
-        pytest.skip(zo.torchvision_unavailable())
-    from torchvision.models import swin_transformer
-
-    return swin_transformer
-
-
-def _perturbed(m):
-    gen = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.add_(0.1 * torch.randn(p.shape, generator=gen))
-    return m.eval()
-
-
-def _close(got, want, rel=1e-5):
-    scale = want.abs().max().item()
-    assert scale > 1e-2
-    assert (got - want).abs().max().item() <= rel * scale
 
 
 @pytest.mark.parametrize("shape, window, shift, heads", CONFIGS)
