@@ -184,6 +184,9 @@ def _wrap_scope(model, state, edges, rank, sid, kids, heads, cuts) -> bool:
         ka = pos.get(a)
         kb = pos.get(b)
         if kb is None:
+            if ka is not None:  # a tensor leaving the block mid-way: a later column would send it across the page
+                for c in range(ka + 1, len(kids)):
+                    bad[c] = True
             continue
         if ka is None:  # from outside the block: no column may start before its target
             for c in range(1, kb + 1):

@@ -182,7 +182,8 @@ LAYERS = [
             "tensors `(x, y) -> Pow`, x ** y elementwise with NumPy broadcasting, as ONNX Pow: the result has x's "
             "dtype (an integer x to a float y is computed in floating point and truncated). NaN for a negative "
             "x and a fractional exponent.",
-        params=(Param("exponent", Optional_(FLOAT), None, "the power x is raised to (the one-tensor form)", lead=True),),
+        params=(Param("exponent", Optional_(FLOAT), None, "the power x is raised to (the one-tensor form)",
+                      lead=True),),
         infer=_pow_infer, inputs=(1, 2), input_names=("x", "y"), positional=1, example="Pow(2.0)"),
     LayerSpec(
         name="Cast", family="math",
