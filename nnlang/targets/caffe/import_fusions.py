@@ -2,6 +2,7 @@
 among them) builds from Power, ReLU and Eltwise for activations Caffe has no layer for.
 
     floor pool:   Pooling (ceil) -> Slice + Silence per spatial axis                          -> Pooling (floor)
+    pixel avg:    Pooling (AVE, padded) -> fixed Scale over [H, W] (window / pixels)   -> AvgPool2d, pads not counted
     crop:         Slice, every part but one read only by Silence                              -> _Crop (a Slice)
     clamp:        ReLU(x [+ Power shift -lo]) - ReLU(x + Power shift -hi)  [+ Power shift lo]  -> Clip(lo, hi)
     hardsigmoid:  Power(shift 3) -> Clip(0, 6) -> Power(scale 1/6)                             -> _Hardsigmoid
@@ -84,9 +85,9 @@ def fuse_idioms(layers: list, pb) -> tuple:
     fields for its importer})."""
     replaced: dict = {}
     extra: dict = {}
-    # In this order: hardsigmoid reads a fused Clip, hardswish a fused hardsigmoid.
-    for match in (_floor_pool, _crop, _clamp, _hardsigmoid, _selu, _softplus, _gate, _softsign, _log_softmax,
-                  _threshold):
+    # In this order: hardsigmoid reads a fused Clip, hardswish a fused hardsigmoid, a pixel average a floor pool.
+    for match in (_floor_pool, _pixel_average, _crop, _clamp, _hardsigmoid, _selu, _softplus, _gate, _softsign,
+                  _log_softmax, _threshold):
         versions = _Versions(layers)
         taken, placed = set(), {}  # one pass: every match whose layers no earlier match took
         for i in range(len(layers)):
@@ -101,11 +102,16 @@ def fuse_idioms(layers: list, pb) -> tuple:
 
 
 def _fused(layers: list, used: set, new_type: str, params: dict, pb, replaced: dict, extra: dict):
-    if new_type == "Pooling":  # the pooling itself, its crop handed to the importer
+    if new_type == "Pooling":  # the pooling itself, its crop or its rescaling handed to the importer
+        pool = layers[params["pool"]]
         fused = pb.LayerParameter()
-        fused.CopyFrom(layers[params["pool"]])
+        fused.CopyFrom(pool)
         del fused.top[:]
-        extra[fused.name] = {"crop": params["crop"]}
+        if "crop" in params:
+            extra[fused.name] = {"crop": params["crop"]}
+        else:  # named as the Scale: the importer reads the Scale's blob (the caffemodel's, by layer name)
+            fused.name = layers[max(used)].name
+            extra[fused.name] = {**extra.pop(pool.name, {}), "count_include_pad": False}
     elif "like" in params:  # a copy of one of the layers (its parameters), retyped
         fused = pb.LayerParameter()
         fused.CopyFrom(layers[params["like"]])
@@ -154,6 +160,29 @@ def _floor_pool(versions: _Versions, i: int) -> Optional[tuple]:
     if not crop or _blob_at(versions, versions.bottoms[i][0], at) != layer.bottom[0]:
         return None
     return used, "Pooling", {"pool": i, "crop": crop, "at": at, "top": top}
+
+
+def _pixel_average(versions: _Versions, i: int) -> Optional[tuple]:
+    """AvgPool2d(count_include_pad=false) as the Caffe target writes it: padded AVE pooling (its floor crop fused
+    already), then a fixed (lr_mult 0) one-input Scale over the two spatial axes, named as the result. The
+    pooling's importer checks that the Scale's blob is the padded window's size over its pixel count."""
+    layer = versions.layers[i]
+    p = layer.scale_param
+    if layer.type != "Scale" or len(layer.bottom) != 1 or len(layer.top) != 1 or p.axis != 2 or p.num_axes != 2 \
+            or p.bias_term or not layer.param or any(s.lr_mult != 0 for s in layer.param):
+        return None
+    (v,) = versions.bottoms[i]
+    j = versions.producer(v)
+    if j is None or not versions.only_reader(v, i):
+        return None
+    pool = versions.layers[j]
+    pp = pool.pooling_param
+    if pool.type != "Pooling" or pp.pool != 1 or pp.global_pooling or len(pool.top) != 1 or len(pool.bottom) != 1 \
+            or not (pp.pad or pp.pad_h or pp.pad_w):
+        return None
+    if _blob_at(versions, versions.bottoms[j][0], i) != pool.bottom[0]:
+        return None
+    return {i, j}, "Pooling", {"pool": j, "exclude": True}
 
 
 def _crop(versions: _Versions, i: int) -> Optional[tuple]:

@@ -216,6 +216,21 @@ def _torch_pooled(size: int, k: int, s: int, p: int, ceil: bool) -> int:
     return (size + 2 * p - k) // s + 1
 
 
+def _check_pixel_ratio(cl: CLayer, outs: list, size, kernel, stride, pad) -> None:
+    """The fixed Scale after a padded AVE pooling must hold the padded window's size over its pixel count per
+    output position (the Caffe target's AvgPool2d(count_include_pad=false)); else it is a Scale over two axes,
+    which no registry layer holds."""
+    from .layers import window_ratio
+
+    if cl.blobs is None:
+        return  # no weights: the structure (a fixed Scale over H, W after the padded pooling) is the idiom's
+    rh, rw = window_ratio(size, kernel, stride, pad, outs)
+    got = cl.blob(0, tuple(outs), "window ratio")
+    if not np.allclose(got, np.outer(rh, rw), rtol=1e-6, atol=0):
+        raise Unsupported("the fixed Scale after its AVE pooling is not the padded window's size over its pixel "
+                          "count (count_include_pad=false); a Scale over two axes has no registry layer")
+
+
 @caffe_layer("Pooling")
 def pooling(cl: CLayer):
     p = cl.msg.pooling_param
@@ -254,6 +269,10 @@ def pooling(cl: CLayer):
         else:
             steps = [Layer("Slice", {"axis": axis, "start": 0, "end": end}) for axis, end in sorted(crop.items())]
     params = {"kernel": _one(kernel), "stride": _one(stride), "padding": _one(pad), "ceil_mode": ceil}
+    if kind == "AVE" and cl.extra.get("count_include_pad") is False:  # import_fusions: rescaled by a fixed Scale
+        _check_pixel_ratio(cl, [crop.get(axis, _pooled(d, k, s, pd, ceil)) for axis, d, k, s, pd in
+                                zip((2, 3), size, kernel, stride, pad)], size, kernel, stride, pad)
+        return [Layer("AvgPool2d", {**params, "count_include_pad": False})] + steps
     if kind == "AVE":
         params["count_include_pad"] = True  # Caffe divides by the window clipped to the padded input
         return [Layer("AvgPool2d", params)] + steps

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .constants import constant_layers
 from .plan import NotExpressible, caffe_layer
+from .tensor_layers import divide  # importing it registers its mappings too (Sum, Mean, Select, refusals)
 
 # Layers that compute nothing at inference: their result is their input blob.
 IDENTITY = ("Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "StochasticDepth")
@@ -122,20 +123,22 @@ def caffe_pooled(size: int, kernel: int, stride: int, pad: int) -> int:
     return pooled
 
 
-def _crop_to(b, blob: str, have: list, want: list) -> str:
+def _crop_to(b, blob: str, have: list, want: list, result: bool = True) -> str:
     """Drop the trailing rows / columns Caffe's ceil rounding added: a Slice per axis, the rest silenced. Exact:
-    the first `want` windows of ceil rounding are floor rounding's windows."""
+    the first `want` windows of ceil rounding are floor rounding's windows. `result`: the last Slice's kept top
+    is the node's result (named by its path)."""
     axes = [axis for axis, (h, w) in enumerate(zip(have, want), start=2) if h != w]
     for axis in axes:
         w = want[axis - 2]
         kept, extra = b.add("Slice", [blob], {"slice_param": {"axis": axis, "slice_point": [w]}},
-                            what=f"floor{axis}", tops=2, result=axis == axes[-1])
+                            what=f"floor{axis}", tops=2, result=result and axis == axes[-1])
         b.add("Silence", [extra], what=f"floor{axis}_rest", tops=0)
         blob = kept
     return blob
 
 
-def _pool(b, method: str, kernel, stride, pads, want: list, global_pooling: bool = False, what: str = "") -> str:
+def _pool(b, method: str, kernel, stride, pads, want: list, global_pooling: bool = False, what: str = "",
+          result: bool = True) -> str:
     b.spatial()
     if global_pooling:
         return b.one("Pooling", b.bottoms, {"pooling_param": {"pool": method, "global_pooling": True}}, what=what)
@@ -151,7 +154,40 @@ def _pool(b, method: str, kernel, stride, pads, want: list, global_pooling: bool
     if have == want:
         return b.one("Pooling", b.bottoms, {"pooling_param": params}, what=what)
     top = b.one("Pooling", b.bottoms, {"pooling_param": params}, what="ceil")
-    return _crop_to(b, top, have, want)
+    return _crop_to(b, top, have, want, result)
+
+
+def window_ratio(sizes, kernel, stride, pad, want) -> list:
+    """Per output position (the first `want` rows / columns): Caffe's AVE divisor over the count of input pixels
+    in the window, per axis ([[h ratios], [w ratios]]). Caffe (pooling_layer.cpp, as torch's avg_pool2d) clips
+    a window to the padded border for its divisor and to the input for the pixels it sums."""
+    out = []
+    for size, k, s, p, n in zip(sizes, kernel, stride, pad, want):
+        ratios = []
+        for o in range(n):
+            start = o * s - p
+            end = min(start + k, size + p)
+            ratios.append((end - start) / (min(end, size) - max(start, 0)))
+        out.append(ratios)
+    return out
+
+
+def _average_of_pixels(b, kernel, stride, pads, want: list) -> str:
+    """AvgPool2d(count_include_pad=false): Caffe's AVE pooling (padded zeros counted) rescaled per output position
+    by a one-input Scale over [H_out, W_out] whose fixed blob (lr_mult 0) is the padded window's size over the
+    count of input pixels in it."""
+    pooled = _pool(b, "AVE", kernel, stride, pads, want, what="padded", result=False)
+    sizes = [b.known(d, "the pooled size") for d in b.t.shape[2:]]
+    rh, rw = window_ratio(sizes, kernel, stride, pads[:2], want)
+
+    def ratio(state):
+        import numpy as np
+
+        return [np.outer(np.asarray(rh, np.float64), np.asarray(rw, np.float64)).astype(np.float32)]
+
+    p = {"param": [{"lr_mult": 0.0, "decay_mult": 0.0}],
+         "scale_param": {"axis": 2, "num_axes": 2, "bias_term": False}}
+    return b.one("Scale", [pooled], p, ratio)
 
 
 @caffe_layer("MaxPool2d", "AvgPool2d")
@@ -159,9 +195,9 @@ def pooling(b):
     a = b.a
     if max(a.get("dilation") or (1,)) > 1:
         raise NotExpressible(f"{b.node.op}: Caffe pooling has no dilation")
-    if b.node.op == "AvgPool2d" and not a["count_include_pad"] and any(a["pads"]):
-        raise NotExpressible("AvgPool2d: count_include_pad=false with padding: Caffe divides by the padded window")
     want = [b.known(d, "the pooled size") for d in b.out_types[0].shape[2:]]
+    if b.node.op == "AvgPool2d" and not a["count_include_pad"] and any(a["pads"]):
+        return [_average_of_pixels(b, a["kernel"], a["stride"], a["pads"], want)]
     return [_pool(b, "MAX" if b.node.op == "MaxPool2d" else "AVE", a["kernel"], a["stride"], a["pads"], want)]
 
 
@@ -371,8 +407,11 @@ def _broadcast_channels(b):
 
 @caffe_layer("Div", "Minimum")
 def with_constant_only(b):
-    """Div and Minimum of two tensors have no Eltwise operation; by a constant they are Power / Scale."""
+    """By a constant, Div and Minimum are Power / Scale; Div of two tensors is a product by Power(-1) of the
+    divisor (tensor_layers.py); Minimum of two has no Eltwise operation."""
     layers = constant_layers(b)
+    if layers is None and b.node.op == "Div":
+        return divide(b)
     if layers is None:
         raise NotExpressible(f"{b.node.op} of two tensors: Caffe's Eltwise has no {b.node.op.lower()} (SUM, PROD, "
                              "MAX only)")
@@ -452,15 +491,20 @@ def slice_(b):
     start, end = a["start"], a["end"]
     start = 0 if start is None else (start + size if start < 0 else start)
     end = size if end is None else (end + size if end < 0 else min(end, size))
+    return [keep_part(b, axis, start, end, size)]
+
+
+def keep_part(b, axis: int, start: int, end: int, size: int) -> str:
+    """Indices start..end of an axis: a Slice whose other parts go to a Silence (none where it is all)."""
     points = [p for p in (start, end) if 0 < p < size]
     if not points:
-        return [b.bottoms[0]]
+        return b.bottoms[0]
     tops = b.add("Slice", b.bottoms, {"slice_param": {"axis": axis, "slice_point": points}}, what="parts",
                  tops=len(points) + 1)
     keep = 1 if start > 0 else 0
     rest = [t for k, t in enumerate(tops) if k != keep]
     b.add("Silence", rest, what="rest", tops=0)
-    return [tops[keep]]
+    return tops[keep]
 
 
 @caffe_layer("Softsign")
