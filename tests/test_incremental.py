@@ -32,10 +32,15 @@ def signature(a):
     return diags, graphs, a.network, [(d.kind, d.name.id, d.span) for d in a.module.definitions]
 
 
+# Left out of the many-definitions file: the examples whose analysis alone takes 20-55 ms (the file is analysed
+# twice per edit; the rest still make ~1,100 lines and 57 definitions).
+HEAVY = {"inception_v4", "densenet121", "inception_v3", "efficientnet_b0", "resnet101"}
+
+
 def many_definitions() -> str:
-    """Every example once, its networks and blocks renamed apart: one file of ~700 lines."""
+    """Every example but the HEAVY ones once, its networks and blocks renamed apart: one file of ~1,100 lines."""
     uses, bodies = set(), []
-    for k, path in enumerate(EXAMPLES):
+    for k, path in enumerate(p for p in EXAMPLES if p.stem not in HEAVY):
         text = path.read_text()
         for line in text.splitlines():
             if line.startswith("use "):
@@ -75,7 +80,7 @@ def test_random_edits_of_each_example_give_what_a_fresh_analysis_gives(path):
     assert runs >= 20  # most edits were analysed incrementally
 
 
-@pytest.mark.slow  # ~700 lines re-analysed after each of 30 edits, four times
+@pytest.mark.slow  # ~1,100 lines re-analysed after each of 30 edits, four times
 @pytest.mark.parametrize("seed", range(4))
 def test_random_edits_of_a_file_with_many_definitions(seed):
     text = many_definitions()

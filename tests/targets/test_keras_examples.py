@@ -46,13 +46,19 @@ def _analysis(path: Path):
 
 @pytest.fixture(scope="module", params=zc.example_params(EXAMPLES))  # the big ones marked slow
 def example(request, tmp_path_factory):
-    """(path, analysis, torch module, its perturbed state, {layout: Built}) built once per example."""
+    """(path, analysis, torch module, its perturbed state, {layout: Built}, the state as a weights file) built
+    once per example."""
+    from nnlang.targets.torch.weights import save
+
     path = request.param
     a = _analysis(path)
     if path.stem in REFUSED:
-        return path, a, None, None, {}
+        return path, a, None, None, {}, None
     module, state = kh.perturbed_reference(a.graph)
-    return path, a, module, state, {layout: kh.keras_model(a.graph, state, layout) for layout in kh.LAYOUTS}
+    weights = tmp_path_factory.mktemp(path.stem) / "perturbed.safetensors"
+    save(module, weights)
+    return path, a, module, state, {layout: kh.keras_model(a.graph, state, layout) for layout in kh.LAYOUTS}, \
+        str(weights)
 
 
 def keras_trainable(g) -> int:
@@ -81,7 +87,7 @@ def _inputs(g):
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("layout", kh.LAYOUTS)
 def test_example_outputs_and_parameters_equal_torch(example, layout):
-    path, a, module, state, built = example
+    path, a, module, state, built, _weights = example
     if path.stem in REFUSED:
         with pytest.raises(CompileError) as e:
             compile_to_dir(a, "/nonexistent/never-written", layout=layout)
@@ -98,29 +104,27 @@ def test_example_outputs_and_parameters_equal_torch(example, layout):
 
 @pytest.mark.filterwarnings("ignore")
 def test_example_file_loads_safely_and_computes_the_same(example, tmp_path):
-    path, a, module, state, built = example
+    """The written file (perturbed weights given as a weights file) loads in safe mode and computes exactly what
+    the in-memory model built from the same weights computes (that one equals torch: the test above)."""
+    path, a, module, state, built, weights = example
     if path.stem in REFUSED:
         return
-    (written,) = compile_to_dir(a, str(tmp_path), seed=0)
+    (written,) = compile_to_dir(a, str(tmp_path), weights=weights)
     assert written == str(tmp_path / f"{a.graph.name}.keras")
     assert os.listdir(tmp_path) == [f"{a.graph.name}.keras"]
     loaded = keras.saving.load_model(written, safe_mode=True)
     assert kh.trainable(loaded) == keras_trainable(a.graph)
-    if loaded.inputs[0].dtype.startswith("float"):  # the file's seeded weights: the in-memory model agrees
-        from nnlang.targets.keras.compile import make_state
-        from nnlang.targets.keras.emit import build_model
-
-        rng = np.random.default_rng(0)
-        # every input (VQA has an image and a question): floats, and integer ids in [0, 2)
-        xs = [rng.random(t.shape[1:], dtype=np.float32)[None] if t.dtype.startswith("float")
-              else rng.integers(0, 2, t.shape[1:])[None].astype(t.dtype) for t in loaded.inputs]
-        same = build_model(a.graph, make_state(a.graph, 0), "channels_last").model
-        x = xs if len(xs) > 1 else xs[0]
-        got, want = loaded(x), same(x)
-        got, want = (list(y) if isinstance(y, (list, tuple)) else [y] for y in (got, want))  # Pix2Pix: 2 outputs
-        assert len(got) == len(want)
-        for g, w in zip(got, want):
-            assert np.array_equal(np.asarray(g.detach().cpu()), np.asarray(w.detach().cpu()))
+    rng = np.random.default_rng(0)
+    # every input (VQA has an image and a question): floats, and integer ids in [0, 2)
+    xs = [rng.random(t.shape[1:], dtype=np.float32)[None] if t.dtype.startswith("float")
+          else rng.integers(0, 2, [d or 2 for d in t.shape[1:]])[None].astype(t.dtype) for t in loaded.inputs]
+    same = built["channels_last"].model
+    x = xs if len(xs) > 1 else xs[0]
+    got, want = loaded(x), same(x)
+    got, want = (list(y) if isinstance(y, (list, tuple)) else [y] for y in (got, want))  # Pix2Pix: 2 outputs
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert np.array_equal(np.asarray(g.detach().cpu()), np.asarray(w.detach().cpu()))
 
 
 def test_lstm_classifier_has_one_bias_per_layer_in_keras():

@@ -74,11 +74,11 @@ def compile_to_dir(analysis: Analysis, outdir: str, seed: int = 0, weights: str 
     if analysis.errors or graph is None:
         raise CompileError(f"{analysis.path or '<input>'} has errors or no network; run `nnlang check` first")
     layout = prepare_options({"layout": layout})["layout"]
-    problems = Emitter(graph, layout).build().problems
-    if problems:
-        raise CompileError(problems_message(problems, analysis.path), problems)
-    state = make_state(graph, seed, weights)
-    built = Emitter(graph, layout).build(state)
+    emitter = Emitter(graph, layout)
+    built = emitter.build()  # once: building a Keras model initialises every weight, the costly part
+    if built.problems:
+        raise CompileError(problems_message(built.problems, analysis.path), built.problems)
+    emitter.set_weights(make_state(graph, seed, weights))
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{graph.name}.keras"

@@ -251,7 +251,9 @@ class Emitter:
             got = [tuple(v.shape) for v in values]
             if expected != got:
                 raise CompileError(f"{node.path} ({node.op}): Keras weights {expected}, converted {got}")
-            layer.set_weights([v.astype(np.dtype(str(w.dtype))) for v, w in zip(values, layer.weights)])
+            # contiguous and of the variable's dtype, copied only where not already: Keras then copies once
+            layer.set_weights([np.ascontiguousarray(v, dtype=np.dtype(str(w.dtype)))
+                               for v, w in zip(values, layer.weights)])
 
 
 def build_model(graph, state: Optional[dict] = None, layout: str = "channels_last") -> Built:

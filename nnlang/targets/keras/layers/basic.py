@@ -22,8 +22,8 @@ def linear(b):
         shape, perm = v.flat
         order = np.arange(int(np.prod(shape))).reshape(shape).transpose([p - 1 for p in perm[1:]]).ravel()
 
-        def fix(values):
-            return [values[0][order], *values[1:]]
+        def fix(values):  # rows gathered from a contiguous kernel: on the transposed view it took 2.6 s (VGG16)
+            return [np.ascontiguousarray(values[0])[order], *values[1:]]
         x = v.t
     else:
         x = b.ir()
