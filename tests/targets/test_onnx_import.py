@@ -207,7 +207,9 @@ def test_example_to_onnx_to_nns_to_onnx_gives_equal_outputs(path, tmp_path):
     from nnlang.targets.onnx.load import write
 
     first = zc.onnx_example(path.stem)  # compile_to_dir(<the example>, ...): written once, shared (read-only)
-    result = import_model(first)
+    # Unverified: the import's own check (onnxruntime vs the built module, ~40 % of this test's time) is
+    # subsumed by the comparison below of the file with the one compiled back from the imported text.
+    result = import_model(first, verify=False)
     nns, weights = write(result, str(tmp_path / "imported" / f"{path.stem}.nns"))
     again = analyze(Path(nns).read_text(), nns)
     assert not [d for d in again.diagnostics if d.is_error]
