@@ -51,20 +51,23 @@ def _class_token():
         (x,) = inputs
         require_form(x, 3, "ClassToken", "[N, T, D]")
         require_known(x.shape[2], f"ClassToken: features (dim 2 of {x})")
-        return [x.with_shape((x.shape[0], dim_arith(lambda t: t + 1, x.shape[1]), x.shape[2]))]
+        k = a["tokens"]
+        return [x.with_shape((x.shape[0], dim_arith(lambda t: t + k, x.shape[1]), x.shape[2]))]
 
     def weights(a, inputs):
         x = inputs[0]
         require_form(x, 3, "ClassToken", "[N, T, D]")
-        return [Weight("", (1, 1, require_known(x.shape[2], f"ClassToken: features (dim 2 of {x})")))]
+        return [Weight("", (1, a["tokens"], require_known(x.shape[2], f"ClassToken: features (dim 2 of {x})")))]
 
     return LayerSpec(
         name="ClassToken", family="learned",
-        doc="A learned token prepended along the sequence axis: [N, T, D] -> [N, T + 1, D], the weight [1, 1, D] "
-            "expanded over the batch (ViT's class token). The weight is the layer itself: its state_dict key is the "
-            "layer's path (torchvision's `class_token`, timm's `cls_token`).",
+        doc="A learned token prepended along the sequence axis: [N, T, D] -> [N, T + K, D], the weight [1, K, D] "
+            "expanded over the batch (ViT's class token, K = 1; timm's register tokens, K = tokens). The weight is "
+            "the layer itself: its state_dict key is the layer's path (torchvision's `class_token`, timm's "
+            "`cls_token`, `reg_token`).",
         params=(Param("std", FLOAT, 0.0, "initialised from a normal distribution with this standard deviation "
-                                         "(0: zeros, as torchvision)", min=0, positional=False),),
+                                         "(0: zeros, as torchvision)", min=0, positional=False),
+                Param("tokens", INT, 1, "how many learned tokens are prepended (K)", min=1, positional=False)),
         infer=infer, weights=weights, example="ClassToken",
     )
 

@@ -35,6 +35,7 @@ from ..importing import (ImportError_, ImportResult, check_difference, hoist_inp
                          print_checked, write)
 from . import importers
 from .importers import PARAMS_META, SIZE_CALLS, Call, Layer, Unsupported, find_call
+from .importers.inplace import functionalize_inplace
 from .importers.own_weights import OWN_LAYER, OWNED, UNNAMED
 from .containers import flat_containers, flat_path
 from .tracing import ConcreteTracer, apply_trace_metas, concrete_arguments, fold_sizes
@@ -120,6 +121,7 @@ def _trace(module: nn.Module, n_inputs: int, examples: list) -> fx.GraphModule:
                            "Data-dependent control flow and Python-side tensor inspection cannot be traced; "
                            "rewrite that part without them.") from None
     gm = fx.GraphModule(module, graph)
+    functionalize_inplace(gm.graph)  # before any dead-code pass drops an unread `x.add_(y)` (importers/inplace.py)
     fold_sizes(gm.graph, tracer.values, {f"{name}_1" for name in defaults})
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     if len(placeholders) != n_inputs:
@@ -173,6 +175,7 @@ class _Converter:
         self.problems: list = []
         self.calls = {}  # module qualname -> number of calls
         self.flat = flat_containers(gm)  # containers whose members are written in the parent (containers.py)
+        self.moved: dict = {}  # {our key: the module's} for learned tensors read by another module than their owner
         for node in gm.graph.nodes:
             if node.op == "call_module":
                 self.calls[node.target] = self.calls.get(node.target, 0) + 1
@@ -381,6 +384,9 @@ class _Converter:
         scope = self.scope_for(node, leaf=False)
         name = importers.parameter_name(scope.path, self.path(layer.path)) if layer.path else ""
         self.add_node(node, layer, inputs, scope, name)
+        if layer.path and self.path(layer.path) != (f"{scope.path}.{name}" if scope.path else name):
+            # a tensor read by another module is a layer where it is read; the rename table keeps its key
+            self.moved[f"{scope.path}.{name}" if scope.path else name] = layer.path
 
 
     def convert_own_layer(self, node: fx.Node, layer: Layer, owner: str) -> None:
@@ -488,7 +494,7 @@ def import_module(module: nn.Module, inputs: list, name: Optional[str] = None, s
         cls = type(module)
         text, printed = print_checked(graph, header or f"Imported from {cls.__module__}.{cls.__qualname__} "
                                                        "by `nnlang import`.")
-        model, unused = _rebuild_model(printed, module, converter.flat)
+        model, unused = _rebuild_model(printed, module, converter.flat, converter.moved)
         diff, scale = _compare(model, module, examples) if verify else (None, None)
     finally:
         module.train(was_training)
@@ -498,14 +504,18 @@ def import_module(module: nn.Module, inputs: list, name: Optional[str] = None, s
     return result
 
 
-def _rebuild_model(printed: Graph, module: nn.Module, flat: frozenset = frozenset()):
+def _rebuild_model(printed: Graph, module: nn.Module, flat: frozenset = frozenset(), moved: Optional[dict] = None):
     from .builder import build_graph
     from .weights import load_state_dict
 
     model = build_graph(printed)
     ours = model.state_dict()
     theirs = module.state_dict()
+    # a non-persistent buffer (timm's imagenet_mean) read as a constant operand is a weight of ours
+    transient = {k: v for k, v in module.named_buffers() if k not in theirs}
+    theirs.update(transient)
     renames = renamed_keys(theirs, flat)
+    renames.update(moved or {})
     theirs.update({new: theirs[old] for new, old in renames.items()})
     for k in ours:  # a BatchNorm subclass without the training counter (timm's BatchNormAct2d): it starts at 0
         if k.endswith("num_batches_tracked") and k not in theirs:
@@ -514,7 +524,7 @@ def _rebuild_model(printed: Graph, module: nn.Module, flat: frozenset = frozense
     if missing:
         raise ImportError_("weights the printed network has but the module lacks (a naming bug): "
                            + ", ".join(missing[:20]))
-    unused = [k for k in theirs if k not in ours and k not in renames.values()]
+    unused = [k for k in theirs if k not in ours and k not in renames.values() and k not in transient]
     load_state_dict(model, {k: _fit(theirs[k], ours[k]) for k in ours}, strict=True, source=type(module).__name__)
     model.eval()
     model.nnlang_renames = renames  # the rename table: our key -> the module's (ImportResult.renames)

@@ -18,8 +18,11 @@ def class_token(b):
         raise NotExpressible("ClassToken needs [N, T, D]")
     x = b.ir()
     dim = b.known(b.t.shape[2], "the token width")
+    k = b.a["tokens"]
     index = b.ops.cast(b.ops.zeros_like(x[:, :1, 0]), "int32")  # [N, 1] zeros
-    layer = b.layer(b.L.Embedding, "token", input_dim=1, output_dim=dim)
+    if k > 1:
+        index = b.ops.add(index, b.ops.arange(k, dtype="int32"))  # [N, K]: rows 0 .. K-1
+    layer = b.layer(b.L.Embedding, "token", input_dim=k, output_dim=dim)
     token = layer(index)
     b.weighted(layer, ["embeddings"])
     return Val(b.layer(b.L.Concatenate, axis=1)([token, x]))

@@ -4,8 +4,10 @@
 first) replaces such a call, when the attribute is a float32 buffer or parameter read only there, by a
 marker call whose importer gives the one-tensor layer with `shape` (`Mul(shape=(1, 1, 197))`). The
 attribute's own name becomes the layer's, so its state_dict key is the same; an attribute of another module
-than the one doing the operation stays refused (registry.parameter_name). The get_attr node is marked as
-read by its layer (own_weights.OWNED), as an own weight is.
+than the one doing the operation is placed where it is read, its key kept by the rename table
+(learned.parameter_name). A non-persistent buffer (no state_dict key: timm's `imagenet_mean`) becomes a weight
+of the printed network all the same. The get_attr node is marked as read by its layer (own_weights.OWNED), as
+an own weight is.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ _FUNCTIONS = {operator.add: "Add", torch.add: "Add", operator.sub: "Sub", torch.
               torch.maximum: "Maximum", torch.minimum: "Minimum"}
 _CONSTANT = "nnlang_constant"  # get_attr node meta: (shape, is a parameter)
 _METHODS = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "maximum": "Maximum", "minimum": "Minimum"}
+# the in-place forms (`x.mul(std).add_(mean)`, timm's CSATv2): the same op where nothing else reads x
+_INPLACE = {"add_": "Add", "sub_": "Sub", "mul_": "Mul", "div_": "Div"}
 
 
 def constant_operand(x, c, op: str, reverse: bool):
@@ -49,6 +53,12 @@ def _op_of(user: fx.Node):
     if user.op == "call_function":
         return _FUNCTIONS.get(user.target)
     if user.op == "call_method":
+        if user.target in _INPLACE:
+            x = user.args[0]
+            # x is overwritten: only x's last reader may do it, and never the constant itself
+            if isinstance(x, fx.Node) and x.op != "get_attr" and len(x.users) == 1:
+                return _INPLACE[user.target]
+            return None
         return _METHODS.get(user.target)
     return None
 

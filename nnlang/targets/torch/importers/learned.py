@@ -5,8 +5,9 @@ The learned tensors are bare parameters that forward reads (fx `get_attr`), as t
 them: `x + self.pos_embedding`, `torch.cat((self.class_token.expand(n, -1, -1), x), dim=1)`,
 `self.layer_scale * x`. `rewrite_parameters` (run first by patterns.rewrite) finds each such use with one
 small registered pattern and replaces the consuming call by a marker call whose importer gives the layer;
-the parameter's own name becomes the layer's (its state_dict key is the layer's path, as in .nns). A
-parameter read in any other way, or by another module than its owner, stays refused.
+the parameter's own name becomes the layer's (its state_dict key is the layer's path, as in .nns; read by
+another module than its owner, the layer is placed where it is read and the rename table keeps the key). A
+parameter read in any other way stays refused.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from torch import fx
 
 from .fxnodes import node_shape as _shape
-from .registry import Call, Layer, Unsupported, call_importer, function_key, module_importer
+from .registry import Call, Layer, call_importer, function_key, module_importer
 
 
 @module_importer("StochasticDepth")
@@ -38,7 +39,7 @@ def positional_embedding(x, p):
 
 
 def class_token(x, p):
-    return torch.cat((p.expand(x.shape[0], -1, -1), x), dim=1)
+    return torch.cat((p.expand(x.shape[0], -1, -1), x), dim=1)  # P [1, K, D]
 
 
 def layer_scale(x, p, shape=None):
@@ -66,7 +67,8 @@ def _positional_embedding(call: Call):
 
 @call_importer(function_key(class_token))
 def _class_token(call: Call):
-    return Layer("ClassToken", {}, [call.args[0]], path=call.args[1].target)
+    k = call.shape(call.args[1])[1]
+    return Layer("ClassToken", {"tokens": k} if k != 1 else {}, [call.args[0]], path=call.args[1].target)
 
 
 @call_importer(function_key(layer_scale))
@@ -147,42 +149,84 @@ def _scaled_reshaped(p: fx.Node, user: fx.Node):
 
 @parameter_pattern
 def _prepended(p: fx.Node, user: fx.Node):
-    """torch.cat((P.expand(n, -1, -1), x), dim=1) with P [1, 1, D]: ClassToken. The expand's sizes are
-    size computations (x.shape[0], x.size(0)) that go with it; the cat's shape says it fits x."""
-    if user.op != "call_method" or user.target != "expand" or user.args[0] is not p or len(user.users) != 1:
+    """torch.cat((P.expand(n, -1, -1), x), dim=1) with P [1, K, D]: ClassToken (tokens=K). The expand's sizes
+    are size computations (x.shape[0], x.size(0)) that go with it; the cat's shape says it fits x. Tokens in
+    front of it (`cat((cls.expand(..), reg.expand(..), x))`) stay a cat, then each is taken in turn; other
+    reads of the expanded token after the cat (CaiT's class-attention blocks: `cat((t, x))` and `t + ...`)
+    are the cat's first K rows."""
+    if user.op != "call_method" or user.target != "expand" or user.args[0] is not p:
         return None
-    cat = next(iter(user.users))
-    if cat.op != "call_function" or cat.target is not torch.cat:
+    cats = [u for u in user.users if u.op == "call_function" and u.target is torch.cat]
+    if len(cats) != 1:
         return None
+    cat = cats[0]
     tensors = cat.args[0] if cat.args else cat.kwargs.get("tensors")
     dim = cat.args[1] if len(cat.args) > 1 else cat.kwargs.get("dim", 0)
-    if not isinstance(tensors, (tuple, list)) or len(tensors) != 2 or tensors[0] is not user or dim not in (1, -2):
+    if not isinstance(tensors, (tuple, list)) or len(tensors) < 2 or tensors[-2] is not user \
+            or list(tensors).count(user) != 1 or dim not in (1, -2):
         return None
-    x = tensors[1]
+    x = tensors[-1]
     shape = _shape(x) if isinstance(x, fx.Node) else None
-    if shape is None or len(shape) != 3 or _shape(p) != (1, 1, shape[2]) \
-            or _shape(user) != (shape[0], 1, shape[2]):
+    p_shape = _shape(p)
+    if shape is None or len(shape) != 3 or p_shape is None or len(p_shape) != 3 \
+            or p_shape[::2] != (1, shape[2]) or _shape(user) != (shape[0], p_shape[1], shape[2]):
         return None
+    order = {n: i for i, n in enumerate(cat.graph.nodes)}
+    if any(order.get(u, -1) < order[cat] for u in user.users if u is not cat):
+        return None  # read before the cat: nothing to take its rows from
     return class_token, x, cat
+
+
+def _prepended_rest(g: fx.Graph, p: fx.Node, cat: fx.Node, new: fx.Node) -> fx.Node:
+    """After `cat` became ClassToken `new`: the tokens before it stay a cat, the expand's other reads
+    become `new[:, :K]`. Returns what replaces the cat."""
+    from torch.fx.passes.shape_prop import _extract_tensor_metadata
+
+    tensors = list(cat.args[0] if cat.args else cat.kwargs.get("tensors"))
+    expand, x = tensors[-2:]
+    k = _shape(p)[1]
+    meta = cat.meta.get("tensor_meta")
+    n, t, d = _shape(x)
+    new.meta["tensor_meta"] = _extract_tensor_metadata(torch.empty((n, t + k, d), dtype=meta.dtype, device="meta"))
+    rows = [u for u in expand.users if u is not cat]
+    if rows:
+        with g.inserting_after(new):
+            first = g.call_function(operator.getitem, (new, (slice(None), slice(None, k))))
+        first.meta = dict(cat.meta, tensor_meta=expand.meta["tensor_meta"])
+        for u in rows:
+            u.replace_input_with(expand, first)
+    if len(tensors) == 2:
+        return new
+    with g.inserting_before(cat):
+        rest = g.call_function(torch.cat, (tensors[:-2] + [new],), {"dim": 1})
+    rest.meta = dict(cat.meta)
+    return rest
 
 
 def rewrite_parameters(gm: fx.GraphModule) -> None:
     """Replace each recognised use of a parameter by its marker call (dead size computations and expands
-    go with patterns.rewrite's dead-code pass). Buffers are never layers: a fixed table is not learned."""
+    go with patterns.rewrite's dead-code pass), until none is left: a rewrite may open another (the
+    second of two tokens in one cat). Buffers are never layers: a fixed table is not learned."""
     g = gm.graph
-    for p in [n for n in g.nodes if n.op == "get_attr"]:
-        if not isinstance(_attribute(gm, p.target), torch.nn.Parameter):
-            continue
-        for user in list(p.users):
-            found = next((f for f in (pattern(p, user) for pattern in _PATTERNS) if f is not None), None)
-            if found is None:
+    changed = True
+    while changed:
+        changed = False
+        for p in [n for n in g.nodes if n.op == "get_attr"]:
+            if not isinstance(_attribute(gm, p.target), torch.nn.Parameter):
                 continue
-            marker, x, old, *extra = found
-            with g.inserting_before(old):
-                new = g.call_function(marker, (x, p, *extra))
-            new.meta = dict(old.meta)
-            old.replace_all_uses_with(new)
-            g.erase_node(old)
+            for user in list(p.users):
+                found = next((f for f in (pattern(p, user) for pattern in _PATTERNS) if f is not None), None)
+                if found is None:
+                    continue
+                marker, x, old, *extra = found
+                with g.inserting_before(old):
+                    new = g.call_function(marker, (x, p, *extra))
+                new.meta = dict(old.meta)
+                if marker is class_token:
+                    new = _prepended_rest(g, p, old, new)
+                old.replace_all_uses_with(new)
+                g.erase_node(old)
+                changed = True
 
 
 def _attribute(gm: fx.GraphModule, target: str):
@@ -204,10 +248,8 @@ def parameter_problem(node: fx.Node):
 
 
 def parameter_name(scope_path: str, target: str) -> str:
-    """The layer name of parameter `target` read by a call in the module at scope_path: its own name on
-    that module (so the state_dict key stays the same)."""
-    owner, _, name = target.rpartition(".")
-    if owner != scope_path:
-        raise Unsupported(f"forward reads the parameter {target!r} of another module; a learned tensor is a "
-                          "layer of the module that owns it")
-    return name
+    """The layer name of parameter `target` read by a call in the module at scope_path: its own name. Read by
+    its owner, the state_dict key stays the same; read by another module (PiT's `cls_token`, read where the
+    first stage prepends it), the layer is placed where it is read and the converter's rename table maps
+    the new key to the module's."""
+    return target.rpartition(".")[2]
