@@ -1,5 +1,5 @@
 """Shape layers: Flatten, Reshape, Permute, Transpose, Squeeze, Unsqueeze, Concat, Split, Slice,
-Select, GatherElements, Pad, Identity, and the reductions Mean and Sum. (Upsample / Resize lives in conv.py.)
+Select, GatherElements, Pad, Roll, Identity, and the reductions Mean and Sum. (Upsample / Resize lives in conv.py.)
 
 Axes count over all dims including the batch (axis 0), negatives as in Python; an axis out of
 range is a rank error (E302). These layers move data but compute nothing: 0 MACs, no weights, and
@@ -88,30 +88,37 @@ class _ReshapeDims(IntTuple):
 
 def _reshape(a, inputs):
     (x,) = inputs
-    if x.rank < 1:
+    whole = a["batch"]  # the shape includes the batch dim, as x.reshape(*shape)
+    if x.rank < 1 and not whole:
         raise ShapeError(f"Reshape expects a batch dim, got a rank-0 input {x}", "E302", 0)
     shape = a["shape"]
-    total = numel(x.shape[1:])
+    total = numel(x.shape if whole else x.shape[1:])
+    per = "elements" if whole else "elements per example"
     given = math.prod(d for d in shape if d != -1)
-    target = format_shape((x.shape[0], *shape))
+    target = format_shape(shape if whole else (x.shape[0], *shape))
     if -1 in shape and total is not None and type(total) is not int:
-        inferred = symdim.floordiv(total, given)  # 64 * H * W / 64 -> H * W
+        inferred = symdim.floordiv(total, given)  # 64 * H * W / 64 -> H * W; N * 56 * 56 * 96 / 4704 -> N * 64
+        verdict, condition = symdim.compare(symdim.mul(inferred, given), total)
+        if whole and verdict == symdim.CONDITIONAL:  # a batch that divides only for some N is a wrong shape
+            raise ShapeError(f"Reshape: {x} ({format_dim(total)} {per}) cannot be reshaped to {target} for every "
+                             f"batch size: {given} divides {format_dim(total)} only when {condition}", "E301", 0)
         if not same_dims(symdim.mul(inferred, given), total, f"Reshape to {target}: {format_dim(total)} and "
                                                                    f"{given} * ({format_dim(inferred)})"):
-            raise ShapeError(f"Reshape: {x} ({format_dim(total)} elements per example) cannot be reshaped to "
-                             f"{target}", "E301", 0)
+            raise ShapeError(f"Reshape: {x} ({format_dim(total)} {per}) cannot be reshaped to {target}", "E301", 0)
         shape = tuple(inferred if d == -1 else d for d in shape)
     elif -1 in shape:
-        require_known(total, f"Reshape to {target}: the size of {x} after the batch dim (to infer -1)")
+        require_known(total, f"Reshape to {target}: the size of {x}{'' if whole else ' after the batch dim'} "
+                             "(to infer -1)")
         if total % given:
-            raise ShapeError(f"Reshape: {x} ({total} elements per example) cannot be reshaped to {target}",
-                             "E301", 0)
+            raise ShapeError(f"Reshape: {x} ({total} {per}) cannot be reshaped to {target}: {given} does not "
+                             f"divide {total}", "E301", 0)
         shape = tuple(total // given if d == -1 else d for d in shape)
-    elif total is not None and total != given and not same_dims(
-            total, given, f"Reshape to {target}: {format_dim(total)} and {given} elements per example"):
-        raise ShapeError(f"Reshape: {x} has {format_dim(total)} elements per example, {target} has {given}",
-                         "E301", 0)
-    return [x.with_shape((x.shape[0], *shape))]
+    elif total is not None and total != given and (
+            whole and type(total) is not int or  # fixed sizes fit one batch size at most
+            not same_dims(total, given, f"Reshape to {target}: {format_dim(total)} and {given} {per}")):
+        hint = " (write the batch's entry as -1)" if whole and type(total) is not int else ""
+        raise ShapeError(f"Reshape: {x} has {format_dim(total)} {per}, {target} has {given}{hint}", "E301", 0)
+    return [x.with_shape(shape if whole else (x.shape[0], *shape))]
 
 
 def _permute(a, inputs):
@@ -302,6 +309,16 @@ def _pad(a, inputs):
     return [x.with_shape(out)]
 
 
+def _roll(a, inputs):
+    (x,) = inputs
+    shifts, dims = a["shifts"], a["dims"]
+    if len(shifts) != len(dims):
+        raise ShapeError(f"Roll: {len(shifts)} shifts {shifts} for {len(dims)} dims {dims}; give one shift per dim",
+                         "E304", 0)
+    _axes_of(dims, x, "Roll", "dims")
+    return [x]
+
+
 # ---- Identity, Mean, Sum -------------------------------------------------------------------------
 
 def _identity(a, inputs):
@@ -330,8 +347,13 @@ LAYERS = [
             [Param("start_dim", INT, 1, "first dim to merge"), Param("end_dim", INT, -1, "last dim to merge")],
             _flatten, "Flatten", positional=1),
     _simple("Reshape", "Reshape every example: [N, ...] -> [N, *shape], as x.reshape(N, *shape). The batch dim is "
-                       "kept and not written; one entry of shape may be -1 (inferred).",
-            [Param("shape", _ReshapeDims(), doc="new dims after the batch dim (one may be -1)")],
+                       "kept and not written; one entry of shape may be -1 (inferred). With batch=true the shape is "
+                       "the whole shape, batch included, as x.reshape(*shape): the batch may change, as when "
+                       "windows fold into it (Reshape((-1, 7, 7, 96), batch=true) gives [N * 64, 7, 7, 96] from "
+                       "[N, 56, 56, 96], and Reshape((-1, 8, 8, 7, 7, 96), batch=true) gives N back).",
+            [Param("shape", _ReshapeDims(), doc="new dims after the batch dim (one may be -1); with batch=true, "
+                                                "all the dims"),
+             Param("batch", BOOL, False, "shape includes the batch dim (x.reshape(*shape)); the batch may change")],
             _reshape, "Reshape((16, 7, 7))"),
     _simple("Permute", "Reorder all dims, the batch included: output dim i is input dim dims[i].",
             [Param("dims", IntTuple(), doc="a permutation of all the input's dims")],
@@ -375,6 +397,12 @@ LAYERS = [
              Param("mode", Choice(("constant", "reflect", "replicate", "circular")), "constant", "how to fill"),
              Param("value", FLOAT, 0.0, 'fill value for mode="constant"')],
             _pad, "Pad((1, 1, 2, 2))"),
+    _simple("Roll", "Shift elements cyclically along dims, as torch.roll(x, shifts, dims): along each dim, the "
+                    "element at i moves to (i + shift) mod size, so the last `shift` entries come first. Any dims, "
+                    "the batch included; Swin's shifted windows roll H and W by minus half a window.",
+            [Param("shifts", _Axes(), doc="shift per dim (negative: towards the start)"),
+             Param("dims", _Axes(), doc="dim or dims to roll, one per shift")],
+            _roll, "Roll((-3, -3), (1, 2))"),
     _simple("Identity", "Pass the input through unchanged.", [], _identity, "Identity"),
     _make_reduce("Mean", "Average"),
     _make_reduce("Sum", "Sum"),

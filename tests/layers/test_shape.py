@@ -27,7 +27,8 @@ def _pad(a, x):
 
 TORCH = {
     "Flatten": lambda a, x: torch.flatten(x, a["start_dim"], a["end_dim"]),
-    "Reshape": lambda a, x: x.reshape(x.shape[0], *a["shape"]),
+    "Reshape": lambda a, x: x.reshape(*a["shape"]) if a["batch"] else x.reshape(x.shape[0], *a["shape"]),
+    "Roll": lambda a, x: torch.roll(x, a["shifts"], a["dims"]),
     "Permute": lambda a, x: x.permute(*a["dims"]),
     "Transpose": lambda a, x: x.transpose(a["dim0"], a["dim1"]),
     "Squeeze": lambda a, x: x.squeeze(a["dim"]),
@@ -57,6 +58,10 @@ CASES = [
     ("Reshape", [T("N", 8, 8, dtype=I64)], ((-1, 4),), {}),
     ("Reshape", [T("N", 1)], ((),), {}),
     ("Reshape", [T("N", "T", 4)], ((5, 4),), {}),  # size unknown: accepted as written
+    ("Reshape", [T("N", 8, 8, 3)], ((-1, 4, 4, 3),), dict(batch=True)),  # windows folded into the batch
+    ("Reshape", [T(8, 2, 2, 3)], ((-1, 4, 2, 2, 3),), dict(batch=True)),  # and back
+    ("Roll", [T("N", 5, 6)], ((-2, 1), (1, 2)), {}),
+    ("Roll", [T("N", 4, dtype=I64)], (1, 0), {}),
     ("Permute", [T("N", 3, 4, 5)], ((0, 2, 3, 1),), {}),
     ("Permute", [T("N", "T", 6, dtype=I64)], ((1, -1, 0),), {}),
     ("Transpose", [T("N", "T", 6)], (1, 2), {}),

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnlang.analyze import analyze
+from nnlang.layers import symdim
 from nnlang.layers.base import TensorType
 from nnlang.targets.torch import layers  # noqa: F401  (importing registers the mappings)
 from nnlang.targets.torch import modules as nnlang_modules
@@ -110,11 +111,18 @@ def run(layer: TorchLayer, module, tensors: list, n_out: int) -> list:
     return [env[f"r{i}"] for i in range(n_out)]
 
 
+def _size(d, sizes):
+    """A dim with its symbols at their test sizes (3 when not given): a symbol or an expression (4 * N)."""
+    if isinstance(d, int) or d is None:
+        return d
+    return symdim.evaluate(d, {s: sizes.get(s, 3) for s in symdim.symbols(d)})
+
+
 def concrete(shape, sizes=SIZES) -> tuple:
     out = []
     for d in shape:
         assert d is not None, f"unexpected unknown dim in {shape}"
-        out.append(sizes.get(d, 3) if isinstance(d, str) else d)
+        out.append(_size(d, sizes))
     return tuple(out)
 
 
@@ -122,7 +130,7 @@ def fits(actual: tuple, shape, sizes=SIZES) -> bool:
     """A run-time shape against an inferred one: symbols take their test sizes, unknown dims match anything."""
     if len(actual) != len(shape):
         return False
-    return all(d is None or (sizes.get(d, 3) if isinstance(d, str) else d) == a for a, d in zip(actual, shape))
+    return all(d is None or _size(d, sizes) == a for a, d in zip(actual, shape))
 
 
 def sample(t: TensorType, high: int = 2, sizes=SIZES) -> torch.Tensor:

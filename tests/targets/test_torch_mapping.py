@@ -224,7 +224,9 @@ CASES = {
     # ---- shape
     "Flatten": [c("Flatten", "[2, 3, 4, 5]"), c("Flatten(start_dim=2)", "[2, 3, 4, 5]"),
                 c("Flatten(start_dim=-3, end_dim=-2)", ("[2, 3, 4, 5]", I64))],
-    "Reshape": [c("Reshape((4, 16))", "[2, 16, 4]"), c("Reshape((-1, 4))", ("[N, 8, 8]", I64))],
+    "Reshape": [c("Reshape((4, 16))", "[2, 16, 4]"), c("Reshape((-1, 4))", ("[N, 8, 8]", I64)),
+                c("Reshape((-1, 2, 2, 4), batch=true)", "[N, 4, 4, 4]"),  # windows folded into the batch
+                c("Reshape((6, -1), batch=true)", ("[2, 3, 4]", I64))],
     "Permute": [c("Permute((0, 2, 3, 1))", "[2, 3, 4, 5]"), c("Permute((1, -1, 0))", "[2, 5, 6]")],
     "Transpose": [c("Transpose(1, 2)", "[2, 5, 6]"), c("Transpose(-1, 0)", "[2, 3, 4, 5]")],
     "Squeeze": [c("Squeeze(2)", "[2, 3, 1]"), c("Squeeze((1, -1))", ("[2, 1, 4, 1]", I64))],
@@ -240,6 +242,8 @@ CASES = {
     "Pad": [c("Pad((1, 1, 2, 2))", "[2, 3, 4, 4]"), c('Pad((1, 2), mode="reflect")', "[2, 3, 5]"),
             c('Pad((1, 1, 1, 1), mode="replicate")', "[2, 3, 4, 4]"), c("Pad((-1, 2), value=1.5)", "[2, 3, 5]"),
             c('Pad((2, 1), mode="circular")', "[2, 3, 5]")],
+    "Roll": [c("Roll((-2, 1), (1, 2))", "[2, 5, 6]"), c("Roll(1, 0)", "[N, 3, 4]"),  # the batch: size at run time
+             c("Roll(7, -1)", ("[2, 3, 4]", I64))],
     "Identity": [c("Identity", "[2, 3]"), c("Identity", ("[2, 3]", I64))],
     "Mean": [c("Mean(axis=1)", "[2, 3, 4]"), c("Mean(axis=(2, 3), keepdims=true)", "[2, 3, 4, 5]")],
     "Sum": [c("Sum(axis=1)", "[2, 3, 4]"), c("Sum(axis=(1, 2), keepdims=true)", ("[2, 3, 4]", "i32"), high=5),
@@ -571,6 +575,21 @@ def test_reshape_keeps_the_batch_dim():
     layer, _, (x,), (y,) = mapped("Reshape((-1, 4))", "[N, 8, 8]")
     assert layer.forward == "{0}.reshape({0}.shape[0], -1, 4)"
     torch.testing.assert_close(y, x.reshape(2, 16, 4))
+
+
+def test_reshape_with_the_batch_writes_the_whole_shape():
+    layer, _, (x,), (y,) = mapped("Reshape((-1, 2, 2, 4), batch=true)", "[N, 4, 4, 4]")
+    assert layer.forward == "{0}.reshape(-1, 2, 2, 4)"
+    torch.testing.assert_close(y, x.reshape(-1, 2, 2, 4))
+
+
+def test_roll_is_torch_roll():
+    layer, _, (x,), (y,) = mapped("Roll((-2, 1), (1, 2))", "[2, 5, 6]")
+    assert layer.forward == "torch.roll({0}, (-2, 1), (1, 2))"
+    torch.testing.assert_close(y, torch.roll(x, (-2, 1), (1, 2)))
+    layer, _, (x,), (y,) = mapped("Roll(1, 0)", "[N, 3, 4]")
+    assert layer.forward == "torch.roll({0}, 1, 0)"
+    torch.testing.assert_close(y, torch.cat([x[-1:], x[:-1]]))
 
 
 def test_slice_select_and_pad_take_what_python_takes():

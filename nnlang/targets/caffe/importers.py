@@ -584,8 +584,13 @@ def reshape(cl: CLayer):
             raise Unsupported(f"dim {d}")
     full = list(x[:axis]) + new + list(x[end:])
     if not full or full[0] != x[0]:
-        if full and full[0] == -1 and all(isinstance(d, int) and d > 0 for d in full[1:]):
-            full[0] = x[0]
+        per_example = math.prod(x[1:]) if all(isinstance(d, int) for d in x[1:]) else None
+        if full and full[0] == -1 and all(isinstance(d, int) and d > 0 for d in full[1:]) and \
+                per_example in (None, math.prod(full[1:])):
+            full[0] = x[0]  # -1 is the batch
+        elif full.count(-1) == 1 and all(isinstance(d, int) for d in full):
+            # the batch changes (windows folded into it): the whole shape, the -1 inferred
+            return [Layer("Reshape", {"shape": tuple(full), "batch": True})]
         else:
             raise Unsupported(f"reshaping {list(x)} to {full} changes the batch dim")
     rest = full[1:]

@@ -462,11 +462,33 @@ def flatten(b):
 
 @caffe_layer("Reshape", "Squeeze", "Unsqueeze")
 def reshape(b):
+    if b.node.op == "Reshape" and b.a["batch"]:
+        # Caffe's Reshape takes the whole shape too (one -1 inferred): the batch may change
+        return [b.one("Reshape", b.bottoms, {"reshape_param": {"shape": {"dim": list(b.a["shape"])}}})]
     shape = b.out_types[0].shape
     if not shape or shape[0] != b.t.shape[0]:
         raise NotExpressible(f"{b.node.op}: a reshape of the batch axis is not written for Caffe")
     dims = [0] + [b.known(d, "a reshaped size") for d in shape[1:]]  # 0: the batch size, copied
     return [b.one("Reshape", b.bottoms, {"reshape_param": {"shape": {"dim": dims}}})]
+
+
+@caffe_layer("Roll")
+def roll(b):
+    """Per rolled axis, a Slice cutting off the last `shift` entries and a Concat putting them first (the last
+    Concat gives the node's result)."""
+    steps = []
+    for shift, dim in zip(b.a["shifts"], b.a["dims"]):
+        axis = dim % b.t.rank
+        size = b.known(b.t.shape[axis], f"the size of rolled axis {axis}")
+        if shift % size:
+            steps.append((axis, size - shift % size))
+    top = b.bottoms[0]
+    for k, (axis, point) in enumerate(steps):
+        head, tail = b.add("Slice", [top], {"slice_param": {"axis": axis, "slice_point": [point]}},
+                           what=f"cut{k}", tops=2)
+        top = b.one("Concat", [tail, head], {"concat_param": {"axis": axis}},
+                    what="" if k == len(steps) - 1 else f"roll{k}")
+    return [top]
 
 
 @caffe_layer("Split")

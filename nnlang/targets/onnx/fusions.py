@@ -99,24 +99,30 @@ class View:
 _FUSIONS = Registry("ONNX fusion", grouped=True)  # (anchor op_type, fn name) -> fn, tried in registration order
 
 
-def onnx_fusion(anchor: str):
-    return _FUSIONS.decorator(anchor)
+_LATE = Registry("ONNX late fusion", grouped=True)  # tried after every other fusion had the graph (Roll)
+
+
+def onnx_fusion(anchor: str, late: bool = False):
+    """late: a small pattern that is also a part of larger ones (a roll inside Swin's window attention)."""
+    return (_LATE if late else _FUSIONS).decorator(anchor)
 
 
 def find_fusions(view: View, nodes) -> list:
-    """Every match in the graph, in node order; a node belongs to at most one."""
+    """Every match in the graph, in node order (the late fusions in a second pass); a node belongs to at most
+    one."""
     claimed: set = set()
     found = []
-    for node in nodes:
-        if id(node) in claimed or node.domain not in ("", "ai.onnx"):
-            continue
-        for fn in _FUSIONS.versions(node.op_type):
-            fused = fn(view, node)
-            if fused is None or any(id(n) in claimed for n in fused.nodes) or not _closed(view, fused):
+    for table in (_FUSIONS, _LATE):
+        for node in nodes:
+            if id(node) in claimed or node.domain not in ("", "ai.onnx"):
                 continue
-            claimed.update(id(n) for n in fused.nodes)
-            found.append(fused)
-            break
+            for fn in table.versions(node.op_type):
+                fused = fn(view, node)
+                if fused is None or any(id(n) in claimed for n in fused.nodes) or not _closed(view, fused):
+                    continue
+                claimed.update(id(n) for n in fused.nodes)
+                found.append(fused)
+                break
     return found
 
 
@@ -707,5 +713,6 @@ def class_token(view: View, concat):
 
 
 from . import fusions_window  # noqa: E402,F401  (Swin's layers; registered after the fusions above)
+from . import fusions_roll  # noqa: E402,F401  (torch.roll's Slice + Concat pairs, a late fusion)
 from . import fusions_mha_torch  # noqa: E402,F401  (MultiheadAttention as torch.onnx writes it)
 from . import fusions_constant  # noqa: E402,F401  (one-node fusions of constant operands: Where, ConvTranspose)

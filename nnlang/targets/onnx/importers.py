@@ -10,6 +10,8 @@ inferred shapes) and returns a `Layer` -- or `Alias` for ops that are no layer a
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Callable, Collection, Optional
 
@@ -538,11 +540,24 @@ def reshape(op: Op):
     is inference's, or worked out from the shape operand (constant, or computed from Shape with the batch
     a symbol) and the input's shape."""
     src, dst = op.shape(op.input(0)), op.shape(op.node.output[0])
+    const = op.const(op.input(1)) if op.input(1) else None
+    if const is not None and src and all(isinstance(d, int) for d in src[1:]):
+        target = [int(v) for v in np.asarray(const).reshape(-1)]
+        # [-1, ...] whose other dims are not one example's: the batch changes (windows folded into it)
+        if target and target[0] == -1 and target.count(-1) == 1 and min(target) >= -1 and 0 not in target \
+                and math.prod(target[1:]) != math.prod(src[1:]):
+            return Layer("Reshape", {"shape": tuple(target), "batch": True})
     if src is not None and (dst is None or any(not isinstance(d, int) for d in dst[1:])):
         dst = _reshape_target(src, op.const(op.input(1)) if op.input(1) else None, op.dims(op.input(1)),
                               bool(op.attrs.get("allowzero", 0))) or dst
-    if src is None or dst is None or not dst or src[0] != dst[0]:
-        raise Unsupported("a Reshape whose output shape is unknown or changes the batch dim")
+    if src is None or dst is None or not dst:
+        raise Unsupported("a Reshape whose output shape is unknown")
+    fixed = all(isinstance(d, int) for d in (*src[1:], *dst[1:]))
+    if src[0] != dst[0] and not (fixed and math.prod(src[1:]) == math.prod(dst[1:])):  # (equal: two names of N)
+        # The batch changes (windows folded into it and back): the new batch is what the other dims leave.
+        if any(not isinstance(d, int) for d in dst[1:]):
+            raise Unsupported("a Reshape that changes the batch dim to symbolic dims")
+        return Layer("Reshape", {"shape": (-1, *dst[1:]), "batch": True})
     if len(dst) == 2 and len(src) > 2:
         return Layer("Flatten")
     if any(not isinstance(d, int) for d in dst[1:]):

@@ -360,8 +360,18 @@ def flatten(node, ins, outs):
 
 @torch_layer("Reshape")
 def reshape(node, ins, outs):
+    if node.attrs["batch"]:  # the whole shape, as written: x.reshape(-1, 7, 7, 96)
+        return _func("{0}.reshape(" + _args(*node.attrs["shape"]) + ")")
     dims = "".join(", " + lit(d) for d in node.attrs["shape"])
     return _func("{0}.reshape({0}.shape[0]" + dims + ")")
+
+
+@torch_layer("Roll")
+def roll(node, ins, outs):
+    shifts, dims = node.attrs["shifts"], node.attrs["dims"]
+    if len(dims) == 1:
+        return _func("torch.roll({0}, " + _args(shifts[0], dims[0]) + ")")
+    return _func("torch.roll({0}, " + lit(tuple(shifts)) + ", " + lit(tuple(dims)) + ")")
 
 
 @torch_layer("Permute")

@@ -372,9 +372,20 @@ def _reshape(b, x):
 
 @keras_layer("Reshape", "Squeeze", "Unsqueeze")
 def reshape(b):
+    if b.node.op == "Reshape" and b.a["batch"]:
+        # keras.ops.reshape takes the whole shape: the batch may change (windows folded into it)
+        return Val(b.ops.reshape(b.ir(), tuple(b.a["shape"])))
     if b.t.rank == 0 or b.out_types[0].rank == 0 or b.out_types[0].shape[0] != b.t.shape[0]:
         raise NotExpressible(f"{b.node.op} that changes the batch axis: Keras layers keep it")
     return Val(_reshape(b, b.ir()))
+
+
+@keras_layer("Roll")
+def roll(b):
+    x = b.ir()
+    for shift, dim in zip(b.a["shifts"], b.a["dims"]):
+        x = b.ops.roll(x, shift, axis=dim % b.t.rank)
+    return Val(x)
 
 
 @keras_layer("Permute", "Transpose")

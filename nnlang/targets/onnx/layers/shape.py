@@ -24,8 +24,33 @@ def flatten(b):
 
 @onnx_layer("Reshape")
 def reshape(b):
+    if b.a["batch"]:  # the whole shape as written (-1 may be the batch, as when windows fold into it)
+        return b.op("Reshape", b.x, b.ints(b.a["shape"]))
     # 0 copies the input's dim 0 (the batch); the IR's shape has no 0 (positive or -1 only).
     return b.op("Reshape", b.x, b.ints([0, *b.a["shape"]]))
+
+
+def roll(b, x: str, shift: int, axis: int, size) -> str:
+    """torch.roll(x, shift, axis): the last `shift` entries moved to the front, as Slice + Concat. A size
+    unknown until run time (the batch) gives the split point as (-shift) mod size, read from x's shape."""
+    if isinstance(size, int):
+        shift %= size
+        if shift == 0:
+            return x
+        return b.op("Concat", b.slice(x, [size - shift], [size], [axis]), b.slice(x, [0], [size - shift], [axis]),
+                    axis=axis)
+    cut = b.op("Mod", b.ints([-shift]), b.shape_of(x, axis, axis + 1))  # integer Mod: the divisor's sign
+    head = b.op("Slice", x, cut, b.ints([INT64_MAX]), b.ints([axis]))
+    return b.op("Concat", head, b.op("Slice", x, b.ints([0]), cut, b.ints([axis])), axis=axis)
+
+
+@onnx_layer("Roll")
+def roll_layer(b):
+    x = b.x
+    for shift, dim in zip(b.a["shifts"], b.a["dims"]):
+        axis = dim % b.t.rank
+        x = roll(b, x, shift, axis, b.t.shape[axis])
+    return x if x != b.x else b.op("Identity", x)
 
 
 @onnx_layer("Permute")

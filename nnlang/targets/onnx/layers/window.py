@@ -11,15 +11,7 @@ from ..builder import INT64_MAX
 from ..mapping import onnx_layer
 from .dense import linear_of
 from .norm import _normalize
-
-
-def _roll(b, x: str, shift: int, axis: int, size: int) -> str:
-    """torch.roll(x, shift, axis) for a known size: the last `shift` entries moved to the front."""
-    shift %= size
-    if shift == 0:
-        return x
-    return b.op("Concat", b.slice(x, [size - shift], [size], [axis]), b.slice(x, [0], [size - shift], [axis]),
-                axis=axis)
+from .shape import roll as _roll
 
 
 @onnx_layer("ShiftedWindowAttention")

@@ -24,11 +24,17 @@ def flatten(call: Call):
 
 @call_importer("method:view", "method:reshape", "function:torch.reshape")
 def reshape(call: Call):
-    """By shapes: [N, ...] -> [N, prod] is Flatten; anything else keeping the batch dim is Reshape."""
+    """By shapes: [N, ...] -> [N, prod] is Flatten; anything else keeping the batch dim is Reshape. One that
+    changes the batch dim (windows folded into it and back) is Reshape((-1, *rest), batch=true): the new batch is
+    what the rest leaves, so it follows the example's batch size."""
     x = call.args[0]
     src, dst = call.shape(x), call.out_shape
-    if src is None or dst is None or not src or not dst or src[0] != dst[0]:
-        raise Unsupported("a reshape that changes the batch dim")
+    if src is None or dst is None or not src or not dst:
+        raise Unsupported("a reshape of a tensor of unknown shape")
+    if src[0] != dst[0]:
+        if not all(isinstance(d, int) for d in dst[1:]):
+            raise Unsupported("a reshape that changes the batch dim to symbolic dims")
+        return Layer("Reshape", {"shape": (-1, *dst[1:]), "batch": True}, [x])
     if len(dst) == 2 and len(src) >= 2:
         return Layer("Flatten", {"start_dim": 1, "end_dim": -1}, [x])
     return Layer("Reshape", {"shape": tuple(dst[1:])}, [x])
@@ -41,6 +47,17 @@ def unflatten(m, ins):
     if dim == 0:
         raise Unsupported("Unflatten of the batch dim")
     return Layer("Reshape", {"shape": (*shape[1:dim], *t_(m.unflattened_size), *shape[dim + 1:])})
+
+
+@call_importer("method:roll", "function:torch.roll")
+def roll(call: Call):
+    shifts, dims = call.arg(1, "shifts"), call.arg(2, "dims")
+    if dims is None:
+        raise Unsupported("torch.roll without dims (it rolls the flattened tensor)")
+    shifts, dims = (v if isinstance(v, tuple) else (v,) for v in (t_(shifts), t_(dims)))
+    if any(isinstance(v, fx.Node) for v in (*shifts, *dims)):
+        raise Unsupported("torch.roll by a computed shift")
+    return Layer("Roll", {"shifts": shifts, "dims": dims}, [call.args[0]])
 
 
 @call_importer("method:permute", "function:torch.permute")
