@@ -76,6 +76,15 @@ def build(layer: TorchLayer):
     return module.eval()
 
 
+def randomized(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Every parameter drawn from N(0, 1) (no zero bias or unit scale hides a misplaced weight), in eval mode."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen))
+    return module.eval()
+
+
 def state_of(module) -> dict:
     """The state_dict of a built layer, relative to the layer's path: a bare parameter is the path itself ("")."""
     if module is None:

@@ -16,6 +16,8 @@ import pytest
 import torch
 from torch import nn
 
+from _torch_harness import randomized
+
 from nnlang.targets.torch.load import ImportError_, import_module
 
 TOLERANCE = 1e-5
@@ -83,14 +85,6 @@ class Tokens(nn.Module):
         return self.block(torch.add(self.pos_embed, x))
 
 
-def _perturbed(module: nn.Module, seed: int = 0) -> nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen))
-    return module.eval()
-
-
 def _same_weights(model: nn.Module, module: nn.Module) -> None:
     ours, theirs = model.state_dict(), module.state_dict()
     assert sorted(ours) == sorted(theirs)
@@ -103,7 +97,7 @@ VIT_TEXT = ("layer_scale: LayerScale", "class_token: ClassToken", "pos_embedding
 
 
 def test_vit_pieces_import_from_pytorch_with_their_keys():
-    module = _perturbed(TinyViT())
+    module = randomized(TinyViT())
     result = import_module(module, ["x: [N, 3, 8, 8]"], tolerance=TOLERANCE)
     assert result.max_abs_diff <= TOLERANCE
     for text in VIT_TEXT:
@@ -117,7 +111,7 @@ def test_vit_pieces_import_from_pytorch_with_their_keys():
 
 
 def test_timm_names_and_operand_orders_import_from_pytorch():
-    module = _perturbed(Tokens(), seed=1)
+    module = randomized(Tokens(), seed=1)
     result = import_module(module, ["x: [N, 4, 6]"], tolerance=TOLERANCE)
     assert "cls_token: ClassToken -> pos_embed: PositionalEmbedding" in result.text, result.text
     _same_weights(result.model, module)
@@ -137,7 +131,7 @@ def test_vit_pieces_import_from_torch_onnx_export_with_their_keys():
     """A fixed batch: torch.onnx's Expand of the class token is folded to a constant before import."""
     from nnlang.targets.onnx.load import import_model
 
-    module = _perturbed(TinyViT())
+    module = randomized(TinyViT())
     result = import_model(_exported(module, (2, 3, 8, 8), dynamic=False))
     assert result.max_abs_diff <= TOLERANCE
     for text in VIT_TEXT:
@@ -149,7 +143,7 @@ def test_class_token_expanded_to_a_symbolic_batch_imports_from_onnx():
     """A dynamic batch: the Expand's size is Shape/Gather/Where arithmetic, not a layer."""
     from nnlang.targets.onnx.load import import_model
 
-    module = _perturbed(Tokens(), seed=2)
+    module = randomized(Tokens(), seed=2)
     result = import_model(_exported(module, (2, 4, 6), dynamic=True))
     assert "input x: [N, 4, 6]" in result.text
     assert "cls_token: ClassToken -> pos_embed: PositionalEmbedding" in result.text, result.text

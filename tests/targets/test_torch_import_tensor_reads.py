@@ -14,17 +14,11 @@ import pytest
 import torch
 from torch import nn
 
+from _torch_harness import randomized
+
 from nnlang.targets.torch.load import import_module
 
 TOLERANCE = 1e-5
-
-
-def _perturbed(module: nn.Module, seed: int = 0) -> nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen))
-    return module.eval()
 
 
 def _same_weights(result, module: nn.Module) -> None:
@@ -51,7 +45,7 @@ class Denormalize(nn.Module):
 
 
 def test_constant_buffers_in_in_place_arithmetic_are_constant_operands():
-    module = _perturbed(Denormalize())
+    module = randomized(Denormalize())
     result = import_module(module, ["x: [N, 3, 8, 8]"], tolerance=TOLERANCE)
     assert "imagenet_std: Mul(shape=(3, 1, 1))" in result.text, result.text
     assert "imagenet_mean: Add(shape=(3, 1, 1))" in result.text, result.text
@@ -150,7 +144,7 @@ class PoolingViT(nn.Module):
 
 
 def test_a_token_prepended_by_another_module_is_placed_there_with_its_key_renamed():
-    module = _perturbed(PoolingViT())
+    module = randomized(PoolingViT())
     result = import_module(module, ["x: [N, 3, 8, 8]"], tolerance=TOLERANCE)
     assert "cls_token: ClassToken" in result.text, result.text
     assert result.renames == {"transformers.0.cls_token": "cls_token"}
@@ -193,7 +187,7 @@ class ClassAttentionViT(nn.Module):
 
 
 def test_a_token_read_besides_its_prepending_is_the_first_rows_of_the_class_token_layer():
-    module = _perturbed(ClassAttentionViT(), seed=1)
+    module = randomized(ClassAttentionViT(), seed=1)
     result = import_module(module, ["x: [N, 5, 12]"], tolerance=TOLERANCE)
     ops = [n.op for n in result.graph.nodes]
     assert ops.count("ClassToken") == 1, result.text
@@ -223,7 +217,7 @@ class RegisterTokens(nn.Module):
     (False, "reg_token: ClassToken(tokens=4)"),
 ])
 def test_register_tokens_are_a_class_token_layer_of_k_tokens(with_class, text):
-    module = _perturbed(RegisterTokens(with_class=with_class), seed=2)
+    module = randomized(RegisterTokens(with_class=with_class), seed=2)
     result = import_module(module, ["x: [N, 5, 6]"], tolerance=TOLERANCE)
     assert text in result.text, result.text
     _same_weights(result, module)
@@ -242,7 +236,7 @@ class Outer(nn.Module):
 
 
 def test_a_parameter_of_a_child_read_by_its_parent_is_the_parents_layer_renamed():
-    module = _perturbed(Outer(), seed=3)
+    module = randomized(Outer(), seed=3)
     result = import_module(module, ["x: [N, 4, 6]"], tolerance=TOLERANCE)
     assert "pos: PositionalEmbedding" in result.text, result.text
     assert result.renames == {"pos": "inner.pos"}
@@ -265,7 +259,7 @@ def _tokens_reference():
 
     a = analyze(TOKENS_NET)
     assert not [d for d in a.diagnostics if d.is_error], a.diagnostics
-    module = _perturbed(build_graph(a.graph), seed=4)
+    module = randomized(build_graph(a.graph), seed=4)
     assert module.state_dict()["reg_token"].shape == (1, 4, 6)
     return a.graph, module
 
