@@ -130,6 +130,7 @@ class Workspace:
         self.publish = publish  # (Document) -> None, after each analysis that is current
         self.settings = settings
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnlang-analysis")
+        self.stopping = False  # set at shutdown: pending analyses end quietly, the executors are gone
         self.encoding = "utf-16"
         self._targets = None  # a process pool for target capability checks (they import frameworks)
 
@@ -198,7 +199,7 @@ class Workspace:
 
     async def _run(self, doc: Document) -> None:
         loop = asyncio.get_running_loop()
-        while doc.dirty and not doc.closed:
+        while doc.dirty and not doc.closed and not self.stopping:
             doc.dirty = False
             delay = self.settings.analysis_delay_ms / 1000.0
             await asyncio.sleep(delay)  # let a burst of keystrokes land first
@@ -217,6 +218,8 @@ class Workspace:
                          version, time.perf_counter() - begun, stop)
                 continue
             except Exception:  # a bug in the analysis: logged, the server lives on
+                if self.stopping:
+                    return
                 log.exception("analysis of %s failed", doc.uri)
                 continue
             finally:
@@ -241,12 +244,14 @@ class Workspace:
                     await asyncio.wait_for(doc.wake.wait(), _QUIET_S)
                 except asyncio.TimeoutError:
                     pass
-            if doc.closed or doc.dirty:
+            if doc.closed or doc.dirty or self.stopping:
                 continue
             doc.requested = False
             try:
                 ctx = await loop.run_in_executor(self.executor, _context, analysis, doc.analyzer)
             except Exception:
+                if self.stopping:  # the executor was shut down while this waited for its turn
+                    return
                 log.exception("indexing %s failed", doc.uri)
                 continue
             if doc.closed:
@@ -263,6 +268,8 @@ class Workspace:
         the server never does); published with the analysis' diagnostics when they are still current."""
         from nnlang.targets.capability import warnings_for_text
 
+        if self.stopping:
+            return
         if self._targets is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -273,7 +280,8 @@ class Workspace:
             items = await asyncio.get_running_loop().run_in_executor(
                 self._targets, warnings_for_text, text, doc.path, target, opset, buffers)
         except Exception:
-            log.exception("the %s capability check of %s failed", target, doc.uri)
+            if not self.stopping:
+                log.exception("the %s capability check of %s failed", target, doc.uri)
             return
         if doc.closed or doc.published is None or doc.published[1] != version or self.settings.target != target:
             return
@@ -281,6 +289,7 @@ class Workspace:
         self.publish(doc)
 
     def shutdown(self) -> None:
+        self.stopping = True
         self.executor.shutdown(wait=False, cancel_futures=True)
         if self._targets is not None:
             self._targets.shutdown(wait=False, cancel_futures=True)

@@ -128,6 +128,24 @@ async def test_closing_a_document_drops_its_pending_analysis():
     ws.shutdown()
 
 
+async def test_shutdown_while_a_document_waits_to_be_indexed_ends_quietly(caplog):
+    # The client sends shutdown right after the diagnostics arrive: the index step then finds the
+    # executor gone. That is the end of the session, not an error (the neovim test read ERROR here).
+    published = asyncio.Event()
+    settings = Settings()
+    settings.analysis_delay_ms = 0
+    ws = Workspace(lambda doc: published.set(), settings)
+    with caplog.at_level(logging.DEBUG, logger="nnlang_lsp"):
+        doc = ws.open("untitled:c", 1, (EXAMPLES / "lenet5.nns").read_text())
+        await asyncio.wait_for(published.wait(), 30)
+        ws.shutdown()
+        await asyncio.wait_for(doc.task, 5)
+        ws.change("untitled:c", 2, "input x: [1, 3, 8, 8]\n")  # a change after shutdown is not analysed
+        await asyncio.sleep(0.1)
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert doc.analyses == 1 and doc.ctx is None
+
+
 async def test_a_document_reads_the_open_buffer_of_the_file_it_uses(tmp_path):
     (tmp_path / "b.nns").write_text("block B {\n    input x\n    y = x -> ReLU\n    output y\n}\n")
     net = 'use "b"\n\nnetwork N {\n    input x: [N, 4]\n    y = x -> B\n    output y\n}\n'
