@@ -167,6 +167,30 @@ def test_every_example_initialises_as_its_seeded_build(path):
     _assert_identical(_state(fresh), _state(model))
 
 
+@pytest.mark.parametrize("stem", ["swin_t", "bert_encoder", "resnet18"])
+def test_a_seeded_build_given_weights_equals_the_weights_loaded_over_a_seeded_build(stem, tmp_path):
+    # build_seeded draws nothing when a weights file is given: every tensor, non-persistent buffers included
+    # (Swin's position index), must equal the long way -- seeded, then the file loaded strictly on top.
+    path = ROOT / "examples" / f"{stem}.nns"
+    graph = analyze(path.read_text(), str(path)).graph
+    long_way = build_seeded(graph, seed=5)
+    with torch.no_grad():
+        for t in long_way.state_dict().values():
+            if t.is_floating_point():
+                t.add_(torch.randn_like(t))  # weights no seed gives
+    weights = tmp_path / "w.safetensors"
+    W.save(long_way, str(weights))
+    W.load_state_dict(long_way, W.load_state_dict_file(str(weights)), strict=True)
+    short_way = build_seeded(graph, seed=3, weights=str(weights))
+
+    def everything(model):
+        tensors = dict(model.named_parameters())
+        tensors.update(model.named_buffers())  # persistent or not
+        return {k: v.detach().clone() for k, v in tensors.items()}
+
+    _assert_identical(everything(long_way), everything(short_way))
+
+
 def test_parameters_without_a_known_initialisation_are_an_error():
     class Custom(torch.nn.Module):
         def __init__(self):
