@@ -26,7 +26,7 @@ from ...layers.base import TensorType, weight_key
 from ..importing import ImportError_, ImportResult, check_difference, print_checked, write  # noqa: F401
 from .mapping import NNS_DTYPES
 from .fusions import Fused, View, find_fusions
-from .import_shapes import reinfer
+from .import_shapes import infer_first_shapes, reinfer
 from .importers import Alias, Layer, Op, Unsupported, lookup
 
 _DTYPES = NNS_DTYPES
@@ -73,17 +73,19 @@ def _module_path(node_name: str) -> Optional[str]:
 
 
 class _Converter:
-    def __init__(self, model, name: str):
+    def __init__(self, model, name: str, inferred=None):
+        """`inferred`: the graph ONNX shape inference returned for the model (value_info, outputs)."""
         from onnx import numpy_helper
 
         self.model = model
         g = model.graph
+        inferred = g if inferred is None else inferred
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.consts: dict = {t.name: numpy_helper.to_array(t) for t in g.initializer}
         self.initializers = set(self.consts)  # stored tensors, and their Identity copies (exporters dedupe)
         self.shapes: dict = {}
         self.dtypes: dict = {}
-        for vi in list(g.value_info) + list(g.input) + list(g.output):
+        for vi in list(inferred.value_info) + list(g.input) + list(inferred.output):
             self.shapes[vi.name] = _shape_of(vi)
             self.dtypes[vi.name] = _DTYPES.get(vi.type.tensor_type.elem_type)
         # Held for the converter's life: nodes are tracked by id(), which protobuf keeps stable only while
@@ -613,11 +615,11 @@ def _import(model_or_path, name, verify, tolerance, header, example_inputs) -> I
         model = model_or_path
     _check_declared_sizes(model)
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        inferred = infer_first_shapes(model)
     except Exception as e:
         raise ImportError_(f"ONNX shape inference failed: {e}") from None
     name = name or _network_name(model, source)
-    converter = _Converter(inferred, name)
+    converter = _Converter(model, name, inferred.graph)
     graph = converter.convert()
     text, printed = print_checked(graph, header or f"Imported from {Path(source).name if source else 'an ONNX model'} "
                                                    "by `nnlang import`.")
