@@ -46,8 +46,10 @@ def _analysis(path: Path):
 
 @pytest.fixture(scope="module", params=zc.example_params(EXAMPLES))  # the big ones marked slow
 def example(request, tmp_path_factory):
-    """(path, analysis, torch module, its perturbed state, {layout: Built}, the state as a weights file) built
-    once per example."""
+    """(path, analysis, torch module, its perturbed state, {layout: Built}, the written channels_last .keras file)
+    built once per example. The channels_last model is the one compile_to_dir wrote (the perturbed state given
+    as a weights file), still in memory; channels_first is built by the emitter from the same state."""
+    from nnlang.targets.keras.compile import compile_and_keep
     from nnlang.targets.torch.weights import save
 
     path = request.param
@@ -55,10 +57,14 @@ def example(request, tmp_path_factory):
     if path.stem in REFUSED:
         return path, a, None, None, {}, None
     module, state = kh.perturbed_reference(a.graph)
-    weights = tmp_path_factory.mktemp(path.stem) / "perturbed.safetensors"
+    folder = tmp_path_factory.mktemp(path.stem)
+    weights = folder / "perturbed.safetensors"
     save(module, weights)
-    return path, a, module, state, {layout: kh.keras_model(a.graph, state, layout) for layout in kh.LAYOUTS}, \
-        str(weights)
+    (written,), written_model = compile_and_keep(a, str(folder / "keras"), weights=str(weights))
+    assert written == str(folder / "keras" / f"{a.graph.name}.keras")
+    assert os.listdir(folder / "keras") == [f"{a.graph.name}.keras"]  # no temporary file left
+    built = {"channels_last": written_model, "channels_first": kh.keras_model(a.graph, state, "channels_first")}
+    return path, a, module, state, built, written
 
 
 def keras_trainable(g) -> int:
@@ -87,7 +93,7 @@ def _inputs(g):
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("layout", kh.LAYOUTS)
 def test_example_outputs_and_parameters_equal_torch(example, layout):
-    path, a, module, state, built, _weights = example
+    path, a, module, state, built, _written = example
     if path.stem in REFUSED:
         with pytest.raises(CompileError) as e:
             compile_to_dir(a, "/nonexistent/never-written", layout=layout)
@@ -103,15 +109,12 @@ def test_example_outputs_and_parameters_equal_torch(example, layout):
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_example_file_loads_safely_and_computes_the_same(example, tmp_path):
+def test_example_file_loads_safely_and_computes_the_same(example):
     """The written file (perturbed weights given as a weights file) loads in safe mode and computes exactly what
-    the in-memory model built from the same weights computes (that one equals torch: the test above)."""
-    path, a, module, state, built, weights = example
+    the model compile_to_dir wrote computes in memory (that one equals torch: the test above)."""
+    path, a, module, state, built, written = example
     if path.stem in REFUSED:
         return
-    (written,) = compile_to_dir(a, str(tmp_path), weights=weights)
-    assert written == str(tmp_path / f"{a.graph.name}.keras")
-    assert os.listdir(tmp_path) == [f"{a.graph.name}.keras"]
     loaded = keras.saving.load_model(written, safe_mode=True)
     assert kh.trainable(loaded) == keras_trainable(a.graph)
     rng = np.random.default_rng(0)

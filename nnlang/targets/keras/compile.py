@@ -18,7 +18,7 @@ from ...analyze import Analysis
 from ...files import replacing
 from .emit import LAYOUTS, CompileError
 
-__all__ = ["CompileError", "capability", "compile_to_dir", "prepare_options"]
+__all__ = ["CompileError", "capability", "compile_and_keep", "compile_to_dir", "prepare_options"]
 
 
 def prepare_options(options: dict, weights: str | None = None) -> dict:
@@ -68,6 +68,13 @@ def compile_to_dir(analysis: Analysis, outdir: str, seed: int = 0, weights: str 
                    layout: str = "channels_last") -> list:
     """Write OUTDIR/<network>.keras; returns [path]. Raises CompileError (every layer Keras cannot express,
     with its location) or the torch target's WeightsError; nothing is written then."""
+    return compile_and_keep(analysis, outdir, seed, weights, layout)[0]
+
+
+def compile_and_keep(analysis: Analysis, outdir: str, seed: int = 0, weights: str | None = None,
+                     layout: str = "channels_last") -> tuple:
+    """compile_to_dir, and the model it wrote still in memory: ([path], emit.Built) -- for a caller that goes
+    on to run it (building a large Keras model again costs as much as the compile)."""
     from .emit import Emitter
 
     graph = analysis.graph
@@ -85,7 +92,7 @@ def compile_to_dir(analysis: Analysis, outdir: str, seed: int = 0, weights: str 
     with replacing(target, suffix=".keras") as (tmp,):
         built.model.save(tmp)
         make_reproducible(tmp)
-    return [str(target)]
+    return [str(target)], built
 
 
 _SHARED_ID = re.compile(rb'"shared_object_id": (\d+)')
