@@ -30,8 +30,8 @@ class Fused:
 class View:
     """Read-only questions about the ONNX graph that fusions ask."""
 
-    def __init__(self, graph, consts: dict, shapes: dict):
-        self.consts = consts
+    def __init__(self, graph, consts: dict, shapes: dict, opset: int = 18):
+        self.consts, self.opset = consts, opset  # the opset: to evaluate a size computation (fusions_strided)
         self.shapes = shapes
         self.producers: dict = {}
         self.consumers: dict = {}  # value -> the nodes reading its data (a Shape node reads only its size)
@@ -715,4 +715,4 @@ def class_token(view: View, concat):
 from . import fusions_window  # noqa: E402,F401  (Swin's layers; registered after the fusions above)
 from . import fusions_roll  # noqa: E402,F401  (torch.roll's Slice + Concat pairs, a late fusion)
 from . import fusions_mha_torch  # noqa: E402,F401  (MultiheadAttention as torch.onnx writes it)
-from . import fusions_constant  # noqa: E402,F401  (one-node fusions of constant operands: Where, ConvTranspose)
+from . import fusions_constant, fusions_strided  # noqa: E402,F401  (constant operands: Where ...; as_strided)

@@ -138,7 +138,7 @@ class _Converter:
             if not fold_constants(self):
                 break
         nodes = [node for node in self.node_list if id(node) not in self.folded]
-        for unit in _in_order(nodes, find_fusions(View(g, self.consts, self.shapes), nodes)):
+        for unit in _in_order(nodes, find_fusions(View(g, self.consts, self.shapes, self.opset), nodes)):
             if isinstance(unit, Fused):
                 self.add_fused(unit)
                 continue
