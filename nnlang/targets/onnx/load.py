@@ -27,6 +27,7 @@ from ..importing import ImportError_, ImportResult, check_difference, print_chec
 from .mapping import NNS_DTYPES
 from .fusions import Fused, View, find_fusions
 from .import_fold import _SIZE_OPS, fold_constants
+from .import_scopes import dissolve_unordered
 from .import_shapes import infer_first_shapes, reinfer
 from .importers import Alias, Layer, Op, Unsupported, lookup
 
@@ -166,6 +167,7 @@ class _Converter:
         if self.problems:
             raise ImportError_(f"{len(self.problems)} part(s) of the model cannot be written in .nns:\n  "
                                + "\n  ".join(self.problems))
+        dissolve_unordered(b.graph)
         _mark_sequential(b.root, b.graph)
         return b.graph
 
