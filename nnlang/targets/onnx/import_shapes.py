@@ -6,6 +6,8 @@ values as initializers -- large constants enter as typed inputs instead, so noth
 
 from __future__ import annotations
 
+import math
+
 _SMALL = 4096  # elements: a folded size or index vector, not a weight
 
 
@@ -99,10 +101,11 @@ def reinfer(converter) -> None:
             # them everything after (a Slice of a shuffled tensor at opset 11 / 13) stays unknown again.
             done = {vi.name for vi in given}
             given += [vi for vi in _reshape_shapes(converter, nodes, elem, shaped) if vi.name not in done]
-        if not given:
-            return
         known = {vi.name for vi in model.graph.value_info}
-        model.graph.value_info.extend(vi for vi in given if vi.name not in known)
+        given = [vi for vi in given if vi.name not in known]
+        if not given:  # nothing new for inference (a shape left with unknown dims is given again each round)
+            return
+        model.graph.value_info.extend(given)
 
 
 _ROUNDS = 40
@@ -123,7 +126,7 @@ def _reshape_shapes(converter, nodes, elem: dict, known: set | None = None) -> l
     from .load import _attributes
 
     out = []
-    for node in nodes:
+    for k, node in enumerate(nodes):
         if node.op_type != "Reshape" or len(node.input) < 2:
             continue
         dst, src = converter.shapes.get(node.output[0]), converter.shapes.get(node.input[0])
@@ -137,6 +140,9 @@ def _reshape_shapes(converter, nodes, elem: dict, known: set | None = None) -> l
                                  bool(_attributes(node).get("allowzero", 0)))
         if target is None or node.input[0] not in elem:
             continue
+        if target[0] == "?":  # the batch times a size (windows folded into it): a symbol of its own, else src's
+            same = all(isinstance(d, int) for d in src[1:]) and math.prod(src[1:]) == math.prod(target[1:])
+            target = (src[0] if same else f"NW{k}", *target[1:])
         converter.shapes[node.output[0]] = target
         out.append(helper.make_tensor_value_info(node.output[0], elem[node.input[0]], list(target)))
     return out

@@ -573,8 +573,8 @@ def _reshape_target(src, const, dims, allowzero: bool):
     out = []
     for k, t in enumerate(target):
         if isinstance(t, str):
-            if t == "?":
-                return None
+            if t == "?" and (k or not all(not isinstance(v, str) and int(v) > 0 for v in target[1:])):
+                return None  # '?' first, the rest given: the batch times a size (windows folded into it), kept
             out.append(t)
         elif int(t) == 0 and not allowzero:
             if k >= len(src):
