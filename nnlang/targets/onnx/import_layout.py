@@ -111,7 +111,8 @@ def gather(op: Op):
         return Layer("Select", {"axis": axis % op.rank(0), "index": int(index)})
     if table is None and index is not None:
         return gather_slices(op, axis % op.rank(0), index)
-    raise Unsupported("Gather of a constant by a constant (fold it first)")
+    raise Unsupported("Gather of a constant by a constant (fold it first)" if table is not None else
+                      "Gather of data at indices computed at run time (a table lookup or constant indices only)")
 
 
 def gather_slices(op: Op, axis: int, index) -> list:
