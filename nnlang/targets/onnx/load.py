@@ -134,7 +134,7 @@ class _Converter:
                 continue
             self.values[vi.name] = b.input(_input_name(vi.name, b.graph.inputs), shape, dtype)
         fold_constants(self)
-        for _ in range(64):  # shapes inferred again let more sizes fold (Swin's 12 window blocks at opset 13: 39)
+        for _ in range(128):  # shapes inferred again let more sizes fold (opset 13: Swin needs 39, MaxViT 66)
             reinfer(self)
             if not fold_constants(self):
                 break
