@@ -139,3 +139,16 @@ def test_a_bias_added_inside_its_module_between_two_layers_imports(tmp_path):
     net = randomized(nn.Sequential(nn.Linear(8, 8), nn.Sequential(nn.LayerNorm(8), _RelativeBiasAttention())))
     path = _export(net, torch.randn(2, 4, 8), tmp_path / "relative_bias.onnx", "ts17")
     _imports_equal(path)
+
+
+@pytest.mark.slow
+def test_many_window_partitions_at_opset_13_import(tmp_path):
+    """Each partition's sizes fold one re-inference round after the last (~3 rounds a partition): a small
+    MaxViT of 12 layers (24 partition attentions) needs about 70 rounds; the loop stopped at 32, then 64 (~25 s)."""
+    if zo.import_torchvision() is None:
+        pytest.skip(zo.torchvision_unavailable())
+    from torchvision.models.maxvit import MaxVit
+
+    net = randomized(MaxVit(input_size=(16, 16), stem_channels=8, partition_size=2, block_channels=[8],
+                            block_layers=[12], head_dim=4, stochastic_depth_prob=0.0, num_classes=3))
+    _imports_equal(_export(net, torch.randn(1, 3, 16, 16), tmp_path / "maxvit_12.onnx", "ts13"))
