@@ -22,11 +22,14 @@ _DEPTH = 48  # size computations are short; a longer chain is not one
 
 def _value_at(view: View, value: str, batch, n: int, memo: dict, depth: int = 0):
     """The value of a size computation with the symbolic dim `batch` set to n, or None where it reads data or
-    another unknown dim."""
+    another unknown dim. Failures are remembered too: a walk into the data graph must not branch again at
+    every residual Add."""
     if value in memo:
         return memo[value]
+    memo[value] = None
     c = view.const(value)
     if c is not None:
+        memo[value] = c
         return c
     node = view.producer(value)
     if node is None or depth > _DEPTH or node.domain not in ("", "ai.onnx"):
@@ -38,17 +41,18 @@ def _value_at(view: View, value: str, batch, n: int, memo: dict, depth: int = 0)
         dims = [n if d == batch else d for d in shape][view.attr(node, "start", 0):view.attr(node, "end", len(shape))]
         if not all(isinstance(d, int) for d in dims):
             return None
-        out = np.array(dims, dtype=np.int64)
-    else:
-        ins = [_value_at(view, i, batch, n, memo, depth + 1) if i else None for i in node.input]
-        if any(v is None for v, i in zip(ins, node.input) if i):
+        memo[value] = np.array(dims, dtype=np.int64)
+        return memo[value]
+    ins = []
+    for i in node.input:
+        v = _value_at(view, i, batch, n, memo, depth + 1) if i else None
+        if i and v is None:
             return None
-        outs = evaluate(node, ins, view.opset)
-        if outs is None:
-            return None
-        out = outs[list(node.output).index(value)]
-    memo[value] = out
-    return out
+        ins.append(v)
+    outs = evaluate(node, ins, view.opset)
+    if outs is not None:
+        memo[value] = outs[list(node.output).index(value)]
+    return memo[value]
 
 
 @onnx_fusion("Gather")
