@@ -256,6 +256,8 @@ class _Converter:
             # A stateless call: its path names the module it ran in, or the stateless module itself.
             owner = path if self.is_container(path) else parent
             return self.builder.scope(owner) if owner else self.builder.root, ""
+        if self.is_container(path):  # a module holding layers computes one itself (MaxViT's bias add): inside it
+            parent, local = path, layer.op.lower()
         scope = self.builder.scope(parent) if parent else self.builder.root
         used = self.names_used.setdefault(scope.path, set())
         if local in used:
