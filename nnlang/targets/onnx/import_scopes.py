@@ -2,9 +2,9 @@
 must exist by then. A module path can gather layers that are not contiguous in the data flow: the dynamo
 exporter's nodes carry no module path, yet a parameter read by one node names its layer (ConvNeXt's
 `features.1.0.layer_scale` puts a scope `features` around every stage's layer scale while the convolutions stay
-at the top level); MaxViT's relative-position bias is an Add in `attn_layer` between two halves of the module
-`attn_layer.1`. Such a scope is dissolved into its parent: its layers and sub-scopes move up in order, named
-`<scope>_<name>` (its convex sub-scopes stay blocks).
+at the top level). Such a scope is dissolved into its parent: its layers and sub-scopes move up in order, named
+`<scope>_<name>` (its sub-scopes that are in order stay blocks). (A module computing a layer of its own between
+its children's, MaxViT's relative-position bias, is placed inside the module before this: _Converter.place.)
 """
 
 from __future__ import annotations
