@@ -38,7 +38,7 @@ MODELS = {
     "squeezenet1_0": 64, "densenet121": 64, "inception_v3": 96, "googlenet": 64, "shufflenet_v2_x0_5": 64,
     "mobilenet_v2": 64, "mobilenet_v3_small": 64, "mnasnet0_5": 64, "efficientnet_b0": 64,
     "efficientnet_v2_s": 64, "regnet_y_400mf": 64, "convnext_tiny": 64, "vit_b_16": 224, "swin_t": 224,
-    "maxvit_t": 224, "transformer_encoder": 0,
+    "swin_v2_t": 256, "maxvit_t": 224, "transformer_encoder": 0,
 }
 CONFIGS = ("ts11", "ts13", "ts17", "ts18", "dynamo18")
 

@@ -153,3 +153,31 @@ def test_many_window_partitions_at_opset_13_import(tmp_path):
     net = randomized(MaxVit(input_size=(16, 16), stem_channels=8, partition_size=2, block_channels=[8],
                             block_layers=[12], head_dim=4, stochastic_depth_prob=0.0, num_classes=3))
     _imports_equal(_export(net, torch.randn(1, 3, 16, 16), tmp_path / "maxvit_12.onnx", "ts13"))
+
+
+class _CosineAttentionScores(nn.Module):
+    """Swin V2's cosine attention in small: F.normalize of queries and keys, whose TorchScript export divides by
+    the norm Expand-ed to Shape(x) -- a shape computed at run time, the batch dim symbolic."""
+
+    def __init__(self):
+        super().__init__()
+        self.qk = nn.Linear(8, 16)
+        self.out = nn.Linear(6, 3)
+
+    def forward(self, x):
+        q, k = self.qk(x).chunk(2, dim=-1)
+        q, k = nn.functional.normalize(q, dim=-1), nn.functional.normalize(k, dim=-1)
+        return self.out(q @ k.transpose(-2, -1))
+
+
+@pytest.mark.parametrize("config", ["ts13", "ts17", "dynamo18"])
+def test_an_expand_to_a_shape_computed_at_run_time_imports(tmp_path, config):
+    net = randomized(_CosineAttentionScores())
+    path = _export(net, torch.randn(2, 6, 8), tmp_path / f"cosine_{config}.onnx", config)
+    import onnx
+
+    graph = onnx.load(path).graph
+    if config.startswith("ts"):  # the form refused before: "Expand: shape must be a constant"
+        shapes = {n.output[0] for n in graph.node if n.op_type == "Shape"}
+        assert any(n.op_type == "Expand" and n.input[1] in shapes for n in graph.node)
+    _imports_equal(path)

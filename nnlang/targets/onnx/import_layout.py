@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .importers import Layer, Op, Unsupported, onnx_op
+from .importers import Alias, Layer, Op, Unsupported, onnx_op
 
 
 def _known(op: Op, what: str) -> tuple:
@@ -78,20 +78,36 @@ def tile(op: Op):
 
 @onnx_op("Expand", since=8)
 def expand(op: Op):
-    op.const_input(1, "shape")
+    # The shape operand may be computed at run time (F.normalize's `expand_as(x)`: Shape of x, its batch dim
+    # symbolic): its dims as far as Shape arithmetic tells them (op.dims) or else the inferred output's. A dim of
+    # the input other than 1 is kept (broadcasting: the target's is 1 or the same; a symbolic dim is taken not to
+    # be 1, as the exporters assume); a dim of 1 is copied to a size known when importing, or refused.
     shape, out = op.shape(op.input(0)), op.shape(op.node.output[0])
-    if shape is None or out is None or any(not isinstance(d, int) for d in (*shape, *out)):
+    target = op.const(op.input(1))
+    target = [int(t) for t in np.asarray(target).reshape(-1)] if target is not None else op.dims(op.input(1))
+    target = target if target is not None else out
+    if shape is None or target is None:
         raise Unsupported("Expand whose input and output sizes are not known")
+    rank = max(len(shape), len(target))
+    full = (1,) * (rank - len(shape)) + tuple(shape)
+    target = (1,) * (rank - len(target)) + tuple(target)
+    known = tuple(out) if out is not None and len(out) == rank else target
+    repeats = []
+    for d, t, o in zip(full, target, known):
+        size = t if isinstance(t, int) else o if isinstance(o, int) else None
+        if d == 1 and size is None:
+            raise Unsupported(f"Expand of {tuple(shape)} to {tuple(target)}: a copy count not known when importing")
+        if d != 1 and size not in (None, 1, d):
+            raise Unsupported(f"Expand of {tuple(shape)} to {tuple(target)}: dims that do not broadcast")
+        repeats.append(size if d == 1 else 1)
     layers, src = [], op.input(0)
-    for k in range(len(out) - len(shape)):  # new leading axes: size 1 first, then copied
+    for k in range(rank - len(shape)):  # new leading axes: size 1 first, then copied
         name = f"{op.node.output[0]}#lead{k}"
         layers.append(Layer("Unsqueeze", {"dim": 0}, inputs=[src], outputs=[name]))
         src = name
-    full = (1,) * (len(out) - len(shape)) + tuple(shape)
-    repeats = [o if d == 1 else 1 for d, o in zip(full, out)]
     if not any(r > 1 for r in repeats):
         if not layers:
-            raise Unsupported("Expand to the input's own shape (the input itself)")
+            return Alias(op.input(0))  # to the input's own shape: the input itself
         layers[-1].outputs = [op.node.output[0]]
         return layers
     return layers + _copies(op, src, repeats, op.node.output[0])
