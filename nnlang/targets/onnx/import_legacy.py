@@ -105,7 +105,7 @@ def _one(v):
 @onnx_op("Slice", since=1)
 def slice_1(op: Op):
     """Before opset 10 starts/ends/axes are attributes."""
-    from .importers import slice_layer
+    from .import_reshape import slice_layer
 
     starts, ends = op.attrs.get("starts"), op.attrs.get("ends")
     if starts is None or ends is None:
@@ -118,7 +118,7 @@ def slice_1(op: Op):
 def batch_norm_legacy(op: Op):
     """Opsets 1-8: `spatial` (0: one statistic per element, not per channel); `is_test` (opsets 1-6) is
     implied by a single output, as in later opsets."""
-    from .importers import batch_norm
+    from .import_norm import batch_norm
 
     if not int(op.attrs.get("spatial", 1)):
         raise Unsupported("BatchNormalization with spatial=0 (statistics per element, not per channel)")

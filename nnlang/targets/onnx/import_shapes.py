@@ -122,7 +122,7 @@ def _reshape_shapes(converter, nodes, elem: dict, known: set | None = None) -> l
     already worked out that inference left open."""
     from onnx import helper
 
-    from .importers import _reshape_target
+    from .import_reshape import _reshape_target
     from .load import _attributes
 
     out = []
