@@ -5,7 +5,7 @@ final states; direction=reverse is the forward layer between two reversals of th
 Concat). What torch's layers do not compute (peepholes, clip, input_forget, other
 activations, non-zero initial states, per-example lengths) is refused by name. GRU's reset gate before the
 recurrent product (linear_before_reset=0, ONNX's default) is the cell written out step by step. The exporters'
-form (Squeeze / Transpose glue, stacked layers) is fusions.py's.
+form (Squeeze / Transpose glue, stacked layers) is fusions_recurrent.py's.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _checked(op: Op, kind: str) -> tuple:
 
 @onnx_op("LSTM", "GRU", "RNN", since=7)
 def recurrent(op: Op):
-    from .fusions import _torch_gates  # fusions imports importers, which registers this module
+    from .fusions_recurrent import _torch_gates  # fusions_recurrent imports importers, which registers this module
 
     kind = op.node.op_type
     h, dirs, nonlinearity = _checked(op, kind)
