@@ -54,10 +54,28 @@ def is_code(tok) -> bool:
     return tok is not None and tok.type not in ("_NL", "COMMENT") and not is_space(tok)
 
 
+def commented_lines(toks: list) -> list[bool]:
+    """Per token: whether it stands on a line that ends in a trailing comment (code, then a comment). The _NL
+    token ending a line counts for the next line (it holds that line's indentation)."""
+    flags, start, line_has_code = [False] * len(toks), 0, False
+    for i, tok in enumerate(toks + [None]):
+        if tok is None or tok.type == "_NL":
+            if line_has_code and toks[i - 1].type == "COMMENT":
+                for j in range(max(start - 1, 0), i):
+                    flags[j] = flags[j] or j >= start or toks[j].type == "_NL"
+            start, line_has_code = i + 1, False
+        elif is_code(tok):
+            line_has_code = True
+    return flags
+
+
 def messy(text: str, rng: random.Random, crlf: bool = False) -> str:
-    """text with its whitespace perturbed wherever that cannot change what it says. The spaces before
-    a trailing comment are kept (the formatter keeps them: they align comment columns)."""
+    """text with its whitespace perturbed wherever that cannot change what it says. Lines with a trailing
+    comment keep their spacing: the formatter aligns comments that stand in one column on consecutive lines,
+    so moving a comment could line it up with its neighbour's by chance (and the formatter would rightly
+    align the two, which the example does not)."""
     toks = lex(text)
+    kept = commented_lines(toks)
     nl = "\r\n" if crlf else "\n"
 
     def ws(k=3):
@@ -66,10 +84,13 @@ def messy(text: str, rng: random.Random, crlf: bool = False) -> str:
     out = []
     if rng.random() < 0.3:
         out.append((ws() + nl) * rng.randint(1, 2))  # leading blank lines
-    if rng.random() < 0.3:
+    if rng.random() < 0.3 and not (kept and kept[0]):
         out.append(ws())  # indentation of the first line
     for i, tok in enumerate(toks):
         nxt = toks[i + 1] if i + 1 < len(toks) else None
+        if kept[i] and (tok.type == "_NL" or is_space(tok)):
+            out.append(tok.value.replace("\n", nl) if tok.type == "_NL" else tok.value)
+            continue
         if tok.type == "_NL":
             n = tok.value.count("\n")
             if n >= 2:
@@ -90,7 +111,7 @@ def messy(text: str, rng: random.Random, crlf: bool = False) -> str:
                 out.append(ws())
         else:
             out.append(tok.value)
-            if is_code(tok) and is_code(nxt) and rng.random() < 0.5:
+            if is_code(tok) and is_code(nxt) and not kept[i] and rng.random() < 0.5:
                 out.append(ws())  # a space where there was none (`Conv2d (64 ,3 )`)
     result = "".join(out)
     r = rng.random()
