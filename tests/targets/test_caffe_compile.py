@@ -91,7 +91,7 @@ def assert_strict_bvlc(prototxt: Path, caffemodel: Path) -> None:
 @pytest.fixture(scope="module", params=zc.example_params(EXAMPLES))  # the big ones marked slow
 def example(request, tmp_path_factory):
     path = request.param
-    a = analyze(path.read_text(encoding="utf-8"), path=str(path.relative_to(ROOT)))
+    a = analyze(path.read_text(encoding="utf-8"), path=str(path.relative_to(ROOT)), overrides=zc.overrides(path.stem))
     assert a.errors == []
     plan = plan_net(a.graph)
     if path.stem in REFUSED:

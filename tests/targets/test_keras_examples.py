@@ -24,22 +24,13 @@ from nnlang.targets.keras.emit import CompileError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.nns"))
-# Smaller inputs where an example allows them (the test's time). Today every example declares its image size,
-# so the override is refused (E505) and the declared shape is used, batch 1 (the whole file: ~90 s).
-SMALL = {"unet": (1, 1, 64, 64), "vgg16": (1, 3, 64, 64), "alexnet": (1, 3, 96, 96), "densenet121": (1, 3, 64, 64),
-         "resnet18": (1, 3, 64, 64), "resnet50": (1, 3, 64, 64), "mobilenet_v2": (1, 3, 64, 64),
-         "efficientnet_b0": (1, 3, 64, 64), "convnext_tiny": (1, 3, 64, 64), "googlenet": (1, 3, 64, 64)}
 # Examples refused (the layers Keras cannot express): none today.
 REFUSED: dict = {}
 
 
 def _analysis(path: Path):
-    shape = SMALL.get(path.stem)
-    text = path.read_text(encoding="utf-8")
-    a = analyze(text, path=str(path.relative_to(ROOT)))
-    if shape is not None:  # only where the example's input shape is not fixed
-        small = analyze(text, path=str(path.relative_to(ROOT)), inputs={a.graph.inputs[0][0]: shape})
-        a = small if not small.errors else a
+    """The example at the pipeline tests' sizes (zoo_cache.SMALLER: FCN-32s at 64)."""
+    a = analyze(path.read_text(encoding="utf-8"), path=str(path.relative_to(ROOT)), overrides=zc.overrides(path.stem))
     assert a.errors == []
     return a
 
