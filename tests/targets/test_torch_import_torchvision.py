@@ -67,3 +67,21 @@ def check_family(factory: str, size: int):
     pytest.param(f, s, id=f, marks=[pytest.mark.slow] if slow else []) for f, s, slow in FAMILIES])
 def test_torchvision_family_imports_with_equal_outputs(factory, size):
     check_family(factory, size)
+
+
+def test_cli_imports_a_torchvision_factory_with_its_arguments(tmp_path):
+    """`nnlang import torchvision.models:resnet18 --args '{"num_classes": 10}'`: the factory is called with the
+    arguments, the .nns and its weights are written, and the text checks clean with torchvision's count."""
+    from nnlang.cli import main
+
+    models = zo.import_torchvision()  # on this machine the import needs the schemas registered first
+    if models is None:
+        pytest.skip(zo.torchvision_unavailable())
+    out = tmp_path / "resnet18.nns"
+    assert main(["import", "torchvision.models:resnet18", "--args", '{"num_classes": 10}', "--input",
+                 "x: [N, 3, 32, 32]", "-o", str(out)]) == 0
+    a = analyze(out.read_text(), path=str(out))
+    assert not [d for d in a.diagnostics if d.is_error]
+    assert a.graph.total_params == sum(p.numel() for p in models.resnet18(num_classes=10).parameters())
+    assert out.with_suffix(".safetensors").exists()
+    assert "Linear(10" in out.read_text()
