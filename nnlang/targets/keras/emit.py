@@ -252,8 +252,24 @@ class Emitter:
             if expected != got:
                 raise CompileError(f"{node.path} ({node.op}): Keras weights {expected}, converted {got}")
             # contiguous and of the variable's dtype, copied only where not already: Keras then copies once
-            layer.set_weights([np.ascontiguousarray(v, dtype=np.dtype(str(w.dtype)))
-                               for v, w in zip(values, layer.weights)])
+            layer.set_weights([contiguous(v, np.dtype(str(w.dtype))) for v, w in zip(values, layer.weights)])
+
+
+def contiguous(array, dtype=None):
+    """`np.ascontiguousarray(array, dtype)`, with a permuted view (a kernel's transpose) copied by torch (the
+    Keras target's backend): numpy copies a transposed 4096 x 25088 Linear kernel element by element in ~1 s,
+    torch's blocked copy in ~0.3 s."""
+    array = np.asarray(array)
+    if array.flags.c_contiguous or array.ndim < 2 or array.size < 1 << 16 or min(array.strides) < 0:
+        return np.ascontiguousarray(array, dtype=dtype)
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # a read-only array (a memory-mapped weights file) is only read here
+        warnings.simplefilter("ignore", UserWarning)
+        copied = torch.from_numpy(array).contiguous().numpy()
+    return copied if dtype is None or copied.dtype == dtype else copied.astype(dtype)
 
 
 def build_model(graph, state: Optional[dict] = None, layout: str = "channels_last") -> Built:
