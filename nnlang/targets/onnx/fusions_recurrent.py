@@ -1,6 +1,6 @@
 """A stack of ONNX LSTM / GRU / RNN ops with their layout glue (Squeeze or Transpose + Reshape of Y, batch-first
 transposes, zero initial states, the final states joined by Concat) as one torch LSTM / GRU / RNN layer; the
-gates reordered from ONNX's order to torch's (_torch_gates, which import_rnn shares)."""
+gates reordered from ONNX's order to torch's (torch_weights, which import_rnn shares)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,20 @@ _TORCH_FROM_ONNX = {"RNN": (0,), "LSTM": (0, 2, 3, 1), "GRU": (1, 0, 2)}
 def _torch_gates(w, kind: str, h: int):
     order = _TORCH_FROM_ONNX[kind]
     return np.concatenate([w[g * h:(g + 1) * h] for g in order], axis=0) if len(order) > 1 else w
+
+
+def torch_weights(w, r, b, kind: str, h: int, dirs: int, layer: str) -> dict:
+    """An ONNX LSTM / GRU / RNN node's W, R, B (B may be None) as torch's weight_ih<layer>, weight_hh<layer>,
+    bias_ih<layer>, bias_hh<layer> (+ `_reverse` for the second direction), gates in torch's order."""
+    weights = {}
+    for k, suffix in enumerate(("", "_reverse")[:dirs]):
+        weights[f"weight_ih{layer}{suffix}"] = _torch_gates(w[k], kind, h)
+        weights[f"weight_hh{layer}{suffix}"] = _torch_gates(r[k], kind, h)
+        if b is not None:
+            half = b.shape[1] // 2
+            weights[f"bias_ih{layer}{suffix}"] = _torch_gates(b[k, :half], kind, h)
+            weights[f"bias_hh{layer}{suffix}"] = _torch_gates(b[k, half:], kind, h)
+    return weights
 
 
 def _recurrent_layer(view: View, node, kind: str):
@@ -50,15 +64,7 @@ def _recurrent_layer(view: View, node, kind: str):
     if w is None or r is None or (ins[3] and b is None):
         return None
     dirs = 2 if direction == "bidirectional" else 1
-    weights = {}
-    for k, suffix in enumerate(("", "_reverse")[:dirs]):
-        weights[f"weight_ih{{}}{suffix}"] = _torch_gates(w[k], kind, h)
-        weights[f"weight_hh{{}}{suffix}"] = _torch_gates(r[k], kind, h)
-        if b is not None:
-            half = b.shape[1] // 2
-            weights[f"bias_ih{{}}{suffix}"] = _torch_gates(b[k, :half], kind, h)
-            weights[f"bias_hh{{}}{suffix}"] = _torch_gates(b[k, half:], kind, h)
-    return int(h), dirs, nonlinearity, weights
+    return int(h), dirs, nonlinearity, torch_weights(w, r, b, kind, h, dirs, "{}")  # "{}": the layer index
 
 
 def _zeros(view: View, value: str) -> bool:

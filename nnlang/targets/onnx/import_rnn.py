@@ -60,7 +60,7 @@ def _checked(op: Op, kind: str) -> tuple:
 
 @onnx_op("LSTM", "GRU", "RNN", since=7)
 def recurrent(op: Op):
-    from .fusions_recurrent import _torch_gates  # fusions_recurrent imports importers, which registers this module
+    from .fusions_recurrent import torch_weights  # fusions_recurrent imports importers, which registers this module
 
     kind = op.node.op_type
     h, dirs, nonlinearity = _checked(op, kind)
@@ -68,14 +68,7 @@ def recurrent(op: Op):
         return _gru_unrolled(op, h, dirs)
     w, r = op.const_input(1, "W"), op.const_input(2, "R")
     b = op.const_input(3, "B")
-    weights = {}
-    for k, suffix in enumerate(("", "_reverse")[:dirs]):
-        weights[f"weight_ih_l0{suffix}"] = _torch_gates(w[k], kind, h)
-        weights[f"weight_hh_l0{suffix}"] = _torch_gates(r[k], kind, h)
-        if b is not None:
-            half = b.shape[1] // 2
-            weights[f"bias_ih_l0{suffix}"] = _torch_gates(b[k, :half], kind, h)
-            weights[f"bias_hh_l0{suffix}"] = _torch_gates(b[k, half:], kind, h)
+    weights = torch_weights(w, r, b, kind, h, dirs, "_l0")
     batchwise = bool(op.attrs.get("layout", 0))
     outs = list(op.node.output) + ["", "", ""]
     y, states = outs[0], [s for s in outs[1:3 if kind == "LSTM" else 2]]
