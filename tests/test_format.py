@@ -61,8 +61,7 @@ def commented_lines(toks: list) -> list[bool]:
     for i, tok in enumerate(toks + [None]):
         if tok is None or tok.type == "_NL":
             if line_has_code and toks[i - 1].type == "COMMENT":
-                for j in range(max(start - 1, 0), i):
-                    flags[j] = flags[j] or j >= start or toks[j].type == "_NL"
+                flags[max(start - 1, 0):i] = [True] * (i - max(start - 1, 0))  # the _NL before it too
             start, line_has_code = i + 1, False
         elif is_code(tok):
             line_has_code = True

@@ -3,7 +3,6 @@ conftest; tests/conftest.py puts tests/ on sys.path for the files under tests/ta
 
     analysis("resnet18")       the example analysed with the path examples/resnet18.nns (no errors), at the
                                test sizes of SMALLER
-    overrides("fcn32s")        the parameter values the pipeline tests give the example (SMALLER)
     onnx_example("resnet18")   the file compile_to_dir writes for it at opset 17, seed 0 (read-only)
     summary_json(path)         (returncode, stdout, stderr) of `python -m nnlang summary PATH --format json`
     example_params(paths)      pytest params of the examples, the big ones marked slow (skipped by the local
@@ -72,18 +71,14 @@ def example_params(paths) -> list:
     return [pytest.param(p, id=p.stem, marks=slow_if_big(p.stem)) for p in paths]
 
 
-def overrides(stem: str) -> dict:
-    """The parameter values the pipeline tests give the example (a fresh dict: analyze takes entries out)."""
-    return dict(SMALLER.get(stem, {}))
-
-
 @functools.lru_cache(maxsize=None)
 def analysis(stem: str):
     """The example analysed as examples/<stem>.nns at the test sizes of SMALLER (shared: do not change it)."""
     from nnlang.analyze import analyze
 
     rel = f"examples/{stem}.nns"
-    a = analyze((ROOT / rel).read_text(encoding="utf-8"), path=rel, overrides=overrides(stem))
+    sizes = dict(SMALLER.get(stem, {}))  # a copy: analyze takes its entries out
+    a = analyze((ROOT / rel).read_text(encoding="utf-8"), path=rel, overrides=sizes)
     assert a.errors == [], [str(d) for d in a.errors]
     return a
 

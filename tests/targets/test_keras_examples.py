@@ -18,7 +18,6 @@ import zoo_cache as zc  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from nnlang.analyze import analyze  # noqa: E402
 from nnlang.targets.keras import compile_to_dir  # noqa: E402
 from nnlang.targets.keras.emit import CompileError  # noqa: E402
 
@@ -29,10 +28,8 @@ REFUSED: dict = {}
 
 
 def _analysis(path: Path):
-    """The example at the pipeline tests' sizes (zoo_cache.SMALLER: FCN-32s at 64)."""
-    a = analyze(path.read_text(encoding="utf-8"), path=str(path.relative_to(ROOT)), overrides=zc.overrides(path.stem))
-    assert a.errors == []
-    return a
+    """The example at the pipeline tests' sizes (zoo_cache.SMALLER: FCN-32s at 64), analysed once per run."""
+    return zc.analysis(path.stem)
 
 
 @pytest.fixture(scope="module", params=zc.example_params(EXAMPLES))  # the big ones marked slow
