@@ -42,7 +42,13 @@ BIG = frozenset({"alexnet", "bert_encoder", "caffenet", "convnext_tiny", "densen
 # at 64 is the same layers and parameters (fully convolutional: 136,152,917) at 22.4 G MACs instead of 62.8 G,
 # and its crop still cuts (upscore 128 -> 64). Measured: its ONNX round trip 20.5 -> 11.5 s, Caffe tests 21.1 ->
 # 14.4 s (most of what is left is moving 545 MB of weights, which the size does not change).
-SMALLER = {"fcn32s": {"image_size": 64}}
+SMALLER = {"fcn32s": {"image_size": 64},
+           # GPT-2 with a 1,000-token vocabulary (the LM head and the token table 2 x 38.6 M -> 0.8 M parameters:
+           # 163 M -> 87 M) and 64 positions (its context); BERT over 32 tokens, ViT-B/16 on 64 x 64 images (16
+           # patches and the class token): the same layers, each mapped and checked as at full size.
+           "gpt2_small": {"vocab": 1000, "positions": 64},
+           "bert_encoder": {"seq_len": 32},
+           "vit_b_16": {"image_size": 64}}
 
 _DIR: list = []
 

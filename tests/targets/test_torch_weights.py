@@ -14,6 +14,7 @@ from nnlang.analyze import analyze  # noqa: E402
 from nnlang.targets.torch import weights as W  # noqa: E402
 from nnlang.targets.torch.seeded import build_seeded  # noqa: E402
 
+import zoo_cache as zc  # noqa: E402
 from test_torch_build import _torchvision  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,9 +159,10 @@ def test_modules_are_registered_in_construction_order():
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_example_initialises_as_its_seeded_build(path):
     torch.manual_seed(5)
-    fresh = build(str(path))
+    sizes = zc.SMALLER.get(path.stem, {})  # the pipeline tests' sizes: the same layers, initialised alike
+    fresh = build(str(path), **sizes)
     # what compiles start from: constructed without torch's own random draws, then initialised
-    model = build_seeded(analyze(path.read_text(), str(path)).graph, seed=5)
+    model = build_seeded(zc.analysis(path.stem).graph, seed=5)
     _assert_identical(_state(fresh), _state(model))
     _scramble(model)
     W.initialize(model, seed=5)
