@@ -1,6 +1,8 @@
 """Swin Transformer's two layers, as torchvision.models.swin_transformer defines them (V1):
-ShiftedWindowAttention and PatchMerging. Each is one torchvision module, so each is one layer here, with
-torchvision's parameter and buffer names (state_dicts load strictly both ways).
+ShiftedWindowAttention and PatchMerging, and the relative-position bias that MaxViT (and other window
+attentions written out by hand) add to their attention logits: RelativePositionBias. Each is one torchvision
+module or one term of its forward, so each is one layer here, with torchvision's parameter and buffer names
+(state_dicts load strictly both ways).
 
 Both work on channels-last maps [N, H, W, C] (Swin keeps its features as [..., H, W, C] between the
 stem's Permute and the head's). ShiftedWindowAttention pads H and W up to multiples of the window, rolls
@@ -19,6 +21,7 @@ from .regularization import Probability
 
 _SWA = "ShiftedWindowAttention"
 _PM = "PatchMerging"
+_RPB = "RelativePositionBias"
 
 
 def _channels_last(x, layer: str, ranks=(4,)) -> int:
@@ -49,6 +52,16 @@ def relative_position_index(window: tuple) -> list:
     wh, ww = window
     coords = [(r, c) for r in range(wh) for c in range(ww)]
     return [(ri - rj + wh - 1) * (2 * ww - 1) + (ci - cj + ww - 1) for ri, ci in coords for rj, cj in coords]
+
+
+def window_of(rows: int, index: list, n: int):
+    """The window (wh, ww) of n tokens with a relative-position table of `rows` rows and this (flattened) index,
+    or None: how an importer knows a hand-written bias for RelativePositionBias."""
+    for wh in (d for d in range(1, n + 1) if n % d == 0):
+        ww = n // wh
+        if rows == (2 * wh - 1) * (2 * ww - 1) and len(index) == n * n and index == relative_position_index((wh, ww)):
+            return wh, ww
+    return None
 
 
 def shift_mask(ph: int, pw: int, window: tuple, shift: tuple) -> list:
@@ -128,7 +141,45 @@ def _pm_macs(a, inputs, outputs):
     return count(y.shape[:-1]) * 2 * c * c  # the reduction Linear, 4C -> 2C per output position
 
 
+def _rpb_check(a, inputs):
+    """(heads, tokens per window) of the logits [..., heads, n, n] with n = the window's area."""
+    x = inputs[0]
+    wh, ww = a["window"]
+    n = wh * ww
+    if x.rank < 3:
+        raise ShapeError(f"{_RPB} expects attention logits [..., heads, {n}, {n}], got rank {x.rank} {x}", "E302", 0)
+    heads = require_known(x.shape[-3], f"{_RPB}: heads (dim -3 of {x})")
+    if x.shape[-2:] != (n, n):
+        raise ShapeError(f"{_RPB}: a {wh}x{ww} window has {n} tokens, so the logits' last two dims must be "
+                         f"({n}, {n}); got {x}", "E301", 0)
+    return heads, n
+
+
+def _rpb_infer(a, inputs):
+    _rpb_check(a, inputs)
+    return [inputs[0]]
+
+
+def _rpb_weights(a, inputs):
+    heads, n = _rpb_check(a, inputs)
+    wh, ww = a["window"]
+    return [Weight("relative_position_bias_table", ((2 * wh - 1) * (2 * ww - 1), heads)),
+            Weight("relative_position_index", (n * n,), trainable=False, dtype="i64")]
+
+
 LAYERS = [
+    LayerSpec(
+        name=_RPB, family="attention",
+        doc="A learned relative-position bias added to attention logits [..., heads, n, n] of n tokens in a "
+            "window (row-major): logits + table[index] as [heads, n, n], where `relative_position_bias_table` "
+            "holds one row of heads per relative offset ((2 wh - 1)(2 ww - 1) rows) and the buffer "
+            "`relative_position_index` is Swin's table row of each token pair. MaxViT's attention, and other "
+            "window attentions written out by hand, add it before the softmax.",
+        params=(Param("window", Ints(2), doc="window height and width (n = their product)", min=1),),
+        infer=_rpb_infer, weights=_rpb_weights, macs=lambda a, inputs, outputs: 0,
+        torch_signature=("window", Inferred("heads", "heads", axis=-3)),
+        example="RelativePositionBias(2)",
+    ),
     LayerSpec(
         name=_SWA, family="attention",
         doc="Swin Transformer's (shifted) window multi-head self-attention, as torchvision's ShiftedWindowAttention: "

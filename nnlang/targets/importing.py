@@ -69,6 +69,9 @@ class Layer:
     outputs: Optional[list] = None  # value names it produces (default: the node's outputs)
     pad_first: Optional[dict] = None  # Pad params of a Pad layer in front (padding the layer can't take)
     path: Optional[str] = None  # a learned tensor's name (parameter / initializer): the layer is named by it
+    # {the layer's weight: the original's state_dict key}, for tensors a forward read from its module's own names
+    # (MaxViT's bias table and index: the layer's keys are under its own name); the rename table keeps them
+    keys: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -16,8 +16,8 @@ from nnlang.targets.torch.load import import_module
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import zoo_oracle as zo  # noqa: E402
 
-# (factory, input size, slow): 64 x 64, each model takes it. Not here: swin_v2_t (its registry layers wait for an
-# ONNX form) and maxvit_t (refused: relative-position bias tables read by index, see the report of issue 18).
+# (factory, input size, slow): 64 x 64 where the model takes it (MaxViT's partitions need 224). Not here:
+# swin_v2_t (its registry layers wait for an ONNX form).
 FAMILIES = [
     ("shufflenet_v2_x0_5", 64, False),
     ("mnasnet0_5", 64, False),
@@ -28,6 +28,7 @@ FAMILIES = [
     ("resnext50_32x4d", 64, True),
     ("wide_resnet50_2", 64, True),
     ("efficientnet_v2_s", 64, True),
+    ("maxvit_t", 224, True),  # its attention adds table[index] by hand: RelativePositionBias
 ]
 
 
@@ -85,3 +86,44 @@ def test_cli_imports_a_torchvision_factory_with_its_arguments(tmp_path):
     assert a.graph.total_params == sum(p.numel() for p in models.resnet18(num_classes=10).parameters())
     assert out.with_suffix(".safetensors").exists()
     assert "Linear(10" in out.read_text()
+
+
+def test_maxvit_attention_bias_is_one_layer_with_torchvisions_keys_and_runs_in_onnxruntime(tmp_path):
+    """MaxViT's attention adds `relative_position_bias_table[index].view(n, n, -1).permute(2, 0, 1)` to its logits
+    by hand: imported as RelativePositionBias (one per attention), its table and index buffer loaded from
+    torchvision's keys (the index is stored [n, n] there), and the .nns compiled to ONNX equals torchvision in
+    onnxruntime on perturbed weights."""
+    ort = pytest.importorskip("onnxruntime")
+    if zo.import_torchvision() is None:
+        pytest.skip(zo.torchvision_unavailable())
+    from torchvision.models.maxvit import MaxVit
+
+    from nnlang.targets.onnx import compile_to_dir
+    from nnlang.targets.torch.weights import save
+
+    torch.manual_seed(0)
+    reference = _perturbed(MaxVit(input_size=(16, 16), stem_channels=8, partition_size=2, block_channels=[8],
+                                  block_layers=[1], head_dim=4, stochastic_depth_prob=0.0, num_classes=3))
+    result = import_module(reference, ["x: [N, 3, 16, 16]"], tolerance=1e-5)
+    assert result.unused == []
+    assert "relative_position_bias: RelativePositionBias(2)" in result.text  # in the one attention block
+    assert [n.path for n in result.graph.nodes if n.op == "RelativePositionBias"] == [
+        f"blocks.0.layers.0.layers.{part}_attention.attn_layer.1.relative_position_bias" for part in ("window", "grid")]
+    for part in ("window", "grid"):
+        owner = f"blocks.0.layers.0.layers.{part}_attention.attn_layer.1"
+        for key in ("relative_position_bias_table", "relative_position_index"):
+            assert result.renames[f"{owner}.relative_position_bias.{key}"] == f"{owner}.{key}"
+    a = analyze(result.text)
+    assert not [d for d in a.diagnostics if d.is_error]
+    assert a.graph.total_params == sum(p.numel() for p in reference.parameters())
+    weights = tmp_path / "maxvit.safetensors"
+    save(result.model, weights)
+    (onnx_file,) = compile_to_dir(a, str(tmp_path / "onnx"), weights=str(weights))
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(5))
+    session = ort.InferenceSession(onnx_file, providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        want = reference(x)
+    scale = want.abs().max().item()
+    assert scale > 1e-3
+    assert abs(torch.from_numpy(got) - want).max().item() <= 1e-5 * max(1.0, scale)

@@ -311,6 +311,9 @@ CASES = {
         c("ShiftedWindowAttention(3, window_size=7, shift_size=3)", "[2, 7, 7, 6]"),  # shift dropped: one window
         c("ShiftedWindowAttention(2, window_size=4)", "[2, 8, 8, 4]"),
     ],
+    "RelativePositionBias": [c("RelativePositionBias(2)", "[2, 3, 4, 4]"),
+                             c("RelativePositionBias((2, 3))", "[N, 5, 2, 6, 6]"),
+                             c("RelativePositionBias(1)", "[2, 4, 1, 1]")],
     "PatchMerging": [c("PatchMerging", "[2, 8, 8, 4]"), c("PatchMerging(eps=1e-6)", "[2, 7, 9, 3]"),
                      c("PatchMerging", "[N, 2, 5, 4, 6]")],
     # ---- losses

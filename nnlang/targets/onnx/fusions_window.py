@@ -9,7 +9,7 @@ from typing import Optional
 
 import numpy as np
 
-from ...layers.window import relative_position_index, shift_mask
+from ...layers.window import relative_position_index, shift_mask, window_of
 from .fusions import Fused, View, _linear, _near, onnx_fusion
 from .importers import Layer
 
@@ -289,3 +289,30 @@ def _layer_norm(view: View, value: str, rank: int):
         return None
     return (view.const(view.other_input(scale, div.output[0])), view.const(view.other_input(shift, scale.output[0])),
             eps, shift.output[0], [mean, sub, square, var, add, sqrt, div, scale, shift])
+
+
+
+@onnx_fusion("Add", late=True)
+def relative_position_bias(view: View, add):
+    """x + Transpose[2, 0, 1](Reshape[n, n, heads](Gather(table, index))), both stored: RelativePositionBias
+    (what ShiftedWindowAttention's fusion has not taken: MaxViT's attention, written out op by op)."""
+    for bias in add.input:
+        x = view.other_input(add, bias)
+        t = _transpose(view, bias, [2, 0, 1])
+        found = _reshape(view, t.input[0], [None, None, None]) if t is not None else None
+        gather = view.producer(found[0].input[0], "Gather") if found is not None else None
+        if gather is None or view.attr(gather, "axis", 0) != 0 or x is None:
+            continue
+        n, n2, heads = found[1]
+        table, index = view.const(gather.input[0]), view.const(gather.input[1])
+        shape = view.shapes.get(x)
+        if table is None or index is None or n != n2 or table.ndim != 2 or table.shape[1] != heads \
+                or shape is None or len(shape) < 3 or tuple(shape[-3:]) != (heads, n, n):
+            continue
+        window = window_of(table.shape[0], index.reshape(-1).tolist(), n)
+        if window is None:
+            continue
+        weights = {"relative_position_bias_table": table, "relative_position_index": index.astype(np.int64).reshape(-1)}
+        return Fused(Layer("RelativePositionBias", {"window": window}, inputs=[x], outputs=[add.output[0]],
+                           weights=weights), [add, t, found[0], gather])
+    return None

@@ -65,6 +65,12 @@ def shifted_window_attention(node, ins, outs):
     return TorchLayer(ModuleCall("nnlang_modules.ShiftedWindowAttention", args, kwargs), "{m}({0})", needs=_MODULES)
 
 
+@torch_layer("RelativePositionBias")
+def relative_position_bias(node, ins, outs):
+    return TorchLayer(ModuleCall("nnlang_modules.RelativePositionBias", (_one(node.attrs["window"]), ins[0].shape[-3])),
+                      "{m}({0})", needs=_MODULES)
+
+
 @torch_layer("PatchMerging")
 def patch_merging(node, ins, outs):
     eps = node.attrs["eps"]

@@ -384,9 +384,12 @@ class _Converter:
         scope = self.scope_for(node, leaf=False)
         name = importers.parameter_name(scope.path, self.path(layer.path)) if layer.path else ""
         self.add_node(node, layer, inputs, scope, name)
-        if layer.path and self.path(layer.path) != (f"{scope.path}.{name}" if scope.path else name):
+        here = f"{scope.path}.{name}" if scope.path else name
+        if layer.path and self.path(layer.path) != here:
             # a tensor read by another module is a layer where it is read; the rename table keeps its key
-            self.moved[f"{scope.path}.{name}" if scope.path else name] = layer.path
+            self.moved[here] = layer.path
+        for weight, key in layer.keys.items():
+            self.moved[f"{here}.{weight}"] = key
 
 
     def convert_own_layer(self, node: fx.Node, layer: Layer, owner: str) -> None:
@@ -516,10 +519,16 @@ def _rebuild_model(printed: Graph, module: nn.Module, flat: frozenset = frozense
     theirs.update(transient)
     renames = renamed_keys(theirs, flat)
     renames.update(moved or {})
-    theirs.update({new: theirs[old] for new, old in renames.items()})
+    # a window's index buffer (RelativePositionBias) is theirs only where it holds the layer's values
+    renames = {new: old for new, old in renames.items() if not new.endswith(".relative_position_index")
+               or (old in theirs and theirs[old].reshape(-1).tolist() == ours[new].reshape(-1).tolist())}
+    theirs.update({new: theirs[old].reshape(ours[new].shape) if new.endswith(".relative_position_index")
+                   else theirs[old] for new, old in renames.items()})  # MaxViT keeps the index [n, n]
     for k in ours:  # a BatchNorm subclass without the training counter (timm's BatchNormAct2d): it starts at 0
         if k.endswith("num_batches_tracked") and k not in theirs:
             theirs[k] = torch.zeros((), dtype=torch.long)
+        elif k.endswith(".relative_position_index") and k not in theirs:
+            theirs[k] = ours[k]  # a window's constant (RelativePositionBias), checked equal to theirs on import
     missing = [k for k in ours if k not in theirs]
     if missing:
         raise ImportError_("weights the printed network has but the module lacks (a naming bug): "

@@ -163,6 +163,34 @@ def _pair(v) -> list:
     return [v, v] if isinstance(v, int) else list(v)
 
 
+def relative_position_index(wh: int, ww: int) -> torch.Tensor:
+    """The table row of each (token, token) pair of a window: torchvision's relative_position_index."""
+    coords = torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij")).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+    return ((rel[:, :, 0] + wh - 1) * (2 * ww - 1) + rel[:, :, 1] + ww - 1).flatten()
+
+
+class RelativePositionBias(nn.Module):
+    """logits [..., heads, n, n] + the learned relative-position bias of a window (MaxViT's attention), with
+    torchvision's names: relative_position_bias_table, relative_position_index (a buffer)."""
+
+    def __init__(self, window, heads: int):
+        super().__init__()
+        self.window = _pair(window)
+        wh, ww = self.window
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * wh - 1) * (2 * ww - 1), heads))
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        self.register_buffer("relative_position_index", relative_position_index(wh, ww))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.window[0] * self.window[1]
+        bias = self.relative_position_bias_table[self.relative_position_index].view(n, n, -1)
+        return x + bias.permute(2, 0, 1)
+
+    def extra_repr(self) -> str:
+        return f"window={self.window}, heads={self.relative_position_bias_table.shape[1]}"
+
+
 class ShiftedWindowAttention(nn.Module):
     """torchvision's ShiftedWindowAttention (Swin V1) on [N, H, W, C], with its names: qkv, proj,
     relative_position_bias_table, relative_position_index (a buffer), so its state_dict loads strictly."""
@@ -179,12 +207,7 @@ class ShiftedWindowAttention(nn.Module):
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
         self.register_buffer("relative_position_index", self.position_index(wh, ww))
 
-    @staticmethod
-    def position_index(wh: int, ww: int) -> torch.Tensor:
-        """The table row of each (token, token) pair of a window: torchvision's relative_position_index."""
-        coords = torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij")).flatten(1)
-        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
-        return ((rel[:, :, 0] + wh - 1) * (2 * ww - 1) + rel[:, :, 1] + ww - 1).flatten()
+    position_index = staticmethod(relative_position_index)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         wh, ww = self.window_size

@@ -101,6 +101,11 @@ def _replay(module: nn.Module, path: str) -> None:
         with torch.no_grad():  # a constant of the window, as the constructor computes it
             module.relative_position_index.copy_(module.position_index(*module.window_size))
         return
+    if isinstance(module, nnlang_modules.RelativePositionBias):
+        nn.init.trunc_normal_(module.relative_position_bias_table, std=0.02)
+        with torch.no_grad():
+            module.relative_position_index.copy_(nnlang_modules.relative_position_index(*module.window))
+        return
     if isinstance(module, nnlang_modules.Scale):
         nn.init.ones_(module.weight)
         if module.bias is not None:

@@ -73,6 +73,26 @@ def shifted_window_attention_weights(node, w):
     return out
 
 
+@keras_layer("RelativePositionBias")
+def relative_position_bias(b):
+    ops = b.ops
+    (wh, ww), rank = b.a["window"], b.t.rank
+    n, heads = wh * ww, b.known(b.t.shape[-3], "the heads")
+    x = b.ir()
+    # The table read at every (token, token) pair, as in ShiftedWindowAttention: an index made from x.
+    zeros = ops.cast(ops.zeros_like(x[(slice(0, 1),) + (0,) * (rank - 3)]), "int32")  # [1, n, n]
+    index = ops.add(zeros, np.asarray(relative_position_index((wh, ww)), dtype="int32").reshape(1, n, n))
+    table = b.layer(b.L.Embedding, "table", input_dim=(2 * wh - 1) * (2 * ww - 1), output_dim=heads)
+    b.weighted(table, ["table"])
+    bias = ops.reshape(ops.transpose(table(index), (0, 3, 1, 2)), (heads, n, n))
+    return Val(ops.add(x, bias))
+
+
+@keras_weights("RelativePositionBias")
+def relative_position_bias_weights(node, w):
+    return {"table": w["relative_position_bias_table"]}  # the index buffer is a constant of the graph
+
+
 @keras_layer("PatchMerging")
 def patch_merging(b):
     ops = b.ops

@@ -52,6 +52,14 @@ def shifted_window_attention(b):
     return y
 
 
+@onnx_layer("RelativePositionBias")
+def relative_position_bias(b):
+    wh, ww = b.a["window"]
+    n, heads = wh * ww, b.known(b.t.shape[-3], "heads")
+    bias = b.op("Gather", b.weight("relative_position_bias_table"), b.weight("relative_position_index"), axis=0)
+    return b.op("Add", b.x, b.transpose(b.op("Reshape", bias, b.ints([n, n, heads])), [2, 0, 1]))
+
+
 @onnx_layer("PatchMerging")
 def patch_merging(b):
     rank = b.t.rank

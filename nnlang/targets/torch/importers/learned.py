@@ -17,6 +17,7 @@ import operator
 import torch
 from torch import fx
 
+from ....layers.window import window_of
 from .fxnodes import node_shape as _shape
 from .registry import Call, Layer, call_importer, function_key, module_importer
 
@@ -46,7 +47,14 @@ def layer_scale(x, p, shape=None):
     return x * (p if shape is None else p.reshape(shape))
 
 
-_MARKERS = (positional_embedding, class_token, layer_scale)
+def relative_position_bias(x, p, window, index_key=None):
+    from ..modules import relative_position_index
+
+    n = window[0] * window[1]
+    return x + p[relative_position_index(*window).to(p.device)].view(n, n, -1).permute(2, 0, 1)
+
+
+_MARKERS = (positional_embedding, class_token, layer_scale, relative_position_bias)
 
 
 def _layer_scale_axis(x_shape: tuple, p_shape: tuple):
@@ -76,6 +84,18 @@ def _layer_scale(call: Call):
     x, p = call.args[:2]
     p_shape = call.shape(p) if len(call.args) < 3 else _without_leading_ones(call.args[2])
     return Layer("LayerScale", {"axis": _layer_scale_axis(call.shape(x), p_shape)}, [x], path=p.target)
+
+
+@call_importer(function_key(relative_position_bias))
+def _relative_position_bias(call: Call):
+    x, p, window = call.args
+    owner = p.target.rpartition(".")[0]
+    here = f"{owner}.relative_position_bias" if owner else "relative_position_bias"
+    keys = {"relative_position_bias_table": p.target}
+    index = call.kwargs.get("index_key")
+    if index:
+        keys["relative_position_index"] = index
+    return Layer("RelativePositionBias", {"window": tuple(window)}, [x], path=here, keys=keys)
 
 
 def _without_leading_ones(shape) -> tuple:
@@ -177,6 +197,68 @@ def _prepended(p: fx.Node, user: fx.Node):
     return class_token, x, cat
 
 
+def _chain_user(node: fx.Node):
+    """The one reader of node, or None."""
+    return next(iter(node.users)) if len(node.users) == 1 else None
+
+
+def _stored_tensor(gm, node):
+    """The tensor a get_attr node (possibly through .view(-1) / .flatten()) reads, and its get_attr target."""
+    if node.op == "call_method" and node.target in ("view", "reshape", "flatten") and isinstance(node.args[0], fx.Node):
+        node = node.args[0]
+    if node.op != "get_attr":
+        return None, None
+    t = _attribute(gm, node.target)
+    return (t, node.target) if isinstance(t, torch.Tensor) else (None, None)
+
+
+@parameter_pattern
+def _relative_bias_added(p: fx.Node, user: fx.Node):
+    """logits + table[index].view(n, n, -1).permute(2, 0, 1) (then .contiguous(), .unsqueeze(0)), the index a
+    stored tensor equal to Swin's relative_position_index of a window of n tokens (MaxViT's attention):
+    RelativePositionBias."""
+    if user.op != "call_function" or user.target is not operator.getitem or user.args[0] is not p \
+            or not isinstance(user.args[1], fx.Node):
+        return None
+    gm = p.graph.owning_module
+    index, index_target = _stored_tensor(gm, user.args[1])
+    table = _attribute(gm, p.target)
+    if index is None or table.dim() != 2 or index.dtype not in (torch.int64, torch.int32):
+        return None
+    heads = table.shape[1]
+    node, n = user, int(round(index.numel() ** 0.5))
+    view = _chain_user(node)
+    if view is None or view.op != "call_method" or view.target not in ("view", "reshape") \
+            or _shape(view) != (n, n, heads):
+        return None
+    perm = _chain_user(view)
+    dims = tuple(perm.args[1:]) if perm is not None and perm.op == "call_method" and perm.target == "permute" else ()
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    if dims != (2, 0, 1):
+        return None
+    last = perm
+    for method in ("contiguous", "unsqueeze"):
+        nxt = _chain_user(last)
+        if nxt is not None and nxt.op == "call_method" and nxt.target == method \
+                and (method == "contiguous" or tuple(nxt.args[1:]) == (0,)):
+            last = nxt
+    add = _chain_user(last)
+    x = _binary(add, last, (operator.add, torch.add)) if add is not None else None
+    shape = _shape(x) if x is not None else None
+    if shape is None or len(shape) < 3 or tuple(shape[-3:]) != (heads, n, n) or _shape(add) != shape:
+        return None
+    window = window_of(table.shape[0], index.reshape(-1).tolist(), n)
+    if window is None:
+        return None
+    # the index's key: the buffer read, or (fx made it a constant) the owner's buffer of Swin's name; the
+    # rebuild takes it only when it holds the same values
+    owner = p.target.rpartition(".")[0]
+    key = index_target if index_target and not index_target.startswith("_tensor_constant") \
+        else f"{owner}.relative_position_index" if owner else "relative_position_index"
+    return relative_position_bias, x, add, tuple(window), key
+
+
 def _prepended_rest(g: fx.Graph, p: fx.Node, cat: fx.Node, new: fx.Node) -> fx.Node:
     """After `cat` became ClassToken `new`: the tokens before it stay a cat, the expand's other reads
     become `new[:, :K]`. Returns what replaces the cat."""
@@ -219,8 +301,11 @@ def rewrite_parameters(gm: fx.GraphModule) -> None:
                 if found is None:
                     continue
                 marker, x, old, *extra = found
+                kwargs = {}
+                if marker is relative_position_bias:  # the index buffer's key: a keyword the marker's importer reads
+                    extra, kwargs = extra[:1], {"index_key": extra[1]} if extra[1] else {}
                 with g.inserting_before(old):
-                    new = g.call_function(marker, (x, p, *extra))
+                    new = g.call_function(marker, (x, p, *extra), kwargs)
                 new.meta = dict(old.meta)
                 if marker is class_token:
                     new = _prepended_rest(g, p, old, new)

@@ -1,6 +1,8 @@
 """Swin's ShiftedWindowAttention and PatchMerging (torchvision's V1 classes and nnlang's own) as the registry
 layers of the same names: one module, one layer, the state_dict names kept (qkv, proj, the bias table and its
-index buffer; reduction, norm). torchvision's V2 classes compute otherwise and are other classes: not mapped."""
+index buffer; reduction, norm). torchvision's V2 classes compute otherwise and are other classes: not mapped.
+nnlang's RelativePositionBias module is its layer; the same bias written out in a forward (MaxViT's) is found
+by importers/learned.py."""
 
 from __future__ import annotations
 
@@ -35,3 +37,8 @@ def patch_merging(m, ins):
     if m.reduction.bias is not None:
         raise Unsupported("PatchMerging whose reduction Linear has a bias")
     return Layer("PatchMerging", {"eps": float(norm.eps)})
+
+
+@module_importer("RelativePositionBias")
+def relative_position_bias(m, ins):
+    return Layer("RelativePositionBias", {"window": tuple(int(v) for v in m.window)})
