@@ -22,6 +22,8 @@ from .regularization import Probability
 _SWA = "ShiftedWindowAttention"
 _PM = "PatchMerging"
 _RPB = "RelativePositionBias"
+_SWA2 = "ShiftedWindowAttentionV2"
+_PM2 = "PatchMergingV2"
 
 
 def _channels_last(x, layer: str, ranks=(4,)) -> int:
@@ -52,6 +54,19 @@ def relative_position_index(window: tuple) -> list:
     wh, ww = window
     coords = [(r, c) for r in range(wh) for c in range(ww)]
     return [(ri - rj + wh - 1) * (2 * ww - 1) + (ci - cj + ww - 1) for ri, ci in coords for rj, cj in coords]
+
+
+def coords_table(wh: int, ww: int) -> list:
+    """Swin V2's relative_coords_table [1, 2 wh - 1, 2 ww - 1, 2] as nested lists: each relative offset
+    (dh, dw) scaled to [-8, 8] by the window (a 1-wide window's offsets stay 0) and log-spaced,
+    sign(t) log2(|t| + 1) / 3 (torchvision's)."""
+    import math
+
+    def spaced(d: int, size: int) -> float:
+        t = d / (size - 1) * 8 if size > 1 else 0.0
+        return math.copysign(math.log2(abs(t) + 1.0), t) / 3.0 if t else 0.0
+
+    return [[[[spaced(dh, wh), spaced(dw, ww)] for dw in range(-(ww - 1), ww)] for dh in range(-(wh - 1), wh)]]
 
 
 def window_of(rows: int, index: list, n: int):
@@ -85,11 +100,15 @@ def shift_mask(ph: int, pw: int, window: tuple, shift: tuple) -> list:
     return out
 
 
-def _swa_check(a, inputs):
+# Swin V2's continuous position bias: an MLP of this width from the 2 log-spaced coordinates to the heads.
+CPB_HIDDEN = 512
+
+
+def _swa_check(a, inputs, layer: str = _SWA):
     x = inputs[0]
-    c = _channels_last(x, _SWA)
+    c = _channels_last(x, layer)
     if c % a["num_heads"]:
-        raise ShapeError(f"{_SWA}: channels {c} (last dim of {x}) are not divisible by num_heads={a['num_heads']}",
+        raise ShapeError(f"{layer}: channels {c} (last dim of {x}) are not divisible by num_heads={a['num_heads']}",
                          "E301", 0)
     return c
 
@@ -114,25 +133,53 @@ def _swa_weights(a, inputs):
     return ws
 
 
+def _swa2_weights(a, inputs):
+    c = _swa_check(a, inputs, _SWA2)
+    wh, ww = a["window_size"]
+    heads = a["num_heads"]
+    # torchvision's state_dict order: the module's own logit scale and buffers, then qkv, proj and cpb_mlp
+    ws = [Weight("logit_scale", (heads, 1, 1)),
+          Weight("relative_coords_table", (1, 2 * wh - 1, 2 * ww - 1, 2), trainable=False),
+          Weight("relative_position_index", (wh * ww * wh * ww,), trainable=False, dtype="i64"),
+          Weight("qkv.weight", (3 * c, c))]
+    if a["qkv_bias"]:
+        ws.append(Weight("qkv.bias", (3 * c,)))
+    ws.append(Weight("proj.weight", (c, c)))
+    if a["proj_bias"]:
+        ws.append(Weight("proj.bias", (c,)))
+    return ws + [Weight("cpb_mlp.0.weight", (CPB_HIDDEN, 2)), Weight("cpb_mlp.0.bias", (CPB_HIDDEN,)),
+                 Weight("cpb_mlp.2.weight", (heads, CPB_HIDDEN))]
+
+
+def _swa2_infer(a, inputs):
+    _swa_check(a, inputs, _SWA2)
+    return [inputs[0]]
+
+
 def _swa_macs(a, inputs, outputs):
     x = inputs[0]
-    c = _swa_check(a, inputs)
+    c = require_known(x.shape[-1], "channels")
     wh, ww = a["window_size"]
     positions = count((x.shape[0], padded(x.shape[1], wh), padded(x.shape[2], ww)))
     return positions * (4 * c * c + 2 * wh * ww * c)
 
 
-def _pm_infer(a, inputs):
+def _pm_infer(a, inputs, layer: str = _PM):
     x = inputs[0]
-    c = _channels_last(x, _PM, ranks=(3, 4, 5, 6))
+    c = _channels_last(x, layer, ranks=(3, 4, 5, 6))
     half = [dim_arith(lambda d: (d + 1) // 2, d) for d in x.shape[-3:-1]]
     return [x.with_shape((*x.shape[:-3], *half, 2 * c))]
 
 
-def _pm_weights(a, inputs):
-    c = _channels_last(inputs[0], _PM, ranks=(3, 4, 5, 6))
+def _pm_weights(a, inputs, layer: str = _PM):
+    c = _channels_last(inputs[0], layer, ranks=(3, 4, 5, 6))
     # torchvision constructs reduction before norm: the state_dict's order
     return [Weight("reduction.weight", (2 * c, 4 * c)), Weight("norm.weight", (4 * c,)), Weight("norm.bias", (4 * c,))]
+
+
+def _pm2_weights(a, inputs):
+    c = _channels_last(inputs[0], _PM2, ranks=(3, 4, 5, 6))
+    return [Weight("reduction.weight", (2 * c, 4 * c)), Weight("norm.weight", (2 * c,)), Weight("norm.bias", (2 * c,))]
 
 
 def _pm_macs(a, inputs, outputs):
@@ -213,5 +260,38 @@ LAYERS = [
         infer=_pm_infer, weights=_pm_weights, macs=_pm_macs,
         torch_signature=(Inferred("dim", "channels", axis=-1), None),
         example="PatchMerging",
+    ),
+    LayerSpec(
+        name=_SWA2, family="attention",
+        doc="Swin Transformer V2's (shifted) window attention, as torchvision's ShiftedWindowAttentionV2: windows, "
+            "shift, padding and mask as ShiftedWindowAttention, but cosine attention (queries and keys L2-normalised, "
+            "their products times exp(min(`logit_scale`, log 100)) per head), the key third of the qkv bias left "
+            "out, and the position bias made by a small MLP (`cpb_mlp`: Linear(2, 512), ReLU, Linear(512, heads) "
+            "without bias) from log-spaced relative coordinates (the buffer `relative_coords_table`), read at "
+            "`relative_position_index` and squashed to 16 sigmoid(.). Output [N, H, W, C]. MACs count qkv, proj "
+            "and the two attention products per position (the MLP runs once per forward on its table).",
+        params=(
+            Param("num_heads", INT, doc="number of heads (must divide C)", min=1),
+            Param("window_size", Ints(2), doc="window height and width", min=1),
+            Param("shift_size", Ints(2), 0, "cyclic shift of the windows (0: regular windows)", min=0),
+            Param("qkv_bias", BOOL, True, "learned query and value biases in the qkv projection"),
+            Param("proj_bias", BOOL, True, "a learned bias in the output projection"),
+            Param("attention_dropout", Probability(), 0.0, "dropout on the attention weights (training only)"),
+            Param("dropout", Probability(), 0.0, "dropout on the output (training only)"),
+        ),
+        infer=_swa2_infer, weights=_swa2_weights, macs=_swa_macs,
+        torch_signature=(Inferred("dim", "channels", axis=-1), "window_size", "shift_size", "num_heads", "qkv_bias",
+                         "proj_bias", "attention_dropout", "dropout"),
+        example="ShiftedWindowAttentionV2(3, window_size=8, shift_size=4)",
+    ),
+    LayerSpec(
+        name=_PM2, family="attention",
+        doc="Swin Transformer V2's patch merging, as torchvision's PatchMergingV2: the 2x2 neighbours concatenated "
+            "as PatchMerging, then the bias-free Linear to 2C (`reduction`) and LayerNorm over the 2C channels "
+            "(`norm`): normalised after the reduction, not before. Output [..., ceil(H/2), ceil(W/2), 2C].",
+        params=(Param("eps", FLOAT, 1e-5, "the LayerNorm's epsilon", min=0),),
+        infer=lambda a, inputs: _pm_infer(a, inputs, _PM2), weights=_pm2_weights, macs=_pm_macs,
+        torch_signature=(Inferred("dim", "channels", axis=-1), None),
+        example="PatchMergingV2",
     ),
 ]

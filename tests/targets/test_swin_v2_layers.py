@@ -1,7 +1,8 @@
 """Swin V2's ShiftedWindowAttentionV2 and PatchMergingV2 as PyTorch modules (nnlang/targets/torch/modules.py)
 against torchvision's: they load torchvision's state_dicts strictly (same names, same order) and compute the same
 with perturbed weights (padded maps, shifts along one or both dims, a shift dropped where one window covers the
-map). The registry layers over them wait for an ONNX form (issue 18)."""
+map). The registry layers over them (ShiftedWindowAttentionV2, PatchMergingV2) are checked in every target by the
+mapping tests (test_torch_mapping.CASES)."""
 
 from __future__ import annotations
 

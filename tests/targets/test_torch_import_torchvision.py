@@ -16,8 +16,8 @@ from nnlang.targets.torch.load import import_module
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import zoo_oracle as zo  # noqa: E402
 
-# (factory, input size, slow): 64 x 64 where the model takes it (MaxViT's partitions need 224). Not here:
-# swin_v2_t (its registry layers wait for an ONNX form).
+# (factory, input size, slow): 64 x 64 where the model takes it (MaxViT's partitions need 224); with the zoo list
+# every classification family of torchvision.models.
 FAMILIES = [
     ("shufflenet_v2_x0_5", 64, False),
     ("mnasnet0_5", 64, False),
@@ -29,6 +29,7 @@ FAMILIES = [
     ("wide_resnet50_2", 64, True),
     ("efficientnet_v2_s", 64, True),
     ("maxvit_t", 224, True),  # its attention adds table[index] by hand: RelativePositionBias
+    ("swin_v2_t", 64, True),  # ShiftedWindowAttentionV2, PatchMergingV2 (8x8 windows shifted on the 16x16 stage)
 ]
 
 
@@ -127,3 +128,24 @@ def test_maxvit_attention_bias_is_one_layer_with_torchvisions_keys_and_runs_in_o
     scale = want.abs().max().item()
     assert scale > 1e-3
     assert abs(torch.from_numpy(got) - want).max().item() <= 1e-5 * max(1.0, scale)
+
+
+def test_a_tensor_made_in_forward_is_a_constant_operand_named_plainly():
+    """fx keeps a tensor that forward makes (`torch.tensor(...)`, Swin's shifted-window mask in timm) as
+    `_tensor_constantN`, not a key of the module's state_dict: the import once failed with "weights the printed
+    network has but the module lacks" (timm's swin_transformer). Now the layer is named `constant0` and takes the
+    traced value."""
+    class Masked(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.fc(x) + torch.tensor([[0.0, -1.0, 2.0, 0.5]])
+
+    module = Masked().eval()
+    result = import_module(module, ["x: [N, 4]"], tolerance=1e-6)
+    assert "constant0: Add(shape=(1, 4))" in result.text
+    x = torch.randn(3, 4)
+    with torch.no_grad():
+        assert torch.allclose(result.model(x), module(x), atol=1e-6)

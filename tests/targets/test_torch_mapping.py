@@ -314,6 +314,14 @@ CASES = {
     "RelativePositionBias": [c("RelativePositionBias(2)", "[2, 3, 4, 4]"),
                              c("RelativePositionBias((2, 3))", "[N, 5, 2, 6, 6]"),
                              c("RelativePositionBias(1)", "[2, 4, 1, 1]")],
+    "ShiftedWindowAttentionV2": [
+        c("ShiftedWindowAttentionV2(2, window_size=(4, 3), shift_size=(2, 1))", "[2, 9, 10, 8]"),
+        c("ShiftedWindowAttentionV2(1, window_size=4, shift_size=2, qkv_bias=false, proj_bias=false)", "[N, 5, 13, 4]"),
+        c("ShiftedWindowAttentionV2(3, window_size=7, shift_size=3)", "[2, 7, 7, 6]"),  # shift dropped: one window
+        c("ShiftedWindowAttentionV2(2, window_size=4)", "[2, 8, 8, 4]"),
+    ],
+    "PatchMergingV2": [c("PatchMergingV2", "[2, 8, 8, 4]"), c("PatchMergingV2(eps=1e-6)", "[2, 7, 9, 3]"),
+                       c("PatchMergingV2", "[N, 2, 5, 4, 6]")],
     "PatchMerging": [c("PatchMerging", "[2, 8, 8, 4]"), c("PatchMerging(eps=1e-6)", "[2, 7, 9, 3]"),
                      c("PatchMerging", "[N, 2, 5, 4, 6]")],
     # ---- losses

@@ -1,15 +1,18 @@
-"""Swin's two layers read back from the ops nnlang's ONNX target writes for them (targets/onnx/layers/window.py):
-ShiftedWindowAttention anchored on its Softmax, PatchMerging on its Concat of four strided Slices. Every size,
-the shift, the relative position index and the mask are checked against what the layer computes, so a graph
-that only looks alike imports op by op."""
+"""Swin's layers read back from the ops nnlang's ONNX target writes for them (targets/onnx/layers/window.py):
+ShiftedWindowAttention (V1, or V2 with cosine attention and the cpb_mlp bias) anchored on its Softmax, PatchMerging
+(V1, or V2 normalising after the reduction) on its Concat of four strided Slices, RelativePositionBias on its Add.
+Every size, the shift, the relative position index and the mask are checked against what the layer computes, so
+a graph that only looks alike imports op by op."""
 
 from __future__ import annotations
+
+import math
 
 from typing import Optional
 
 import numpy as np
 
-from ...layers.window import relative_position_index, shift_mask, window_of
+from ...layers.window import CPB_HIDDEN, relative_position_index, shift_mask, window_of
 from .fusions import Fused, View, _linear, _near, onnx_fusion
 from .importers import Layer
 
@@ -73,6 +76,87 @@ def _unroll_forward(view: View, value: str, axis: int, size: int):
     return value, 0, []
 
 
+_V1, _V2 = "ShiftedWindowAttention", "ShiftedWindowAttentionV2"
+
+
+def _scores_v1(view: View, bias_add):
+    """scaled q @ k^T + Transpose(Reshape(Gather(table, index))): (op, q, k, n, heads, weights, nodes) or None."""
+    scores, bias_t = bias_add.input
+    t = _transpose(view, bias_t, [2, 0, 1])
+    found = _reshape(view, t.input[0], [None, None, None]) if t is not None else None
+    gather = view.producer(found[0].input[0], "Gather") if found is not None else None
+    if gather is None or view.attr(gather, "axis", 0) != 0:
+        return None
+    n, n2, heads = found[1]
+    table, index = view.const(gather.input[0]), view.const(gather.input[1])
+    mm = view.producer(scores, "MatMul")
+    scaled = view.producer(mm.input[0], "Mul") if mm is not None else None
+    k_t = _transpose(view, mm.input[1], [0, 1, 2, 4, 3]) if mm is not None else None
+    if scaled is None or k_t is None or table is None or index is None or n != n2:
+        return None
+    own = {"relative_position_bias_table": table, "relative_position_index": index,
+           "scale": view.scalar(scaled.input[1])}
+    return _V1, scaled.input[0], k_t.input[0], n, heads, own, [t, found[0], gather, mm, scaled, k_t]
+
+
+def _l2_normalized(view: View, value: str):
+    """value = x / Max(ReduceL2(x, last axis), eps): (x, nodes) or None."""
+    div = view.producer(value, "Div")
+    mx = view.producer(div.input[1], "Max") if div is not None else None
+    norm = next((view.producer(i, "ReduceL2") for i in mx.input if view.producer(i, "ReduceL2")), None) \
+        if mx is not None else None
+    if norm is None or norm.input[0] != div.input[0] or view.attr(norm, "keepdims", 1) != 1:
+        return None
+    return div.input[0], [div, mx, norm]
+
+
+def _scores_v2(view: View, bias_add):
+    """Swin V2's: (normalised q @ normalised k^T) * Exp(Min(logit_scale, c)) + 16 Sigmoid(the cpb_mlp table read
+    at the index): (op, q, k, n, heads, weights, nodes) or None."""
+    scaled, bias = bias_add.input
+    times16 = view.producer(bias, "Mul")
+    sig = next((view.producer(i, "Sigmoid") for i in times16.input if view.producer(i, "Sigmoid")), None) \
+        if times16 is not None else None
+    if sig is None or not _near(view.scalar(view.other_input(times16, sig.output[0])), 16.0):
+        return None
+    t = _transpose(view, sig.input[0], [2, 0, 1])
+    found = _reshape(view, t.input[0], [None, None, None]) if t is not None else None
+    gather = view.producer(found[0].input[0], "Gather") if found is not None else None
+    if gather is None or view.attr(gather, "axis", 0) != 0:
+        return None
+    n, n2, heads = found[1]
+    index = view.const(gather.input[1])
+    flat = _reshape(view, gather.input[0], [-1, heads])
+    second = _linear(view, flat[0].input[0]) if flat is not None else None
+    relu = view.producer(second[0], "Relu") if second is not None else None
+    first = _linear(view, relu.input[0]) if relu is not None else None
+    coords = view.const(first[0]) if first is not None else None
+    mul = view.producer(scaled, "Mul")
+    if coords is None or index is None or n != n2 or second[2] is not None or first[2] is None or mul is None:
+        return None
+    exp = next((view.producer(i, "Exp") for i in mul.input if view.producer(i, "Exp")), None)
+    clamp = view.producer(exp.input[0], "Min") if exp is not None else None
+    mm = view.producer(view.other_input(mul, exp.output[0]), "MatMul") if exp is not None else None
+    if clamp is None or mm is None:
+        return None
+    consts = [view.const(i) for i in clamp.input]
+    if any(c is None for c in consts):
+        return None
+    limit = next((float(c.reshape(-1)[0]) for c in consts if c.ndim == 0), None)  # the scale: [heads, 1, 1]
+    logit_scale = next((c for c in consts if c.shape == (heads, 1, 1)), None)
+    k_t = _transpose(view, mm.input[1], [0, 1, 2, 4, 3])
+    q = _l2_normalized(view, mm.input[0])
+    k = _l2_normalized(view, k_t.input[0]) if k_t is not None else None
+    if logit_scale is None or not _near(limit, math.log(100.0)) or q is None or k is None \
+            or first[1].shape != (CPB_HIDDEN, 2) or second[1].shape != (heads, CPB_HIDDEN):
+        return None
+    own = {"logit_scale": logit_scale, "relative_coords_table": coords, "relative_position_index": index,
+           "cpb_mlp.0.weight": first[1], "cpb_mlp.0.bias": first[2], "cpb_mlp.2.weight": second[1]}
+    nodes = [times16, sig, t, found[0], gather, flat[0], *second[3], relu, *first[3], mul, exp, clamp, mm, k_t,
+             *q[1], *k[1]]
+    return _V2, q[0], k[0], n, heads, own, nodes
+
+
 @onnx_fusion("Softmax")
 def shifted_window_attention(view: View, softmax):
     if view.attr(softmax, "axis", -1) not in (-1, 4):
@@ -83,7 +167,10 @@ def shifted_window_attention(view: View, softmax):
     if mask_add is None:
         return None
     mask = None
-    bias_made = _transpose(view, mask_add.input[1], [2, 0, 1])  # (a constant once folded, as the mask is)
+    # the position bias (a constant once folded, as the mask is): V1's Transpose, V2's 16 Sigmoid(.)
+    times = view.producer(mask_add.input[1], "Mul")
+    bias_made = _transpose(view, mask_add.input[1], [2, 0, 1]) or (
+        times if times is not None and any(view.producer(i, "Sigmoid") for i in times.input) else None)
     if bias_made is None and view.const(mask_add.input[1]) is not None:  # the shifted windows' mask, added last
         mask = view.const(mask_add.input[1])
         nodes.append(mask_add)
@@ -92,23 +179,13 @@ def shifted_window_attention(view: View, softmax):
     if bias_add is None:
         return None
     nodes.append(bias_add)
-    scores, bias_t = bias_add.input
-    t = _transpose(view, bias_t, [2, 0, 1])
-    found = _reshape(view, t.input[0], [None, None, None]) if t is not None else None
-    gather = view.producer(found[0].input[0], "Gather") if found is not None else None
-    if gather is None or view.attr(gather, "axis", 0) != 0:
+    found = _scores_v1(view, bias_add) or _scores_v2(view, bias_add)
+    if found is None:
         return None
-    n, n2, heads = found[1]
-    table, index = view.const(gather.input[0]), view.const(gather.input[1])
-    nodes += [t, found[0], gather]
-    mm = view.producer(scores, "MatMul")
-    scaled = view.producer(mm.input[0], "Mul") if mm is not None else None
-    k_t = _transpose(view, mm.input[1], [0, 1, 2, 4, 3]) if mm is not None else None
-    if scaled is None or k_t is None or table is None or index is None or n != n2:
-        return None
-    nodes += [mm, scaled, k_t]
+    op, q_value, k_value, n, heads, own, more = found
+    nodes += more
     mixed = next((u for u in view.consumers.get(softmax.output[0], []) if u.op_type == "MatMul"), None)
-    gathers = [view.producer(v, "Gather") for v in (scaled.input[0], k_t.input[0], mixed.input[1] if mixed else "")]
+    gathers = [view.producer(v, "Gather") for v in (q_value, k_value, mixed.input[1] if mixed else "")]
     if mixed is None or any(g is None for g in gathers) or len({g.input[0] for g in gathers}) != 1 \
             or [view.scalar(g.input[1]) for g in gathers] != [0.0, 1.0, 2.0]:
         return None
@@ -121,7 +198,7 @@ def shifted_window_attention(view: View, softmax):
     hd = found[1][5]
     c = heads * hd
     nodes += [qkv_t, found[0], *qkv[3]]
-    if not _near(view.scalar(scaled.input[1]), hd ** -0.5) or qkv[1].shape != (3 * c, c):
+    if (op == _V1 and not _near(own.pop("scale"), hd ** -0.5)) or qkv[1].shape != (3 * c, c):
         return None
     # the window partition in front: Reshape [0, nh, wh, nw, ww, C], Transpose, Reshape [0, windows, n, C]
     windows_r = _reshape(view, qkv[0], [0, None, n, c])
@@ -184,16 +261,19 @@ def shifted_window_attention(view: View, softmax):
             return None
         nodes.append(crop)
         out = crop.output[0]
-    if table.shape != ((2 * wh - 1) * (2 * ww - 1), heads) \
-            or index.reshape(-1).tolist() != relative_position_index((wh, ww)):
+    if own["relative_position_index"].reshape(-1).tolist() != relative_position_index((wh, ww)):
+        return None
+    if op == _V1 and own["relative_position_bias_table"].shape != ((2 * wh - 1) * (2 * ww - 1), heads):
+        return None
+    if op == _V2 and own["relative_coords_table"].shape != (1, 2 * wh - 1, 2 * ww - 1, 2):
         return None
     if bool(sh or sw) != (mask is not None):
         return None
     if mask is not None and not np.array_equal(mask.reshape(windows, n, n),
                                                np.asarray(shift_mask(ph, pw, (wh, ww), (sh, sw)), mask.dtype)):
         return None
-    weights = {"relative_position_bias_table": table, "relative_position_index": index.astype(np.int64).reshape(-1),
-               "qkv.weight": qkv[1]}
+    own["relative_position_index"] = own["relative_position_index"].astype(np.int64).reshape(-1)
+    weights = dict(own, **{"qkv.weight": qkv[1]})
     if qkv[2] is not None:
         weights["qkv.bias"] = qkv[2]
     weights["proj.weight"] = proj[1]
@@ -201,14 +281,15 @@ def shifted_window_attention(view: View, softmax):
         weights["proj.bias"] = proj[2]
     params = {"num_heads": heads, "window_size": (wh, ww), "shift_size": (sh, sw), "qkv_bias": qkv[2] is not None,
               "proj_bias": proj[2] is not None}
-    return Fused(Layer("ShiftedWindowAttention", params, inputs=[x], outputs=[out], weights=weights),
+    return Fused(Layer(op, params, inputs=[x], outputs=[out], weights=weights),
                  list({id(node): node for node in nodes}.values()))
 
 
 @onnx_fusion("Concat")
 def patch_merging(view: View, concat):
     """Concat of x[..., i::2, j::2, :] for (i, j) = (0, 0), (1, 0), (0, 1), (1, 1) on the last axis,
-    LayerNormalization, a bias-free MatMul: PatchMerging (x padded to even sizes first, or not)."""
+    LayerNormalization, a bias-free MatMul: PatchMerging (x padded to even sizes first, or not); the MatMul
+    first, then LayerNormalization: PatchMergingV2."""
     if len(concat.input) != 4:
         return None
     slices = [view.producer(v, "Slice") for v in concat.input]
@@ -235,22 +316,31 @@ def patch_merging(view: View, concat):
             return None
         nodes.append(pad)
         x = pad.input[0]
+    c4 = 4 * shape[-1]
     norm = _layer_norm(view, concat.output[0], rank)
-    if norm is None:
-        return None
-    gamma, beta, eps, normed, norm_nodes = norm
-    mm = view.only_consumer(normed, "MatMul")
-    reduction = _linear(view, mm.output[0]) if mm is not None and view.only_consumer(mm.output[0], "Add") is None \
-        else None
+    if norm is not None:  # V1: LayerNorm over 4C, then the reduction
+        op, (gamma, beta, eps, normed, norm_nodes) = "PatchMerging", norm
+        mm = view.only_consumer(normed, "MatMul")
+        reduction = _linear(view, mm.output[0]) if mm is not None and view.only_consumer(mm.output[0], "Add") is None \
+            else None
+        out, norm_size = (mm.output[0] if mm is not None else None), c4
+    else:  # V2: the reduction to 2C, then LayerNorm over 2C
+        op, mm = "PatchMergingV2", view.only_consumer(concat.output[0], "MatMul")
+        reduction = _linear(view, mm.output[0]) if mm is not None and view.only_consumer(mm.output[0], "Add") is None \
+            else None
+        norm = _layer_norm(view, mm.output[0], rank) if reduction is not None else None
+        if norm is None:
+            return None
+        gamma, beta, eps, out, norm_nodes = norm
+        norm_size = c4 // 2
     if gamma is None or beta is None or reduction is None or reduction[2] is not None:
         return None
-    c4 = gamma.size
-    if reduction[1].shape != (c4 // 2, c4) or beta.size != c4:
+    if reduction[1].shape != (c4 // 2, c4) or gamma.size != norm_size or beta.size != norm_size:
         return None
     nodes += [*norm_nodes, *reduction[3]]
     weights = {"reduction.weight": reduction[1], "norm.weight": gamma.reshape(-1), "norm.bias": beta.reshape(-1)}
     params = {"eps": 1e-5 if _near(eps, 1e-5) else float(str(np.float32(eps)))}  # the decimal it was written as
-    return Fused(Layer("PatchMerging", params, inputs=[x], outputs=[mm.output[0]], weights=weights), nodes)
+    return Fused(Layer(op, params, inputs=[x], outputs=[out], weights=weights), nodes)
 
 
 def _layer_norm(view: View, value: str, rank: int):

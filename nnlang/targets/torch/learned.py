@@ -54,7 +54,7 @@ def _one(pair):
     return pair[0] if pair[0] == pair[1] else pair
 
 
-@torch_layer("ShiftedWindowAttention")
+@torch_layer("ShiftedWindowAttention", "ShiftedWindowAttentionV2")
 def shifted_window_attention(node, ins, outs):
     # torchvision's constructor order; one int for a square window / shift, as the .nns call writes it
     a = node.attrs
@@ -62,7 +62,7 @@ def shifted_window_attention(node, ins, outs):
              ("attention_dropout", a["attention_dropout"], 0.0), ("dropout", a["dropout"], 0.0))
     kwargs = tuple((k, v) for k, v, default in given if v != default)
     args = (ins[0].shape[-1], _one(a["window_size"]), _one(a["shift_size"]), a["num_heads"])
-    return TorchLayer(ModuleCall("nnlang_modules.ShiftedWindowAttention", args, kwargs), "{m}({0})", needs=_MODULES)
+    return TorchLayer(ModuleCall(f"nnlang_modules.{node.op}", args, kwargs), "{m}({0})", needs=_MODULES)
 
 
 @torch_layer("RelativePositionBias")
@@ -71,9 +71,9 @@ def relative_position_bias(node, ins, outs):
                       "{m}({0})", needs=_MODULES)
 
 
-@torch_layer("PatchMerging")
+@torch_layer("PatchMerging", "PatchMergingV2")
 def patch_merging(node, ins, outs):
     eps = node.attrs["eps"]
     kwargs = (("eps", eps),) if eps != 1e-5 else ()
-    return TorchLayer(ModuleCall("nnlang_modules.PatchMerging", (ins[0].shape[-1],), kwargs), "{m}({0})",
+    return TorchLayer(ModuleCall(f"nnlang_modules.{node.op}", (ins[0].shape[-1],), kwargs), "{m}({0})",
                       needs=_MODULES)

@@ -497,7 +497,10 @@ def import_module(module: nn.Module, inputs: list, name: Optional[str] = None, s
         cls = type(module)
         text, printed = print_checked(graph, header or f"Imported from {cls.__module__}.{cls.__qualname__} "
                                                        "by `nnlang import`.")
-        model, unused = _rebuild_model(printed, module, converter.flat, converter.moved)
+        # tensors fx made constants of the trace (`_tensor_constantN`: a mask computed in forward) that a layer
+        # took as its weight: not keys of the module's state_dict
+        traced = {k: v for k, v in gm.named_buffers() if k.startswith("_tensor_constant")}
+        model, unused = _rebuild_model(printed, module, converter.flat, converter.moved, traced)
         diff, scale = _compare(model, module, examples) if verify else (None, None)
     finally:
         module.train(was_training)
@@ -507,7 +510,8 @@ def import_module(module: nn.Module, inputs: list, name: Optional[str] = None, s
     return result
 
 
-def _rebuild_model(printed: Graph, module: nn.Module, flat: frozenset = frozenset(), moved: Optional[dict] = None):
+def _rebuild_model(printed: Graph, module: nn.Module, flat: frozenset = frozenset(), moved: Optional[dict] = None,
+                   traced: Optional[dict] = None):
     from .builder import build_graph
     from .weights import load_state_dict
 
@@ -516,6 +520,7 @@ def _rebuild_model(printed: Graph, module: nn.Module, flat: frozenset = frozense
     theirs = module.state_dict()
     # a non-persistent buffer (timm's imagenet_mean) read as a constant operand is a weight of ours
     transient = {k: v for k, v in module.named_buffers() if k not in theirs}
+    transient.update(traced or {})
     theirs.update(transient)
     renames = renamed_keys(theirs, flat)
     renames.update(moved or {})

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from typing import Iterable, Mapping, Optional
 
@@ -93,6 +94,18 @@ def _replay(module: nn.Module, path: str) -> None:
     if isinstance(module, nn.MultiheadAttention):
         _replay(module.out_proj, f"{path}.out_proj" if path else "out_proj")  # constructed first
         module._reset_parameters()
+        return
+    if isinstance(module, nnlang_modules.ShiftedWindowAttentionV2):  # as torchvision's: qkv, proj, cpb_mlp, scale
+        for child in ("qkv", "proj", "cpb_mlp"):
+            _replay(getattr(module, child), f"{path}.{child}" if path else child)
+        with torch.no_grad():
+            wh, ww = module.window_size
+            module.relative_coords_table.copy_(module.coords_table(wh, ww))
+            module.relative_position_index.copy_(module.position_index(wh, ww))
+            module.logit_scale.fill_(math.log(10.0))
+            if module.qkv.bias is not None:  # torchvision zeroes the key third at construction
+                c = module.qkv.bias.numel() // 3
+                module.qkv.bias[c:2 * c].zero_()
         return
     if isinstance(module, nnlang_modules.ShiftedWindowAttention):  # as torchvision's constructor: qkv, proj, table
         _replay(module.qkv, f"{path}.qkv" if path else "qkv")

@@ -238,10 +238,10 @@ def _relative_bias_added(p: fx.Node, user: fx.Node):
     if dims != (2, 0, 1):
         return None
     last = perm
-    for method in ("contiguous", "unsqueeze"):
+    for _ in range(2):  # .contiguous() and .unsqueeze(0), in either order (torchvision's, timm's)
         nxt = _chain_user(last)
-        if nxt is not None and nxt.op == "call_method" and nxt.target == method \
-                and (method == "contiguous" or tuple(nxt.args[1:]) == (0,)):
+        if nxt is not None and nxt.op == "call_method" and (nxt.target == "contiguous" or (
+                nxt.target == "unsqueeze" and tuple(nxt.args[1:]) == (0,))):
             last = nxt
     add = _chain_user(last)
     x = _binary(add, last, (operator.add, torch.add)) if add is not None else None
@@ -337,4 +337,7 @@ def parameter_name(scope_path: str, target: str) -> str:
     its owner, the state_dict key stays the same; read by another module (PiT's `cls_token`, read where the
     first stage prepends it), the layer is placed where it is read and the converter's rename table maps
     the new key to the module's."""
-    return target.rpartition(".")[2]
+    name = target.rpartition(".")[2]
+    if name.startswith("_tensor_constant"):  # a tensor forward made (torch.tensor(...)), fx's name for it
+        return "constant" + name[len("_tensor_constant"):]
+    return name

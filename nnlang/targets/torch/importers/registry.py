@@ -45,7 +45,9 @@ MODULE_NAMESPACES = ("torch.nn.", "nnlang.targets.torch.modules")
 FOREIGN_MODULES = frozenset(("torchvision.ops.stochastic_depth.StochasticDepth",
                              "torchvision.models.convnext.LayerNorm2d",
                              "torchvision.models.swin_transformer.ShiftedWindowAttention",
-                             "torchvision.models.swin_transformer.PatchMerging"))
+                             "torchvision.models.swin_transformer.PatchMerging",
+                             "torchvision.models.swin_transformer.ShiftedWindowAttentionV2",
+                             "torchvision.models.swin_transformer.PatchMergingV2"))
 # fx node meta key: parameters a rewrite (patterns.py) decided, overriding the module importer's.
 PARAMS_META = "nnlang_params"
 
