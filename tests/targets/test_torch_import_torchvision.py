@@ -4,6 +4,7 @@ the output scale on a fresh input, the .nns checks clean and counts torchvision'
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -149,3 +150,35 @@ def test_a_tensor_made_in_forward_is_a_constant_operand_named_plainly():
     x = torch.randn(3, 4)
     with torch.no_grad():
         assert torch.allclose(result.model(x), module(x), atol=1e-6)
+
+
+class _SinCosPositions(torch.nn.Module):
+    """The Transformer's sinusoidal position encoding computed in forward from the input's shape (arange, exp,
+    sin, cos: no weights), added to the tokens, then a Linear; a padding mask made with torch.zeros(B, T)."""
+
+    def __init__(self, width: int = 8):
+        super().__init__()
+        self.fc = torch.nn.Linear(width, width)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        position = torch.arange(t, dtype=torch.float32).unsqueeze(1)
+        frequency = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
+        table = torch.cat([torch.sin(position * frequency), torch.cos(position * frequency)], dim=1)
+        keep = 1.0 - torch.zeros((b, t, 1), device=x.device)
+        return self.fc(x + table) * keep
+
+
+def test_a_sin_cos_table_made_from_the_shape_is_a_constant_operand():
+    """What forward computes from sizes alone is folded on the example to one constant (issue 18's sin-cos
+    position encodings): the table [T, D] an Add's operand; the [B, T, 1] mask, the same for every sample,
+    kept as one row, so a batch of another size gives the module's outputs too."""
+    module = _SinCosPositions().eval()
+    result = import_module(module, ["x: [N, 5, 8]"], tolerance=1e-6)
+    assert "Add(shape=(5, 8))" in result.text and "Mul(shape=(1, 5, 1))" in result.text
+    a = analyze(result.text)
+    assert not [d for d in a.diagnostics if d.is_error]
+    assert a.graph.total_params == sum(p.numel() for p in module.parameters())
+    x = torch.randn(3, 5, 8, generator=torch.Generator().manual_seed(2))  # not the example's batch of 2
+    with torch.no_grad():
+        assert (result.model(x) - module(x)).abs().max().item() <= 1e-6

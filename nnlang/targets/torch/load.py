@@ -35,6 +35,8 @@ from ..importing import (ImportError_, ImportResult, check_difference, hoist_inp
                          print_checked, write)
 from . import importers
 from .importers import PARAMS_META, SIZE_CALLS, Call, Layer, Unsupported, find_call
+from .importers.constants import rewrite_constants
+from .importers.fold import fold_size_constants
 from .importers.inplace import functionalize_inplace
 from .importers.own_weights import OWN_LAYER, OWNED, UNNAMED
 from .containers import flat_containers, flat_path
@@ -491,6 +493,10 @@ def import_module(module: nn.Module, inputs: list, name: Optional[str] = None, s
         gm = _trace(module, len(decls), examples)
         _propagate(gm, examples)
         importers.rewrite(gm, decls)
+        batch_symbolic = bool(decls) and not isinstance(decls[0][1][0], int)
+        if fold_size_constants(gm, examples, batch_symbolic):  # sin-cos tables, masks made from sizes
+            rewrite_constants(gm)
+            gm.graph.eliminate_dead_code()
         converter = _Converter(gm, name, decls)
         graph = converter.convert()
         hoist_input_concats(graph)
