@@ -83,8 +83,10 @@ def fold_size_constants(gm: fx.GraphModule, examples: list, batch_symbolic: bool
 
     with torch.no_grad():
         _Recorder(gm).run(*examples)
+    from torch.fx.passes.shape_prop import _extract_tensor_metadata
+
     batch = examples[0].shape[0] if examples and examples[0].dim() else None
-    folded = 0
+    folded = count = 0
     for node in nodes:
         value = values.get(node)
         if not isinstance(value, torch.Tensor) or value.is_complex():
@@ -93,17 +95,17 @@ def fold_size_constants(gm: fx.GraphModule, examples: list, batch_symbolic: bool
             if not all(_elementwise(u) for u in node.users) or not bool((value == value[:1]).all()):
                 continue  # per-sample values, or a shape other calls depend on: not a constant
             value = value[:1].clone()
-        name = f"{PREFIX}{folded}"
-        while hasattr(gm, name):
-            folded += 1
-            name = f"{PREFIX}{folded}"
-        gm.register_buffer(name, value)
-        with gm.graph.inserting_before(node):
-            const = gm.graph.get_attr(name)
-        from torch.fx.passes.shape_prop import _extract_tensor_metadata
-
-        const.meta = {"tensor_meta": _extract_tensor_metadata(value), "type": torch.Tensor}
-        node.replace_all_uses_with(const)
+        # one constant per reader: a constant operand is its reader's own weight (a rotary table read by every
+        # block is one small copy per block, as the module would hold it per layer)
+        for user in list(node.users):
+            while hasattr(gm, f"{PREFIX}{count}"):
+                count += 1
+            name = f"{PREFIX}{count}"
+            gm.register_buffer(name, value if len(node.users) == 1 else value.clone())
+            with gm.graph.inserting_before(user):
+                const = gm.graph.get_attr(name)
+            const.meta = {"tensor_meta": _extract_tensor_metadata(value), "type": torch.Tensor}
+            user.replace_input_with(node, const)
         folded += 1
     if folded:
         gm.graph.eliminate_dead_code()

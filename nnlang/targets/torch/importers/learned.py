@@ -329,7 +329,19 @@ def parameter_problem(node: fx.Node):
         if len(users) > 1:
             return f"the parameter {node.target!r} is read {len(users)} times; .nns has no weight sharing"
         return None
+    if str(node.target).startswith("_tensor_constant"):
+        readers = ", ".join(sorted({_reader(u) for u in users})) or "nothing"
+        return (f"a tensor forward makes from sizes or literals alone (a sin-cos table, a mask), a constant of the "
+                f"trace, is read by {readers}: only elementwise ops take a constant operand")
     return f"forward reads the parameter or buffer {node.target!r} directly; .nns layers own their weights"
+
+
+def _reader(node: fx.Node) -> str:
+    if node.op == "call_module":
+        return f"the module {node.target}"
+    if node.op == "call_method":
+        return f".{node.target}()"
+    return getattr(node.target, "__name__", str(node.target))
 
 
 def parameter_name(scope_path: str, target: str) -> str:
