@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from . import symdim
-from .base import (BOOL, IN_CHANNELS, INT, Choice, FloatTuple, IntTuple, Ints, LayerSpec, Optional_, Padding, Param,
-                   ShapeError, Weight, channels_of, count, require_rank)
+from .base import (BOOL, FLOAT, IN_CHANNELS, INT, Choice, FloatTuple, IntTuple, Ints, LayerSpec, Optional_, Padding,
+                   Param, ShapeError, Weight, channels_of, count, require_rank)
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
@@ -362,10 +362,41 @@ def _upsample():
     )
 
 
+def _standardized(scaled: bool):
+    """Weight-standardised convolutions, as timm's StdConv2d (BiT) and ScaledStdConv2d (NFNet) define them: each
+    output channel's kernel is standardised over its fan-in (mean 0, biased variance 1, + eps) before the
+    convolution; the scaled form then multiplies it by `gain` [out, 1, 1, 1] and gamma / sqrt(fan-in)."""
+    base = _make_conv(2)
+    name = "ScaledStdConv2d" if scaled else "StdConv2d"
+    params = tuple(Param("bias", BOOL, scaled, p.doc) if p.name == "bias" else p for p in _conv_params(2))
+    params += (Param("eps", FLOAT, 1e-6, "added to each kernel's variance", min=0),)
+    if scaled:
+        params += (Param("gamma", FLOAT, 1.0, "the scale's numerator: gain x gamma / sqrt(fan-in)"),)
+
+    def weights(a, inputs):
+        ws = base.weights(a, inputs)
+        return ws + [Weight("gain", (a["out_channels"], 1, 1, 1))] if scaled else ws
+
+    what = ("then scaled by `gain` (per output channel) x gamma / sqrt(fan-in), as timm's ScaledStdConv2d (NFNet)"
+            if scaled else "as timm's StdConv2d (BiT)")
+    return LayerSpec(
+        name=name, family="convolution",
+        doc=f"2-D convolution with weight standardisation over a [N, C, H, W] input: each output channel's kernel "
+            f"is made mean 0 and variance 1 over its fan-in (variance + eps) before it is applied, {what}. Input "
+            f"channels are inferred.",
+        params=params, infer=base.infer, weights=weights, macs=base.macs,
+        example=f"{name}(64, 3, padding=1)",
+        torch_signature=(IN_CHANNELS, "out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias",
+                         *(("gamma",) if scaled else ()), "eps"),
+    )
+
+
 LAYERS = [
     *(_make_conv(n) for n in (1, 2, 3)),
     *(_make_conv_transpose(n) for n in (1, 2, 3)),
     _depthwise(),
+    _standardized(scaled=False),
+    _standardized(scaled=True),
     *(_make_pool(k, n) for k in ("Max", "Avg") for n in (1, 2, 3)),
     *(_make_adaptive(k, n) for k in ("Avg", "Max") for n in (1, 2, 3)),
     _make_global("Avg"),

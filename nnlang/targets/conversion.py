@@ -38,3 +38,18 @@ def convert_state(table: Registry, graph, state: dict) -> dict:
         for name, value in fn(node, mine).items():
             out[weight_key(node.path, name)] = value
     return out
+
+
+def standardized_kernel(node, w: dict):
+    """StdConv2d's / ScaledStdConv2d's kernel as the convolution applies it (numpy, float64 inside): per output
+    channel, minus its mean over the fan-in, over sqrt(biased variance + eps); scaled: times gain x gamma /
+    sqrt(fan-in). For targets whose convolution takes a plain kernel (Keras, Caffe)."""
+    import numpy as np
+
+    k = np.asarray(w["weight"])
+    flat = k.reshape(k.shape[0], -1).astype(np.float64)
+    centred = flat - flat.mean(axis=1, keepdims=True)
+    out = centred / np.sqrt((centred * centred).mean(axis=1, keepdims=True) + node.attrs["eps"])
+    if node.op == "ScaledStdConv2d":
+        out = out * np.asarray(w["gain"]).reshape(-1, 1) * (node.attrs["gamma"] * flat.shape[1] ** -0.5)
+    return out.reshape(k.shape).astype(k.dtype)

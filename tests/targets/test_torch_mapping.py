@@ -311,6 +311,10 @@ CASES = {
         c("ShiftedWindowAttention(3, window_size=7, shift_size=3)", "[2, 7, 7, 6]"),  # shift dropped: one window
         c("ShiftedWindowAttention(2, window_size=4)", "[2, 8, 8, 4]"),
     ],
+    "StdConv2d": [c("StdConv2d(4, 3, padding=1)", "[2, 3, 8, 8]"),
+                  c("StdConv2d(6, 3, stride=2, groups=3, bias=true, eps=1e-5)", "[2, 3, 9, 9]")],
+    "ScaledStdConv2d": [c("ScaledStdConv2d(4, 3, padding=1)", "[2, 3, 8, 8]"),
+                        c("ScaledStdConv2d(8, 1, bias=false, gamma=1.7015043497085571)", "[N, 4, 5, 5]")],
     "RelativePositionBias": [c("RelativePositionBias(2)", "[2, 3, 4, 4]"),
                              c("RelativePositionBias((2, 3))", "[N, 5, 2, 6, 6]"),
                              c("RelativePositionBias(1)", "[2, 4, 1, 1]")],

@@ -36,7 +36,7 @@ def _hw(prefix: str, values) -> dict:
 
 # ---- convolutions ------------------------------------------------------------------------------
 
-@caffe_layer("Conv2d", "DepthwiseConv2d")
+@caffe_layer("Conv2d", "DepthwiseConv2d", "StdConv2d", "ScaledStdConv2d")
 def convolution(b):
     a = b.a
     b.spatial()
@@ -54,8 +54,22 @@ def convolution(b):
             raise NotExpressible("Convolution: Caffe's dilation is one number per axis only through `dilation`, "
                                  "and OpenCV reads the first; unequal dilations are not written")
         p["dilation"] = [int(a["dilation"][0])]
-    return [b.one("Convolution", b.bottoms, {"convolution_param": p},
-                  b.state("weight", "bias") if a["bias"] else b.state("weight"))]
+    blobs = b.state("weight", "bias") if a["bias"] else b.state("weight")
+    if b.node.op in ("StdConv2d", "ScaledStdConv2d"):  # the kernel as the convolution applies it
+        blobs = _standardized_blobs(b, blobs)
+    return [b.one("Convolution", b.bottoms, {"convolution_param": p}, blobs)]
+
+
+def _standardized_blobs(b, blobs):
+    from ..conversion import standardized_kernel
+
+    node, gain = b.node, (b.state("gain") if b.node.op == "ScaledStdConv2d" else None)
+
+    def made(state):
+        weight, *rest = blobs(state)
+        given = {"weight": weight, **({"gain": gain(state)[0]} if gain else {})}
+        return [standardized_kernel(node, given), *rest]
+    return made
 
 
 @caffe_layer("ConvTranspose2d")

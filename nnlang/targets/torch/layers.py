@@ -83,7 +83,7 @@ def _split_pads(pads) -> tuple:
 
 # ---- convolution ---------------------------------------------------------------------------------
 
-def _conv(node, cls: str, cin: int, cout: int, groups: int) -> TorchLayer:
+def _conv(node, cls: str, cin: int, cout: int, groups: int, extra=(), needs_more=frozenset()) -> TorchLayer:
     a = node.attrs
     begin, end = _split_pads(a["pads"])
     kwargs = [("stride", _one(a["stride"]), 1)]
@@ -92,14 +92,26 @@ def _conv(node, cls: str, cin: int, cout: int, groups: int) -> TorchLayer:
         kwargs.append(("padding", _one(begin), 0))
     else:  # asymmetric ("same" with an odd total): pad explicitly, the odd pixel at the end
         forward, needs = "{m}(" + _fpad(begin, end) + ")", F
-    kwargs += [("dilation", _one(a["dilation"]), 1), ("groups", groups, 1), ("bias", a["bias"], True)]
-    return _module(cls, cin, cout, _one(a["kernel"]), kwargs=_kw(*kwargs), forward=forward, needs=needs)
+    kwargs += [("dilation", _one(a["dilation"]), 1), ("groups", groups, 1), *extra]
+    if not any(k == "bias" for k, _, _ in extra):
+        kwargs.append(("bias", a["bias"], True))
+    return _module(cls, cin, cout, _one(a["kernel"]), kwargs=_kw(*kwargs), forward=forward, needs=needs | needs_more)
 
 
 @torch_layer("Conv1d", "Conv2d", "Conv3d")
 def conv(node, ins, outs):
     cin = _dim(ins[0], 1, f"{node.op}: input channels")
     return _conv(node, f"nn.{node.op}", cin, node.attrs["out_channels"], node.attrs["groups"])
+
+
+@torch_layer("StdConv2d", "ScaledStdConv2d")
+def standardized_conv(node, ins, outs):
+    a = node.attrs
+    cin = _dim(ins[0], 1, f"{node.op}: input channels")
+    scaled = node.op == "ScaledStdConv2d"
+    extra = [("bias", a["bias"], scaled), *((("gamma", a["gamma"], 1.0),) if scaled else ()), ("eps", a["eps"], 1e-6)]
+    return _conv(node, f"nnlang_modules.{node.op}", cin, a["out_channels"], a["groups"], extra,
+                 frozenset({"nnlang_modules"}))
 
 
 @torch_layer("DepthwiseConv2d")

@@ -341,3 +341,43 @@ class PatchMergingV2(nn.Module):
         x = nn.functional.pad(x, (0, 0, 0, w % 2, 0, h % 2))
         x = torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], -1)
         return self.norm(self.reduction(x))
+
+
+class StdConv2d(nn.Conv2d):
+    """timm's StdConv2d (BiT): each output channel's kernel standardised over its fan-in before the convolution
+    (F.batch_norm in training mode on [1, out, fan-in], as timm computes it)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = False, eps: float = 1e-6):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation,
+                         groups=groups, bias=bias)
+        self.eps = eps
+
+    def standardized_weight(self) -> torch.Tensor:
+        return nn.functional.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, training=True,
+                                        momentum=0.0, eps=self.eps).reshape_as(self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.conv2d(x, self.standardized_weight(), self.bias, self.stride, self.padding,
+                                    self.dilation, self.groups)
+
+
+class ScaledStdConv2d(StdConv2d):
+    """timm's ScaledStdConv2d (NFNet): the standardised kernel times `gain` [out, 1, 1, 1] and gamma / sqrt(fan-in)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, gamma: float = 1.0, eps: float = 1e-6):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation,
+                         groups=groups, bias=bias, eps=eps)
+        self.scale = gamma * self.weight[0].numel() ** -0.5
+        self.gain = nn.Parameter(torch.ones(out_channels, 1, 1, 1))
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()  # (nn.Conv2d's constructor calls this before gain exists, as timm's does)
+        if hasattr(self, "gain"):
+            nn.init.ones_(self.gain)
+
+    def standardized_weight(self) -> torch.Tensor:
+        return nn.functional.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
+                                        weight=(self.gain * self.scale).view(-1), training=True, momentum=0.0,
+                                        eps=self.eps).reshape_as(self.weight)

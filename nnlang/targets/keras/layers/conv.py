@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...conversion import standardized_kernel
 from ..mapping import NotExpressible, keras_layer, keras_weights
 
 _CONV = {1: "Conv1D", 2: "Conv2D", 3: "Conv3D"}
@@ -35,7 +36,7 @@ def _split_pads(a, n: int):
     return list(pads[:n]), list(pads[n:])
 
 
-@keras_layer("Conv1d", "Conv2d", "Conv3d", "DepthwiseConv2d")
+@keras_layer("Conv1d", "Conv2d", "Conv3d", "DepthwiseConv2d", "StdConv2d", "ScaledStdConv2d")
 def conv(b):
     a = b.a
     n = len(a["kernel"])
@@ -54,9 +55,11 @@ def conv(b):
     return b.spatial_out(y)
 
 
-@keras_weights("Conv1d", "Conv2d", "Conv3d", "DepthwiseConv2d")
+@keras_weights("Conv1d", "Conv2d", "Conv3d", "DepthwiseConv2d", "StdConv2d", "ScaledStdConv2d")
 def conv_weights(node, w):
-    k = w["weight"]  # [out, in / groups, *kernel] -> [*kernel, in / groups, out]
+    # a weight-standardised kernel is written as the convolution applies it (Keras's Conv2D takes it plain)
+    k = standardized_kernel(node, w) if node.op in ("StdConv2d", "ScaledStdConv2d") else w["weight"]
+    # [out, in / groups, *kernel] -> [*kernel, in / groups, out]
     out = {"kernel": np.transpose(k, (*range(2, k.ndim), 1, 0))}
     if "bias" in w:
         out["bias"] = w["bias"]

@@ -18,13 +18,29 @@ def _unbatch(b, y: str, was: bool) -> str:
     return b.squeeze(y, [0]) if was else y
 
 
-@onnx_layer("Conv1d", "Conv2d", "Conv3d", "DepthwiseConv2d")
+@onnx_layer("Conv1d", "Conv2d", "Conv3d", "DepthwiseConv2d", "StdConv2d", "ScaledStdConv2d")
 def conv(b):
     a = b.a
     groups = b.known(b.t.shape[1], "input channels") if b.node.op == "DepthwiseConv2d" else a["groups"]
     bias = b.weight("bias") if a["bias"] else None
-    return b.op("Conv", b.x, b.weight("weight"), bias, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
+    weight = _standardized(b) if b.node.op in ("StdConv2d", "ScaledStdConv2d") else b.weight("weight")
+    return b.op("Conv", b.x, weight, bias, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
                 pads=_pads(b), dilations=list(a["dilation"]), group=groups)
+
+
+def _standardized(b) -> str:
+    """The kernel standardised per output channel over its fan-in (biased variance + eps), from the stored
+    weight (the runtime folds it once); ScaledStdConv2d's times gain x gamma / sqrt(fan-in)."""
+    w, dtype = b.weight("weight"), b.t.dtype
+    fan_in = [1, 2, 3]
+    centred = b.op("Sub", w, b.reduce("ReduceMean", w, fan_in))
+    variance = b.reduce("ReduceMean", b.op("Mul", centred, centred), fan_in)
+    y = b.op("Div", centred, b.op("Sqrt", b.op("Add", variance, b.scalar(b.a["eps"], dtype))))
+    if b.node.op == "ScaledStdConv2d":
+        shape = [w_.shape for w_ in b.node.weights if w_.name == "weight"][0]
+        scale = b.a["gamma"] * math.prod(shape[1:]) ** -0.5
+        y = b.op("Mul", y, b.op("Mul", b.weight("gain"), b.scalar(scale, dtype)))
+    return y
 
 
 @onnx_layer("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")

@@ -17,6 +17,34 @@ def conv(m, ins):
         "dilation": int_or_tuple(m.dilation), "bias": m.bias is not None, "padding": padding, "groups": m.groups})
 
 
+@module_importer("StdConv2d", "ScaledStdConv2d", "StdConv2dSame", "ScaledStdConv2dSame")
+def standardized_conv(m, ins):
+    """timm's weight-standardised convolutions (and nnlang's own): StdConv2d, ScaledStdConv2d. Their `...Same`
+    variants pad at run time (pad_same: TensorFlow's SAME, the odd pixel at the end) where the padding is
+    dynamic: the layer's padding="same", which is that rule."""
+    layer = conv(m, ins)
+    op = "ScaledStdConv2d" if hasattr(m, "gain") else "StdConv2d"
+    layer = Layer(op, dict(layer.params, eps=float(m.eps)))
+    if getattr(m, "same_pad", False):
+        layer.params["padding"] = "same"
+    if op == "ScaledStdConv2d":
+        fan_in = m.weight[0].numel()
+        layer.params["gamma"] = _shortest_gamma(float(m.scale), fan_in)
+        if tuple(m.gain.shape) != (m.out_channels, 1, 1, 1):
+            raise Unsupported(f"{type(m).__name__} with a gain of shape {tuple(m.gain.shape)}")
+    return layer
+
+
+def _shortest_gamma(scale: float, fan_in: int) -> float:
+    """timm keeps only gamma / sqrt(fan-in): the shortest decimal gamma that gives the same scale back."""
+    raw = scale * fan_in ** 0.5
+    for digits in range(1, 18):
+        gamma = float(f"{raw:.{digits}g}")
+        if gamma * fan_in ** -0.5 == scale:
+            return gamma
+    return raw
+
+
 @module_importer("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
 def conv_transpose(m, ins):
     if m.padding_mode != "zeros":

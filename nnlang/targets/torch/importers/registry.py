@@ -47,7 +47,9 @@ FOREIGN_MODULES = frozenset(("torchvision.ops.stochastic_depth.StochasticDepth",
                              "torchvision.models.swin_transformer.ShiftedWindowAttention",
                              "torchvision.models.swin_transformer.PatchMerging",
                              "torchvision.models.swin_transformer.ShiftedWindowAttentionV2",
-                             "torchvision.models.swin_transformer.PatchMergingV2"))
+                             "torchvision.models.swin_transformer.PatchMergingV2",
+                             "timm.layers.std_conv.StdConv2d", "timm.layers.std_conv.ScaledStdConv2d",
+                             "timm.layers.std_conv.StdConv2dSame", "timm.layers.std_conv.ScaledStdConv2dSame"))
 # fx node meta key: parameters a rewrite (patterns.py) decided, overriding the module importer's.
 PARAMS_META = "nnlang_params"
 
