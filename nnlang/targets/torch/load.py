@@ -511,7 +511,7 @@ def import_module(module: nn.Module, inputs: list, name: Optional[str] = None, s
     finally:
         module.train(was_training)
     check_difference(diff, tolerance, name, scale)
-    result = ImportResult(text, graph, model, diff, unused)
+    result = ImportResult(text, graph, model, diff, unused, reference_scale=scale)
     result.renames = model.nnlang_renames  # {our state_dict key: the module's}, where a name had to be cleaned
     return result
 
