@@ -182,7 +182,10 @@ class Printer:
                 variants: dict = {}
                 for s in instances:
                     info = self.info[id(s)]
-                    key = (tuple(st.key() for st in info.steps), self.wiring_key(info))
+                    # Reshape targets stay inside the block: instances reshaping to other sizes (sizes of the
+                    # input, ResNeSt's (2, 64, 56, 56) per stage) are variants, never a `shape: tuple` parameter
+                    shapes = tuple(format_value(info.values[slot]) for slot in _reshape_slots(info.steps))
+                    key = (tuple(st.key() for st in info.steps), self.wiring_key(info), shapes)
                     variants.setdefault(key, []).append(info)
                 for group in variants.values():
                     self.define(type_name, group)
@@ -480,10 +483,14 @@ class _BodyWriter:
         if st.kind == "group":
             inner = [self.step_text(c) for c in st.children]
             calls = all(c.kind == "call" and c.name is None for c in st.children)
-            if calls and len(set(inner)) == 1 and len(inner) > 1:
+            unnamed = all(c.name is None for c in st.children)
+            if unnamed and len(set(inner)) == 1 and len(inner) > 1:
+                # n equal unnamed steps (calls or groups): `X * n` names them 0 .. n-1 as the list does
                 body = f"{inner[0]} * {len(inner)}"
             elif calls:
                 body = "[" + ", ".join(inner) + "]"
+                if len(body) > WIDTH - 3 * len(INDENT):  # a long list: one line per WIDTH, inside its brackets
+                    body = "[\n" + "\n".join(INDENT + ln for ln in _packed(inner, WIDTH - 4 * len(INDENT))) + "\n]"
             else:
                 body = "Sequential { " + " -> ".join(inner) + " }"
                 if len(body) > WIDTH - 3 * len(INDENT) or any("\n" in i for i in inner):
@@ -531,6 +538,28 @@ class _BodyWriter:
         else:
             target = self.fresh(tid)
         self.lines.extend(_wrap(f"{target} = ", chain))
+
+
+def _reshape_slots(steps: list) -> list:
+    """The value slots of the Reshape targets among the steps (groups included)."""
+    slots: list = []
+    for st in steps:
+        if st.kind == "layer" and st.head == "Reshape":
+            slots += [slot for pname, slot, _pos, _default in st.args if pname == "shape"]
+        slots += _reshape_slots(st.children)
+    return slots
+
+
+def _packed(items: list, width: int) -> list:
+    """Comma-separated items packed into lines of at most `width` characters (an item longer stays whole)."""
+    lines: list = []
+    for i, item in enumerate(items):
+        text = item + ("," if i < len(items) - 1 else "")
+        if lines and len(lines[-1]) + 1 + len(text) <= width:
+            lines[-1] += " " + text
+        else:
+            lines.append(text)
+    return lines
 
 
 def _wrap(prefix: str, chain: list) -> list:

@@ -151,3 +151,51 @@ def test_strings_are_escaped_and_read_back_exactly(doc):
     assert g.name == "Tiny" and g.doc == doc
     literal = next(line.strip() for line in text.splitlines() if line.strip().startswith('"'))
     assert ast.literal_eval(literal) == doc and literal == format_value(doc)
+
+
+def test_equal_unnamed_groups_are_written_as_a_repetition_with_the_same_names():
+    """ConvMixer's 32 identical `Sequential { ... }` blocks (issue 18): `Sequential { ... } * 32`, whose layers are
+    named 0 .. 31 as the 32 listed groups were."""
+    group = "Sequential { Conv2d(8, 3, padding=1, groups=8) -> ReLU -> BatchNorm2d }"
+    listed = "network N {\n    input x: [N, 8, 6, 6]\n    y = x -> blocks: Sequential {\n        " + \
+        " -> ".join([group] * 5) + "\n    }\n    output y\n}\n"
+    g = _analysed(listed)
+    text = print_graph(g)
+    assert f"blocks: {group} * 5" in text
+    assert _facts(_analysed(text)) == _facts(g)
+
+
+def test_a_long_list_of_calls_is_wrapped_inside_its_brackets():
+    """RepViT's alternating blocks (issue 18) printed as one 285-character line before: the list now breaks
+    across lines within the width, and reads back as the same network."""
+    blocks = "".join(f"block WideBlockNumber{k}(c: int) {{\n    input x\n    y = x -> Conv2d(c, {size}, "
+                     f"padding={size // 2}) -> ReLU\n    output y\n}}\n\n" for k, size in ((1, 1), (2, 3)))
+    calls = ", ".join(["WideBlockNumber1(8)", "WideBlockNumber2(8)"] * 6)
+    g = _analysed(blocks + "network N {\n    input x: [N, 8, 6, 6]\n    y = x -> blocks: [" + calls + "]\n"
+                  "    output y\n}\n")
+    text = print_graph(g)
+    assert max(len(line) for line in text.splitlines()) <= 120
+    assert "-> blocks: [\n" in text and "WideBlockNumber1, WideBlockNumber2, WideBlockNumber1," in text
+    assert _facts(_analysed(text)) == _facts(g)
+
+
+def test_reshape_targets_stay_inside_their_blocks():
+    """ResNeSt's SplitAttn reshapes to its input's sizes, (2, 64, 56, 56) at one stage and (2, 128, 28, 28) at the
+    next (issue 18): such targets were lifted as meaningless `shape: tuple` block parameters. Instances that
+    reshape to other sizes are now variants of the block, each with its sizes written inside."""
+    g = _analysed("""block Halves(c: int, size: int) {
+    input x
+    y = x -> Conv2d(c, 1) -> Reshape((2, c // 2, size, size)) -> Sum(1)
+    output y
+}
+
+network N {
+    input x: [N, 4, 8, 8]
+    y = x -> a: Halves(8, 8) -> MaxPool2d(2) -> b: Halves(16, 4)
+    output y
+}
+""")
+    text = print_graph(g)
+    assert "tuple" not in text
+    assert "Reshape((2, 4, 8, 8))" in text and "Reshape((2, 8, 4, 4))" in text
+    assert _facts(_analysed(text)) == _facts(g)

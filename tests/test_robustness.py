@@ -70,7 +70,8 @@ def check(text: str, path: str | None = None) -> Analysis:
     limit = budget(text)
     assert elapsed < limit, f"analyze took {elapsed:.2f} s (limit {limit:.2f} s) on {_short(text)}"
     assert isinstance(result, Analysis)
-    n_lines = text.count("\n") + 1
+    # lines as LSP counts them (and the analyzer): \n, \r\n and a lone \r each end one ("#\r A" has two)
+    n_lines = text.count("\n") + text.count("\r") - text.count("\r\n") + 1
     for d in result.diagnostics:
         assert d.code in CODES, d
         assert d.message.strip(), d
