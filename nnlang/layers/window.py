@@ -118,12 +118,10 @@ def _swa_infer(a, inputs):
     return [inputs[0]]
 
 
-def _swa_weights(a, inputs):
-    c = _swa_check(a, inputs)
+def _index_and_projections(a, c: int) -> list:
+    """The window's index buffer, then qkv's and proj's weights (both versions, in torchvision's order)."""
     wh, ww = a["window_size"]
-    # torch's state_dict order: the module's own table and index buffer, then qkv's and proj's
-    ws = [Weight("relative_position_bias_table", ((2 * wh - 1) * (2 * ww - 1), a["num_heads"])),
-          Weight("relative_position_index", (wh * ww * wh * ww,), trainable=False, dtype="i64"),
+    ws = [Weight("relative_position_index", (wh * ww * wh * ww,), trainable=False, dtype="i64"),
           Weight("qkv.weight", (3 * c, c))]
     if a["qkv_bias"]:
         ws.append(Weight("qkv.bias", (3 * c,)))
@@ -133,22 +131,24 @@ def _swa_weights(a, inputs):
     return ws
 
 
+def _swa_weights(a, inputs):
+    c = _swa_check(a, inputs)
+    wh, ww = a["window_size"]
+    # torch's state_dict order: the module's own table and index buffer, then qkv's and proj's
+    return [Weight("relative_position_bias_table", ((2 * wh - 1) * (2 * ww - 1), a["num_heads"])),
+            *_index_and_projections(a, c)]
+
+
 def _swa2_weights(a, inputs):
     c = _swa_check(a, inputs, _SWA2)
     wh, ww = a["window_size"]
     heads = a["num_heads"]
     # torchvision's state_dict order: the module's own logit scale and buffers, then qkv, proj and cpb_mlp
-    ws = [Weight("logit_scale", (heads, 1, 1)),
-          Weight("relative_coords_table", (1, 2 * wh - 1, 2 * ww - 1, 2), trainable=False),
-          Weight("relative_position_index", (wh * ww * wh * ww,), trainable=False, dtype="i64"),
-          Weight("qkv.weight", (3 * c, c))]
-    if a["qkv_bias"]:
-        ws.append(Weight("qkv.bias", (3 * c,)))
-    ws.append(Weight("proj.weight", (c, c)))
-    if a["proj_bias"]:
-        ws.append(Weight("proj.bias", (c,)))
-    return ws + [Weight("cpb_mlp.0.weight", (CPB_HIDDEN, 2)), Weight("cpb_mlp.0.bias", (CPB_HIDDEN,)),
-                 Weight("cpb_mlp.2.weight", (heads, CPB_HIDDEN))]
+    return [Weight("logit_scale", (heads, 1, 1)),
+            Weight("relative_coords_table", (1, 2 * wh - 1, 2 * ww - 1, 2), trainable=False),
+            *_index_and_projections(a, c),
+            Weight("cpb_mlp.0.weight", (CPB_HIDDEN, 2)), Weight("cpb_mlp.0.bias", (CPB_HIDDEN,)),
+            Weight("cpb_mlp.2.weight", (heads, CPB_HIDDEN))]
 
 
 def _swa2_infer(a, inputs):
@@ -173,13 +173,9 @@ def _pm_infer(a, inputs, layer: str = _PM):
 
 def _pm_weights(a, inputs, layer: str = _PM):
     c = _channels_last(inputs[0], layer, ranks=(3, 4, 5, 6))
+    norm = 2 * c if layer == _PM2 else 4 * c  # V2 normalises after the reduction
     # torchvision constructs reduction before norm: the state_dict's order
-    return [Weight("reduction.weight", (2 * c, 4 * c)), Weight("norm.weight", (4 * c,)), Weight("norm.bias", (4 * c,))]
-
-
-def _pm2_weights(a, inputs):
-    c = _channels_last(inputs[0], _PM2, ranks=(3, 4, 5, 6))
-    return [Weight("reduction.weight", (2 * c, 4 * c)), Weight("norm.weight", (2 * c,)), Weight("norm.bias", (2 * c,))]
+    return [Weight("reduction.weight", (2 * c, 4 * c)), Weight("norm.weight", (norm,)), Weight("norm.bias", (norm,))]
 
 
 def _pm_macs(a, inputs, outputs):
@@ -214,6 +210,22 @@ def _rpb_weights(a, inputs):
             Weight("relative_position_index", (n * n,), trainable=False, dtype="i64")]
 
 
+def _window_attention_params(shift_doc: str, qkv_bias_doc: str) -> tuple:
+    return (
+        Param("num_heads", INT, doc="number of heads (must divide C)", min=1),
+        Param("window_size", Ints(2), doc="window height and width", min=1),
+        Param("shift_size", Ints(2), 0, shift_doc, min=0),
+        Param("qkv_bias", BOOL, True, qkv_bias_doc),
+        Param("proj_bias", BOOL, True, "a learned bias in the output projection"),
+        Param("attention_dropout", Probability(), 0.0, "dropout on the attention weights (training only)"),
+        Param("dropout", Probability(), 0.0, "dropout on the output (training only)"),
+    )
+
+
+_WINDOW_ATTENTION_SIGNATURE = (Inferred("dim", "channels", axis=-1), "window_size", "shift_size", "num_heads",
+                               "qkv_bias", "proj_bias", "attention_dropout", "dropout")
+_PATCH_MERGING_EPS = (Param("eps", FLOAT, 1e-5, "the LayerNorm's epsilon", min=0),)
+
 LAYERS = [
     LayerSpec(
         name=_RPB, family="attention",
@@ -235,19 +247,9 @@ LAYERS = [
             "`relative_position_bias_table` indexed by the buffer `relative_position_index`, and when shifted the "
             "mask of -100 between regions the roll brought together), proj Linear, roll back and crop. Output "
             "[N, H, W, C]. A shift is dropped along a dim whose padded size the window covers.",
-        params=(
-            Param("num_heads", INT, doc="number of heads (must divide C)", min=1),
-            Param("window_size", Ints(2), doc="window height and width", min=1),
-            Param("shift_size", Ints(2), 0, "cyclic shift of the windows (0: regular windows; Swin uses half "
-                  "the window in every other block)", min=0),
-            Param("qkv_bias", BOOL, True, "a learned bias in the qkv projection"),
-            Param("proj_bias", BOOL, True, "a learned bias in the output projection"),
-            Param("attention_dropout", Probability(), 0.0, "dropout on the attention weights (training only)"),
-            Param("dropout", Probability(), 0.0, "dropout on the output (training only)"),
-        ),
-        infer=_swa_infer, weights=_swa_weights, macs=_swa_macs,
-        torch_signature=(Inferred("dim", "channels", axis=-1), "window_size", "shift_size", "num_heads", "qkv_bias",
-                         "proj_bias", "attention_dropout", "dropout"),
+        params=_window_attention_params("cyclic shift of the windows (0: regular windows; Swin uses half the "
+                                        "window in every other block)", "a learned bias in the qkv projection"),
+        infer=_swa_infer, weights=_swa_weights, macs=_swa_macs, torch_signature=_WINDOW_ATTENTION_SIGNATURE,
         example="ShiftedWindowAttention(3, window_size=7, shift_size=3)",
     ),
     LayerSpec(
@@ -256,8 +258,7 @@ LAYERS = [
             "[..., H, W, C], pad H and W to even sizes, concatenate the four 2x2 neighbours (rows/cols (0, 0), "
             "(1, 0), (0, 1), (1, 1)) along the channels, LayerNorm over the 4C channels (`norm`) and a bias-free "
             "Linear to 2C (`reduction`). Output [..., ceil(H/2), ceil(W/2), 2C].",
-        params=(Param("eps", FLOAT, 1e-5, "the LayerNorm's epsilon", min=0),),
-        infer=_pm_infer, weights=_pm_weights, macs=_pm_macs,
+        params=_PATCH_MERGING_EPS, infer=_pm_infer, weights=_pm_weights, macs=_pm_macs,
         torch_signature=(Inferred("dim", "channels", axis=-1), None),
         example="PatchMerging",
     ),
@@ -270,18 +271,9 @@ LAYERS = [
             "without bias) from log-spaced relative coordinates (the buffer `relative_coords_table`), read at "
             "`relative_position_index` and squashed to 16 sigmoid(.). Output [N, H, W, C]. MACs count qkv, proj "
             "and the two attention products per position (the MLP runs once per forward on its table).",
-        params=(
-            Param("num_heads", INT, doc="number of heads (must divide C)", min=1),
-            Param("window_size", Ints(2), doc="window height and width", min=1),
-            Param("shift_size", Ints(2), 0, "cyclic shift of the windows (0: regular windows)", min=0),
-            Param("qkv_bias", BOOL, True, "learned query and value biases in the qkv projection"),
-            Param("proj_bias", BOOL, True, "a learned bias in the output projection"),
-            Param("attention_dropout", Probability(), 0.0, "dropout on the attention weights (training only)"),
-            Param("dropout", Probability(), 0.0, "dropout on the output (training only)"),
-        ),
-        infer=_swa2_infer, weights=_swa2_weights, macs=_swa_macs,
-        torch_signature=(Inferred("dim", "channels", axis=-1), "window_size", "shift_size", "num_heads", "qkv_bias",
-                         "proj_bias", "attention_dropout", "dropout"),
+        params=_window_attention_params("cyclic shift of the windows (0: regular windows)",
+                                        "learned query and value biases in the qkv projection"),
+        infer=_swa2_infer, weights=_swa2_weights, macs=_swa_macs, torch_signature=_WINDOW_ATTENTION_SIGNATURE,
         example="ShiftedWindowAttentionV2(3, window_size=8, shift_size=4)",
     ),
     LayerSpec(
@@ -289,8 +281,8 @@ LAYERS = [
         doc="Swin Transformer V2's patch merging, as torchvision's PatchMergingV2: the 2x2 neighbours concatenated "
             "as PatchMerging, then the bias-free Linear to 2C (`reduction`) and LayerNorm over the 2C channels "
             "(`norm`): normalised after the reduction, not before. Output [..., ceil(H/2), ceil(W/2), 2C].",
-        params=(Param("eps", FLOAT, 1e-5, "the LayerNorm's epsilon", min=0),),
-        infer=lambda a, inputs: _pm_infer(a, inputs, _PM2), weights=_pm2_weights, macs=_pm_macs,
+        params=_PATCH_MERGING_EPS, infer=lambda a, inputs: _pm_infer(a, inputs, _PM2),
+        weights=lambda a, inputs: _pm_weights(a, inputs, _PM2), macs=_pm_macs,
         torch_signature=(Inferred("dim", "channels", axis=-1), None),
         example="PatchMergingV2",
     ),

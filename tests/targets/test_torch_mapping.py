@@ -62,6 +62,13 @@ def _attention_inputs(ins):
 
 I64 = "i64"
 
+# Swin's window attention, V1 and V2 alike: padded, shifted along one or both dims, the shift dropped where one
+# window covers the map, unshifted
+_SWIN_ATTENTION = (("(2, window_size=(4, 3), shift_size=(2, 1))", "[2, 9, 10, 8]"),
+                   ("(1, window_size=4, shift_size=2, qkv_bias=false, proj_bias=false)", "[N, 5, 13, 4]"),
+                   ("(3, window_size=7, shift_size=3)", "[2, 7, 7, 6]"),
+                   ("(2, window_size=4)", "[2, 8, 8, 4]"))
+
 CASES = {
     # ---- convolution
     "Conv1d": [
@@ -305,12 +312,8 @@ CASES = {
     "LayerNorm2d": [c("LayerNorm2d", "[2, 3, 4, 5]"),
                     c("LayerNorm2d(eps=1e-6, elementwise_affine=false)", "[N, 4, 3, 3]")],
     # ---- Swin's window attention and patch merging (padded, shifted along one or both dims, unshifted)
-    "ShiftedWindowAttention": [
-        c("ShiftedWindowAttention(2, window_size=(4, 3), shift_size=(2, 1))", "[2, 9, 10, 8]"),
-        c("ShiftedWindowAttention(1, window_size=4, shift_size=2, qkv_bias=false, proj_bias=false)", "[N, 5, 13, 4]"),
-        c("ShiftedWindowAttention(3, window_size=7, shift_size=3)", "[2, 7, 7, 6]"),  # shift dropped: one window
-        c("ShiftedWindowAttention(2, window_size=4)", "[2, 8, 8, 4]"),
-    ],
+    **{name: [c(f"{name}{args}", shape) for args, shape in _SWIN_ATTENTION]
+       for name in ("ShiftedWindowAttention", "ShiftedWindowAttentionV2")},
     "StdConv2d": [c("StdConv2d(4, 3, padding=1)", "[2, 3, 8, 8]"),
                   c("StdConv2d(6, 3, stride=2, groups=3, bias=true, eps=1e-5)", "[2, 3, 9, 9]")],
     "ScaledStdConv2d": [c("ScaledStdConv2d(4, 3, padding=1)", "[2, 3, 8, 8]"),
@@ -318,16 +321,9 @@ CASES = {
     "RelativePositionBias": [c("RelativePositionBias(2)", "[2, 3, 4, 4]"),
                              c("RelativePositionBias((2, 3))", "[N, 5, 2, 6, 6]"),
                              c("RelativePositionBias(1)", "[2, 4, 1, 1]")],
-    "ShiftedWindowAttentionV2": [
-        c("ShiftedWindowAttentionV2(2, window_size=(4, 3), shift_size=(2, 1))", "[2, 9, 10, 8]"),
-        c("ShiftedWindowAttentionV2(1, window_size=4, shift_size=2, qkv_bias=false, proj_bias=false)", "[N, 5, 13, 4]"),
-        c("ShiftedWindowAttentionV2(3, window_size=7, shift_size=3)", "[2, 7, 7, 6]"),  # shift dropped: one window
-        c("ShiftedWindowAttentionV2(2, window_size=4)", "[2, 8, 8, 4]"),
-    ],
-    "PatchMergingV2": [c("PatchMergingV2", "[2, 8, 8, 4]"), c("PatchMergingV2(eps=1e-6)", "[2, 7, 9, 3]"),
-                       c("PatchMergingV2", "[N, 2, 5, 4, 6]")],
-    "PatchMerging": [c("PatchMerging", "[2, 8, 8, 4]"), c("PatchMerging(eps=1e-6)", "[2, 7, 9, 3]"),
-                     c("PatchMerging", "[N, 2, 5, 4, 6]")],
+    **{name: [c(f"{name}{args}", shape) for args, shape in (("", "[2, 8, 8, 4]"), ("(eps=1e-6)", "[2, 7, 9, 3]"),
+                                                             ("", "[N, 2, 5, 4, 6]"))]
+       for name in ("PatchMerging", "PatchMergingV2")},
     # ---- losses
     "MSELoss": [c("MSELoss", "[2, 3]", "[2, 3]"), c('MSELoss(reduction="none")', "[2, 3]", "[2, 3]")],
     "L1Loss": [c("L1Loss", "[2, 3]", "[2, 3]"), c('L1Loss(reduction="sum")', "[2, 3, 4]", "[2, 3, 4]")],

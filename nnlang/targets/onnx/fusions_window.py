@@ -79,24 +79,34 @@ def _unroll_forward(view: View, value: str, axis: int, size: int):
 _V1, _V2 = "ShiftedWindowAttention", "ShiftedWindowAttentionV2"
 
 
+def _gathered_bias(view: View, value: str):
+    """value = Transpose[2, 0, 1](Reshape[n, n, heads](Gather(table, index, axis 0))), the relative position bias
+    of every window attention here: (table value, index value, n, heads, nodes) or None."""
+    t = _transpose(view, value, [2, 0, 1])
+    found = _reshape(view, t.input[0], [None, None, None]) if t is not None else None
+    gather = view.producer(found[0].input[0], "Gather") if found is not None else None
+    if gather is None or view.attr(gather, "axis", 0) != 0 or found[1][0] != found[1][1]:
+        return None
+    n, _, heads = found[1]
+    return gather.input[0], gather.input[1], n, heads, [t, found[0], gather]
+
+
 def _scores_v1(view: View, bias_add):
     """scaled q @ k^T + Transpose(Reshape(Gather(table, index))): (op, q, k, n, heads, weights, nodes) or None."""
     scores, bias_t = bias_add.input
-    t = _transpose(view, bias_t, [2, 0, 1])
-    found = _reshape(view, t.input[0], [None, None, None]) if t is not None else None
-    gather = view.producer(found[0].input[0], "Gather") if found is not None else None
-    if gather is None or view.attr(gather, "axis", 0) != 0:
+    found = _gathered_bias(view, bias_t)
+    if found is None:
         return None
-    n, n2, heads = found[1]
-    table, index = view.const(gather.input[0]), view.const(gather.input[1])
+    table_value, index_value, n, heads, bias_nodes = found
+    table, index = view.const(table_value), view.const(index_value)
     mm = view.producer(scores, "MatMul")
     scaled = view.producer(mm.input[0], "Mul") if mm is not None else None
     k_t = _transpose(view, mm.input[1], [0, 1, 2, 4, 3]) if mm is not None else None
-    if scaled is None or k_t is None or table is None or index is None or n != n2:
+    if scaled is None or k_t is None or table is None or index is None:
         return None
     own = {"relative_position_bias_table": table, "relative_position_index": index,
            "scale": view.scalar(scaled.input[1])}
-    return _V1, scaled.input[0], k_t.input[0], n, heads, own, [t, found[0], gather, mm, scaled, k_t]
+    return _V1, scaled.input[0], k_t.input[0], n, heads, own, [*bias_nodes, mm, scaled, k_t]
 
 
 def _l2_normalized(view: View, value: str):
@@ -119,20 +129,18 @@ def _scores_v2(view: View, bias_add):
         if times16 is not None else None
     if sig is None or not _near(view.scalar(view.other_input(times16, sig.output[0])), 16.0):
         return None
-    t = _transpose(view, sig.input[0], [2, 0, 1])
-    found = _reshape(view, t.input[0], [None, None, None]) if t is not None else None
-    gather = view.producer(found[0].input[0], "Gather") if found is not None else None
-    if gather is None or view.attr(gather, "axis", 0) != 0:
+    found = _gathered_bias(view, sig.input[0])
+    if found is None:
         return None
-    n, n2, heads = found[1]
-    index = view.const(gather.input[1])
-    flat = _reshape(view, gather.input[0], [-1, heads])
+    table_value, index_value, n, heads, bias_nodes = found
+    index = view.const(index_value)
+    flat = _reshape(view, table_value, [-1, heads])
     second = _linear(view, flat[0].input[0]) if flat is not None else None
     relu = view.producer(second[0], "Relu") if second is not None else None
     first = _linear(view, relu.input[0]) if relu is not None else None
     coords = view.const(first[0]) if first is not None else None
     mul = view.producer(scaled, "Mul")
-    if coords is None or index is None or n != n2 or second[2] is not None or first[2] is None or mul is None:
+    if coords is None or index is None or second[2] is not None or first[2] is None or mul is None:
         return None
     exp = next((view.producer(i, "Exp") for i in mul.input if view.producer(i, "Exp")), None)
     clamp = view.producer(exp.input[0], "Min") if exp is not None else None
@@ -152,8 +160,7 @@ def _scores_v2(view: View, bias_add):
         return None
     own = {"logit_scale": logit_scale, "relative_coords_table": coords, "relative_position_index": index,
            "cpb_mlp.0.weight": first[1], "cpb_mlp.0.bias": first[2], "cpb_mlp.2.weight": second[1]}
-    nodes = [times16, sig, t, found[0], gather, flat[0], *second[3], relu, *first[3], mul, exp, clamp, mm, k_t,
-             *q[1], *k[1]]
+    nodes = [times16, sig, *bias_nodes, flat[0], *second[3], relu, *first[3], mul, exp, clamp, mm, k_t, *q[1], *k[1]]
     return _V2, q[0], k[0], n, heads, own, nodes
 
 
@@ -388,15 +395,13 @@ def relative_position_bias(view: View, add):
     (what ShiftedWindowAttention's fusion has not taken: MaxViT's attention, written out op by op)."""
     for bias in add.input:
         x = view.other_input(add, bias)
-        t = _transpose(view, bias, [2, 0, 1])
-        found = _reshape(view, t.input[0], [None, None, None]) if t is not None else None
-        gather = view.producer(found[0].input[0], "Gather") if found is not None else None
-        if gather is None or view.attr(gather, "axis", 0) != 0 or x is None:
+        found = _gathered_bias(view, bias) if x is not None else None
+        if found is None:
             continue
-        n, n2, heads = found[1]
-        table, index = view.const(gather.input[0]), view.const(gather.input[1])
+        table_value, index_value, n, heads, bias_nodes = found
+        table, index = view.const(table_value), view.const(index_value)
         shape = view.shapes.get(x)
-        if table is None or index is None or n != n2 or table.ndim != 2 or table.shape[1] != heads \
+        if table is None or index is None or table.ndim != 2 or table.shape[1] != heads \
                 or shape is None or len(shape) < 3 or tuple(shape[-3:]) != (heads, n, n):
             continue
         window = window_of(table.shape[0], index.reshape(-1).tolist(), n)
@@ -404,5 +409,5 @@ def relative_position_bias(view: View, add):
             continue
         weights = {"relative_position_bias_table": table, "relative_position_index": index.astype(np.int64).reshape(-1)}
         return Fused(Layer("RelativePositionBias", {"window": window}, inputs=[x], outputs=[add.output[0]],
-                           weights=weights), [add, t, found[0], gather])
+                           weights=weights), [add, *bias_nodes])
     return None

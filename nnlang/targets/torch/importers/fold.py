@@ -22,6 +22,8 @@ import operator
 import torch
 from torch import fx
 
+from .fxnodes import node_shape
+
 _SHAPE_ONLY_METHODS = frozenset(("size", "dim", "numel"))
 _SHAPE_ONLY_ATTRIBUTES = frozenset(("shape", "device", "dtype", "ndim"))
 _ELEMENTWISE = frozenset((operator.add, operator.sub, operator.mul, operator.truediv, torch.add, torch.sub, torch.mul,
@@ -35,11 +37,6 @@ def _reads_only_shape(node: fx.Node) -> bool:
         return True
     return node.op == "call_function" and node.target is getattr and len(node.args) > 1 \
         and node.args[1] in _SHAPE_ONLY_ATTRIBUTES
-
-
-def _is_tensor(node: fx.Node) -> bool:
-    meta = node.meta.get("tensor_meta")
-    return hasattr(meta, "shape") and hasattr(meta, "dtype")
 
 
 def _elementwise(node: fx.Node) -> bool:
@@ -59,7 +56,7 @@ def candidates(gm: fx.GraphModule) -> list:
                 data.add(node)
     found = []
     for node in gm.graph.nodes:
-        if node in data or node.op not in ("call_function", "call_method") or not _is_tensor(node):
+        if node in data or node.op not in ("call_function", "call_method") or node_shape(node) is None:
             continue
         if any(u in data for u in node.users):  # (a factory of literal sizes too: torch.arange(14))
             found.append(node)
