@@ -86,9 +86,32 @@ def assert_same(ref: list, got: list, atol: float, what=""):
 
 
 def strip_value_info(model):
-    """A copy without value_info, for shape inference to fill in on its own."""
+    """A copy without value_info, for shape inference to fill in on its own. Weights (floating-point
+    initializers of more than 4,096 values, never a size) are declared graph inputs of the same type and shape
+    instead: inference reads their types only, and copying FCN-32s' 544 MB twice took 4 of its 5 seconds."""
+    from onnx import TensorProto, helper
+
+    floating = {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16}
     m = onnx.ModelProto()
-    m.CopyFrom(model)
+    graph = model.graph
+    weights = [t for t in graph.initializer if t.data_type in floating and np.prod(t.dims) > 4096]
+    if not weights:
+        m.CopyFrom(model)
+    else:
+        for field in ("ir_version", "producer_name", "producer_version", "domain", "model_version", "doc_string"):
+            setattr(m, field, getattr(model, field))
+        m.opset_import.extend(model.opset_import)
+        m.functions.extend(model.functions)
+        names = {t.name for t in weights}
+        m.graph.name, m.graph.doc_string = graph.name, graph.doc_string
+        m.graph.node.extend(graph.node)
+        m.graph.input.extend(graph.input)
+        listed = {i.name for i in graph.input}  # old exporters list initializers as inputs already
+        m.graph.input.extend(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in weights
+                             if t.name not in listed)
+        m.graph.output.extend(graph.output)
+        m.graph.initializer.extend(t for t in graph.initializer if t.name not in names)
+        m.graph.sparse_initializer.extend(graph.sparse_initializer)
     del m.graph.value_info[:]
     return m
 

@@ -24,7 +24,9 @@ def gemm(op: Op):
     b = op.const_input(1, "B (the weight)")
     if b.ndim != 2:
         raise Unsupported(f"Gemm whose B is not a matrix (shape {tuple(b.shape)})")
-    weight = (b if op.attrs.get("transB", 0) else b.T) * np.asarray(alpha, dtype=b.dtype)
+    weight = b if op.attrs.get("transB", 0) else b.T
+    if alpha != 1.0:  # (a 400 MB copy of VGG's first classifier otherwise)
+        weight = weight * np.asarray(alpha, dtype=b.dtype)
     weights = {"weight": np.ascontiguousarray(weight)}
     c = op.const_input(2, "C (the bias)")
     if c is not None:

@@ -134,9 +134,8 @@ class _Converter:
                 continue
             self.values[vi.name] = b.input(_input_name(vi.name, b.graph.inputs), shape, dtype)
         fold_constants(self)
-        for _ in range(128):  # shapes inferred again let more sizes fold (opset 13: Swin needs 39, MaxViT 66)
-            reinfer(self)
-            if not fold_constants(self):
+        for _ in range(128):  # shapes inferred again let more sizes fold (opset 13: a Swin stage needs a few rounds)
+            if not reinfer(self) and not fold_constants(self):
                 break
         nodes = [node for node in self.node_list if id(node) not in self.folded]
         for unit in _in_order(nodes, find_fusions(View(g, self.consts, self.shapes, self.opset), nodes)):
@@ -521,12 +520,13 @@ def _network_name(model, source) -> str:
 
 def _rebuild(printed: Graph, graph: Graph, weights: dict):
     """Build the printed network with the PyTorch target and give it the model's weights."""
+    import numpy as np
     import torch
 
-    from ..torch.builder import build_graph
+    from ..torch.seeded import build_to_load
     from ..torch.weights import load_state_dict
 
-    model = build_graph(printed)
+    model = build_to_load(printed)
     ours = model.state_dict()
     # The printed network names its layers as the import placed them: match weights by node order.
     state = {}
@@ -535,7 +535,10 @@ def _rebuild(printed: Graph, graph: Graph, weights: dict):
             full = weight_key(node.path, key)
             if full not in ours:
                 raise ImportError_(f"weight {key} of {imported.op} has no place in the printed network ({full})")
-            state[full] = torch.as_tensor(value.copy()).to(ours[full].dtype).reshape(ours[full].shape)
+            # Copied by the load below; a read-only array (a view of the file's bytes) once more before
+            value = np.asarray(value)
+            value = value if value.flags.writeable and value.flags.c_contiguous else np.array(value)
+            state[full] = torch.from_numpy(value).to(ours[full].dtype).reshape(ours[full].shape)
     load_state_dict(model, state, strict=True, source="the ONNX model")
     model.eval()
     return model
