@@ -103,3 +103,25 @@ def test_layer_in_keras_equals_torch_or_is_refused(name, index, case, layout):
         else case.make([g.tensor(t).type for _, t in g.inputs])
     diff = kh.max_rel_diff(kh.run_torch(module, tensors), kh.run_keras(built, tensors))
     assert diff <= 1e-4, (case.call, layout, diff)
+
+
+def test_weights_copied_in_two_passes_equal_numpys_copy():
+    """emit._permuted_copy (a kernel's transpose made contiguous: the axis becoming innermost first, then rows)
+    gives numpy's bytes for every permutation, size-1 axes and strided slices included."""
+    import itertools
+
+    import numpy as np
+    import torch
+
+    from nnlang.targets.keras.emit import _permuted_copy, contiguous
+
+    rng = np.random.default_rng(0)
+    for shape in [(64, 32, 3, 3), (5, 7, 11, 13), (300, 400), (7, 8, 9, 10, 11), (1, 5, 1, 3)]:
+        a = rng.standard_normal(shape).astype(np.float32)
+        views = [a.transpose(p) for p in itertools.permutations(range(a.ndim))]
+        views += [a[:, ::2], a.transpose()[1:], a.transpose()[..., ::3]]
+        for v in views:
+            want = np.ascontiguousarray(v)
+            assert np.array_equal(_permuted_copy(torch, v).numpy(), want), (shape, v.strides)
+            got = contiguous(v, np.dtype("float64"))
+            assert got.flags.c_contiguous and got.dtype == np.float64 and np.array_equal(got, want)

@@ -82,7 +82,7 @@ def compile_and_keep(analysis: Analysis, outdir: str, seed: int = 0, weights: st
         raise CompileError(f"{analysis.path or '<input>'} has errors or no network; run `nnlang check` first")
     layout = prepare_options({"layout": layout})["layout"]
     emitter = Emitter(graph, layout)
-    built = emitter.build()  # once: building a Keras model initialises every weight, the costly part
+    built = emitter.build(draws=False)  # once, no random initial value: set_weights below replaces every one
     if built.problems:
         raise CompileError(problems_message(built.problems, analysis.path), built.problems)
     emitter.set_weights(make_state(graph, seed, weights))
