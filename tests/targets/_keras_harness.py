@@ -44,17 +44,29 @@ def keras_model(graph, state: dict, layout: str):
 
 
 def run_keras(built, tensors: list) -> list:
+    return keras_outputs(built, keras_raw(built, keras_feeds(built, tensors)))
+
+
+def keras_feeds(built, tensors: list) -> list:
+    """The IR-layout input tensors as the model takes them (channels_last: channels moved last)."""
     feeds = []
     for perm, t in zip(built.inputs, tensors):
         a = t.numpy()
         feeds.append(a.transpose(perm) if perm else a)
-    out = built.model(feeds if len(feeds) > 1 else feeds[0])
+    return feeds
+
+
+def keras_raw(model_or_built, feeds: list) -> list:
+    """The model's outputs on `feeds`, as numpy arrays in the layout it computes them."""
+    model = getattr(model_or_built, "model", model_or_built)
+    out = model(feeds if len(feeds) > 1 else feeds[0])
     out = list(out) if isinstance(out, (list, tuple)) else [out]
-    got = []
-    for perm, y in zip(built.outputs, out):
-        y = np.asarray(y.detach().cpu()) if hasattr(y, "detach") else np.asarray(y)
-        got.append(y.transpose(np.argsort(perm)) if perm else y)
-    return got
+    return [np.asarray(y.detach().cpu()) if hasattr(y, "detach") else np.asarray(y) for y in out]
+
+
+def keras_outputs(built, raw: list) -> list:
+    """keras_raw's outputs in the IR's layout."""
+    return [y.transpose(np.argsort(perm)) if perm else y for perm, y in zip(built.outputs, raw)]
 
 
 def run_torch(module, tensors: list) -> list:

@@ -6,6 +6,7 @@ anything is written, naming the layers Keras cannot (yet) express."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -32,18 +33,32 @@ def _analysis(path: Path):
     return zc.analysis(path.stem)
 
 
+@dataclass
+class Example:
+    """One example built once: the torch module (perturbed weights), {layout: Built} (channels_last: the model
+    compile_to_dir wrote, still in memory; channels_first: built by the emitter from the same state), the written
+    .keras file, and the runs every test compares with: the torch module's outputs on `tensors`, and the
+    channels_last model's on the same values (`feeds`, in its layout) as it computed them (`raw`)."""
+    path: Path
+    a: object
+    module: object = None
+    built: dict = field(default_factory=dict)
+    written: str = ""
+    tensors: list = field(default_factory=list)
+    torch_out: list = field(default_factory=list)
+    feeds: list = field(default_factory=list)
+    raw: list = field(default_factory=list)
+
+
 @pytest.fixture(scope="module", params=zc.example_params(EXAMPLES))  # the big ones marked slow
-def example(request, tmp_path_factory):
-    """(path, analysis, torch module, its perturbed state, {layout: Built}, the written channels_last .keras file)
-    built once per example. The channels_last model is the one compile_to_dir wrote (the perturbed state given
-    as a weights file), still in memory; channels_first is built by the emitter from the same state."""
+def example(request, tmp_path_factory) -> Example:
     from nnlang.targets.keras.compile import compile_and_keep
     from nnlang.targets.torch.weights import save
 
     path = request.param
     a = _analysis(path)
     if path.stem in REFUSED:
-        return path, a, None, None, {}, None
+        return Example(path, a)
     module, state = kh.perturbed_reference(a.graph)
     folder = tmp_path_factory.mktemp(path.stem)
     weights = folder / "perturbed.safetensors"
@@ -52,7 +67,10 @@ def example(request, tmp_path_factory):
     assert written == str(folder / "keras" / f"{a.graph.name}.keras")
     assert os.listdir(folder / "keras") == [f"{a.graph.name}.keras"]  # no temporary file left
     built = {"channels_last": written_model, "channels_first": kh.keras_model(a.graph, state, "channels_first")}
-    return path, a, module, state, built, written
+    tensors = _inputs(a.graph)
+    feeds = kh.keras_feeds(written_model, tensors)
+    return Example(path, a, module, built, written, tensors, kh.run_torch(module, tensors), feeds,
+                   kh.keras_raw(written_model, feeds))
 
 
 def keras_trainable(g) -> int:
@@ -81,41 +99,37 @@ def _inputs(g):
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("layout", kh.LAYOUTS)
 def test_example_outputs_and_parameters_equal_torch(example, layout):
-    path, a, module, state, built, _written = example
-    if path.stem in REFUSED:
+    a = example.a
+    if example.path.stem in REFUSED:
         with pytest.raises(CompileError) as e:
             compile_to_dir(a, "/nonexistent/never-written", layout=layout)
-        assert {n.op for n, _ in e.value.problems} == REFUSED[path.stem]
+        assert {n.op for n, _ in e.value.problems} == REFUSED[example.path.stem]
         assert all(why.endswith("has no Keras mapping") for _, why in e.value.problems)
         return
-    b = built[layout]
+    b = example.built[layout]
     assert b.problems == []
     assert kh.trainable(b.model) == keras_trainable(a.graph)  # BatchNorm statistics: non-trainable in Keras
-    tensors = _inputs(a.graph)
-    diff = kh.max_rel_diff(kh.run_torch(module, tensors), kh.run_keras(b, tensors))
-    assert diff <= 1e-4, (path.stem, layout, diff)
+    got = kh.keras_outputs(b, example.raw) if layout == "channels_last" else kh.run_keras(b, example.tensors)
+    diff = kh.max_rel_diff(example.torch_out, got)
+    assert diff <= 1e-4, (example.path.stem, layout, diff)
 
 
 @pytest.mark.filterwarnings("ignore")
 def test_example_file_loads_safely_and_computes_the_same(example):
     """The written file (perturbed weights given as a weights file) loads in safe mode and computes exactly what
     the model compile_to_dir wrote computes in memory (that one equals torch: the test above)."""
-    path, a, module, state, built, written = example
-    if path.stem in REFUSED:
+    if example.path.stem in REFUSED:
         return
-    loaded = keras.saving.load_model(written, safe_mode=True)
-    assert kh.trainable(loaded) == keras_trainable(a.graph)
-    rng = np.random.default_rng(0)
-    # every input (VQA has an image and a question): floats, and integer ids in [0, 2)
-    xs = [rng.random(t.shape[1:], dtype=np.float32)[None] if t.dtype.startswith("float")
-          else rng.integers(0, 2, [d or 2 for d in t.shape[1:]])[None].astype(t.dtype) for t in loaded.inputs]
-    same = built["channels_last"].model
-    x = xs if len(xs) > 1 else xs[0]
-    got, want = loaded(x), same(x)
-    got, want = (list(y) if isinstance(y, (list, tuple)) else [y] for y in (got, want))  # Pix2Pix: 2 outputs
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        assert np.array_equal(np.asarray(g.detach().cpu()), np.asarray(w.detach().cpu()))
+    loaded = keras.saving.load_model(example.written, safe_mode=True)
+    assert kh.trainable(loaded) == keras_trainable(example.a.graph)
+    # every input (VQA has an image and a question), in the model's layout: floats, and integer ids
+    for f, t in zip(example.feeds, loaded.inputs, strict=True):  # a sequence length is None in Keras
+        dims = zip(f.shape[1:], t.shape[1:], strict=True)
+        assert tuple(d if w is not None else None for d, w in dims) == tuple(t.shape[1:])
+    got = kh.keras_raw(loaded, example.feeds)
+    assert len(got) == len(example.raw)  # Pix2Pix: 2 outputs
+    for g, w in zip(got, example.raw):
+        assert np.array_equal(g, w)
 
 
 def test_lstm_classifier_has_one_bias_per_layer_in_keras():
