@@ -82,10 +82,9 @@ run: setup-run
 	$(PY) -m nnlang check examples/
 	$(PY) -m nnlang summary examples/resnet50.nns
 
-# Every core (-n auto); a file's tests stay on one worker (--dist loadfile) so module fixtures are built once;
-# the longest files start first (tests/conftest.py orders them; xdist keeps that order with --no-loadscope-reorder).
+# Every core (-n auto); a file's tests stay on one worker (--dist loadfile) so module fixtures are built once.
 test: setup
-	$(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=30
+	$(PY) -m pytest -q -n auto --dist loadfile --durations=30
 
 bench: setup
 	$(PY) benchmarks/run.py

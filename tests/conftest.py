@@ -42,23 +42,3 @@ def pytest_configure(config):
 
     ort.InferenceSession = OneThreadSession
 
-
-# The longest files first. Under `--dist loadfile` (make test) a file is one unit of work for one worker; a long
-# file started last keeps one worker busy while the other has nothing left to do. Measured file times (seconds
-# of one worker, 2026-12-07; benchmarks/test_suite_time.md): keras_examples 205, onnx_import 138, incremental 96,
-# caffe_compile 71, onnx_examples 70, determinism 68, torch_emit 61, torch_build 52, lsp/features 50 ...
-# xdist orders files by their number of tests unless given --no-loadscope-reorder (the Makefile gives it).
-LONGEST_FIRST = (
-    "tests/targets/test_keras_examples.py", "tests/targets/test_onnx_import.py", "tests/test_incremental.py",
-    "tests/targets/test_caffe_compile.py", "tests/targets/test_onnx_examples.py", "tests/test_determinism.py",
-    "tests/targets/test_torch_emit.py", "tests/targets/test_torch_build.py", "tests/lsp/test_features.py",
-    "tests/targets/test_keras_import_apps.py", "tests/targets/test_torch_import.py",
-    "tests/targets/test_torch_weights.py", "tests/test_robustness.py", "tests/targets/test_onnx_constant_folding.py",
-    "tests/test_examples.py", "tests/targets/test_torch_import_torchvision.py", "tests/test_vscode_extension.py",
-    "tests/test_cli.py", "tests/test_file_budget.py",
-)
-
-
-def pytest_collection_modifyitems(session, config, items):
-    rank = {path: k for k, path in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: the rest in order
