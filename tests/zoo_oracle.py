@@ -218,7 +218,7 @@ def reference_macs(module, shape: tuple) -> tuple:
     torch.backends.mha.set_fastpath_enabled(False)
     try:
         with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), counter:
-            module(torch.zeros(shape))
+            module(torch.zeros(shape, device=next(module.parameters()).device))  # on the module's (meta) device
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
     counts = counter.get_flop_counts()
@@ -281,7 +281,12 @@ def compare(model: ZooModel) -> Report:
         raise AssertionError(f"{model.example} does not analyse: {[str(d) for d in a.errors]}")
     g = a.graph
     mine = our_state(g)
-    ref_module = build(model)
+    import torch
+
+    # On torch's meta device: names, shapes, counts and FlopCounterMode's MACs need no memory or arithmetic
+    # (measured equal to a CPU build for every model here; VGG-16 2.0 -> 0.02 s).
+    with torch.device("meta"):
+        ref_module = build(model)
     theirs = reference_state(ref_module)
     r = Report(model, g.total_params, sum(p.numel() for p in ref_module.parameters()), weight_count=len(theirs))
     r.missing = {k: v for k, v in theirs.items() if k not in mine}
