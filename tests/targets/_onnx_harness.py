@@ -31,7 +31,22 @@ def session(model) -> ort.InferenceSession:
 
 
 def run_onnx(model, feeds: dict) -> list:
-    return session(model).run(None, feeds)
+    """`model` (a ModelProto, a path, or a session already made) run on `feeds`."""
+    return (model if isinstance(model, ort.InferenceSession) else session(model)).run(None, feeds)
+
+
+def random_feeds(session) -> dict:
+    """Random inputs for a session's model (read from the session: no second parse of the file): floats, and
+    integer ids in [0, 2); a symbolic dim is 2."""
+    r = np.random.default_rng(1)
+    feeds = {}
+    for i in session.get_inputs():
+        dims = [d if isinstance(d, int) else 2 for d in i.shape]
+        if i.type == "tensor(float)":
+            feeds[i.name] = r.standard_normal(dims).astype(np.float32)
+        else:
+            feeds[i.name] = r.integers(0, 2, dims).astype(np.int64)
+    return feeds
 
 
 def analysed(text: str, path=None):

@@ -27,6 +27,7 @@ from nnlang.targets.onnx.load import ImportError_, import_model  # noqa: E402
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
+import _onnx_harness as oh  # noqa: E402
 import zoo_cache as zc  # noqa: E402
 import zoo_oracle as zo  # noqa: E402
 
@@ -178,10 +179,6 @@ def test_cli_import_of_onnx_writes_both_files_or_none(tmp_path, capsys):
 
 # ---- round trips through our own emitter -----------------------------------------------------------
 
-ROOT = TESTS.parent
-EXAMPLES = sorted((ROOT / "examples").glob("*.nns"))
-
-
 def _session(path):
     import onnxruntime as ort
 
@@ -190,39 +187,6 @@ def _session(path):
 
 def _ort(path, feeds):
     return _session(path).run(None, feeds)
-
-
-def _feeds(session):
-    """Random inputs for the session's model (its inputs read from the session: no second parse of the file)."""
-    r = np.random.default_rng(1)
-    feeds = {}
-    for i in session.get_inputs():
-        dims = [d if isinstance(d, int) else 2 for d in i.shape]
-        if i.type == "tensor(float)":
-            feeds[i.name] = r.standard_normal(dims).astype(np.float32)
-        else:
-            feeds[i.name] = r.integers(0, 2, dims).astype(np.int64)
-    return feeds
-
-
-@pytest.mark.parametrize("path", zc.example_params(EXAMPLES))
-def test_example_to_onnx_to_nns_to_onnx_gives_equal_outputs(path, tmp_path):
-    from nnlang.targets.onnx.compile import compile_to_dir
-    from nnlang.targets.onnx.load import write
-
-    first = zc.onnx_example(path.stem)  # compile_to_dir(<the example>, ...): written once, shared (read-only)
-    # Unverified: the import's own check (onnxruntime vs the built module, ~40 % of this test's time) is
-    # subsumed by the comparison below of the file with the one compiled back from the imported text.
-    result = import_model(first, verify=False)
-    nns, weights = write(result, str(tmp_path / "imported" / f"{path.stem}.nns"))
-    again = analyze(Path(nns).read_text(), nns)
-    assert not [d for d in again.diagnostics if d.is_error]
-    second = [p for p in compile_to_dir(again, str(tmp_path / "b"), weights=weights) if p.endswith(".onnx")][0]
-    session = _session(first)
-    feeds = _feeds(session)
-    for a, b in zip(session.run(None, feeds), _ort(second, feeds)):
-        assert a.shape == b.shape
-        assert float(np.abs(a - b).max()) <= 1e-4
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", pytest.param("densenet121", marks=pytest.mark.slow)])
@@ -235,6 +199,6 @@ def test_torchvision_exports_import_and_export_again_with_equal_outputs(torchvis
     second = [p for p in compile_to_dir(analyze(Path(nns).read_text(), nns), str(tmp_path / "b"), weights=weights)
               if p.endswith(".onnx")][0]
     session = _session(path)
-    feeds = _feeds(session)
+    feeds = oh.random_feeds(session)
     (want,), (got,) = session.run(None, feeds), _ort(second, feeds)
     assert float(np.abs(want - got).max()) <= 1e-4 * max(1.0, float(np.abs(want).max()))
