@@ -68,6 +68,8 @@ def _apply_clamped_change(self, change) -> None:
             return len(self.source)
         line = lines[pos.line]
         content = line[:len(line) - (2 if line.endswith("\r\n") else 1 if line.endswith(("\r", "\n")) else 0)]
+        if content.isascii():  # one code unit a character in every encoding: no count character by character
+            return starts[pos.line] + min(max(pos.character, 0), len(content))
         units = min(max(pos.character, 0), codec.client_num_units(content))  # clamped in the client's units
         column = codec.position_from_client_units(lines, type(pos)(line=pos.line, character=units)).character
         return starts[pos.line] + min(column, len(content))
