@@ -179,16 +179,6 @@ def test_cli_import_of_onnx_writes_both_files_or_none(tmp_path, capsys):
 
 # ---- round trips through our own emitter -----------------------------------------------------------
 
-def _session(path):
-    import onnxruntime as ort
-
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-
-def _ort(path, feeds):
-    return _session(path).run(None, feeds)
-
-
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", pytest.param("densenet121", marks=pytest.mark.slow)])
 def test_torchvision_exports_import_and_export_again_with_equal_outputs(torchvision_models, tmp_path, name):
     from nnlang.targets.onnx.compile import compile_to_dir
@@ -198,7 +188,7 @@ def test_torchvision_exports_import_and_export_again_with_equal_outputs(torchvis
     nns, weights = write(import_model(str(path)), str(tmp_path / f"{name}.nns"))
     second = [p for p in compile_to_dir(analyze(Path(nns).read_text(), nns), str(tmp_path / "b"), weights=weights)
               if p.endswith(".onnx")][0]
-    session = _session(path)
+    session = oh.session(str(path))
     feeds = oh.random_feeds(session)
-    (want,), (got,) = session.run(None, feeds), _ort(second, feeds)
+    (want,), (got,) = session.run(None, feeds), oh.run_onnx(second, feeds)
     assert float(np.abs(want - got).max()) <= 1e-4 * max(1.0, float(np.abs(want).max()))
