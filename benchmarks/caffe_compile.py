@@ -25,7 +25,7 @@ def round_trip_large_examples() -> dict:
     perturbed weights, re-import prototxt + caffemodel, compare the PyTorch builds (max relative difference)."""
     import torch
 
-    sys.path.insert(0, str(ROOT / "tests" / "targets"))
+    sys.path[:0] = [str(ROOT / "tests" / "targets"), str(ROOT / "tests")]  # the harness imports tests/zoo_cache
     import _keras_harness as kh
 
     from nnlang.analyze import analyze

@@ -5,7 +5,9 @@ Tests marked `slow` (whole processes, wheel builds, big application and zoo mode
 run by default -- `make test` and CI run everything; the local loop skips them with `pytest -m "not slow"`."""
 
 import os
+import shutil
 import sys
+import tempfile
 
 # Each pytest-xdist worker is a process of its own, and torch (OpenMP), ONNX Runtime and OpenCV each size their
 # thread pools to the machine: two workers on two cores then run four or more compute threads that spin against
@@ -20,6 +22,7 @@ if ONE_THREAD:
 
 
 def pytest_configure(config):
+    _share_a_directory(config)
     if not ONE_THREAD:
         return
     try:
@@ -42,3 +45,21 @@ def pytest_configure(config):
 
     ort.InferenceSession = OneThreadSession
 
+
+
+def _share_a_directory(config):
+    """The run's directory for what zoo_cache makes once for every process (the examples' reference weights and
+    ONNX files): made by the controlling process before the xdist workers start (they inherit the variable)."""
+    from zoo_cache import SHARED_ENV
+
+    if hasattr(config, "workerinput") or os.environ.get(SHARED_ENV):
+        return
+    os.environ[SHARED_ENV] = tempfile.mkdtemp(prefix="nnlang-test-shared-")
+    config._nnlang_shared = os.environ[SHARED_ENV]
+
+
+def pytest_unconfigure(config):
+    shared = getattr(config, "_nnlang_shared", None)
+    if shared:
+        shutil.rmtree(shared, ignore_errors=True)
+        os.environ.pop("NNLANG_TEST_SHARED", None)

@@ -4,6 +4,7 @@ leaves no file or temporary behind once the next compile into that folder has ru
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -48,46 +49,90 @@ def test_every_target_writes_the_same_bytes_whatever_the_hash_seed_locale_and_fo
     assert different == []
 
 
-KILL_AT = """
-import os, signal, sys
-real_replace = os.replace
-calls = {"n": 0}
-def dying_replace(src, dst, *a, **k):
-    calls["n"] += 1
-    if calls["n"] == int(sys.argv[3]):
-        os.kill(os.getpid(), signal.SIGKILL)
-    return real_replace(src, dst, *a, **k)
-os.replace = dying_replace
-from nnlang import api
-api.compile(sys.argv[1], sys.argv[2], outdir="out", seed=1)
+# One process per target: it imports the target (and its framework) once, by a first compile elsewhere, then forks
+# a child per run, so each killed compile and each next compile costs the compile, not a fresh interpreter. A
+# forked child is a process like any other to SIGKILL; one compute thread, so the fork copies no thread pool.
+KILLED_COMPILES = """
+import json, os, signal, sys
+import torch
+torch.set_num_threads(1)
+from nnlang import api, cli
+
+example, target = sys.argv[1], sys.argv[2]
+api.compile(example, target, outdir="warm", seed=1)
+
+
+def in_child(folder, run):
+    # The child's exit code, or minus the signal that killed it.
+    pid = os.fork()
+    if pid == 0:
+        code = 70
+        try:
+            os.chdir(folder)
+            code = run()
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def compile_killed_at(kill_at):
+    def run():
+        real_replace, calls = os.replace, [0]
+
+        def dying_replace(src, dst, *a, **k):
+            calls[0] += 1
+            if calls[0] == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real_replace(src, dst, *a, **k)
+
+        os.replace = dying_replace
+        api.compile(example, target, outdir="out", seed=1)
+        return 0
+    return run
+
+
+runs = []
+for kill_at in (1, 2):
+    folder = f"kill{kill_at}"
+    os.mkdir(folder)
+    killed = in_child(folder, compile_killed_at(kill_at))
+    left = sorted(os.listdir(os.path.join(folder, "out"))) if os.path.isdir(os.path.join(folder, "out")) else []
+    again = in_child(folder, lambda: cli.main(["compile", example, "--to", target, "-o", "out", "--seed", "1"]))
+    runs.append({"kill_at": kill_at, "killed": killed, "left": left, "again": again,
+                 "after": sorted(os.listdir(os.path.join(folder, "out")))})
+print(json.dumps(runs))
 """
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_a_compile_killed_before_each_rename_leaves_nothing_after_the_next_compile(tmp_path, target):
     """SIGKILL before the first and before the last rename of the files a target writes (torch and Caffe write
-    two): what is left is temporaries only, never a half file under the real name; the next compile sweeps
-    them and writes the whole set."""
+    two): what is left is temporaries only, never a half file under the real name; the next compile (the CLI)
+    sweeps them and writes the whole set."""
     example = ROOT / "examples" / "lenet5.nns"
-    env = {**os.environ, "KERAS_BACKEND": "torch", "KERAS_HOME": str(tmp_path / "kh"), "PYTHONPATH": str(ROOT)}
-    for kill_at in (1, 2):
-        work = tmp_path / f"kill{kill_at}"
-        work.mkdir()
-        proc = subprocess.run([sys.executable, "-c", KILL_AT, str(example), target, str(kill_at)], cwd=work,
-                              env=env, capture_output=True, text=True, timeout=600)
-        out = work / "out"
-        if proc.returncode == 0:  # this target writes fewer files than kill_at renames
-            assert kill_at > 1 and target in ("onnx", "keras")
-            continue
-        assert proc.returncode == -signal.SIGKILL, proc.stderr
-        left = sorted(p.name for p in out.iterdir())
-        real = [name for name in left if ".nnlang-" not in name]
-        assert len(real) < kill_at, left  # only the files renamed before the kill are there
-        done = subprocess.run([sys.executable, "-m", "nnlang", "compile", str(example), "--to", target, "-o",
-                               str(out), "--seed", "1"], cwd=work, env=env, capture_output=True, text=True,
-                              timeout=600)
-        assert done.returncode == 0, done.stderr
-        assert not [p.name for p in out.iterdir() if ".nnlang-" in p.name]
+    env = {**os.environ, "KERAS_BACKEND": "torch", "KERAS_HOME": str(tmp_path / "kh"), "PYTHONPATH": str(ROOT),
+           "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", KILLED_COMPILES, str(example), target], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    runs = json.loads(proc.stdout.strip().splitlines()[-1])
+    whole = sorted(p.name for p in (tmp_path / "warm").iterdir())  # what one compile writes
+    assert [r["kill_at"] for r in runs] == [1, 2]
+    for r in runs:
+        if r["killed"] == 0:  # this target writes fewer files than kill_at renames
+            assert r["kill_at"] > 1 and target in ("onnx", "keras") and len(whole) < r["kill_at"]
+        else:
+            assert r["killed"] == -signal.SIGKILL, proc.stderr
+            real = [name for name in r["left"] if ".nnlang-" not in name]
+            assert len(real) < r["kill_at"] and set(real) <= set(whole), r  # only files renamed before the kill
+            assert any(".nnlang-" in name for name in r["left"]), r  # the temporary being renamed is there
+        assert r["again"] == 0, proc.stderr
+        assert r["after"] == whole, r  # the whole set, no temporary left
 
 
 def _as_unprivileged(argv: list, env: dict) -> subprocess.CompletedProcess:

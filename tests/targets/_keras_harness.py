@@ -16,26 +16,16 @@ import torch  # noqa: E402
 from nnlang.targets.conversion import convert_state  # noqa: E402
 from nnlang.targets.keras.emit import build_model  # noqa: E402
 from nnlang.targets.keras.mapping import WEIGHTS, registry  # noqa: E402
-from nnlang.targets.torch.seeded import build_seeded  # noqa: E402
+import zoo_cache as zc  # noqa: E402
 
 LAYOUTS = ("channels_last", "channels_first")
 
 
 def perturbed_reference(graph, seed: int = 0):
-    """(module in eval mode, numpy state_dict): seeded, then every float vector (biases, norms' scales, BatchNorm
-    statistics) moved by noise (variances kept positive), so zero biases and unit statistics hide no mapping bug."""
-    module = build_seeded(graph, seed=seed)
-    gen = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for name, t in module.state_dict().items():
-            if t.dtype.is_floating_point and t.numel() and t.dim() <= 1:  # biases, norms' scales and statistics
-                noise = torch.rand(t.shape, generator=gen, dtype=t.dtype) * 0.2 - 0.1
-                if name.endswith("running_var"):
-                    t.copy_(t.abs() + noise.abs() + 0.5)
-                else:
-                    t.add_(noise)
-    module.eval()
-    return module, {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+    """(module in eval mode, numpy state_dict): zoo_cache.perturbed_module, so zero biases and unit statistics
+    hide no mapping bug."""
+    module = zc.perturbed_module(graph, seed)
+    return module, zc.numpy_state(module)
 
 
 def keras_model(graph, state: dict, layout: str):

@@ -84,7 +84,9 @@ def compare(graph, opset: int, tensors: list, module=None, state=None, dynamic_b
     return [r.detach().numpy() for r in ref], got
 
 
-def assert_same(ref: list, got: list, atol: float, what=""):
+def assert_same(ref: list, got: list, atol: float, what="", relative: bool = False):
+    """Equal dtypes and shapes, integers exactly, NaN and infinities where `ref` has them, other values within
+    `atol` (relative: within atol x max(1, |ref|), each element)."""
     assert len(ref) == len(got), what
     for k, (r, g) in enumerate(zip(ref, got)):
         assert g.dtype == r.dtype, (what, k, g.dtype, r.dtype)
@@ -96,7 +98,8 @@ def assert_same(ref: list, got: list, atol: float, what=""):
             finite = np.isfinite(r64)
             assert np.array_equal(np.isnan(g64), np.isnan(r64)), (what, k, "NaN positions differ")
             assert np.array_equal(g64[np.isinf(r64)], r64[np.isinf(r64)]), (what, k, "infinities differ")
-            diff = float(np.abs(g64[finite] - r64[finite]).max()) if finite.any() else 0.0
+            scale = np.maximum(1.0, np.abs(r64[finite])) if relative else 1.0
+            diff = float((np.abs(g64[finite] - r64[finite]) / scale).max()) if finite.any() else 0.0
             assert diff <= atol, (what, k, diff)
 
 

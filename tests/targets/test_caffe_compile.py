@@ -95,7 +95,7 @@ def example(request, tmp_path_factory):
     plan = plan_net(a.graph)
     if path.stem in REFUSED:
         return path, a, plan, None, None, None
-    module, state = kh.perturbed_reference(a.graph)
+    module, state = zc.reference(path.stem)  # the run's perturbed weights of the example
     files = write(plan, state, tmp_path_factory.mktemp(path.stem))
     return path, a, plan, module, state, files
 

@@ -53,17 +53,14 @@ class Example:
 @pytest.fixture(scope="module", params=zc.example_params(EXAMPLES))  # the big ones marked slow
 def example(request, tmp_path_factory) -> Example:
     from nnlang.targets.keras.compile import compile_and_keep
-    from nnlang.targets.torch.weights import save
 
     path = request.param
     a = _analysis(path)
     if path.stem in REFUSED:
         return Example(path, a)
-    module, state = kh.perturbed_reference(a.graph)
+    module, state = zc.reference(path.stem)  # the run's perturbed weights of the example
     folder = tmp_path_factory.mktemp(path.stem)
-    weights = folder / "perturbed.safetensors"
-    save(module, weights)
-    (written,), written_model = compile_and_keep(a, str(folder / "keras"), weights=str(weights))
+    (written,), written_model = compile_and_keep(a, str(folder / "keras"), weights=zc.reference_weights(path.stem))
     assert written == str(folder / "keras" / f"{a.graph.name}.keras")
     assert os.listdir(folder / "keras") == [f"{a.graph.name}.keras"]  # no temporary file left
     built = {"channels_last": written_model, "channels_first": kh.keras_model(a.graph, state, "channels_first")}

@@ -1,8 +1,9 @@
 """Every example of the model zoo compiled to ONNX: the file passes the full checker, ONNX's own shape
 inference gives the shapes `nnlang summary` shows, and onnxruntime computes what the PyTorch target
-computes (same weights: seed 0), within 1e-5; imported back (`nnlang import`) and compiled again, it computes
-the same. The file is the one the session writes once per example (zoo_cache.onnx_example: compile_to_dir at
-opset 17, seed 0)."""
+computes with the same weights (perturbed: biases and norm statistics off their initial values), within 1e-5 x
+max(1, |y|); imported back (`nnlang import`) and compiled again, it computes the same. The file is the one the
+test run writes once per example (zoo_cache.onnx_example: compile_to_dir at opset 17 with the example's
+reference weights)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def compiled(request):
     """(path, the example at the pipeline sizes, its ONNX file, an onnxruntime session of that file), once per
     example for the two tests below, which pytest runs one after the other (a module-scoped parameter)."""
     path = request.param
-    written = zc.onnx_example(path.stem)  # compile_to_dir(a, <its directory>, opset=17, seed=0)
+    written = zc.onnx_example(path.stem)  # compile_to_dir(a, <its directory>, opset=17, weights=<perturbed>)
     return path, zc.analysis(path.stem), written, oh.session(written)
 
 
@@ -46,7 +47,7 @@ def test_example_compiles_checks_infers_and_runs_like_torch(compiled, monkeypatc
     monkeypatch.chdir(ROOT)
     path, a, written, session = compiled
     g = a.graph
-    assert Path(written) == zc.cache_dir() / "onnx" / path.stem / f"{g.name}.onnx"
+    assert Path(written) == zc.shared_dir() / "onnx" / path.stem / f"{g.name}.onnx"
     assert os.listdir(Path(written).parent) == [f"{g.name}.onnx"]
     onnx.checker.check_model(written, full_check=True)
     model = onnx.load(written)
@@ -62,13 +63,14 @@ def test_example_compiles_checks_infers_and_runs_like_torch(compiled, monkeypatc
         got = [shapes[names[t]] for t in node.outputs]
         assert got == expected, (node.path, got, expected)
 
-    # Same weights, same input: the PyTorch target's module and onnxruntime agree.
-    module, state = oh.torch_reference(g, seed=0)
+    # Same weights (the file holds the run's perturbed reference weights), same input: the PyTorch target's
+    # module and onnxruntime agree.
+    module, state = zc.reference(path.stem)
     assert {i.name for i in model.graph.initializer} == set(state) - {k for k in state if
                                                                      k.endswith("num_batches_tracked")}
     tensors = oh.inputs_for(g, sizes=SIZES, high=10)
     ref, got = oh.compare(g, 17, tensors, module=module, model=session)
-    oh.assert_same(ref, got, 1e-5, path.stem)
+    oh.assert_same(ref, got, 1e-5, path.stem, relative=True)
 
 
 def test_example_to_onnx_to_nns_to_onnx_gives_equal_outputs(compiled, tmp_path):
@@ -86,7 +88,7 @@ def test_example_to_onnx_to_nns_to_onnx_gives_equal_outputs(compiled, tmp_path):
     feeds = oh.random_feeds(session)
     for a, b in zip(session.run(None, feeds), oh.run_onnx(second, feeds), strict=True):
         assert a.shape == b.shape
-        assert float(np.abs(a - b).max()) <= 1e-4
+        assert float((np.abs(a - b) / np.maximum(1.0, np.abs(a))).max()) <= 1e-4
 
 
 def test_resnet18_names_and_doc_strings_follow_the_source(tmp_path):

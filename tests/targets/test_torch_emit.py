@@ -38,8 +38,6 @@ def _inputs(graph):
 
 @pytest.mark.parametrize("path", zc.example_params(EXAMPLES))
 def test_emitted_module_loads_the_build_weights_and_gives_the_same_outputs(path):
-    from nnlang.targets.torch import build_graph
-
     from nnlang.targets.torch.emit import emit
 
     a = zc.analysis(path.stem)  # the pipeline tests' sizes (GPT-2's vocabulary of 1,000): the class takes them
@@ -49,7 +47,7 @@ def test_emitted_module_loads_the_build_weights_and_gives_the_same_outputs(path)
     cls = namespace[a.graph.name]
     takes = inspect.signature(cls).parameters  # sizes only the input's shape reads (BERT's seq_len) it does not take
     model = cls(**{k: v for k, v in zc.SMALLER.get(path.stem, {}).items() if k in takes}).eval()
-    reference = build_graph(a.graph).eval()
+    reference, _state = zc.reference(path.stem)  # the build with the run's perturbed weights of the example
     model.load_state_dict(reference.state_dict(), strict=True)
     assert sum(p.numel() for p in model.parameters()) == a.graph.total_params
     xs = _inputs(a.graph)
