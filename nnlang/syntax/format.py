@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-from .grammar import lark_parser, lsp_line_ends
+from .grammar import lex, lsp_line_ends
 from .parser import _filter_newlines, parse
 
 INDENT = 4
@@ -101,7 +101,7 @@ class _Line:
 
 def _lex_all(text: str) -> list:
     """Every token of text, the ignored ones (comments, whitespace, `\\` + newline) included."""
-    return list(lark_parser().lex(lsp_line_ends(text), dont_ignore=True))
+    return list(lex(lsp_line_ends(text), dont_ignore=True))
 
 
 def _is_ignored_space(tok) -> bool:

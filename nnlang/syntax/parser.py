@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..diagnostics import Diagnostic, Related, error
 from ..span import Span, point_at_end
 from .convert import ConvertError, convert_module
-from .grammar import lark_parser, lsp_line_ends
+from .grammar import lark_parser, lex, lsp_line_ends
 from .nodes import Module
 
 MAX_NESTING = 64
@@ -158,7 +158,7 @@ class _Driver:
         from lark.exceptions import UnexpectedToken
 
         cancel = self.cancel
-        lexed = self.lark.lex(self.text)
+        lexed = lex(self.text)
         raw = list(lexed if cancel is None else _polled(lexed, cancel))
         tokens = _filter_newlines(raw)
         ip = self.lark.parse_interactive(self.text)
