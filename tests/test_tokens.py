@@ -1,4 +1,5 @@
-"""nnlang.syntax.tokens.scan cuts text exactly as THE lexer (Lark's, with nothing ignored) does."""
+"""nnlang.syntax.tokens.scan cuts text exactly as THE lexer (Lark's, with nothing ignored) does, and
+lark_tokens (what the parser and the formatter lex with) gives the very Tokens Lark's lexer gives."""
 
 from __future__ import annotations
 
@@ -7,16 +8,31 @@ from pathlib import Path
 
 import pytest
 
-from nnlang.syntax.format import _lex_all
-from nnlang.syntax.tokens import is_ignored_space, scan, skippable
+from nnlang.syntax.grammar import lark_parser, lsp_line_ends
+from nnlang.syntax.tokens import is_ignored_space, lark_tokens, scan, skippable
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted([*ROOT.glob("examples/*.nns"), *ROOT.glob("nnlang/std/*.nns"), *ROOT.glob("tests/corpus/**/*.nns"),
                 *ROOT.glob("tests/data/*.nns")])
 
 
+def _lark_lexer(text: str, dont_ignore: bool = True) -> list:
+    """Lark's own lexer, every field of each Token."""
+    return [_fields(t) for t in lark_parser().lex(lsp_line_ends(text), dont_ignore=dont_ignore)]
+
+
+def _fields(t) -> tuple:
+    return t.type, t.value, t.start_pos, t.end_pos, t.line, t.column, t.end_line, t.end_column
+
+
 def _lark(text: str) -> list:
-    return [(t.type, t.start_pos, t.end_pos) for t in _lex_all(text)]
+    return [(typ, start, end) for typ, _value, start, end, *_lines in _lark_lexer(text)]
+
+
+def _same_lark_tokens(text: str) -> None:
+    for dont_ignore in (False, True):
+        ours = [_fields(t) for t in lark_tokens(lsp_line_ends(text), dont_ignore)]
+        assert ours == _lark_lexer(text, dont_ignore), dont_ignore
 
 
 SPACE = scan(" ")[0][0]  # the grammar's anonymous `%ignore /[\t \f]+/` terminal
@@ -40,6 +56,7 @@ def test_same_tokens_as_lark(path):
     assert scan(text) == lark
     for skip in SKIPS:
         assert scan(text, skip) == _without(lark, skip)
+    _same_lark_tokens(text)
 
 
 ODD = ['"""', '"', "'", "{", "(", "}", "->", "#", "\n", "\r\n", "\r", "é😀", "\\\n", "\\", "\t", "\f", "1.5e3",
@@ -56,6 +73,7 @@ def test_same_tokens_on_random_text():
             text = text[:at] + rng.choice(ODD) + text[at + rng.randrange(3):]
         tokens = scan(text)
         assert tokens == _lark(text)
+        _same_lark_tokens(text)
         for skip in SKIPS:
             assert scan(text, skip) == _without(tokens, skip)
         # They tile the text: every character in exactly one token.

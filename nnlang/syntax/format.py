@@ -51,8 +51,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-from .grammar import lex, lsp_line_ends
+from .grammar import lsp_line_ends
 from .parser import _filter_newlines, parse
+from .tokens import lark_tokens
 
 INDENT = 4
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
@@ -101,7 +102,7 @@ class _Line:
 
 def _lex_all(text: str) -> list:
     """Every token of text, the ignored ones (comments, whitespace, `\\` + newline) included."""
-    return list(lex(lsp_line_ends(text), dont_ignore=True))
+    return list(lark_tokens(lsp_line_ends(text), dont_ignore=True))
 
 
 def _is_ignored_space(tok) -> bool:

@@ -68,17 +68,3 @@ def lark_parser():
         cache=_cache_file(text),
     )
 
-
-@functools.lru_cache(maxsize=2)
-def _basic_lexer(dont_ignore: bool):
-    lexer = lark_parser()._build_lexer(dont_ignore)
-    lexer.scanner  # noqa: B018 -- built now (its regexes compiled), not lazily by the first of two threads
-    return lexer
-
-
-def lex(text: str, dont_ignore: bool = False):
-    """The tokens of text, as `lark_parser().lex(text, dont_ignore)` gives them, from one lexer built once: Lark
-    builds a lexer per call when it also has a parser (0.56 of a small file's 1 ms parse went to that)."""
-    from lark.lexer import LexerThread
-
-    return lark_parser().options.postlex.process(LexerThread.from_text(_basic_lexer(dont_ignore), text).lex(None))

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from ..diagnostics import Diagnostic, Related, error
 from ..span import Span, point_at_end
 from .convert import ConvertError, convert_module
-from .grammar import lark_parser, lex, lsp_line_ends
+from .grammar import lark_parser, lsp_line_ends
 from .nodes import Module
+from .tokens import lark_tokens
 
 MAX_NESTING = 64
 MAX_SYNTAX_ERRORS = 50
@@ -158,7 +159,7 @@ class _Driver:
         from lark.exceptions import UnexpectedToken
 
         cancel = self.cancel
-        lexed = lex(self.text)
+        lexed = lark_tokens(self.text)
         raw = list(lexed if cancel is None else _polled(lexed, cancel))
         tokens = _filter_newlines(raw)
         ip = self.lark.parse_interactive(self.text)

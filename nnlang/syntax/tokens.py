@@ -25,8 +25,8 @@ _PROBES = string.printable + "é😀"
 
 
 class _Scanner:
-    __slots__ = ("pattern", "flags", "regex", "retype", "keywords", "newline_types", "skippable", "_chars",
-                 "_spaces", "_skipping")
+    __slots__ = ("pattern", "flags", "regex", "retype", "keywords", "newline_types", "ignore_types", "terminals",
+                 "_skippable", "_chars", "_spaces", "_skipping")
 
     def __init__(self):
         lexer = lark_parser()._build_lexer(dont_ignore=True)  # what `Lark.lex(text, dont_ignore=True)` runs
@@ -50,23 +50,34 @@ class _Scanner:
         assert {r for r, _ in self.retype} <= {"NAME"}, self.retype
         self.keywords = {value: kw for (_, value), kw in self.retype.items()}
         self.newline_types = frozenset(lexer.newline_types)
-        # What may be left out: the spaces (an ignored terminal matching " \t"), and one-character
-        # terminals that no earlier terminal could take, with whatever follows, instead.
-        self._spaces = {t.name: t.pattern.to_regexp() for t in terminals
-                        if is_ignored_space(t.name) and re.fullmatch(t.pattern.to_regexp(), " \t", self.flags)}
-        self._chars: dict = {}
-        for k, t in enumerate(terminals):
-            if t.pattern.type != "str" or len(t.pattern.value) != 1:
-                continue
-            c = t.pattern.value
-            if not any(re.match(e.pattern.to_regexp(), c + p, self.flags) for e in terminals[:k] for p in _PROBES):
-                self._chars[t.name] = c
-        self.skippable = frozenset(self._spaces) | frozenset(self._chars)
+        self.ignore_types = frozenset(lark_parser().lexer_conf.ignore)  # what the parser's lexer drops
+        self.terminals = terminals
+        self._skippable = None  # found on first use (~20 ms of trial matches the parser does not need)
         self._skipping: dict = {}
+
+    @property
+    def skippable(self) -> frozenset:
+        if self._skippable is None:
+            # What may be left out: the spaces (an ignored terminal matching " \t"), and one-character
+            # terminals that no earlier terminal could take, with whatever follows, instead.
+            terminals = self.terminals
+            self._spaces = {t.name: t.pattern.to_regexp() for t in terminals
+                            if is_ignored_space(t.name) and re.fullmatch(t.pattern.to_regexp(), " \t", self.flags)}
+            self._chars = {}
+            for k, t in enumerate(terminals):
+                if t.pattern.type != "str" or len(t.pattern.value) != 1:
+                    continue
+                c = t.pattern.value
+                if not any(re.match(e.pattern.to_regexp(), c + p, self.flags) for e in terminals[:k]
+                           for p in _PROBES):
+                    self._chars[t.name] = c
+            self._skippable = frozenset(self._spaces) | frozenset(self._chars)
+        return self._skippable
 
     def skipping(self, skip: frozenset):
         regex = self._skipping.get(skip)
         if regex is None:
+            self.skippable  # noqa: B018 -- _spaces and _chars found
             parts = [self._spaces[s] for s in sorted(skip & self._spaces.keys())]
             chars = "".join(re.escape(self._chars[s]) for s in sorted(skip & self._chars.keys()))
             if chars:
@@ -115,6 +126,33 @@ def finditer(text: str, skip: frozenset = frozenset()) -> Iterator[re.Match]:
     if not skip <= sc.skippable:
         raise ValueError(f"cannot leave out {sorted(skip - sc.skippable)}: only {sorted(sc.skippable)}")
     return sc.skipping(skip).finditer(text)
+
+
+def lark_tokens(text: str, dont_ignore: bool = False) -> Iterator:
+    """The Lark Tokens that `lark_parser().lex(text, dont_ignore)` gives -- types, values, start and end
+    positions, lines and columns alike (tests/test_tokens.py compares them) -- made from the one regular
+    expression of `scan` instead of Lark's loop, which calls Python per token to match and to count lines
+    (the parser's lexing ~2x faster). `text` as the parser reads it (lsp_line_ends applied)."""
+    from lark import Token
+
+    sc = _scanner()
+    keywords, newline_types = sc.keywords, sc.newline_types
+    ignore = frozenset() if dont_ignore else sc.ignore_types
+    line, line_start = 1, 0  # Lark counts lines at "\n" only; columns from 1
+    for m in sc.regex.finditer(text):
+        typ = m.lastgroup
+        value = m.group()
+        start, end = m.span()
+        end_line, end_line_start = line, line_start
+        if typ in newline_types:
+            newlines = value.count("\n")
+            if newlines:
+                end_line, end_line_start = line + newlines, start + value.rindex("\n") + 1
+        if typ not in ignore:
+            if typ == "NAME":
+                typ = keywords.get(value, typ)
+            yield Token(typ, value, start, line, start - line_start + 1, end_line, end - end_line_start + 1, end)
+        line, line_start = end_line, end_line_start
 
 
 def keyword(name: str) -> Optional[str]:

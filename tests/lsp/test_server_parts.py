@@ -202,6 +202,29 @@ def test_incremental_changes_clamp_positions_as_lsp_says():
     assert edit("a😀b\n", (0, 1), (0, 3), "") == "ab\n"  # UTF-16 units still counted by pygls's codec
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
+def test_an_incremental_change_on_a_non_ascii_line_lands_where_the_clients_units_say(encoding):
+    """Lines in UTF-16 without characters beyond the BMP, and any line in UTF-32, take the fast path (a code
+    unit a character); the rest pygls's codec: both land where the codec puts each position (clamped)."""
+    from lsprotocol import types as lt
+    from pygls.workspace import TextDocument
+    from pygls.workspace.position_codec import PositionCodec
+
+    from nnlang_lsp.workspace import use_lsp_line_ends
+
+    use_lsp_line_ends()
+    codec = PositionCodec(encoding)
+    for line in ["a\u00e9 b", "x\U0001f600y\u00e9", "\u00e9\u00e9\u00e9", "\U0001f600\U0001f600", "ab"]:
+        text = f"{line}\nnext\n"
+        units = codec.client_num_units(line)
+        for character in range(units + 3):
+            doc = TextDocument("file:///t.nns", text, position_codec=codec)
+            at = lt.Position(0, character)
+            doc.apply_change(lt.TextDocumentContentChangePartial(range=lt.Range(start=at, end=at), text="|"))
+            column = codec.position_from_client_units([f"{line}\n"], lt.Position(0, min(character, units))).character
+            assert doc.source == text[:column] + "|" + text[column:], (line, character)
+
+
 def test_a_huge_or_infinite_analysis_delay_is_clamped():
     from nnlang_lsp.settings import MAX_DELAY_MS
 
