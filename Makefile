@@ -84,7 +84,7 @@ run: setup-run
 
 # Every core (-n auto); a file's tests stay on one worker (--dist loadfile) so module fixtures are built once.
 test: setup
-	$(PY) -m pytest -q -n auto --dist loadfile --durations=30
+	$(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=30
 
 bench: setup
 	$(PY) benchmarks/run.py

@@ -8,6 +8,9 @@ import os
 import shutil
 import sys
 import tempfile
+from collections import Counter
+
+import pytest
 
 # Each pytest-xdist worker is a process of its own, and torch (OpenMP), ONNX Runtime and OpenCV each size their
 # thread pools to the machine: two workers on two cores then run four or more compute threads that spin against
@@ -63,3 +66,33 @@ def pytest_unconfigure(config):
     if shared:
         shutil.rmtree(shared, ignore_errors=True)
         os.environ.pop("NNLANG_TEST_SHARED", None)
+
+
+# Files whose few tests take long (whole processes, campaigns, npm, a wheel build): handed out first. pytest-xdist's
+# loadfile hands files out by their number of tests, most first, which put these last: the run then ended with
+# one worker on one of them and the other idle. `make test` passes --no-loadscope-reorder so xdist keeps this order.
+RUN_FIRST = ("tests/test_determinism.py", "tests/test_incremental.py", "tests/test_fuzz.py",
+             "tests/test_file_budget.py", "tests/test_vscode_extension.py", "tests/targets/test_keras_import_apps.py",
+             "tests/targets/test_onnx_constant_folding.py", "tests/test_packaging.py", "tests/test_cancel.py",
+             "tests/lsp/test_lsp_robustness.py", "tests/lsp/test_compile_options.py",
+             "tests/lsp/test_server_imports.py", "tests/lsp/test_cancel_lsp.py")
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own ordering within each file, which a stable sort keeps
+def pytest_collection_modifyitems(session, config, items):
+    """RUN_FIRST, then the other files by their number of tests, most first (xdist's own order)."""
+    def file_of(item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    count = Counter(file_of(item) for item in items)
+    first_seen: dict = {}
+    for k, item in enumerate(items):
+        first_seen.setdefault(file_of(item), k)
+
+    def key(item):
+        f = file_of(item)
+        if f in RUN_FIRST:
+            return (0, RUN_FIRST.index(f), 0)
+        return (1, -count[f], first_seen[f])
+
+    items.sort(key=key)

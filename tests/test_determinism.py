@@ -49,6 +49,20 @@ def test_every_target_writes_the_same_bytes_whatever_the_hash_seed_locale_and_fo
     assert different == []
 
 
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_second_compile_in_the_same_process_writes_the_same_bytes(tmp_path, monkeypatch, target):
+    """A build script compiling twice (or the API called again): nothing the first compile left in the process
+    (Keras's counter of the names it gives its own operations, `pad` then `pad_1`) changes the second's files."""
+    from nnlang import api
+
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    first = api.compile(str(EXAMPLE), target, outdir=str(tmp_path / "first"), seed=7)
+    second = api.compile(str(EXAMPLE), target, outdir=str(tmp_path / "second"), seed=7)
+    assert [Path(p).name for p in first] == [Path(p).name for p in second]
+    assert [Path(p).read_bytes() for p in first] == [Path(p).read_bytes() for p in second]
+
+
 # One process per target: it imports the target (and its framework) once, by a first compile elsewhere, then forks
 # a child per run, so each killed compile and each next compile costs the compile, not a fresh interpreter. A
 # forked child is a process like any other to SIGKILL; one compute thread, so the fork copies no thread pool.

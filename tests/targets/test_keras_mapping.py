@@ -125,3 +125,42 @@ def test_weights_copied_in_two_passes_equal_numpys_copy():
             assert np.array_equal(_permuted_copy(torch, v).numpy(), want), (shape, v.strides)
             got = contiguous(v, np.dtype("float64"))
             assert got.flags.c_contiguous and got.dtype == np.float64 and np.array_equal(got, want)
+
+
+def test_saving_looks_up_the_attribute_skipsets_it_stores_and_the_files_are_the_same(tmp_path, monkeypatch):
+    """backend.remember_saving_skipsets works around Keras's cache of get_attr_skipset (stored under one key,
+    looked up under another): with it each skipset is computed once; without it every layer's save does. The written
+    archives are byte-identical either way. When Keras fixes its key, the first assertion says so."""
+    from pathlib import Path
+
+    from keras.src.backend.common import global_state
+    from keras.src.saving import saving_lib
+
+    import nnlang.targets.keras.backend as backend
+    from nnlang.targets.keras import compile_to_dir
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "resnet18.nns"
+    a = analyze(path.read_text(), "examples/resnet18.nns")
+    computed = []
+    real = saving_lib.get_attr_skipset
+
+    def counting(obj_type):
+        if global_state.get_global_attribute(f"saving_attr_skiplist_{obj_type}") is None:
+            computed.append(obj_type)
+        return real(obj_type)
+
+    def compile_counting(folder: str) -> tuple:
+        for obj_type in ("Operation", "Layer", "Functional"):  # nothing remembered from earlier tests
+            global_state.set_global_attribute(f"saving_attr_skiplist_{obj_type}", None)
+        computed.clear()
+        (written,) = compile_to_dir(a, str(tmp_path / folder))
+        return len(computed), Path(written).read_bytes()
+
+    monkeypatch.setattr(saving_lib, "get_attr_skipset", counting)
+    with monkeypatch.context() as without_workaround:
+        without_workaround.setattr(backend, "remember_saving_skipsets", lambda: None)
+        misses_without, without = compile_counting("without")
+    misses_with, with_ = compile_counting("with")
+    assert misses_without > 50, "Keras now finds its own skipsets: remove backend.remember_saving_skipsets"
+    assert misses_with == 3  # once per type, when remembered; never while saving
+    assert with_ == without

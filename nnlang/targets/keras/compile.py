@@ -75,6 +75,7 @@ def compile_and_keep(analysis: Analysis, outdir: str, seed: int = 0, weights: st
                      layout: str = "channels_last") -> tuple:
     """compile_to_dir, and the model it wrote still in memory: ([path], emit.Built) -- for a caller that goes
     on to run it (building a large Keras model again costs as much as the compile)."""
+    from .backend import remember_saving_skipsets
     from .emit import Emitter
 
     graph = analysis.graph
@@ -90,6 +91,7 @@ def compile_and_keep(analysis: Analysis, outdir: str, seed: int = 0, weights: st
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{graph.name}.keras"
     with replacing(target, suffix=".keras") as (tmp,):
+        remember_saving_skipsets()
         built.model.save(tmp)
         make_reproducible(tmp)
     return [str(target)], built

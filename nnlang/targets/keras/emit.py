@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 
 from ...layers.base import weight_key
-from .backend import keras
+from .backend import fresh_auto_names, keras
 from .mapping import NotExpressible, lookup
 
 LAYOUTS = ("channels_last", "channels_first")
@@ -195,10 +195,11 @@ class Emitter:
         """The Keras model, its weights set from `state` where given. `draws` False (or a state given): the
         variables start as zeros instead of Keras's random draws, every one of them to be set by set_weights
         (VGG-16: 1.7 s of draws per build)."""
-        if state is None and draws:
-            return self._build(None)
-        with _variables_without_random_draws(self.K):
-            return self._build(state)
+        with fresh_auto_names():
+            if state is None and draws:
+                return self._build(None)
+            with _variables_without_random_draws(self.K):
+                return self._build(state)
 
     def _build(self, state: Optional[dict]) -> Built:
         K, g = self.K, self.graph

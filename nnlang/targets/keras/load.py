@@ -595,9 +595,10 @@ def check_real_weights(path: str, kind: str) -> None:
 
 def load_keras(path: str):
     """The Keras model of a checked .keras / .h5 file (safe_mode=True; no compile)."""
-    from .backend import keras
+    from .backend import keras, remember_saving_skipsets
 
     k = keras()
+    remember_saving_skipsets()
     try:
         return k.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # noqa: BLE001 -- any failure of Keras's own loader is the file's

@@ -27,14 +27,15 @@ def constant_value(node):
     return _constant_value(node)
 
 
-def fold_constants(c) -> int:
+def fold_constants(c, nodes=None) -> int:
     # c: the importer's _Converter (consts, dims, shapes, folded, node_list, initializers, opset)
     """Evaluate every node whose inputs are all constants (a weight's Transpose, Split of a packed
     matrix ...): importers then see plain constant inputs. Shape and Size of a tensor whose dims are
     known are constants too; with a symbolic dim (the batch N) the dims are kept as symbols through
-    Gather / Unsqueeze / Concat / Slice, for a Reshape to read. Returns how many nodes it folded now."""
+    Gather / Unsqueeze / Concat / Slice, for a Reshape to read. `nodes`: only those (in graph order; the
+    re-inference's open part), else every node. Returns how many nodes it folded now."""
     before = len(c.folded)
-    for node in c.node_list:
+    for node in c.node_list if nodes is None else nodes:
         if id(node) in c.folded:
             continue
         if node.op_type in _SIZE_OPS:

@@ -49,70 +49,121 @@ def infer_first_shapes(model):
 
 
 def reinfer(converter) -> int:
-    """Fill converter.shapes where inference left values unknown, from a second inference after folding; fold
-    what the new shapes make constant. Returns how many nodes it folded (the caller infers again if any)."""
-    import numpy as np
-    import onnx
-    from onnx import helper, numpy_helper
+    """Fill converter.shapes where inference left values unknown, from further inferences after folding; fold
+    what the new shapes make constant. Returns how many nodes it folded (the caller infers again if any).
 
-    g = converter.model.graph
-    nodes = [n for n in converter.node_list if id(n) not in converter.folded]
-    if not any(o and (converter.shapes.get(o) is None or _unknown(converter.shapes[o])) for n in nodes
-               for o in n.output):
-        return 0
-    produced = {o for n in nodes for o in n.output}
-    real = {vi.name for vi in g.input}
-    inits, typed = [], []
-    for name in dict.fromkeys(i for n in nodes for i in n.input):
-        if not name or name in produced or name in real or name not in converter.consts:
-            continue
-        value = np.asarray(converter.consts[name])
-        if value.size <= _SMALL or value.dtype.kind in "iub":
-            inits.append(numpy_helper.from_array(value, name))
-        else:
-            typed.append(helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(value.dtype),
-                                                       list(value.shape)))
-    inputs = [vi for vi in g.input if vi.name not in converter.consts] + typed
-    graph = helper.make_graph(nodes, g.name or "g", inputs, list(g.output), inits)
-    model = helper.make_model(graph, opset_imports=list(converter.model.opset_import))
-    model.ir_version = converter.model.ir_version
+    Each round infers only the part of the graph still open: the nodes with an output not fully shaped, and
+    the nodes computing the integers they read (a Shape -> Gather -> Concat chain: its values must propagate);
+    what they read from the shaped rest enters as typed inputs. A deep stack of window partitions (MaxViT at
+    opset 13) needs a round per partition or two, each over what follows it only."""
+    import onnx
+
     from .import_fold import fold_constants
     from .load import _DTYPES, _shape_of
 
+    def open_nodes() -> list:
+        return [n for n in converter.node_list if id(n) not in converter.folded]
+
+    if not any(o and (converter.shapes.get(o) is None or _unknown(converter.shapes[o])) for n in open_nodes()
+               for o in n.output):
+        return 0
+    types: dict = {}  # every value's inferred type so far (inputs of a later round's part)
+    elem, shaped = {}, set()
+    given: dict = {}  # value_info given to inference: Reshape outputs worked out here
+    protos: dict = {}  # constant name -> its TensorProto, made once for all rounds
+    nodes = open_nodes()
+    producer = {o: n for n in nodes for o in n.output if o}
+    order = {id(n): k for k, n in enumerate(nodes)}  # graph order
+    part = pending = nodes  # pending: the nodes with an output not shaped yet (only shrinks)
     # A Reshape to a shape with the batch symbol (channel shuffle: view(N, g, C // g, H, W)) has no
     # inferred output; its dims are worked out here and given to the next round, up to a bound.
     folded = 0
     for _round in range(_ROUNDS):
+        model = _part_model(converter, part, types, [given[o] for n in part for o in n.output if o in given],
+                            protos)
         try:
             inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
         except Exception:  # noqa: BLE001 -- the shapes so far stand; the importer reports what lacks one
             return folded
-        elem, shaped = {}, set()
         for vi in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input):
             elem[vi.name] = vi.type.tensor_type.elem_type
-            if _shape_of(vi) is not None and not _unknown(_shape_of(vi)):
+            shape = _shape_of(vi)
+            if shape is not None and not _unknown(shape):
                 shaped.add(vi.name)
+                types[vi.name] = vi.type
             if converter.shapes.get(vi.name) is None or _unknown(converter.shapes[vi.name]):
-                shape = _shape_of(vi)
                 if shape is not None:
                     converter.shapes[vi.name] = shape
                 if converter.dtypes.get(vi.name) is None:
                     converter.dtypes[vi.name] = _DTYPES.get(vi.type.tensor_type.elem_type)
         # Sizes the new shapes make constant (Shape of a partition's output) fold now: the next Reshape's target
         # follows from them in this same loop, not one whole re-inference later (MaxViT-12: 217 -> 149 inferences).
-        folded += fold_constants(converter)
-        given = _reshape_shapes(converter, nodes, elem)
+        folded += fold_constants(converter, part)  # the rest: the caller's own folding after this
+        new = _reshape_shapes(converter, nodes, elem)
         if _round == 0:
             # Reshapes an earlier call worked out are known to the converter, not to this fresh graph: without
             # them everything after (a Slice of a shuffled tensor at opset 11 / 13) stays unknown again.
-            done = {vi.name for vi in given}
-            given += [vi for vi in _reshape_shapes(converter, nodes, elem, shaped) if vi.name not in done]
-        known = {vi.name for vi in model.graph.value_info}
-        given = [vi for vi in given if vi.name not in known]
-        if not given:  # nothing new for inference (a shape left with unknown dims is given again each round)
+            done = {vi.name for vi in new}
+            new += [vi for vi in _reshape_shapes(converter, nodes, elem, shaped) if vi.name not in done]
+        new = [vi for vi in new if vi.name not in given]
+        if not new:  # nothing new for inference (a shape left with unknown dims is given again each round)
             return folded
-        model.graph.value_info.extend(given)
+        given.update((vi.name, vi) for vi in new)
+        shaped.update(vi.name for vi in new if not _unknown(_shape_of(vi)))
+        types.update((vi.name, vi.type) for vi in new if not _unknown(_shape_of(vi)))
+        pending = [n for n in pending if id(n) not in converter.folded and any(o and o not in shaped
+                                                                               for o in n.output)]
+        part = _with_integer_producers(pending, producer, order, converter, elem)
     return folded
+
+
+_INTEGERS = (6, 7)  # TensorProto.INT32, INT64: what data propagation carries (sizes, indices)
+
+
+def _with_integer_producers(pending: list, producer: dict, order: dict, converter, elem: dict) -> list:
+    """The nodes `pending` and, transitively, the producers of the non-constant integers they read (sizes a
+    Reshape or an Expand needs as values, not only as shapes), in graph order."""
+    keep = {id(n): n for n in pending}
+    stack = list(pending)
+    while stack:
+        for name in stack.pop().input:
+            n = producer.get(name)
+            if n is not None and id(n) not in keep and id(n) not in converter.folded \
+                    and name not in converter.consts and elem.get(name) in _INTEGERS:
+                keep[id(n)] = n
+                stack.append(n)
+    return sorted(keep.values(), key=lambda n: order[id(n)])
+
+
+def _part_model(converter, part: list, types: dict, value_info: list, protos: dict):
+    """A model of the nodes `part`: what they read from outside it enters as an initializer (a small or integer
+    constant), a typed input (a large constant, or a value an earlier round shaped) or the graph's own input."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    g = converter.model.graph
+    produced = {o for n in part for o in n.output}
+    real = {vi.name: vi for vi in g.input}
+    inits, inputs = [], [vi for vi in g.input if vi.name not in converter.consts]
+    for name in dict.fromkeys(i for n in part for i in n.input):
+        if not name or name in produced or name in real:
+            continue
+        if name in converter.consts:
+            value = np.asarray(converter.consts[name])
+            if value.size <= _SMALL or value.dtype.kind in "iub":
+                if name not in protos:
+                    protos[name] = numpy_helper.from_array(value, name)
+                inits.append(protos[name])
+            else:
+                inputs.append(helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(value.dtype),
+                                                            list(value.shape)))
+        elif name in types:
+            inputs.append(helper.make_value_info(name, types[name]))
+    outputs = [vi for vi in g.output if vi.name in produced]
+    graph = helper.make_graph(part, g.name or "g", inputs, outputs, inits, value_info=value_info)
+    model = helper.make_model(graph, opset_imports=list(converter.model.opset_import))
+    model.ir_version = converter.model.ir_version
+    return model
 
 
 _ROUNDS = 128  # past it, the caller infers again while anything folded (MaxViT-12 at opset 13: ~145 rounds)
