@@ -144,8 +144,9 @@ def test_a_bias_added_inside_its_module_between_two_layers_imports(tmp_path):
 
 @pytest.mark.slow
 def test_many_window_partitions_at_opset_13_import(tmp_path):
-    """Each partition's sizes fold one re-inference round after the last (~3 rounds a partition): a small
-    MaxViT of 12 layers (24 partition attentions) needs about 70 rounds; the loop stopped at 32, then 64 (~25 s)."""
+    """Each partition's sizes fold one re-inference round after the last: a small MaxViT of 12 layers (24
+    partition attentions) needs 147 inferences, past the loop's bound of 128 rounds (the caller infers again while
+    anything folds); once stopped at 32, then 64. Each round infers only what is still open (~10 s here)."""
     if zo.import_torchvision() is None:
         pytest.skip(zo.torchvision_unavailable())
     from torchvision.models.maxvit import MaxVit
