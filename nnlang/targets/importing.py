@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..ir.graph import Graph
+from ..layers.base import weight_key
 from ..printer import PrintError, print_graph, reread
 
 
@@ -115,6 +116,45 @@ def print_checked(graph: Graph, header: str) -> tuple:
         return text, reread(text)
     except PrintError as e:
         raise ImportError_(f"{graph.name}: {e}") from None
+
+
+def rebuild(printed: Graph, placed, source: str, unset: str = "error"):
+    """The printed network built with the PyTorch target, in eval mode, given an importer's weights.
+
+    `placed`: (node path in the printed network, op, weight key, array) for every weight the model file holds;
+    an array's size must be its slot's (any shape of that size: a file's own layout). `unset`: what a slot the
+    file does not fill holds -- "error" (a file that holds every weight: ONNX, a .keras / .h5; the network is
+    built without random draws, the load replacing everything) or "seeded" (the PyTorch target's seeded
+    values: a caffemodel or GraphDef without some layer's blobs). `source` names the file in errors."""
+    import numpy as np
+    import torch
+
+    from .torch.seeded import build_seeded, build_to_load
+    from .torch.weights import load_state_dict
+
+    model = build_to_load(printed) if unset == "error" else build_seeded(printed, seed=0)
+    ours = model.state_dict()
+    state = {}
+    for path, op, key, value in placed:
+        full = weight_key(path, key)
+        if full not in ours:
+            raise ImportError_(f"weight {key} of {op} has no place in the printed network ({full})")
+        value = np.asarray(value)
+        if value.size != ours[full].numel():
+            raise ImportError_(f"layer {path!r} ({op}): weight {key or 'weight'} has shape {list(value.shape)}, "
+                               f"the layer needs {list(ours[full].shape)}")
+        # Copied by the load below; a read-only or strided array (a view of the file's bytes) once more before.
+        value = value if value.flags.writeable and value.flags.c_contiguous else np.array(value)
+        state[full] = torch.from_numpy(value).to(ours[full].dtype).reshape(ours[full].shape)
+    # BatchNorm's step counter is no weight a file carries: the built one (0) stays.
+    left = [k for k in ours if k not in state and not k.endswith("num_batches_tracked")]
+    if left and unset == "error":
+        raise ImportError_(f"{len(left)} weight(s) are not in {source}, e.g. {left[0]!r} (a weights file of "
+                           "another model, or one saved without that layer?)")
+    state.update((k, v) for k, v in ours.items() if k not in state)
+    load_state_dict(model, state, strict=True, source=source)
+    model.eval()
+    return model
 
 
 def check_difference(diff: Optional[float], tolerance: float, original: str, scale: Optional[float] = None) -> None:

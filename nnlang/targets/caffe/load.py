@@ -30,9 +30,9 @@ import numpy as np
 from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph
 from ...layers import registry
-from ...layers.base import ShapeError, TensorType, weight_key
+from ...layers.base import ShapeError, TensorType
 from ..importing import (BuiltOnUse, ImportError_, ImportResult, Unsupported, check_difference, guarded,
-                         print_checked)
+                         print_checked, rebuild)
 from ..onnx.load import _mark_sequential  # framework-free: which scopes are Sequential groups
 from .import_fusions import fuse_idioms
 from .importers import CLayer, lookup
@@ -512,32 +512,12 @@ def _check_size(printed: Graph) -> None:
 
 
 def _rebuild(printed: Graph, graph: Graph, weights: dict, strict: bool):
-    """The printed network built with the PyTorch target, given the caffemodel's weights (by node order)."""
-    import torch
-
-    from ..torch.builder import build_graph
-    from ..torch.weights import initialize, load_state_dict
-
+    """The printed network built with the PyTorch target, given the caffemodel's weights (by node order); a
+    layer without blobs keeps the target's seeded values. Not strict (no caffemodel): structure only."""
     _check_size(printed)
-    model = build_graph(printed)
-    if not strict:
-        initialize(model, seed=0)  # structure only: the PyTorch target's own initialisation
-        model.eval()
-        return model
-    ours = model.state_dict()
-    state = dict(ours)
-    for imported, node in zip(graph.nodes, printed.nodes):
-        for key, value in weights.get(imported.id, {}).items():
-            full = weight_key(node.path, key)
-            if full not in ours:
-                raise ImportError_(f"weight {key} of {imported.op} has no place in the printed network ({full})")
-            if math.prod(ours[full].shape) != value.size:
-                raise ImportError_(f"weight {full}: the caffemodel gives {value.size} values, the network needs "
-                                   f"{math.prod(ours[full].shape)}")
-            state[full] = torch.as_tensor(np.array(value)).to(ours[full].dtype).reshape(ours[full].shape)
-    load_state_dict(model, state, strict=True, source="the caffemodel")
-    model.eval()
-    return model
+    placed = [(node.path, imported.op, key, value) for imported, node in zip(graph.nodes, printed.nodes)
+              for key, value in weights.get(imported.id, {}).items()] if strict else []
+    return rebuild(printed, placed, "the caffemodel", unset="seeded")
 
 
 def _compare_opencv(model, conv: _Converter, source: str, weights: str) -> Optional[float]:

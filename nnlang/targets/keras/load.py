@@ -42,8 +42,7 @@ import numpy as np
 
 from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph
-from ...layers.base import weight_key
-from ..importing import ImportError_, ImportResult, Layer, Unsupported, check_difference, print_checked
+from ..importing import ImportError_, ImportResult, Layer, Unsupported, check_difference, print_checked, rebuild
 from .import_blocks import segment_blocks, short_names
 from .importers import PASS_THROUGH, KLayer, lookup
 from .source import MAX_ELEMENTS, MODELS, check_config, model_layers, read_config
@@ -632,39 +631,11 @@ def import_file(source: str, weights: Optional[str] = None, name: Optional[str] 
 def _rebuild(printed: Graph, graph: Graph, weights: dict, strict: bool = True):
     """The printed network built with the PyTorch target, given the model's weights. Weighted nodes are
     matched by path (they are always named): the printer may order a block's nodes before a branch Keras
-    listed first."""
-    import torch
-
-    from ..torch.builder import build_graph
-    from ..torch.weights import initialize, load_state_dict
-
-    model = build_graph(printed)
+    listed first. Not strict (a .json without weights): the PyTorch target's own initialisation."""
     if not strict:
-        initialize(model, seed=0)  # a .json without weights: the PyTorch target's own initialisation
-        model.eval()
-        return model
-    ours = model.state_dict()
-    state = dict(ours)
-    given = set()
-    for imported in graph.nodes:
-        for key, value in weights.get(imported.id, {}).items():
-            full = weight_key(imported.path, key)
-            if full not in ours:
-                raise ImportError_(f"weight {key} of {imported.op} has no place in the printed network ({full})")
-            value = np.asarray(value)
-            if value.size != ours[full].numel():
-                raise ImportError_(f"layer {imported.path!r} ({imported.op}): weight {key or 'weight'} has shape "
-                                   f"{list(value.shape)}, the layer needs {list(ours[full].shape)}")
-            state[full] = torch.as_tensor(np.array(value)).to(ours[full].dtype).reshape(ours[full].shape)
-            given.add(full)
-    # A weights file without some layer's arrays must not leave that layer at its initial values unnoticed.
-    missing = [k for k in ours if k not in given and not k.endswith("num_batches_tracked")]
-    if missing:
-        raise ImportError_(f"{len(missing)} weight(s) are not in the weights given, e.g. {missing[0]!r} (a "
-                           "weights file of another model, or one saved without that layer?)")
-    load_state_dict(model, state, strict=True, source="the Keras model")
-    model.eval()
-    return model
+        return rebuild(printed, [], "the Keras model", unset="seeded")
+    return rebuild(printed, [(imported.path, imported.op, key, value) for imported in graph.nodes
+                             for key, value in weights.get(imported.id, {}).items()], "the weights given")
 
 
 def example_inputs(graph: Graph, keras_model, seed: int = 0) -> list:

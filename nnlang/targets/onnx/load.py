@@ -22,8 +22,8 @@ from typing import Optional
 
 from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph, Scope
-from ...layers.base import TensorType, weight_key
-from ..importing import ImportError_, ImportResult, check_difference, print_checked, write  # noqa: F401
+from ...layers.base import TensorType
+from ..importing import ImportError_, ImportResult, check_difference, print_checked, rebuild, write  # noqa: F401
 from .mapping import NNS_DTYPES
 from .fusions import Fused, View, find_fusions
 from .import_fold import _SIZE_OPS, fold_constants
@@ -519,26 +519,8 @@ def _network_name(model, source) -> str:
 
 
 def _rebuild(printed: Graph, graph: Graph, weights: dict):
-    """Build the printed network with the PyTorch target and give it the model's weights."""
-    import numpy as np
-    import torch
-
-    from ..torch.seeded import build_to_load
-    from ..torch.weights import load_state_dict
-
-    model = build_to_load(printed)
-    ours = model.state_dict()
-    # The printed network names its layers as the import placed them: match weights by node order.
-    state = {}
-    for imported, node in zip(graph.nodes, printed.nodes):
-        for key, value in weights.get(imported.id, {}).items():
-            full = weight_key(node.path, key)
-            if full not in ours:
-                raise ImportError_(f"weight {key} of {imported.op} has no place in the printed network ({full})")
-            # Copied by the load below; a read-only array (a view of the file's bytes) once more before
-            value = np.asarray(value)
-            value = value if value.flags.writeable and value.flags.c_contiguous else np.array(value)
-            state[full] = torch.from_numpy(value).to(ours[full].dtype).reshape(ours[full].shape)
-    load_state_dict(model, state, strict=True, source="the ONNX model")
-    model.eval()
-    return model
+    """The printed network built with the PyTorch target, given the model's weights (the printed network names
+    its layers as the import placed them: matched by node order)."""
+    return rebuild(printed, [(node.path, imported.op, key, value)
+                             for imported, node in zip(graph.nodes, printed.nodes)
+                             for key, value in weights.get(imported.id, {}).items()], "the ONNX model")

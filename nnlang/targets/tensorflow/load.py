@@ -30,8 +30,7 @@ import numpy as np
 
 from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph
-from ...layers.base import weight_key
-from ..importing import ImportError_, ImportResult, Unsupported, print_checked
+from ..importing import ImportError_, ImportResult, Unsupported, print_checked, rebuild
 from ..keras.load import _BLOCK, _type_name
 from .graphdef import attr, read_graph, source, tensor_value
 from .importers import PASS_THROUGH, SPATIAL, lookup
@@ -594,24 +593,10 @@ def _header(source_path: str, header: Optional[str], notes: dict) -> str:
 
 def _rebuild(printed: Graph, graph: Graph, weights: dict):
     """The printed network built with the PyTorch target: seeded, then the file's weights where it has them."""
-    import torch
-
-    from ..torch.builder import build_graph
-    from ..torch.weights import initialize, load_state_dict
-
-    model = build_graph(printed)
-    initialize(model, seed=0)
-    ours = model.state_dict()
-    state = dict(ours)
-    for imported, node in zip(graph.nodes, printed.nodes):
-        for key, value in weights.get(imported.id, {}).items():
-            full = weight_key(node.path, key)
-            if full not in ours or int(np.prod(ours[full].shape)) != np.asarray(value).size:
-                raise ImportError_(f"weight {key} of {imported.op} has no place in the printed network ({full})")
-            state[full] = torch.as_tensor(np.array(value)).to(ours[full].dtype).reshape(ours[full].shape)
-    load_state_dict(model, state, strict=True, source="the GraphDef")
-    model.eval()
-    return model
+    return rebuild(printed, [(node.path, imported.op, key, value)
+                             for imported, node in zip(graph.nodes, printed.nodes)
+                             for key, value in weights.get(imported.id, {}).items()], "the GraphDef",
+                   unset="seeded")
 
 
 __all__ = ["import_file", "convert", "V", "W", "Op"]
