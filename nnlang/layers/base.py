@@ -355,6 +355,9 @@ class Weight:
     shape: tuple
     trainable: bool = True  # False: a buffer (BatchNorm running statistics)
     dtype: str = "f32"
+    # An index the layer computes from its attributes (a window's token-pair index), not learned: an importer
+    # takes the source's only where it holds these values (in any layout), and keeps the built one otherwise.
+    derived: bool = False
 
     @property
     def size(self) -> int:

@@ -121,7 +121,7 @@ def _swa_infer(a, inputs):
 def _index_and_projections(a, c: int) -> list:
     """The window's index buffer, then qkv's and proj's weights (both versions, in torchvision's order)."""
     wh, ww = a["window_size"]
-    ws = [Weight("relative_position_index", (wh * ww * wh * ww,), trainable=False, dtype="i64"),
+    ws = [Weight("relative_position_index", (wh * ww * wh * ww,), trainable=False, dtype="i64", derived=True),
           Weight("qkv.weight", (3 * c, c))]
     if a["qkv_bias"]:
         ws.append(Weight("qkv.bias", (3 * c,)))
@@ -207,7 +207,7 @@ def _rpb_weights(a, inputs):
     heads, n = _rpb_check(a, inputs)
     wh, ww = a["window"]
     return [Weight("relative_position_bias_table", ((2 * wh - 1) * (2 * ww - 1), heads)),
-            Weight("relative_position_index", (n * n,), trainable=False, dtype="i64")]
+            Weight("relative_position_index", (n * n,), trainable=False, dtype="i64", derived=True)]
 
 
 def _window_attention_params(shift_doc: str, qkv_bias_doc: str) -> tuple:

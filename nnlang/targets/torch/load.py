@@ -30,7 +30,7 @@ from torch import nn
 from ...analyze import analyze
 from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph, Scope
-from ...layers.base import TensorType
+from ...layers.base import TensorType, weight_key
 from ..importing import (ImportError_, ImportResult, check_difference, hoist_input_concats,  # noqa: F401
                          print_checked, write)
 from . import importers
@@ -530,16 +530,18 @@ def _rebuild_model(printed: Graph, module: nn.Module, flat: frozenset = frozense
     theirs.update(transient)
     renames = renamed_keys(theirs, flat)
     renames.update(moved or {})
-    # a window's index buffer (RelativePositionBias) is theirs only where it holds the layer's values
-    renames = {new: old for new, old in renames.items() if not new.endswith(".relative_position_index")
+    # an index the layer computes (the registry's derived weights: a window's token-pair index) is theirs only
+    # where it holds the layer's values, in whatever layout (MaxViT keeps it [n, n])
+    derived = {weight_key(n.path, w.name) for n in printed.nodes for w in n.weights if w.derived}
+    renames = {new: old for new, old in renames.items() if new not in derived
                or (old in theirs and theirs[old].reshape(-1).tolist() == ours[new].reshape(-1).tolist())}
-    theirs.update({new: theirs[old].reshape(ours[new].shape) if new.endswith(".relative_position_index")
-                   else theirs[old] for new, old in renames.items()})  # MaxViT keeps the index [n, n]
+    theirs.update({new: theirs[old].reshape(ours[new].shape) if new in derived else theirs[old]
+                   for new, old in renames.items()})
     for k in ours:  # a BatchNorm subclass without the training counter (timm's BatchNormAct2d): it starts at 0
         if k.endswith("num_batches_tracked") and k not in theirs:
             theirs[k] = torch.zeros((), dtype=torch.long)
-        elif k.endswith(".relative_position_index") and k not in theirs:
-            theirs[k] = ours[k]  # a window's constant (RelativePositionBias), checked equal to theirs on import
+        elif k in derived and k not in theirs:
+            theirs[k] = ours[k]  # the built index, checked equal to theirs on import
     missing = [k for k in ours if k not in theirs]
     if missing:
         raise ImportError_("weights the printed network has but the module lacks (a naming bug): "
