@@ -20,14 +20,20 @@ _NEWLINE = re.compile("\r\n|\r|\n")
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
 
+def one_unit_a_character(text: str, encoding: str) -> bool:
+    """Whether every character of text is one code unit of the client's encoding (code-point columns are its
+    columns): ASCII in every encoding, any text in UTF-32, in UTF-16 (pygls's reading of any other name) a
+    text without characters beyond the BMP."""
+    return encoding == "utf-32" or text.isascii() or (encoding != "utf-8" and _ASTRAL.search(text) is None)
+
+
 class LineMap:
     def __init__(self, text: str, encoding: str = "utf-16"):
         self.text = text
         self.encoding = encoding
         self.starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
         # Only texts with characters outside the BMP (or any non-ASCII, for utf-8) need a per-char walk.
-        self._wide = encoding != "utf-32" and not text.isascii() and (
-            encoding == "utf-8" or _ASTRAL.search(text) is not None)
+        self._wide = not one_unit_a_character(text, encoding)
 
     def _line_text(self, line: int) -> str:
         """The line's text without its line end."""

@@ -31,7 +31,7 @@ from nnlang.ide.hover import Context
 from nnlang.incremental import IncrementalAnalyzer
 from nnlang.ir.work import Cancelled, CancelToken
 
-from .convert import _ASTRAL, LineMap
+from .convert import LineMap, one_unit_a_character
 
 log = logging.getLogger("nnlang_lsp")
 _QUIET_S = 0.05  # after publishing, how long a document must stay unchanged before its index is built
@@ -58,10 +58,6 @@ def _apply_clamped_change(self, change) -> None:
     lines = self.lines
     codec = self._position_codec
     encoding = getattr(codec.encoding, "value", codec.encoding) or "utf-16"  # a PositionEncodingKind or a str
-
-    def one_unit_a_character(content: str) -> bool:
-        # ASCII in every encoding; any text in UTF-32; in UTF-16 a line without characters beyond the BMP
-        return content.isascii() or encoding == "utf-32" or (encoding == "utf-16" and not _ASTRAL.search(content))
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line))
@@ -73,7 +69,7 @@ def _apply_clamped_change(self, change) -> None:
             return len(self.source)
         line = lines[pos.line]
         content = line[:len(line) - (2 if line.endswith("\r\n") else 1 if line.endswith(("\r", "\n")) else 0)]
-        if one_unit_a_character(content):  # no count character by character
+        if one_unit_a_character(content, encoding):  # no count character by character
             return starts[pos.line] + min(max(pos.character, 0), len(content))
         units = min(max(pos.character, 0), codec.client_num_units(content))  # clamped in the client's units
         column = codec.position_from_client_units(lines, type(pos)(line=pos.line, character=units)).character

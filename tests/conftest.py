@@ -65,7 +65,9 @@ def pytest_unconfigure(config):
     shared = getattr(config, "_nnlang_shared", None)
     if shared:
         shutil.rmtree(shared, ignore_errors=True)
-        os.environ.pop("NNLANG_TEST_SHARED", None)
+        from zoo_cache import SHARED_ENV
+
+        os.environ.pop(SHARED_ENV, None)
 
 
 # Files whose few tests take long (whole processes, campaigns, npm, a wheel build): handed out first. pytest-xdist's

@@ -67,4 +67,3 @@ def lark_parser():
         postlex=_KeepErrorTokens(),
         cache=_cache_file(text),
     )
-

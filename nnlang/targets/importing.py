@@ -118,6 +118,13 @@ def print_checked(graph: Graph, header: str) -> tuple:
         raise ImportError_(f"{graph.name}: {e}") from None
 
 
+def by_node_order(graph: Graph, printed: Graph, weights: dict) -> list:
+    """rebuild's `placed` for an importer whose printed network names its layers as the import placed them:
+    the imported graph's nodes and the printed one's matched in order, weights keyed by the imported node's id."""
+    return [(node.path, imported.op, key, value) for imported, node in zip(graph.nodes, printed.nodes)
+            for key, value in weights.get(imported.id, {}).items()]
+
+
 def rebuild(printed: Graph, placed, source: str, unset: str = "error"):
     """The printed network built with the PyTorch target, in eval mode, given an importer's weights.
 

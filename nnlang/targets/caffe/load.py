@@ -31,8 +31,8 @@ from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph
 from ...layers import registry
 from ...layers.base import ShapeError, TensorType
-from ..importing import (BuiltOnUse, ImportError_, ImportResult, Unsupported, check_difference, guarded,
-                         print_checked, rebuild)
+from ..importing import (BuiltOnUse, ImportError_, ImportResult, Unsupported, by_node_order, check_difference,
+                         guarded, print_checked, rebuild)
 from ..onnx.load import _mark_sequential  # framework-free: which scopes are Sequential groups
 from .import_fusions import fuse_idioms
 from .importers import CLayer, lookup
@@ -515,9 +515,8 @@ def _rebuild(printed: Graph, graph: Graph, weights: dict, strict: bool):
     """The printed network built with the PyTorch target, given the caffemodel's weights (by node order); a
     layer without blobs keeps the target's seeded values. Not strict (no caffemodel): structure only."""
     _check_size(printed)
-    placed = [(node.path, imported.op, key, value) for imported, node in zip(graph.nodes, printed.nodes)
-              for key, value in weights.get(imported.id, {}).items()] if strict else []
-    return rebuild(printed, placed, "the caffemodel", unset="seeded")
+    return rebuild(printed, by_node_order(graph, printed, weights) if strict else [], "the caffemodel",
+                   unset="seeded")
 
 
 def _compare_opencv(model, conv: _Converter, source: str, weights: str) -> Optional[float]:

@@ -61,17 +61,14 @@ def reinfer(converter) -> int:
     from .import_fold import fold_constants
     from .load import _DTYPES, _shape_of
 
-    def open_nodes() -> list:
-        return [n for n in converter.node_list if id(n) not in converter.folded]
-
-    if not any(o and (converter.shapes.get(o) is None or _unknown(converter.shapes[o])) for n in open_nodes()
+    nodes = [n for n in converter.node_list if id(n) not in converter.folded]
+    if not any(o and (converter.shapes.get(o) is None or _unknown(converter.shapes[o])) for n in nodes
                for o in n.output):
         return 0
     types: dict = {}  # every value's inferred type so far (inputs of a later round's part)
     elem, shaped = {}, set()
     given: dict = {}  # value_info given to inference: Reshape outputs worked out here
     protos: dict = {}  # constant name -> its TensorProto, made once for all rounds
-    nodes = open_nodes()
     producer = {o: n for n in nodes for o in n.output if o}
     order = {id(n): k for k, n in enumerate(nodes)}  # graph order
     part = pending = nodes  # pending: the nodes with an output not shaped yet (only shrinks)
@@ -143,7 +140,7 @@ def _part_model(converter, part: list, types: dict, value_info: list, protos: di
 
     g = converter.model.graph
     produced = {o for n in part for o in n.output}
-    real = {vi.name: vi for vi in g.input}
+    real = {vi.name for vi in g.input}
     inits, inputs = [], [vi for vi in g.input if vi.name not in converter.consts]
     for name in dict.fromkeys(i for n in part for i in n.input):
         if not name or name in produced or name in real:

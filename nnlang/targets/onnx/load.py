@@ -23,7 +23,8 @@ from typing import Optional
 from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph, Scope
 from ...layers.base import TensorType
-from ..importing import ImportError_, ImportResult, check_difference, print_checked, rebuild, write  # noqa: F401
+from ..importing import (ImportError_, ImportResult, by_node_order, check_difference, print_checked,  # noqa: F401
+                         rebuild, write)
 from .mapping import NNS_DTYPES
 from .fusions import Fused, View, find_fusions
 from .import_fold import _SIZE_OPS, fold_constants
@@ -521,6 +522,4 @@ def _network_name(model, source) -> str:
 def _rebuild(printed: Graph, graph: Graph, weights: dict):
     """The printed network built with the PyTorch target, given the model's weights (the printed network names
     its layers as the import placed them: matched by node order)."""
-    return rebuild(printed, [(node.path, imported.op, key, value)
-                             for imported, node in zip(graph.nodes, printed.nodes)
-                             for key, value in weights.get(imported.id, {}).items()], "the ONNX model")
+    return rebuild(printed, by_node_order(graph, printed, weights), "the ONNX model")

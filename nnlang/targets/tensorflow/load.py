@@ -30,7 +30,7 @@ import numpy as np
 
 from ...ir.builder import BuildError, GraphBuilder
 from ...ir.graph import Graph
-from ..importing import ImportError_, ImportResult, Unsupported, print_checked, rebuild
+from ..importing import ImportError_, ImportResult, Unsupported, by_node_order, print_checked, rebuild
 from ..keras.load import _BLOCK, _type_name
 from .graphdef import attr, read_graph, source, tensor_value
 from .importers import PASS_THROUGH, SPATIAL, lookup
@@ -593,10 +593,7 @@ def _header(source_path: str, header: Optional[str], notes: dict) -> str:
 
 def _rebuild(printed: Graph, graph: Graph, weights: dict):
     """The printed network built with the PyTorch target: seeded, then the file's weights where it has them."""
-    return rebuild(printed, [(node.path, imported.op, key, value)
-                             for imported, node in zip(graph.nodes, printed.nodes)
-                             for key, value in weights.get(imported.id, {}).items()], "the GraphDef",
-                   unset="seeded")
+    return rebuild(printed, by_node_order(graph, printed, weights), "the GraphDef", unset="seeded")
 
 
 __all__ = ["import_file", "convert", "V", "W", "Op"]
