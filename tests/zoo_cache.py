@@ -140,8 +140,10 @@ def perturbed_module(graph, seed: int = 0):
 
 
 def numpy_state(module) -> dict:
-    """The module's state_dict as numpy arrays sharing its memory."""
-    return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+    """The module's state_dict as numpy arrays sharing its memory (conversion.numpy_state)."""
+    from nnlang.targets.conversion import numpy_state as arrays
+
+    return arrays(module.state_dict())
 
 
 @functools.lru_cache(maxsize=None)

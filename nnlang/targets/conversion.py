@@ -24,6 +24,12 @@ def conversion_table(target: str) -> Registry:
     return Registry(f"{target} weight conversion")
 
 
+def numpy_state(state_dict) -> dict:
+    """A torch state_dict -> {key: numpy array} (CPU, contiguous: no copy of a tensor that already is), what
+    convert_state takes. Duck-typed: nothing here imports torch."""
+    return {k: v.detach().cpu().contiguous().numpy() for k, v in state_dict.items()}
+
+
 def convert_state(table: Registry, graph, state: dict) -> dict:
     """The state_dict `state` (key -> array) in the target's naming and layout, per the table."""
     if not table:

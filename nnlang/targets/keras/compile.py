@@ -44,13 +44,9 @@ def problems_message(problems: list, document: str | None) -> str:
     return f"{len(problems)} layer(s) cannot be written as Keras:\n  " + "\n  ".join(lines)
 
 
-def numpy_state(state) -> dict:
-    return {k: v.detach().cpu().numpy() for k, v in state.items()}
-
-
 def make_state(graph, seed: int = 0, weights: str | None = None) -> dict:
     """The PyTorch target's state_dict (built, seeded, optionally loaded strictly), converted for Keras."""
-    from ..conversion import convert_state
+    from ..conversion import convert_state, numpy_state
     from ..torch.builder import BuildError
     from ..torch.seeded import build_seeded
     from .mapping import WEIGHTS, registry

@@ -19,6 +19,7 @@ from onnx import helper
 
 from ...ir.graph import Graph
 from ...layers.base import ShapeError, weight_key
+from ..conversion import numpy_state  # noqa: F401 -- exported here too (tests and callers read it from emit)
 from .builder import GraphBuilder, LayerBuilder, elem_type
 from .mapping import NotExpressible, describe, lookup
 
@@ -260,11 +261,6 @@ def _checked_value_info(name: str, em: Emission, decl: list, opset: int) -> list
     inferred = onnx.shape_inference.infer_shapes(skeleton, check_type=True, strict_mode=True, data_prop=True)
     onnx.checker.check_model(inferred, full_check=True)
     return list(inferred.graph.value_info)
-
-
-def numpy_state(state_dict: Mapping) -> dict:
-    """torch state_dict -> {key: numpy array} (CPU, contiguous)."""
-    return {k: v.detach().cpu().contiguous().numpy() for k, v in state_dict.items()}
 
 
 __all__ = [
